@@ -1,0 +1,11 @@
+import type { Command } from 'commander';
+import type { CliRuntime } from '../runtime.js';
+import { registerDbCommands } from './db.js';
+
+/**
+ * Each stage registers its own commands from its own file, so stages do not edit each other's
+ * code. Add a register call here when a stage adds a file.
+ */
+export function registerCommands(program: Command, runtime: CliRuntime): void {
+  registerDbCommands(program, runtime);
+}

@@ -1,0 +1,123 @@
+import { IANAZone } from 'luxon';
+import { z } from 'zod';
+
+/**
+ * The whole environment, parsed once at start. Every variable Gazette reads is here, so a
+ * newcomer can see them in one place and a bad value stops the program before it does anything.
+ */
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  /** Where the embedded database, the SMTP catcher's outbox and the dev secret live. */
+  DATA_DIR: z.string().min(1).default('./data'),
+  /** PostgreSQL. Unset: an embedded PGlite under DATA_DIR/pglite (one process only). */
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  DATABASE_POOL_SIZE: int(1, 200).default(10),
+
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /** BullMQ key prefix. Use a hash tag, e.g. {gazette}, on Redis Cluster. */
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:{}_-]+$/, 'letters, digits, : { } _ - only')
+    .default('gazette'),
+
+  /** One or more SMTP relays, comma separated; `smtp://…#weight=3` weights a relay. Unset: in-process catcher. */
+  SMTP_URL: list
+    .pipe(z.array(url(['smtp:', 'smtps:'])).min(1, 'must name at least one smtp:// or smtps:// URL'))
+    .optional(),
+  /** Port for the in-process SMTP catcher used when SMTP_URL is unset (0 = any free port). */
+  SMTP_CATCHER_PORT: int(0, 65535).default(0),
+
+  PUBLIC_URL: url(['http:', 'https:']).default('http://localhost:3000'),
+  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  HTTP_PORT: int(0, 65535).default(3000),
+
+  /** HMAC key for signed links and sessions. Required in production; in development one is kept in DATA_DIR. */
+  SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** The key being rotated out: tokens signed with it still verify. */
+  SECRET_KEY_PREVIOUS: z.string().min(32, 'must be at least 32 characters').optional(),
+
+  DEFAULT_TIME_ZONE: z
+    .string()
+    .refine((tz) => IANAZone.isValidZone(tz), { message: 'must be an IANA time zone such as Asia/Shanghai' })
+    .default('Asia/Shanghai'),
+  DEFAULT_LOCALE: z.enum(['zh-CN', 'en']).default('zh-CN'),
+
+  MAIL_FROM: z.string().min(3).default('Gazette <newsletter@localhost>'),
+  /** VERP bounce domain: Return-Path becomes bounce+<delivery id>@BOUNCE_DOMAIN. */
+  BOUNCE_DOMAIN: z.string().optional(),
+
+  /** Hosts or CIDR ranges that fetches may reach even though they are private (e.g. 127.0.0.1 for local feeds). */
+  FETCH_ALLOW_PRIVATE: list.default([]),
+  FETCH_TIMEOUT_MS: int(100, 300_000).default(15_000),
+  FETCH_MAX_BYTES: int(1024, 200 * 1024 * 1024).default(5 * 1024 * 1024),
+  FETCH_MAX_REDIRECTS: int(0, 20).default(5),
+
+  SEND_CONCURRENCY: int(1, 1000).default(20),
+  SEND_BATCH_SIZE: int(1, 10_000).default(200),
+  /** A scheduled issue whose time passed longer ago than this is held, not sent. */
+  SCHEDULE_GRACE_HOURS: z.coerce
+    .number()
+    .min(0)
+    .max(24 * 30)
+    .default(6),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment (process.env by default); empty strings count as unset. */
+export function parseEnv(source: Record<string, string | undefined> = process.env): Env {
+  const cleaned: Record<string, string> = {};
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = source[key];
+    if (value !== undefined && value.trim() !== '') cleaned[key] = value.trim();
+  }
+  const result = envSchema.safeParse(cleaned);
+  if (result.success) {
+    if (result.data.NODE_ENV === 'production' && !result.data.SECRET_KEY) {
+      throw new ConfigError(['SECRET_KEY: required when NODE_ENV=production']);
+    }
+    return result.data;
+  }
+  throw new ConfigError(
+    result.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const got = cleaned[String(issue.path[0])];
+      return `${name}: ${issue.message}${got !== undefined && !name.startsWith('SECRET') ? ` (got "${got}")` : ''}`;
+    }),
+  );
+}

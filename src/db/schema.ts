@@ -1,0 +1,348 @@
+import type { ColumnType, Generated, Insertable, Kysely, Selectable, Updateable } from 'kysely';
+
+/** Timestamps come back as Date and may be written as Date or ISO string. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, Date | string>;
+type Json<T> = ColumnType<T, string | T, string | T>;
+type JsonDefault<T> = ColumnType<T, string | T | undefined, string | T>;
+
+export type Locale = 'zh-CN' | 'en';
+export const LOCALES: readonly Locale[] = ['zh-CN', 'en'];
+
+/** Localised names, e.g. { "zh-CN": "新规概览", "en": "Domestic regulation" }. */
+export type LocalizedText = Partial<Record<Locale, string>>;
+
+export interface Masthead {
+  committee?: string;
+  director?: string[];
+  deputyDirectors?: string[];
+  editorialBoard?: string[];
+  editor?: string;
+  /** Any other labelled line the committee prints, kept in order. */
+  lines?: { label: string; value: string }[];
+}
+
+export interface Branding {
+  logoUrl?: string;
+  logoAlt?: string;
+  primaryColor?: string;
+  accentColor?: string;
+  backgroundColor?: string;
+  textColor?: string;
+  fontFamily?: string;
+}
+
+export interface ItemSourceLink {
+  url: string;
+  label?: string;
+}
+
+/** A source's include/exclude keyword rule; an include rule may also assign a section. */
+export interface SourceRule {
+  type: 'include' | 'exclude';
+  keywords: string[];
+  sectionKey?: string;
+}
+
+export const ISSUE_STATES = [
+  'draft',
+  'approved',
+  'scheduled',
+  'sending',
+  'paused',
+  'sent',
+  'cancelled',
+  'failed',
+] as const;
+export type IssueState = (typeof ISSUE_STATES)[number];
+
+export const DELIVERY_STATES = [
+  'queued',
+  'claimed',
+  'sending',
+  'accepted',
+  'deferred',
+  'failed',
+  'unknown',
+  'skipped',
+] as const;
+export type DeliveryState = (typeof DELIVERY_STATES)[number];
+/** States a delivery never leaves by itself. */
+export const FINAL_DELIVERY_STATES: readonly DeliveryState[] = ['accepted', 'failed', 'unknown', 'skipped'];
+
+export const SUBSCRIBER_STATUSES = ['pending', 'active', 'unsubscribed', 'bounced', 'complained'] as const;
+export type SubscriberStatus = (typeof SUBSCRIBER_STATUSES)[number];
+export type ConsentSource = 'form' | 'import' | 'api' | 'editor';
+
+export const EVENT_TYPES = ['open', 'click', 'bounce', 'complaint', 'unsubscribe'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface PublicationTable {
+  id: Generated<number>;
+  name: string;
+  locale: ColumnType<Locale, Locale | undefined, Locale>;
+  time_zone: ColumnType<string, string | undefined, string>;
+  from_name: string;
+  from_email: string;
+  reply_to: string | null;
+  masthead: JsonDefault<Masthead>;
+  branding: JsonDefault<Branding>;
+  postal_address: string | null;
+  tracking_enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  list_id: string | null;
+  updated_at: CreatedAt;
+}
+
+export interface SectionsTable {
+  id: Generated<number>;
+  key: string;
+  position: number;
+  names: Json<LocalizedText>;
+  created_at: CreatedAt;
+}
+
+export interface SourcesTable {
+  id: Generated<number>;
+  name: string;
+  url: string;
+  kind: ColumnType<'feed' | 'manual', 'feed' | 'manual' | undefined, 'feed' | 'manual'>;
+  section_id: number | null;
+  rules: JsonDefault<SourceRule[]>;
+  poll_interval_minutes: ColumnType<number, number | undefined, number>;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  allow_private: ColumnType<boolean, boolean | undefined, boolean>;
+  etag: string | null;
+  last_modified: string | null;
+  status: ColumnType<'ok' | 'failing', 'ok' | 'failing' | undefined, 'ok' | 'failing'>;
+  last_polled_at: Timestamp | null;
+  last_success_at: Timestamp | null;
+  last_error: string | null;
+  last_error_at: Timestamp | null;
+  consecutive_failures: ColumnType<number, number | undefined, number>;
+  next_poll_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface ItemsTable {
+  id: Generated<number>;
+  source_id: number | null;
+  guid: string | null;
+  canonical_url: string | null;
+  link: string | null;
+  title: string;
+  summary_text: ColumnType<string, string | undefined, string>;
+  content_html: ColumnType<string, string | undefined, string>;
+  author: string | null;
+  categories: JsonDefault<string[]>;
+  published_at: Timestamp | null;
+  /** The offset the feed gave, e.g. "+08:00", kept beside the UTC instant. */
+  published_offset: string | null;
+  section_id: number | null;
+  content_hash: string | null;
+  status: ColumnType<'new' | 'accepted' | 'dismissed', 'new' | 'accepted' | 'dismissed' | undefined>;
+  fetched_at: CreatedAt;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface ItemSightingsTable {
+  id: Generated<number>;
+  item_id: number;
+  source_id: number | null;
+  guid: string;
+  url: string | null;
+  seen_at: CreatedAt;
+}
+
+export interface IssuesTable {
+  id: Generated<number>;
+  period: string;
+  period_kind: ColumnType<'month' | 'week', 'month' | 'week' | undefined, 'month' | 'week'>;
+  title: string;
+  subject: string | null;
+  preheader: string | null;
+  intro: string | null;
+  masthead: JsonDefault<Masthead>;
+  locale: ColumnType<Locale, Locale | undefined, Locale>;
+  state: ColumnType<IssueState, IssueState | undefined, IssueState>;
+  revision: ColumnType<number, number | undefined, number>;
+  tracking_enabled: boolean | null;
+  scheduled_at: Timestamp | null;
+  schedule_time_zone: string | null;
+  hold_reason: string | null;
+  pause_reason: string | null;
+  approved_at: Timestamp | null;
+  approved_by: string | null;
+  prepared_at: Timestamp | null;
+  sending_started_at: Timestamp | null;
+  sent_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface IssueSectionsTable {
+  issue_id: number;
+  section_id: number;
+  position: number;
+}
+
+export interface IssueItemsTable {
+  id: Generated<number>;
+  issue_id: number;
+  section_id: number;
+  item_id: number | null;
+  position: number;
+  title: string;
+  summary: ColumnType<string, string | undefined, string>;
+  sources: JsonDefault<ItemSourceLink[]>;
+  edited_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface IssueAuditTable {
+  id: Generated<number>;
+  issue_id: number;
+  actor: string;
+  action: string;
+  detail: JsonDefault<Record<string, unknown>>;
+  at: CreatedAt;
+}
+
+export interface IssueVariantsTable {
+  id: Generated<number>;
+  issue_id: number;
+  revision: number;
+  variant_key: string;
+  locale: Locale;
+  section_keys: string[];
+  subject: string;
+  html: string;
+  text: string;
+  html_bytes: number;
+  text_bytes: number;
+  warnings: JsonDefault<string[]>;
+  compiled_at: CreatedAt;
+}
+
+export interface SubscribersTable {
+  id: Generated<number>;
+  email: string;
+  email_normalized: string;
+  name: string | null;
+  locale: ColumnType<Locale, Locale | undefined, Locale>;
+  status: ColumnType<SubscriberStatus, SubscriberStatus | undefined, SubscriberStatus>;
+  all_sections: ColumnType<boolean, boolean | undefined, boolean>;
+  consent_source: ConsentSource;
+  created_at: CreatedAt;
+  confirmed_at: Timestamp | null;
+  unsubscribed_at: Timestamp | null;
+  updated_at: CreatedAt;
+}
+
+export interface SubscriberSectionsTable {
+  subscriber_id: number;
+  section_id: number;
+}
+
+export interface SuppressionsTable {
+  id: Generated<number>;
+  kind: 'address' | 'domain';
+  value: string;
+  reason: 'hard_bounce' | 'complaint' | 'manual' | 'smtp_rejected';
+  note: string | null;
+  created_at: CreatedAt;
+}
+
+export interface ErasedSubscribersTable {
+  email_hash: string;
+  erased_at: CreatedAt;
+}
+
+export interface DeliveriesTable {
+  id: Generated<number>;
+  issue_id: number;
+  subscriber_id: number;
+  variant_key: string | null;
+  state: ColumnType<DeliveryState, DeliveryState | undefined, DeliveryState>;
+  skip_reason: string | null;
+  attempts: ColumnType<number, number | undefined, number>;
+  lease_owner: string | null;
+  lease_until: Timestamp | null;
+  next_attempt_at: Timestamp | null;
+  transport: string | null;
+  smtp_code: number | null;
+  smtp_response: string | null;
+  error_class: string | null;
+  message_id: string | null;
+  accepted_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+export interface IssueLinksTable {
+  id: Generated<number>;
+  issue_id: number;
+  url: string;
+  section_id: number | null;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  type: EventType;
+  subtype: string | null;
+  delivery_id: number | null;
+  issue_id: number | null;
+  subscriber_id: number | null;
+  link_id: number | null;
+  dedupe_key: string | null;
+  proxied: ColumnType<boolean, boolean | undefined, boolean>;
+  detail: JsonDefault<Record<string, unknown>>;
+  occurred_at: CreatedAt;
+  created_at: CreatedAt;
+}
+
+export interface UsersTable {
+  id: Generated<number>;
+  email: string;
+  name: string | null;
+  role: 'admin' | 'editor' | 'viewer';
+  password_hash: string;
+  locale: ColumnType<Locale, Locale | undefined, Locale>;
+  created_at: CreatedAt;
+}
+
+export interface Database {
+  publication: PublicationTable;
+  sections: SectionsTable;
+  sources: SourcesTable;
+  items: ItemsTable;
+  item_sightings: ItemSightingsTable;
+  issues: IssuesTable;
+  issue_sections: IssueSectionsTable;
+  issue_items: IssueItemsTable;
+  issue_audit: IssueAuditTable;
+  issue_variants: IssueVariantsTable;
+  subscribers: SubscribersTable;
+  subscriber_sections: SubscriberSectionsTable;
+  suppressions: SuppressionsTable;
+  erased_subscribers: ErasedSubscribersTable;
+  deliveries: DeliveriesTable;
+  issue_links: IssueLinksTable;
+  events: EventsTable;
+  users: UsersTable;
+}
+
+export type Db = Kysely<Database>;
+
+export type Section = Selectable<SectionsTable>;
+export type Source = Selectable<SourcesTable>;
+export type NewSource = Insertable<SourcesTable>;
+export type Item = Selectable<ItemsTable>;
+export type Issue = Selectable<IssuesTable>;
+export type IssueUpdate = Updateable<IssuesTable>;
+export type IssueItem = Selectable<IssueItemsTable>;
+export type Subscriber = Selectable<SubscribersTable>;
+export type Delivery = Selectable<DeliveriesTable>;
+export type Publication = Selectable<PublicationTable>;
