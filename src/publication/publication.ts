@@ -1,0 +1,78 @@
+import type { Env } from '../config/env.js';
+import type { Branding, Db, Locale, Masthead, Publication } from '../db/schema.js';
+
+export type { Publication };
+
+export interface PublicationPatch {
+  name?: string;
+  locale?: Locale;
+  timeZone?: string;
+  fromName?: string;
+  fromEmail?: string;
+  replyTo?: string | null;
+  masthead?: Masthead;
+  branding?: Branding;
+  postalAddress?: string | null;
+  trackingEnabled?: boolean;
+  listId?: string | null;
+}
+
+/** Splits `Name <addr@host>` (or a bare address) into its parts. */
+export function parseMailbox(value: string): { name: string; email: string } {
+  const m = /^\s*"?([^"<]*?)"?\s*<([^>]+)>\s*$/.exec(value);
+  if (m) return { name: (m[1] ?? '').trim(), email: (m[2] ?? '').trim() };
+  return { name: '', email: value.trim() };
+}
+
+export async function getPublication(db: Db): Promise<Publication | undefined> {
+  return db.selectFrom('publication').selectAll().where('id', '=', 1).executeTakeFirst();
+}
+
+/** The single publication row, created from MAIL_FROM / DEFAULT_TIME_ZONE / DEFAULT_LOCALE if missing. */
+export async function ensurePublication(
+  db: Db,
+  env: Pick<Env, 'MAIL_FROM' | 'DEFAULT_TIME_ZONE' | 'DEFAULT_LOCALE'>,
+): Promise<Publication> {
+  const existing = await getPublication(db);
+  if (existing) return existing;
+  const from = parseMailbox(env.MAIL_FROM);
+  await db
+    .insertInto('publication')
+    .values({
+      id: 1,
+      name: from.name || 'Gazette',
+      locale: env.DEFAULT_LOCALE,
+      time_zone: env.DEFAULT_TIME_ZONE,
+      from_name: from.name || 'Gazette',
+      from_email: from.email,
+    })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
+  const row = await getPublication(db);
+  if (!row) throw new Error('publication row could not be created');
+  return row;
+}
+
+export async function updatePublication(db: Db, patch: PublicationPatch): Promise<Publication> {
+  const values: Record<string, unknown> = {};
+  if (patch.name !== undefined) values.name = patch.name;
+  if (patch.locale !== undefined) values.locale = patch.locale;
+  if (patch.timeZone !== undefined) values.time_zone = patch.timeZone;
+  if (patch.fromName !== undefined) values.from_name = patch.fromName;
+  if (patch.fromEmail !== undefined) values.from_email = patch.fromEmail;
+  if (patch.replyTo !== undefined) values.reply_to = patch.replyTo;
+  if (patch.masthead !== undefined) values.masthead = JSON.stringify(patch.masthead);
+  if (patch.branding !== undefined) values.branding = JSON.stringify(patch.branding);
+  if (patch.postalAddress !== undefined) values.postal_address = patch.postalAddress;
+  if (patch.trackingEnabled !== undefined) values.tracking_enabled = patch.trackingEnabled;
+  if (patch.listId !== undefined) values.list_id = patch.listId;
+  const row = await db
+    .updateTable('publication')
+    .set({ ...values, updated_at: new Date() })
+    .where('id', '=', 1)
+    .returningAll()
+    .executeTakeFirst();
+  if (!row)
+    throw new Error('No publication yet: run a command that creates it (e.g. `gazette publication show`)');
+  return row;
+}
