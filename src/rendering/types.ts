@@ -1,4 +1,4 @@
-import type { Branding, ItemSourceLink, LocalizedText, Locale, Masthead } from '../db/schema.js';
+import type { Branding, ItemSourceLink, Locale, LocalizedText, Masthead } from '../db/schema.js';
 
 /**
  * The issue as the renderer sees it: plain data, loaded once per (issue revision). The editorial

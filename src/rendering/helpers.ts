@@ -1,0 +1,106 @@
+import type Handlebars from 'handlebars';
+import type { HelperOptions } from 'handlebars';
+import type { Locale } from '../db/schema.js';
+import { escapeHtmlContent, urlForText } from './escape.js';
+import { formatPeriod, itemNumber, sectionNumber } from './locale-format.js';
+import type { Strings } from './template-store.js';
+import { TEXT_COLUMNS, wrapText } from './text-wrap.js';
+import { isRecipientTokenKey } from './tokens.js';
+
+type Hb = typeof Handlebars;
+
+interface RootData {
+  locale: Locale;
+  theme?: { link: string };
+  _links: string[];
+}
+
+const root = (options: HelperOptions): RootData => options.data.root as RootData;
+const SAFE_SCHEMES = /^(?:https?:\/\/|mailto:)/i;
+
+/**
+ * Helpers for the email (html) and plain-text templates. In html, everything returned is
+ * already escaped (content braces included); in text, nothing is escaped but content braces are
+ * broken up. Either way no content can turn into a `{{token}}`.
+ */
+export function registerHelpers(hb: Hb, mode: 'html' | 'text', strings: Record<Locale, Strings>): void {
+  const isHtml = mode === 'html';
+  const out = (s: string) => (isHtml ? new hb.SafeString(s) : s);
+  const esc = (v: unknown) => {
+    if (v instanceof hb.SafeString) return v.toString();
+    const s = v === undefined || v === null ? '' : String(v);
+    // Text content arrives already escaped from the view model (see view-model.ts).
+    return isHtml ? escapeHtmlContent(s) : s;
+  };
+
+  /** {{token "unsubscribeUrl"}} writes the per-recipient placeholder, filled at send time. */
+  hb.registerHelper('token', (key: string) => {
+    if (!isRecipientTokenKey(key)) throw new Error(`unknown recipient token "${key}"`);
+    return out(`{{${key}}}`);
+  });
+
+  /** {{t "key" name=value}}: the locale's string with {name} placeholders filled. */
+  hb.registerHelper('t', function (this: unknown, key: string, options: HelperOptions) {
+    const locale = root(options).locale;
+    const template = strings[locale]?.[key] ?? strings.en[key];
+    if (template === undefined) throw new Error(`no string "${key}" for ${locale}`);
+    const params = options.hash as Record<string, unknown>;
+    const parts = template.split(/(\{\w+\})/);
+    const result = parts
+      .map((part) => {
+        const m = /^\{(\w+)\}$/.exec(part);
+        if (m && m[1] !== undefined && m[1] in params) return esc(params[m[1]]);
+        return isHtml ? escapeHtmlContent(part) : part;
+      })
+      .join('');
+    return out(result);
+  });
+
+  hb.registerHelper('periodLabel', (period: string, kind: 'month' | 'week', options: HelperOptions) =>
+    out(esc(formatPeriod(String(period), kind, root(options).locale))),
+  );
+  hb.registerHelper('sectionNumber', (index: number, options: HelperOptions) =>
+    out(esc(sectionNumber(index, root(options).locale))),
+  );
+  hb.registerHelper('itemNumber', (index: number) => out(itemNumber(index)));
+
+  /** {{link url label}}: an anchor for http(s)/mailto only; anything else prints as text. */
+  hb.registerHelper('link', (url: unknown, label: unknown, options: HelperOptions) => {
+    const href = String(url ?? '');
+    const shown = label instanceof hb.SafeString || (typeof label === 'string' && label) ? label : href;
+    if (!isHtml) return esc(shown);
+    if (!SAFE_SCHEMES.test(href)) return out(esc(shown));
+    const color = root(options).theme?.link ?? '#1f4e79';
+    return out(
+      `<a href="${escapeHtmlContent(href)}" style="color:${color};word-break:break-all">${esc(shown)}</a>`,
+    );
+  });
+
+  // Plain-text helpers.
+  /** {{wrap a b sep=" · " prefix="1. " indent=3}}: joins the non-empty parts, wraps by display width. */
+  hb.registerHelper('wrap', (...args: unknown[]) => {
+    const options = args.pop() as HelperOptions;
+    const hash = options.hash as { sep?: string; prefix?: unknown; indent?: number };
+    const parts = args.map((a) => esc(a)).filter((s) => s !== '');
+    const prefix = hash.prefix === undefined ? '' : esc(hash.prefix);
+    return wrapText(parts.join(hash.sep ?? ' '), { prefix, indent: hash.indent ?? 0 });
+  });
+
+  /** {{refs sources}}: numbers each source URL once per message; the list is printed at the end. */
+  hb.registerHelper('refs', (sources: { url: string }[], options: HelperOptions) => {
+    const links = root(options)._links;
+    return sources
+      .map(({ url }) => {
+        const line = (n: number) => `[${n}] ${urlForText(url)}`;
+        let n = links.findIndex((l) => l.slice(l.indexOf(' ') + 1) === urlForText(url)) + 1;
+        if (n === 0) {
+          links.push(line(links.length + 1));
+          n = links.length;
+        }
+        return `[${n}]`;
+      })
+      .join(' ');
+  });
+
+  hb.registerHelper('rule', (ch: string) => String(ch).repeat(TEXT_COLUMNS));
+}

@@ -1,0 +1,132 @@
+import Handlebars from 'handlebars';
+import type { Locale } from '../db/schema.js';
+import { escapeHtmlContent, escapeTextContent } from './escape.js';
+import type { Strings } from './template-store.js';
+import type { Theme } from './theme.js';
+import type { RenderableIssue, RenderableSection } from './types.js';
+
+type Content = string | Handlebars.SafeString;
+
+export interface ViewItem {
+  anchor: string;
+  title: Content;
+  paragraphs: Content[];
+  sources: { url: string; label: Content | null }[];
+}
+
+export interface ViewSection {
+  key: string;
+  anchor: string;
+  name: Content;
+  items: ViewItem[];
+}
+
+export interface ViewModel {
+  lang: string;
+  dir: 'ltr' | 'rtl';
+  locale: Locale;
+  subject: Content;
+  preheader: Content;
+  title: Content;
+  period: string;
+  periodKind: 'month' | 'week';
+  committee: Content | null;
+  mastheadLines: { label: Content; value: Content }[];
+  introParagraphs: Content[];
+  theme: Theme;
+  logo: { url: Content; alt: Content } | null;
+  sections: ViewSection[];
+  publicationName: Content;
+  postalAddress: Content | null;
+  chosenSectionNames: Content;
+  openPixelUrl: Content | null;
+  /** Filled by the text template's refs helper: the numbered link list. */
+  _links: string[];
+}
+
+const RTL = new Set(['ar', 'he', 'fa', 'ur']);
+
+export function anchorFor(prefix: string, key: string | number): string {
+  return `${prefix}-${String(key)
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')}`;
+}
+
+export function sectionName(section: RenderableSection, locale: Locale, issueLocale: Locale): string {
+  return section.names[locale] ?? section.names[issueLocale] ?? section.key;
+}
+
+export function paragraphsOf(text: string): string[] {
+  return text
+    .split(/\n\s*\n/)
+    .map((p) => p.trim())
+    .filter(Boolean);
+}
+
+/**
+ * The data the templates see. Every piece of issue content is escaped here for its part (html:
+ * entities incl. braces, as SafeString; text: braces broken up), so templates cannot forget to.
+ */
+export function buildViewModel(input: {
+  issue: RenderableIssue;
+  sections: RenderableSection[];
+  locale: Locale;
+  publicUrl: string;
+  theme: Theme;
+  strings: Strings;
+  mode: 'html' | 'text';
+}): ViewModel {
+  const { issue, locale, mode, strings } = input;
+  const c = (s: string): Content =>
+    mode === 'html' ? new Handlebars.SafeString(escapeHtmlContent(s)) : escapeTextContent(s);
+  const opt = (s: string | null | undefined): Content | null => (s ? c(s) : null);
+  const sep = strings.listSeparator ?? '、';
+  const m = issue.masthead;
+  const lines: { label: string; value: string }[] = [];
+  if (m.director?.length) lines.push({ label: strings.director ?? '', value: m.director.join(sep) });
+  if (m.deputyDirectors?.length)
+    lines.push({ label: strings.deputyDirectors ?? '', value: m.deputyDirectors.join(sep) });
+  if (m.editorialBoard?.length)
+    lines.push({ label: strings.editorialBoard ?? '', value: m.editorialBoard.join(sep) });
+  for (const l of m.lines ?? []) lines.push(l);
+  if (m.editor) lines.push({ label: strings.editor ?? '', value: m.editor });
+
+  const branding = issue.publication.branding;
+  const logoUrl = branding.logoUrl && /^https:\/\//i.test(branding.logoUrl) ? branding.logoUrl : null;
+  const logoAlt =
+    branding.logoAlt ?? (strings.logoAlt ?? '{publication}').replace('{publication}', issue.publication.name);
+  const names = input.sections.map((s) => sectionName(s, locale, issue.locale));
+  const base = input.publicUrl.replace(/\/+$/, '');
+
+  return {
+    lang: issue.locale,
+    dir: RTL.has(issue.locale.split('-')[0] ?? '') ? 'rtl' : 'ltr',
+    locale,
+    subject: c(issue.subject || issue.title),
+    preheader: c(issue.preheader),
+    title: c(issue.title),
+    period: issue.period,
+    periodKind: issue.periodKind,
+    committee: opt(m.committee),
+    mastheadLines: lines.map((l) => ({ label: c(l.label), value: c(l.value) })),
+    introParagraphs: paragraphsOf(issue.intro).map(c),
+    theme: input.theme,
+    logo: logoUrl ? { url: c(logoUrl), alt: c(logoAlt) } : null,
+    sections: input.sections.map((s, i) => ({
+      key: s.key,
+      anchor: anchorFor('sec', s.key),
+      name: c(names[i] as string),
+      items: s.items.map((item) => ({
+        anchor: anchorFor('item', item.id),
+        title: c(item.title),
+        paragraphs: paragraphsOf(item.summary).map(c),
+        sources: item.sources.map((src) => ({ url: src.url, label: opt(src.label) })),
+      })),
+    })),
+    publicationName: c(issue.publication.name),
+    postalAddress: opt(issue.publication.postalAddress),
+    chosenSectionNames: c(names.join(sep)),
+    openPixelUrl: issue.trackingEnabled ? c(`${base}/t/o/`) : null,
+    _links: [],
+  };
+}
