@@ -58,6 +58,14 @@ export const envSchema = z.object({
   PUBLIC_URL: url(['http:', 'https:']).default('http://localhost:3000'),
   HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   HTTP_PORT: int(0, 65535).default(3000),
+  /** Admin API keys for /api/v1 (comma separated, at least 24 characters each); keys may also live in the api_keys table. */
+  API_KEYS: list.pipe(z.array(z.string().min(24, 'each API key must be at least 24 characters'))).default([]),
+  /** How long a double opt-in confirmation link stays valid. */
+  CONFIRM_TOKEN_TTL_HOURS: int(1, 24 * 30).default(48),
+  /** How long unsubscribe and preference links in a message keep working. */
+  LINK_TOKEN_TTL_DAYS: int(1, 3650).default(400),
+  /** Subscribe form submissions allowed per client address per minute. */
+  SUBSCRIBE_RATE_PER_MINUTE: int(1, 10_000).default(10),
 
   /** HMAC key for signed links and sessions. Required in production; in development one is kept in DATA_DIR. */
   SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -79,8 +87,37 @@ export const envSchema = z.object({
   FETCH_TIMEOUT_MS: int(100, 300_000).default(15_000),
   FETCH_MAX_BYTES: int(1024, 200 * 1024 * 1024).default(5 * 1024 * 1024),
   FETCH_MAX_REDIRECTS: int(0, 20).default(5),
+  /** Consecutive failed polls after which a source is marked failing and polled with backoff. */
+  FEED_FAILING_AFTER: int(1, 100).default(3),
+  /** Longest wait between polls of a failing source (the backoff doubles up to this). */
+  FEED_MAX_BACKOFF_MINUTES: int(1, 7 * 24 * 60).default(24 * 60),
+  /** Sources fetched at once by `gazette poll` and one feed worker. */
+  FEED_POLL_CONCURRENCY: int(1, 200).default(8),
 
   SEND_CONCURRENCY: int(1, 1000).default(20),
+  /** Send jobs one worker process runs at once (each sends a chunk of SEND_CONCURRENCY at a time). */
+  SEND_JOBS_PER_WORKER: int(1, 100).default(4),
+  /** SMTP connections per transport per worker process. */
+  SMTP_POOL_CONNECTIONS: int(1, 100).default(5),
+  /** Default rate limits per transport (0 = none); a URL may override with #perSecond=N&perHour=N. */
+  SMTP_RATE_PER_SECOND: int(0, 1_000_000).default(0),
+  SMTP_RATE_PER_HOUR: int(0, 100_000_000).default(0),
+  /** How long a claimed or sending row is leased before a resume scan may take it back. */
+  SEND_LEASE_SECONDS: int(1, 3600).default(120),
+  /** Attempts for a temporarily refused message before it fails; backoff doubles from the base. */
+  SEND_MAX_ATTEMPTS: int(1, 50).default(6),
+  SEND_RETRY_BASE_MS: int(1, 3_600_000).default(60_000),
+  /** Circuit breaker: pause an issue when this share of the last SEND_BREAKER_WINDOW results failed. */
+  SEND_BREAKER_RATIO: z.coerce.number().min(0.01).max(1).default(0.5),
+  SEND_BREAKER_WINDOW: int(5, 100_000).default(200),
+  /** How often a worker looks for rows that lost their job (Redis lost, lease expired). */
+  SEND_RESUME_SCAN_SECONDS: int(1, 86_400).default(30),
+  /** DKIM signing: all three set to sign. The key is PEM text or a path to a PEM file. */
+  DKIM_DOMAIN: z.string().optional(),
+  DKIM_SELECTOR: z.string().optional(),
+  DKIM_PRIVATE_KEY: z.string().optional(),
+  /** Feedback-ID sender id (Gmail feedback loop); defaults to the From domain. */
+  FEEDBACK_ID_SENDER: z.string().optional(),
   SEND_BATCH_SIZE: int(1, 10_000).default(200),
   /** A scheduled issue whose time passed longer ago than this is held, not sent. */
   SCHEDULE_GRACE_HOURS: z.coerce

@@ -1,0 +1,95 @@
+/**
+ * What to do with one SMTP outcome (DESIGN.md invariant 5). Pure: the caller applies the decision.
+ *
+ * - accepted: the relay took the message.
+ * - retry: temporary (4xx, or a network error before the message could have reached the relay).
+ * - throttle: the relay asks us to slow down (421, 454): the row goes back to the queue.
+ * - fail: permanent refusal (5xx).
+ * - fail-suppress: the mailbox is bad (550-class, 5.1.x): fail and suppress the address.
+ * - pause-issue: our side is misconfigured (authentication, TLS): no point sending more.
+ * - unknown: the connection broke while the message may already have been on the wire.
+ */
+export type SmtpDecision =
+  | 'accepted'
+  | 'retry'
+  | 'throttle'
+  | 'fail'
+  | 'fail-suppress'
+  | 'pause-issue'
+  | 'unknown';
+
+export interface SmtpOutcomeLike {
+  /** nodemailer error code, e.g. ECONNECTION, EAUTH, ETLS, EENVELOPE, EMESSAGE. */
+  code?: string | undefined;
+  responseCode?: number | undefined;
+  response?: string | undefined;
+  /** SMTP command that failed, e.g. CONN, MAIL FROM, RCPT TO, DATA. */
+  command?: string | undefined;
+  message?: string | undefined;
+}
+
+export interface Classification {
+  decision: SmtpDecision;
+  /** Short stable label stored in deliveries.error_class. */
+  errorClass: string | null;
+  smtpCode: number | null;
+}
+
+const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/;
+
+/** Commands after which the message body may have reached the relay. */
+const BODY_COMMANDS = new Set(['DATA', 'BDAT', 'API', 'STREAM']);
+
+export function classifySmtpReply(outcome: SmtpOutcomeLike | null | undefined): Classification {
+  if (!outcome) return { decision: 'accepted', errorClass: null, smtpCode: 250 };
+  const code = outcome.responseCode ?? parseLeadingCode(outcome.response);
+  const text = `${outcome.response ?? ''} ${outcome.message ?? ''}`;
+  const enhanced = ENHANCED.exec(text);
+
+  if (
+    outcome.code === 'EAUTH' ||
+    outcome.code === 'ENOAUTH' ||
+    code === 530 ||
+    code === 535 ||
+    code === 534
+  ) {
+    return { decision: 'pause-issue', errorClass: 'auth', smtpCode: code ?? null };
+  }
+  if (outcome.code === 'ETLS' || /\b(certificate|TLS|SSL)\b/i.test(outcome.message ?? '')) {
+    return { decision: 'pause-issue', errorClass: 'tls', smtpCode: code ?? null };
+  }
+  if (code !== undefined) {
+    if (code >= 200 && code < 300) return { decision: 'accepted', errorClass: null, smtpCode: code };
+    if (code === 421 || code === 454)
+      return { decision: 'throttle', errorClass: 'throttled', smtpCode: code };
+    if (code >= 400 && code < 500) return { decision: 'retry', errorClass: 'temporary', smtpCode: code };
+    if (code >= 500 && code < 600) {
+      const mailbox =
+        (enhanced?.[1] === '5' && enhanced[2] === '1') || // 5.1.x: bad destination mailbox/address
+        (enhanced === null && (code === 550 || code === 551 || code === 553));
+      return mailbox
+        ? { decision: 'fail-suppress', errorClass: 'mailbox', smtpCode: code }
+        : { decision: 'fail', errorClass: 'rejected', smtpCode: code };
+    }
+  }
+  // No reply code: a network problem. Before the message body went out it is safe to retry;
+  // otherwise the relay may have taken it and we must not guess.
+  const command = outcome.command?.toUpperCase();
+  if (command && !BODY_COMMANDS.has(command))
+    return { decision: 'retry', errorClass: 'network', smtpCode: null };
+  if (!command && (outcome.code === 'EDNS' || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(text))) {
+    return { decision: 'retry', errorClass: 'network', smtpCode: null };
+  }
+  return { decision: 'unknown', errorClass: 'connection_lost', smtpCode: null };
+}
+
+function parseLeadingCode(response: string | undefined): number | undefined {
+  const m = response ? /^(\d{3})\b/.exec(response) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Exponential backoff with full jitter: attempt 1 waits up to base, attempt 2 up to 2×base, … */
+export function retryDelayMs(attempt: number, baseMs: number, random: () => number = Math.random): number {
+  const ceiling = baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 20));
+  return Math.round(ceiling / 2 + (random() * ceiling) / 2);
+}

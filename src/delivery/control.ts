@@ -1,0 +1,224 @@
+import { sql } from 'kysely';
+import type { Db, IssueState } from '../db/schema.js';
+import type { DeliveryDeps } from './deps.js';
+import { finishIfDone, type IssueStats, issueStats } from './ledger.js';
+import { type PrepareResult, prepareIssue } from './prepare.js';
+import { enqueueRanges, rangesOf, type SendQueue } from './queue.js';
+
+/** An operator asked for something the issue's state does not allow; the message says why. */
+export class IssueStateError extends Error {
+  override name = 'IssueStateError';
+  readonly userFacing = true;
+}
+
+/** Conditional state change; returns whether it happened. */
+async function moveIssue(
+  db: Db,
+  issueId: number,
+  from: IssueState[],
+  to: IssueState,
+  extra: Record<string, unknown> = {},
+): Promise<boolean> {
+  const result = await db
+    .updateTable('issues')
+    .set({ state: to, updated_at: new Date(), ...extra })
+    .where('id', '=', issueId)
+    .where('state', 'in', from)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) > 0;
+}
+
+async function currentState(db: Db, issueId: number): Promise<IssueState> {
+  const row = await db.selectFrom('issues').select('state').where('id', '=', issueId).executeTakeFirst();
+  if (!row) throw new IssueStateError(`Issue ${issueId} does not exist.`);
+  return row.state;
+}
+
+/**
+ * approved|scheduled → sending, then freeze the audience and enqueue its send jobs. Calling it
+ * again for an issue already sending finishes an interrupted preparation (never re-freezes).
+ */
+export async function startIssueSend(
+  deps: DeliveryDeps & { queue: SendQueue; batchSize?: number },
+  issueId: number,
+): Promise<PrepareResult | null> {
+  const moved = await moveIssue(deps.db, issueId, ['approved', 'scheduled'], 'sending', {
+    sending_started_at: deps.now(),
+    pause_reason: null,
+  });
+  if (!moved) {
+    const state = await currentState(deps.db, issueId);
+    if (state !== 'sending') {
+      throw new IssueStateError(
+        `Issue ${issueId} is ${state}; only an approved or scheduled issue can be sent.`,
+      );
+    }
+    const prepared = await deps.db
+      .selectFrom('issues')
+      .select('prepared_at')
+      .where('id', '=', issueId)
+      .executeTakeFirstOrThrow();
+    if (prepared.prepared_at) return null;
+  }
+  deps.log.info({ event: 'delivery.issue.sending', issueId }, 'issue sending');
+  const result = await prepareIssue(deps, issueId, {
+    queue: deps.queue,
+    ...(deps.batchSize ? { batchSize: deps.batchSize } : {}),
+  });
+  await finishIfDone(deps.db, issueId); // an audience of nobody is finished at once
+  return result;
+}
+
+export async function pauseIssue(
+  deps: Pick<DeliveryDeps, 'db' | 'log'>,
+  issueId: number,
+  reason = 'operator',
+): Promise<boolean> {
+  const moved = await moveIssue(deps.db, issueId, ['sending'], 'paused', { pause_reason: reason });
+  if (moved) deps.log.warn({ event: 'delivery.issue.paused', issueId, reason }, 'issue paused');
+  return moved;
+}
+
+/** paused → sending, and enqueue jobs for every row still waiting. */
+export async function resumeIssue(
+  deps: DeliveryDeps & { queue: SendQueue },
+  issueId: number,
+): Promise<boolean> {
+  const moved = await moveIssue(deps.db, issueId, ['paused'], 'sending', { pause_reason: null });
+  if (!moved) {
+    const state = await currentState(deps.db, issueId);
+    throw new IssueStateError(`Issue ${issueId} is ${state}; only a paused issue can be resumed.`);
+  }
+  await enqueuePending(deps.db, issueId, deps.queue, deps.env.SEND_BATCH_SIZE, 'resume');
+  await finishIfDone(deps.db, issueId);
+  deps.log.info({ event: 'delivery.issue.resumed', issueId }, 'issue resumed');
+  return true;
+}
+
+/** Stops an issue for good: rows not yet on the wire become skipped (reason "cancelled"). */
+export async function cancelIssue(deps: Pick<DeliveryDeps, 'db' | 'log'>, issueId: number): Promise<number> {
+  const moved = await moveIssue(
+    deps.db,
+    issueId,
+    ['approved', 'scheduled', 'sending', 'paused'],
+    'cancelled',
+  );
+  if (!moved) {
+    const state = await currentState(deps.db, issueId);
+    throw new IssueStateError(`Issue ${issueId} is ${state}; it cannot be cancelled.`);
+  }
+  const result = await deps.db
+    .updateTable('deliveries')
+    .set({
+      state: 'skipped',
+      skip_reason: 'cancelled',
+      lease_owner: null,
+      lease_until: null,
+      updated_at: new Date(),
+    })
+    .where('issue_id', '=', issueId)
+    .where('state', 'in', ['queued', 'claimed', 'deferred'])
+    .executeTakeFirst();
+  deps.log.warn({ event: 'delivery.issue.cancelled', issueId }, 'issue cancelled');
+  return Number(result.numUpdatedRows);
+}
+
+/**
+ * The operator's explicit choice to send again the rows whose fate is unknown (a crash while they
+ * were on the wire): unknown → queued, and the issue sends again.
+ */
+export async function resendUnknown(
+  deps: DeliveryDeps & { queue: SendQueue },
+  issueId: number,
+): Promise<number> {
+  const state = await currentState(deps.db, issueId);
+  if (!['sending', 'sent', 'paused'].includes(state)) {
+    throw new IssueStateError(
+      `Issue ${issueId} is ${state}; unknown rows can be re-sent only for a sending, paused or sent issue.`,
+    );
+  }
+  const result = await deps.db
+    .updateTable('deliveries')
+    .set({ state: 'queued', error_class: 'resent_unknown', updated_at: new Date() })
+    .where('issue_id', '=', issueId)
+    .where('state', '=', 'unknown')
+    .executeTakeFirst();
+  const n = Number(result.numUpdatedRows);
+  if (n > 0 && state === 'sent') await moveIssue(deps.db, issueId, ['sent'], 'sending', { sent_at: null });
+  if (n > 0 && state !== 'paused')
+    await enqueuePending(deps.db, issueId, deps.queue, deps.env.SEND_BATCH_SIZE, 'unknown');
+  deps.log.warn({ event: 'delivery.issue.resend_unknown', issueId, rows: n }, 'unknown rows queued again');
+  return n;
+}
+
+/** Enqueues range jobs for an issue's queued and due deferred rows, by keyset (flat memory). */
+export async function enqueuePending(
+  db: Db,
+  issueId: number,
+  queue: SendQueue,
+  batchSize: number,
+  tag: string,
+): Promise<number> {
+  let last = 0;
+  let total = 0;
+  for (;;) {
+    const { rows } = await sql<{ id: number }>`
+      SELECT id FROM deliveries
+      WHERE issue_id = ${issueId} AND id > ${last}
+        AND (state = 'queued' OR state = 'claimed' OR (state = 'deferred' AND next_attempt_at <= now()))
+      ORDER BY id LIMIT ${batchSize * 50}
+    `.execute(db);
+    if (!rows.length) break;
+    const ids = rows.map((r) => Number(r.id));
+    await enqueueRanges(queue, rangesOf(issueId, ids, batchSize), {
+      tag: `${tag}${Date.now().toString(36)}`,
+    });
+    total += ids.length;
+    last = ids[ids.length - 1] as number;
+  }
+  // Deferred rows waiting for their retry time get a delayed job each.
+  const later = await db
+    .selectFrom('deliveries')
+    .select(['id', 'attempts', 'next_attempt_at'])
+    .where('issue_id', '=', issueId)
+    .where('state', '=', 'deferred')
+    .where('next_attempt_at', '>', new Date())
+    .execute();
+  for (const r of later) {
+    await enqueueRanges(queue, [{ issueId, fromId: Number(r.id), toId: Number(r.id) }], {
+      tag: `retry${r.attempts}`,
+      delayMs: Math.max(0, (r.next_attempt_at as Date).getTime() - Date.now()),
+    });
+  }
+  return total + later.length;
+}
+
+export { type IssueStats, issueStats };
+
+export interface WaitOptions {
+  intervalMs?: number;
+  timeoutMs?: number;
+  onProgress?: (stats: IssueStats, state: IssueState) => void;
+}
+
+/** Polls the ledger until the issue leaves 'sending' (sent, paused, cancelled, failed). */
+export async function waitForIssue(
+  deps: { db: Db },
+  issueId: number,
+  opts: WaitOptions = {},
+): Promise<{ state: IssueState; stats: IssueStats }> {
+  const { db } = deps;
+  const started = Date.now();
+  for (;;) {
+    const state = await currentState(db, issueId);
+    const stats = await issueStats(db, issueId);
+    opts.onProgress?.(stats, state);
+    if (!['sending', 'approved', 'scheduled'].includes(state)) return { state, stats };
+    if (opts.timeoutMs !== undefined && Date.now() - started > opts.timeoutMs) {
+      throw new Error(
+        `Issue ${issueId} still ${state} after ${opts.timeoutMs} ms (${JSON.stringify(stats)})`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
+  }
+}

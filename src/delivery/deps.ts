@@ -1,0 +1,68 @@
+import type { Env } from '../config/env.js';
+import type { SecretKeys } from '../config/secret.js';
+import type { Db, Locale } from '../db/schema.js';
+import type { Logger } from '../log.js';
+import type { RenderableIssue } from '../rendering/types.js';
+
+/** A compiled variant as the rendering stage returns it (only the fields delivery needs). */
+export interface CompiledVariantLike {
+  subject: string;
+  html: string;
+  text: string;
+  htmlBytes?: number;
+  textBytes?: number;
+  warnings?: string[];
+}
+
+export interface RecipientLinks {
+  unsubscribeUrl: string;
+  oneClickUnsubscribeUrl: string;
+  preferencesUrl: string;
+  webVersionUrl: string;
+  trackingToken: string;
+}
+
+/**
+ * What delivery uses from other stages (editorial, rendering, subscribers). Passed in, so the
+ * engine is tested against real databases and SMTP without depending on how those stages work;
+ * src/delivery/stage-content.ts binds the real implementations.
+ */
+export interface DeliveryContent {
+  loadIssue(db: Db, issueId: number): Promise<RenderableIssue>;
+  compileVariant(
+    db: Db,
+    issue: RenderableIssue,
+    opts: { sectionKeys: string[]; locale: Locale; publicUrl: string },
+  ): Promise<CompiledVariantLike>;
+  recipientLinks(
+    secrets: SecretKeys,
+    publicUrl: string,
+    ids: { subscriberId: number; issueId: number; deliveryId: number },
+  ): RecipientLinks;
+  suppress(
+    db: Db,
+    entry: { kind: 'address'; value: string; reason: 'smtp_rejected' | 'hard_bounce' },
+  ): Promise<unknown>;
+}
+
+export interface DeliveryDeps {
+  db: Db;
+  log: Logger;
+  env: Env;
+  secrets: SecretKeys;
+  now: () => Date;
+  content: DeliveryContent;
+}
+
+/** BullMQ connection for delivery queues: a Redis URL and the key prefix. */
+export interface QueueConnection {
+  url: string;
+  prefix: string;
+}
+
+/** A send job: an issue and an inclusive range of delivery ids. Never content (invariant 2). */
+export interface SendJobData {
+  issueId: number;
+  fromId: number;
+  toId: number;
+}

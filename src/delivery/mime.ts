@@ -1,0 +1,304 @@
+import { createHash, randomBytes } from 'node:crypto';
+import * as mimeFuncs from 'nodemailer/lib/mime-funcs/index.js';
+
+/**
+ * A variant's MIME message built once, with the per-recipient parts left as holes (DESIGN.md
+ * "Where the time goes"): headers, boundary and encoded bodies are made here; render() only
+ * splices To, Date, Message-ID, List-Unsubscribe and the token values.
+ */
+
+export type TokenName = 'name' | 'unsubscribeUrl' | 'preferencesUrl' | 'webVersionUrl' | 'trackingToken';
+
+export interface MimeVariantInput {
+  variantKey: string;
+  subject: string;
+  html: string;
+  text: string;
+}
+
+export interface MimeTemplateOptions {
+  issueId: number;
+  /** RFC 5322 From, e.g. `Gazette <news@example.org>`. */
+  from: string;
+  replyTo?: string | null | undefined;
+  /** List-Id value, e.g. `Gazette <gazette.example.org>`. */
+  listId?: string | null | undefined;
+  feedbackId?: string | null | undefined;
+  /** Domain for Message-IDs. */
+  messageIdDomain: string;
+  /** The relay offers 8BITMIME: bodies go out as UTF-8 text; otherwise base64. */
+  eightBit: boolean;
+}
+
+export interface RecipientValues {
+  deliveryId: number;
+  address: string;
+  name: string | null;
+  tokens: Record<TokenName, string>;
+  /** RFC 8058 one-click URL for List-Unsubscribe. */
+  oneClickUnsubscribeUrl: string;
+}
+
+export interface RenderedMessage {
+  raw: Buffer;
+  messageId: string;
+}
+
+export class BadRecipientError extends Error {
+  override name = 'BadRecipientError';
+}
+
+type Piece = Buffer | TokenName;
+
+interface BodyPart {
+  contentType: string;
+  /** 8bit: literal Buffers and token holes; base64 with tokens: the template string; base64 without: constant. */
+  mode: '8bit' | 'base64-fill' | 'constant';
+  pieces: Piece[];
+  template: string;
+  html: boolean;
+}
+
+const TOKEN_RE = /\{\{\s*(name|unsubscribeUrl|preferencesUrl|webVersionUrl|trackingToken)\s*\}\}/g;
+/** Room kept for a token's value when checking 8bit line lengths (signed URLs are ~150-250 bytes). */
+const TOKEN_ALLOWANCE = 400;
+const MAX_LINE = 998;
+const CRLF = Buffer.from('\r\n');
+
+/** Splits text into literal strings and token names, in order. */
+export function splitTokens(text: string): (string | { token: TokenName })[] {
+  const out: (string | { token: TokenName })[] = [];
+  let last = 0;
+  for (const m of text.matchAll(TOKEN_RE)) {
+    if (m.index > last) out.push(text.slice(last, m.index));
+    out.push({ token: m[1] as TokenName });
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+export interface MimeTemplate {
+  variantKey: string;
+  eightBit: boolean;
+  /** Approximate size of one message (constant parts plus typical token values). */
+  approxBytes: number;
+  render(r: RecipientValues, date?: Date): RenderedMessage;
+}
+
+export function buildMimeTemplate(variant: MimeVariantInput, opts: MimeTemplateOptions): MimeTemplate {
+  const boundary = `----=_gz_${randomBytes(12).toString('hex')}`;
+  const variantTag = createHash('sha1').update(variant.variantKey).digest('hex').slice(0, 8);
+  const subjectParts = splitTokens(variant.subject);
+  const subjectHasTokens = subjectParts.some((p) => typeof p !== 'string');
+  const fixed: string[] = [
+    `From: ${encodeAddressHeader(opts.from)}`,
+    ...(opts.replyTo ? [`Reply-To: ${encodeAddressHeader(opts.replyTo)}`] : []),
+    ...(subjectHasTokens ? [] : [`Subject: ${encodeHeaderText(variant.subject)}`]),
+    'MIME-Version: 1.0',
+    ...(opts.listId ? [`List-Id: ${encodeAddressHeader(opts.listId)}`] : []),
+    'List-Unsubscribe-Post: List-Unsubscribe=One-Click',
+    ...(opts.feedbackId ? [`Feedback-ID: ${opts.feedbackId}`] : []),
+    `Content-Type: multipart/alternative; boundary="${boundary}"`,
+  ];
+  const fixedHead = Buffer.from(`${fixed.join('\r\n')}\r\n\r\n`);
+  const parts = [
+    buildBody(variant.text, 'text/plain; charset=utf-8', false, opts.eightBit),
+    buildBody(variant.html, 'text/html; charset=utf-8', true, opts.eightBit),
+  ];
+  const partHeads = parts.map((p) =>
+    Buffer.from(
+      `--${boundary}\r\nContent-Type: ${p.contentType}\r\nContent-Transfer-Encoding: ${p.mode === '8bit' ? '8bit' : 'base64'}\r\n\r\n`,
+    ),
+  );
+  const closing = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const between = CRLF;
+
+  const render = (r: RecipientValues, date = new Date()): RenderedMessage => {
+    if (/[\r\n<>\s,;"]/.test(r.address) || !r.address.includes('@')) {
+      throw new BadRecipientError(`delivery ${r.deliveryId}: address is not a plain mailbox`);
+    }
+    const messageId = `<g${opts.issueId}.${r.deliveryId}.${variantTag}@${opts.messageIdDomain}>`;
+    const head: string[] = [
+      `To: ${formatRecipient(r.name, r.address)}`,
+      `Date: ${rfc2822Date(date)}`,
+      `Message-ID: ${messageId}`,
+      `List-Unsubscribe: <${headerSafe(r.oneClickUnsubscribeUrl)}>`,
+    ];
+    if (subjectHasTokens) {
+      head.push(`Subject: ${encodeHeaderText(fillString(subjectParts, r.tokens, false))}`);
+    }
+    const chunks: Buffer[] = [Buffer.from(`${head.join('\r\n')}\r\n`), fixedHead];
+    parts.forEach((p, i) => {
+      if (i > 0) chunks.push(between);
+      chunks.push(partHeads[i] as Buffer);
+      if (p.mode === 'constant') chunks.push(p.pieces[0] as Buffer);
+      else if (p.mode === 'base64-fill') {
+        const filled = fillString(splitTokens(p.template), r.tokens, p.html);
+        chunks.push(Buffer.from(wrapBase64(Buffer.from(filled, 'utf8').toString('base64'))));
+      } else {
+        for (const piece of p.pieces) {
+          chunks.push(typeof piece === 'string' ? Buffer.from(tokenValue(piece, r.tokens, p.html)) : piece);
+        }
+      }
+    });
+    chunks.push(closing);
+    return { raw: Buffer.concat(chunks), messageId: messageId.slice(1, -1) };
+  };
+
+  const sample = render(
+    {
+      deliveryId: 1,
+      address: 'sample@example.org',
+      name: 'Sample',
+      oneClickUnsubscribeUrl: `https://example.org/${'u'.repeat(120)}`,
+      tokens: {
+        name: 'Sample',
+        unsubscribeUrl: `https://example.org/${'u'.repeat(120)}`,
+        preferencesUrl: `https://example.org/${'p'.repeat(120)}`,
+        webVersionUrl: `https://example.org/${'w'.repeat(120)}`,
+        trackingToken: 't'.repeat(60),
+      },
+    },
+    new Date(0),
+  );
+  return {
+    variantKey: variant.variantKey,
+    eightBit: parts.every((p) => p.mode === '8bit'),
+    approxBytes: sample.raw.length,
+    render,
+  };
+}
+
+function buildBody(body: string, contentType: string, html: boolean, eightBit: boolean): BodyPart {
+  const normalized = body.replace(/\r?\n|\r/g, '\r\n');
+  const segments = splitTokens(normalized);
+  const hasTokens = segments.some((s) => typeof s !== 'string');
+  if (eightBit) {
+    const fitted = fitLines(normalized, html);
+    if (fitted !== null) {
+      const pieces: Piece[] = splitTokens(fitted).map((s) =>
+        typeof s === 'string' ? Buffer.from(s, 'utf8') : s.token,
+      );
+      return { contentType, mode: '8bit', pieces, template: fitted, html };
+    }
+  }
+  if (!hasTokens) {
+    return {
+      contentType,
+      mode: 'constant',
+      pieces: [Buffer.from(wrapBase64(Buffer.from(normalized, 'utf8').toString('base64')))],
+      template: normalized,
+      html,
+    };
+  }
+  return { contentType, mode: 'base64-fill', pieces: [], template: normalized, html };
+}
+
+/**
+ * Makes every line fit SMTP's 998-octet limit (counting each token at its allowance), or returns
+ * null when that is impossible without changing the meaning. HTML lines may be broken at a space:
+ * outside <pre> a line break is the same whitespace to a browser.
+ */
+function fitLines(text: string, html: boolean): string | null {
+  const lines = text.split('\r\n');
+  const out: string[] = [];
+  for (const line of lines) {
+    if (lineBytes(line) <= MAX_LINE) {
+      out.push(line);
+      continue;
+    }
+    if (!html || /<pre[\s>]/i.test(line)) return null;
+    let current = '';
+    for (const word of line.split(' ')) {
+      const candidate = current === '' ? word : `${current} ${word}`;
+      if (lineBytes(candidate) <= MAX_LINE - 100) current = candidate;
+      else {
+        if (current !== '') out.push(current);
+        if (lineBytes(word) > MAX_LINE) return null;
+        current = word;
+      }
+    }
+    out.push(current);
+  }
+  return out.join('\r\n');
+}
+
+function lineBytes(line: string): number {
+  let tokens = 0;
+  const bare = line.replace(TOKEN_RE, () => {
+    tokens++;
+    return '';
+  });
+  return Buffer.byteLength(bare, 'utf8') + tokens * TOKEN_ALLOWANCE;
+}
+
+function fillString(
+  parts: (string | { token: TokenName })[],
+  tokens: Record<TokenName, string>,
+  html: boolean,
+): string {
+  let s = '';
+  for (const p of parts) s += typeof p === 'string' ? p : tokenValue(p.token, tokens, html);
+  return s;
+}
+
+function tokenValue(name: TokenName, tokens: Record<TokenName, string>, html: boolean): string {
+  const v = (tokens[name] ?? '').replace(/[\r\n]+/g, ' ');
+  return html ? escapeHtml(v) : v;
+}
+
+function escapeHtml(v: string): string {
+  return v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function wrapBase64(b64: string): string {
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 76) lines.push(b64.slice(i, i + 76));
+  return lines.join('\r\n');
+}
+
+/** Header text: ASCII as is, anything else as RFC 2047 base64 words folded onto lines. */
+export function encodeHeaderText(value: string): string {
+  const clean = value.replace(/[\r\n]+/g, ' ');
+  if (/^[\x20-\x7e]*$/.test(clean)) return clean;
+  return (mimeFuncs.encodeWords(clean, 'B', 52) as string).replace(/\?= =\?/g, '?=\r\n =?');
+}
+
+/** `Name <addr>` with a non-ASCII name encoded; a bare address as is. */
+export function encodeAddressHeader(value: string): string {
+  const m = /^\s*(.*?)\s*<([^<>]+)>\s*$/.exec(value);
+  if (!m) return headerSafe(value.trim());
+  const [, name, addr] = m;
+  return name
+    ? `${encodeDisplayName(name.replace(/^"|"$/g, ''))} <${headerSafe(addr as string)}>`
+    : `<${headerSafe(addr as string)}>`;
+}
+
+function formatRecipient(name: string | null, address: string): string {
+  return name?.trim() ? `${encodeDisplayName(name.trim())} <${address}>` : address;
+}
+
+function encodeDisplayName(name: string): string {
+  const clean = name.replace(/[\r\n]+/g, ' ');
+  if (/^[A-Za-z0-9 !#$%&'*+\-/=?^_`{|}~.]*$/.test(clean)) return `"${clean}"`;
+  return mimeFuncs.encodeWord(clean, 'B', 0) as string;
+}
+
+function headerSafe(v: string): string {
+  return v.replace(/[\r\n]/g, '');
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+let dateCache = { second: -1, text: '' };
+
+/** RFC 5322 date in UTC, cached per second (it is on every message). */
+export function rfc2822Date(d: Date): string {
+  const second = Math.floor(d.getTime() / 1000);
+  if (dateCache.second === second) return dateCache.text;
+  const p = (n: number) => String(n).padStart(2, '0');
+  const text = `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000`;
+  dateCache = { second, text };
+  return text;
+}

@@ -1,0 +1,179 @@
+import { sql } from 'kysely';
+import type { Locale } from '../db/schema.js';
+import type { RenderableIssue } from '../rendering/types.js';
+import type { DeliveryDeps } from './deps.js';
+import { enqueueRanges, rangesOf, type SendQueue } from './queue.js';
+
+/** Delivery rows name their variant as `<locale>|<section keys in issue order>`. */
+export function deliveryVariantKey(locale: Locale, sectionKeys: string[]): string {
+  return `${locale}|${sectionKeys.join(',')}`;
+}
+
+export function parseDeliveryVariantKey(key: string): { locale: Locale; sectionKeys: string[] } {
+  const [locale, keys = ''] = key.split('|');
+  return { locale: locale as Locale, sectionKeys: keys ? keys.split(',') : [] };
+}
+
+export interface PrepareResult {
+  issueId: number;
+  revision: number;
+  queued: number;
+  skipped: number;
+  variants: string[];
+  batches: number;
+}
+
+/**
+ * Freezes the audience into delivery rows (invariant 6), by keyset over subscriber id so memory
+ * stays flat at any list size. Each row gets the variant for the subscriber's sections that have
+ * items in this issue and their locale; a subscriber whose chosen sections are all empty is
+ * recorded as skipped. Re-running continues where a crash stopped (ON CONFLICT DO NOTHING).
+ * With a queue, each batch's rows are enqueued as soon as they exist.
+ */
+export async function prepareIssue(
+  deps: DeliveryDeps,
+  issueId: number,
+  opts: { queue?: SendQueue; batchSize?: number; issue?: RenderableIssue } = {},
+): Promise<PrepareResult> {
+  const { db, log, env } = deps;
+  const issue = opts.issue ?? (await deps.content.loadIssue(db, issueId));
+  const batchSize = opts.batchSize ?? 5000;
+  const nonEmpty = issue.sections.filter((s) => s.items.length > 0).map((s) => s.key);
+  const sectionRows = nonEmpty.length
+    ? await db.selectFrom('sections').select(['id', 'key']).where('key', 'in', nonEmpty).execute()
+    : [];
+  const idByKey = new Map(sectionRows.map((r) => [r.key, r.id]));
+  const keys = nonEmpty.filter((k) => idByKey.has(k));
+  const sectionIds = keys.map((k) => idByKey.get(k) as number);
+
+  const variants = new Set<string>();
+  let lastId = 0;
+  let queued = 0;
+  let skipped = 0;
+  let batches = 0;
+  for (;;) {
+    const { rows } = await sql<{
+      id: number | null;
+      variant_key: string | null;
+      state: string | null;
+      last_id: number | null;
+    }>`
+      WITH batch AS (
+        SELECT s.id, s.locale, s.all_sections, s.email_normalized FROM subscribers s
+        WHERE s.status = 'active' AND s.id > ${lastId}
+        ORDER BY s.id LIMIT ${batchSize}
+      ), chosen AS (
+        SELECT b.id, b.locale,
+          (SELECT string_agg(x.key, ',' ORDER BY x.ord)
+             FROM unnest(${keys}::text[], ${sectionIds}::int[]) WITH ORDINALITY AS x(key, sid, ord)
+             WHERE b.all_sections
+                OR EXISTS (SELECT 1 FROM subscriber_sections ss WHERE ss.subscriber_id = b.id AND ss.section_id = x.sid)
+          ) AS keys
+        FROM batch b
+        WHERE NOT EXISTS (SELECT 1 FROM suppressions x
+                          WHERE (x.kind = 'address' AND x.value = b.email_normalized)
+                             OR (x.kind = 'domain' AND x.value = split_part(b.email_normalized, '@', 2)))
+          AND (b.all_sections OR EXISTS (SELECT 1 FROM subscriber_sections ss WHERE ss.subscriber_id = b.id))
+      ), ins AS (
+        INSERT INTO deliveries (issue_id, subscriber_id, variant_key, state, skip_reason)
+        SELECT ${issueId}, c.id,
+          CASE WHEN c.keys IS NULL THEN NULL ELSE c.locale || '|' || c.keys END,
+          CASE WHEN c.keys IS NULL THEN 'skipped' ELSE 'queued' END,
+          CASE WHEN c.keys IS NULL THEN 'chosen_sections_empty' END
+        FROM chosen c
+        ON CONFLICT (issue_id, subscriber_id) DO NOTHING
+        RETURNING id, variant_key, state
+      )
+      SELECT id, variant_key, state, NULL::bigint AS last_id FROM ins
+      UNION ALL
+      SELECT NULL, NULL, NULL, max(id) FROM batch
+    `.execute(db);
+    const marker = rows.find((r) => r.id === null);
+    if (!marker || marker.last_id === null) break;
+    lastId = Number(marker.last_id);
+    batches++;
+    const queuedIds: number[] = [];
+    for (const r of rows) {
+      if (r.id === null) continue;
+      if (r.state === 'queued') {
+        queuedIds.push(Number(r.id));
+        variants.add(r.variant_key as string);
+      } else skipped++;
+    }
+    queued += queuedIds.length;
+    queuedIds.sort((a, b) => a - b);
+    // Compile before enqueueing, so a worker never meets a variant that does not exist yet.
+    await ensureVariants(deps, issue, variants);
+    if (opts.queue) await enqueueRanges(opts.queue, rangesOf(issueId, queuedIds, env.SEND_BATCH_SIZE));
+    log.debug(
+      { event: 'delivery.prepare.batch', issueId, lastId, queued: queuedIds.length },
+      'audience batch frozen',
+    );
+  }
+  // A re-run after a crash finds rows inserted earlier: make sure their variants exist too.
+  const existing = await db
+    .selectFrom('deliveries')
+    .select('variant_key')
+    .distinct()
+    .where('issue_id', '=', issueId)
+    .where('variant_key', 'is not', null)
+    .execute();
+  for (const r of existing) variants.add(r.variant_key as string);
+  await ensureVariants(deps, issue, variants);
+  await db
+    .updateTable('issues')
+    .set({ prepared_at: deps.now(), updated_at: deps.now() })
+    .where('id', '=', issueId)
+    .where('prepared_at', 'is', null)
+    .execute();
+  log.info(
+    { event: 'delivery.prepare.done', issueId, queued, skipped, variants: variants.size },
+    'audience frozen',
+  );
+  return { issueId, revision: issue.revision, queued, skipped, variants: [...variants].sort(), batches };
+}
+
+const compiled = new WeakMap<RenderableIssue, Set<string>>();
+
+/** Compiles each variant once per issue revision and keeps it in issue_variants for the workers. */
+async function ensureVariants(deps: DeliveryDeps, issue: RenderableIssue, keys: Set<string>): Promise<void> {
+  const done = compiled.get(issue) ?? new Set<string>();
+  compiled.set(issue, done);
+  const missing = [...keys].filter((k) => !done.has(k));
+  if (!missing.length) return;
+  const present = await deps.db
+    .selectFrom('issue_variants')
+    .select('variant_key')
+    .where('issue_id', '=', issue.id)
+    .where('revision', '=', issue.revision)
+    .where('variant_key', 'in', missing)
+    .execute();
+  for (const p of present) done.add(p.variant_key);
+  for (const key of missing) {
+    if (done.has(key)) continue;
+    const { locale, sectionKeys } = parseDeliveryVariantKey(key);
+    const v = await deps.content.compileVariant(deps.db, issue, {
+      sectionKeys,
+      locale,
+      publicUrl: deps.env.PUBLIC_URL,
+    });
+    await deps.db
+      .insertInto('issue_variants')
+      .values({
+        issue_id: issue.id,
+        revision: issue.revision,
+        variant_key: key,
+        locale,
+        section_keys: sectionKeys,
+        subject: v.subject,
+        html: v.html,
+        text: v.text,
+        html_bytes: v.htmlBytes ?? Buffer.byteLength(v.html),
+        text_bytes: v.textBytes ?? Buffer.byteLength(v.text),
+        warnings: JSON.stringify(v.warnings ?? []),
+      })
+      .onConflict((oc) => oc.columns(['issue_id', 'revision', 'variant_key']).doNothing())
+      .execute();
+    done.add(key);
+  }
+}

@@ -1,0 +1,74 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Per-transport send budget shared by every worker on every host: fixed one-second and one-hour
+ * windows counted in Redis. acquire() grants up to n messages now (0 when a window is full).
+ */
+const SCRIPT = `
+local n = tonumber(ARGV[1])
+local limits = { tonumber(ARGV[2]), tonumber(ARGV[3]) }
+local ttls = { 2000, 3700000 }
+local grant = n
+for i = 1, 2 do
+  if limits[i] > 0 then
+    local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+    grant = math.min(grant, limits[i] - used)
+  end
+end
+if grant <= 0 then return 0 end
+for i = 1, 2 do
+  if limits[i] > 0 then
+    redis.call('INCRBY', KEYS[i], grant)
+    redis.call('PEXPIRE', KEYS[i], ttls[i])
+  end
+end
+return grant
+`;
+
+export interface RateLimits {
+  perSecond: number;
+  perHour: number;
+}
+
+export interface RateGrant {
+  granted: number;
+  /** When nothing was granted: how long until a window opens again. */
+  retryInMs: number;
+  /** The hourly budget (not just this second's) is spent. */
+  hourly: boolean;
+}
+
+export class TransportRateLimiter {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async acquire(transport: string, limits: RateLimits, n: number): Promise<RateGrant> {
+    if (limits.perSecond <= 0 && limits.perHour <= 0) return { granted: n, retryInMs: 0, hourly: false };
+    const t = this.now();
+    const sec = Math.floor(t / 1000);
+    const hour = Math.floor(t / 3_600_000);
+    const keys = [
+      `${this.prefix}:ratelimit:${transport}:s:${sec}`,
+      `${this.prefix}:ratelimit:${transport}:h:${hour}`,
+    ];
+    const granted = Number(await this.redis.eval(SCRIPT, 2, ...keys, n, limits.perSecond, limits.perHour));
+    if (granted > 0) return { granted, retryInMs: 0, hourly: false };
+    const hourUsed = limits.perHour > 0 ? Number((await this.redis.get(keys[1] as string)) ?? 0) : 0;
+    const hourly = limits.perHour > 0 && hourUsed >= limits.perHour;
+    return { granted: 0, hourly, retryInMs: hourly ? (hour + 1) * 3_600_000 - t : (sec + 1) * 1000 - t };
+  }
+
+  /** Gives back budget that was granted but not used. */
+  async refund(transport: string, limits: RateLimits, n: number): Promise<void> {
+    if (n <= 0 || (limits.perSecond <= 0 && limits.perHour <= 0)) return;
+    const t = this.now();
+    const keys = [
+      limits.perSecond > 0 ? `${this.prefix}:ratelimit:${transport}:s:${Math.floor(t / 1000)}` : null,
+      limits.perHour > 0 ? `${this.prefix}:ratelimit:${transport}:h:${Math.floor(t / 3_600_000)}` : null,
+    ].filter((k): k is string => k !== null);
+    await Promise.all(keys.map((k) => this.redis.decrby(k, n)));
+  }
+}
