@@ -210,6 +210,14 @@ export interface IssueAuditTable {
   at: CreatedAt;
 }
 
+/** Items an editor removed from an issue, so reassembly does not bring them back. */
+export interface IssueItemExclusionsTable {
+  issue_id: number;
+  item_id: number;
+  excluded_by: string;
+  excluded_at: CreatedAt;
+}
+
 export interface IssueVariantsTable {
   id: Generated<number>;
   issue_id: number;
@@ -323,6 +331,7 @@ export interface Database {
   issue_sections: IssueSectionsTable;
   issue_items: IssueItemsTable;
   issue_audit: IssueAuditTable;
+  issue_item_exclusions: IssueItemExclusionsTable;
   issue_variants: IssueVariantsTable;
   subscribers: SubscribersTable;
   subscriber_sections: SubscriberSectionsTable;

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_initial.js';
+import * as m0003 from './0003_editorial.js';
 
 /**
  * Every migration, in order. Static imports (not a folder scan) so they load the same under tsx,
@@ -7,4 +8,5 @@ import * as m0001 from './0001_initial.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0003_editorial': m0003,
 };

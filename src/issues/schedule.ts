@@ -1,0 +1,150 @@
+import type { Queue } from 'bullmq';
+import { DateTime, IANAZone } from 'luxon';
+import type { Issue } from '../db/schema.js';
+import { getPublication } from '../publication/publication.js';
+import { scheduleJobId, transitionIssue } from './lifecycle.js';
+import { type EditorialDeps, EditorialInputError, getIssue } from './store.js';
+
+/** A scheduled send's job payload: ids only (DESIGN.md invariant 2). */
+export interface ScheduledSendJob {
+  issueId: number;
+  action: 'send';
+  /** The revision that was scheduled; a job for an older revision does nothing. */
+  revision: number;
+}
+
+/**
+ * Reads "2025-08-01 09:00" (or "2025-08-01T09:00") as wall time in `tz`; an ISO string with its own
+ * offset or Z keeps that offset.
+ */
+export function parseScheduleTime(at: string, tz: string): Date {
+  if (!IANAZone.isValidZone(tz))
+    throw new EditorialInputError(`"${tz}" is not an IANA time zone such as Asia/Shanghai`);
+  const text = at.trim();
+  const hasOffset = /(Z|[+-]\d{2}:?\d{2})$/i.test(text);
+  let dt = DateTime.fromISO(text.replace(' ', 'T'), { zone: tz, setZone: hasOffset });
+  if (!dt.isValid) dt = DateTime.fromFormat(text, 'yyyy-MM-dd HH:mm', { zone: tz });
+  if (!dt.isValid) throw new EditorialInputError(`"${at}" is not a time like "2025-08-01 09:00"`);
+  return dt.toJSDate();
+}
+
+async function resolveZone(deps: EditorialDeps, tz: string | undefined): Promise<string> {
+  if (tz) return tz;
+  return (await getPublication(deps.db))?.time_zone ?? deps.env.DEFAULT_TIME_ZONE;
+}
+
+async function replaceJob(queue: Queue, issue: Issue, when: Date, now: Date): Promise<void> {
+  const jobId = scheduleJobId(issue.id);
+  // BullMQ ignores an add whose jobId exists, so the old delayed job goes first.
+  await (await queue.getJob(jobId))?.remove();
+  const data: ScheduledSendJob = { issueId: issue.id, action: 'send', revision: issue.revision };
+  await queue.add('send', data, {
+    jobId,
+    delay: Math.max(0, when.getTime() - now.getTime()),
+    removeOnComplete: true,
+    removeOnFail: 100,
+  });
+}
+
+async function setSchedule(
+  deps: EditorialDeps & { queue: Queue },
+  issueId: number,
+  when: { at: string; tz?: string },
+  action: 'schedule' | 'reschedule',
+  actor: string,
+): Promise<Issue> {
+  const tz = await resolveZone(deps, when.tz);
+  const at = parseScheduleTime(when.at, tz);
+  const now = deps.now();
+  if (at.getTime() < now.getTime() - 60_000) {
+    throw new EditorialInputError(`${when.at} (${tz}) is in the past; choose a later time`);
+  }
+  const before = await getIssue(deps.db, issueId);
+  const issue = await transitionIssue(deps, issueId, action, actor, {
+    fields: { scheduled_at: at, schedule_time_zone: tz, hold_reason: null },
+    detail: { at: at.toISOString(), tz },
+  });
+  try {
+    await replaceJob(deps.queue, issue, at, now);
+  } catch (err) {
+    // Without its job the issue would never go out: put the row back and report.
+    await deps.db
+      .updateTable('issues')
+      .set({
+        state: before.state,
+        scheduled_at: before.scheduled_at,
+        schedule_time_zone: before.schedule_time_zone,
+      })
+      .where('id', '=', issueId)
+      .execute();
+    throw err;
+  }
+  deps.log.info({ event: `issue.${action}d`, issueId, at: at.toISOString(), tz }, `issue ${action}d`);
+  return issue;
+}
+
+/** Schedules an approved issue: a delayed job on the issues queue, one per issue (deterministic id). */
+export function scheduleIssue(
+  deps: EditorialDeps & { queue: Queue },
+  issueId: number,
+  when: { at: string; tz?: string },
+  actor = 'system',
+): Promise<Issue> {
+  return setSchedule(deps, issueId, when, 'schedule', actor);
+}
+
+/** Moves a scheduled (or held) issue to a new time; the delayed job is replaced. */
+export function rescheduleIssue(
+  deps: EditorialDeps & { queue: Queue },
+  issueId: number,
+  when: { at: string; tz?: string },
+  actor = 'system',
+): Promise<Issue> {
+  return setSchedule(deps, issueId, when, 'reschedule', actor);
+}
+
+/** Takes a scheduled issue off the schedule (back to approved) and removes its job. */
+export async function unscheduleIssue(
+  deps: EditorialDeps & { queue: Queue },
+  issueId: number,
+  actor = 'system',
+): Promise<Issue> {
+  const issue = await transitionIssue(deps, issueId, 'unschedule', actor, {
+    fields: { scheduled_at: null, schedule_time_zone: null, hold_reason: null },
+  });
+  await (await deps.queue.getJob(scheduleJobId(issueId)))?.remove();
+  return issue;
+}
+
+export type DueDecision =
+  | { kind: 'send' }
+  | { kind: 'skip'; reason: string }
+  | { kind: 'hold'; reason: string };
+
+/**
+ * What to do when a scheduled job fires (pure). A send whose time passed longer ago than the grace
+ * period (e.g. the workers were down) is held for an editor rather than sent late without notice.
+ */
+export function decideDueIssue(
+  issue: Pick<Issue, 'state' | 'revision' | 'scheduled_at' | 'hold_reason'>,
+  job: Pick<ScheduledSendJob, 'revision'>,
+  now: Date,
+  graceHours: number,
+): DueDecision {
+  if (issue.state !== 'scheduled') return { kind: 'skip', reason: `issue is ${issue.state}, not scheduled` };
+  if (issue.revision !== job.revision) {
+    return { kind: 'skip', reason: `job is for revision ${job.revision}, issue is at ${issue.revision}` };
+  }
+  if (issue.hold_reason) return { kind: 'skip', reason: 'issue is held' };
+  if (!issue.scheduled_at) return { kind: 'skip', reason: 'issue has no scheduled time' };
+  const lateMs = now.getTime() - issue.scheduled_at.getTime();
+  if (lateMs < -60_000) return { kind: 'skip', reason: 'not due yet (rescheduled later)' };
+  if (lateMs > graceHours * 3_600_000) {
+    const hours = Math.round((lateMs / 3_600_000) * 10) / 10;
+    return {
+      kind: 'hold',
+      reason: `held: the scheduled time ${issue.scheduled_at.toISOString()} passed ${hours} h ago, more than the ${graceHours} h grace period; reschedule or send it explicitly`,
+    };
+  }
+  return { kind: 'send' };
+}

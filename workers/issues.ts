@@ -1,0 +1,85 @@
+import { type Job, Worker } from 'bullmq';
+import type { Env } from '../src/config/env.js';
+import type { Db } from '../src/db/schema.js';
+import { decideDueIssue, type ScheduledSendJob } from '../src/issues/schedule.js';
+import { writeAudit } from '../src/issues/store.js';
+import type { Logger } from '../src/log.js';
+import { QUEUES } from '../src/queue/names.js';
+import { createRedis } from '../src/queue/redis.js';
+
+export interface IssueWorkerOptions {
+  db: Db;
+  log: Logger;
+  env: Env;
+  now: () => Date;
+  connection: { url: string; prefix: string };
+  /** Called when a scheduled issue is due; the lead wires it to the delivery stage. */
+  onDue: (issueId: number) => Promise<void>;
+  concurrency?: number;
+}
+
+/**
+ * Processes scheduled sends on the issues queue. The job carries only the issue id and the revision
+ * it was scheduled at; the ledger decides (state, revision, late-schedule grace), so a stale,
+ * duplicated or late job does no harm.
+ */
+export function createIssueWorker(opts: IssueWorkerOptions): { worker: Worker; close(): Promise<void> } {
+  const { db, log, env, now } = opts;
+  const connection = createRedis(opts.connection.url);
+
+  const processJob = async (job: Job<ScheduledSendJob>) => {
+    const { issueId } = job.data;
+    if (job.data.action !== 'send') {
+      log.warn({ event: 'issue.job.unknown', jobId: job.id, action: job.data.action }, 'unknown issue job');
+      return { skipped: 'unknown action' };
+    }
+    const issue = await db.selectFrom('issues').selectAll().where('id', '=', issueId).executeTakeFirst();
+    if (!issue) return { skipped: 'issue deleted' };
+    const at = now();
+    const decision = decideDueIssue(issue, job.data, at, env.SCHEDULE_GRACE_HOURS);
+    if (decision.kind === 'skip') {
+      log.info({ event: 'issue.due.skipped', issueId, reason: decision.reason }, 'scheduled job skipped');
+      return { skipped: decision.reason };
+    }
+    if (decision.kind === 'hold') {
+      // Conditional on state and revision, so a concurrent reschedule wins.
+      const held = await db
+        .updateTable('issues')
+        .set({ hold_reason: decision.reason, updated_at: at })
+        .where('id', '=', issueId)
+        .where('state', '=', 'scheduled')
+        .where('revision', '=', job.data.revision)
+        .executeTakeFirst();
+      if (Number(held.numUpdatedRows) > 0) {
+        await writeAudit(db, {
+          issueId,
+          actor: 'scheduler',
+          action: 'hold',
+          detail: { reason: decision.reason },
+          at,
+        });
+      }
+      log.warn({ event: 'issue.due.held', issueId, reason: decision.reason }, 'scheduled issue held');
+      return { held: decision.reason };
+    }
+    log.info({ event: 'issue.due', issueId, revision: issue.revision }, 'scheduled issue is due');
+    await opts.onDue(issueId);
+    return { due: true };
+  };
+
+  const worker = new Worker<ScheduledSendJob>(QUEUES.issues, processJob, {
+    connection,
+    prefix: opts.connection.prefix,
+    concurrency: opts.concurrency ?? 2,
+  });
+  worker.on('failed', (job, err) => {
+    log.error({ event: 'issue.job.failed', jobId: job?.id, err: err.message }, 'issue job failed');
+  });
+  return {
+    worker,
+    async close() {
+      await worker.close();
+      connection.disconnect();
+    },
+  };
+}
