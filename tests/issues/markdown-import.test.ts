@@ -6,7 +6,10 @@ import { exportIssueMarkdown } from '../../src/issues/markdown-export.js';
 import { parseIssueMarkdown } from '../../src/issues/markdown-parse.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const modelText = readFileSync(path.resolve(projectRoot, '../shared/reference/sample-issue-2025-07.md'), 'utf8');
+const modelText = readFileSync(
+  path.resolve(projectRoot, '../shared/reference/sample-issue-2025-07.md'),
+  'utf8',
+);
 const fixture = (name: string) =>
   readFileSync(path.resolve(projectRoot, 'tests/fixtures/issues', name), 'utf8');
 
@@ -53,7 +56,9 @@ describe('importing the model document as it is', () => {
       {
         url: 'https://www.whitehouse.gov/presidential-actions/2025/07/accelerating-federal-permitting-of-data-center-infrastructure/',
       },
-      { url: 'https://www.whitehouse.gov/presidential-actions/2025/07/preventing-woke-ai-in-the-federal-government/' },
+      {
+        url: 'https://www.whitehouse.gov/presidential-actions/2025/07/preventing-woke-ai-in-the-federal-government/',
+      },
       {
         url: 'https://www.whitehouse.gov/presidential-actions/2025/07/promoting-the-export-of-the-american-ai-technology-stack/',
       },
@@ -65,7 +70,9 @@ describe('importing the model document as it is', () => {
     const urls = allUrls(doc);
     expect(urls).toHaveLength(30); // 27 items: one with three sources, one with two
     expect(urls).toContain('https://mp.weixin.qq.com/s/h5ISBADQKca3KkHVbOcUsA?scene=25#wechat_redirect');
-    expect(urls).toContain('https://www.mfa.gov.cn/ziliao_674904/1179_674909/202507/t20250709_11668022.shtml');
+    expect(urls).toContain(
+      'https://www.mfa.gov.cn/ziliao_674904/1179_674909/202507/t20250709_11668022.shtml',
+    );
     expect(urls).toContain('https://www.europarl.europa.eu/thinktank/en/document/IUST_STU(2025)774095');
     expect(urls).toContain(
       'https://www.autoriteitpersoonsgegevens.nl/documenten/rapportage-ai-algoritmes-nederland-ran-juli-2025#:~:text=De%20Rapportage%20AI%20%26%20Algoritmes%20Nederland%20%28RAN%29%20gaat,de%20inzet%20van%20artifici%C3%ABle%20intelligentie%20%28AI%29%20en%20algoritmes.',
@@ -85,12 +92,16 @@ describe('importing the model document as it is', () => {
     ]);
     const clorox = doc.sections[2]?.items[5];
     expect(clorox?.title).toBe('Clorox 诉 Cognizant 网络攻击案');
-    expect(clorox?.sources).toEqual([{ url: 'https://therecord.media/clorox-cyberattack-lawsuit-cognizant-it-contract' }]);
+    expect(clorox?.sources).toEqual([
+      { url: 'https://therecord.media/clorox-cyberattack-lawsuit-cognizant-it-contract' },
+    ]);
   });
 
   it('joins paragraphs cut mid-sentence by page breaks and keeps real paragraph breaks', () => {
     const opinion = doc.sections[0]?.items[1];
-    expect(opinion?.summary).toContain('公安部发布《关于办理帮助信息网络犯罪活动等刑事案件有关问题的意见》。');
+    expect(opinion?.summary).toContain(
+      '公安部发布《关于办理帮助信息网络犯罪活动等刑事案件有关问题的意见》。',
+    );
     expect(opinion?.summary.split('\n\n')).toHaveLength(1);
     const brics = doc.sections[1]?.items[0];
     expect(brics?.summary).toContain('影响全球人工智能治理格局的行动');
@@ -120,7 +131,9 @@ describe('importing the model document as it is', () => {
     const { problems: _q, ...second } = again;
     expect(second).toEqual(first);
     expect(exportIssueMarkdown(second)).toBe(markdown);
-    expect(markdown).toContain('**来源：**<https://www.whitehouse.gov/presidential-actions/2025/07/accelerating');
+    expect(markdown).toContain(
+      '**来源：**<https://www.whitehouse.gov/presidential-actions/2025/07/accelerating',
+    );
   });
 });
 
@@ -178,7 +191,11 @@ describe('what cannot be placed is reported with its line number', () => {
       { line: 17, message: expect.stringContaining('"未知栏目" is not a known section') },
     ]);
     // The item under the unknown heading is kept (key null), not dropped.
-    expect(doc.sections[1]).toMatchObject({ key: null, title: '未知栏目', items: [{ title: '无法放置的条目' }] });
+    expect(doc.sections[1]).toMatchObject({
+      key: null,
+      title: '未知栏目',
+      items: [{ title: '无法放置的条目' }],
+    });
   });
 
   it('maps headings to sections the caller knows by any locale name', () => {
@@ -192,6 +209,9 @@ describe('what cannot be placed is reported with its line number', () => {
     const doc = parseIssueMarkdown('标题\n\n# 新规概览\n\n## 1. 条目\n\n内容摘要：好。\n');
     expect(doc.period).toBeNull();
     expect(doc.problems).toEqual([{ line: 1, message: expect.stringContaining('no period') }]);
-    expect(parseIssueMarkdown('标题\n', { period: '2025-W30' })).toMatchObject({ period: '2025-W30', periodKind: 'week' });
+    expect(parseIssueMarkdown('标题\n', { period: '2025-W30' })).toMatchObject({
+      period: '2025-W30',
+      periodKind: 'week',
+    });
   });
 });

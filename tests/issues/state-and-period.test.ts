@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { ISSUE_STATES } from '../../src/db/schema.js';
 import { periodWindow, previousPeriod } from '../../src/issues/period.js';
 import { decideDueIssue } from '../../src/issues/schedule.js';
-import { canTransition, IllegalIssueTransitionError, nextIssueState } from '../../src/issues/state-machine.js';
+import {
+  canTransition,
+  IllegalIssueTransitionError,
+  nextIssueState,
+} from '../../src/issues/state-machine.js';
 
 describe('issue state rules', () => {
   it('walks the happy path draft → approved → scheduled → sending → sent', () => {
@@ -18,7 +22,9 @@ describe('issue state rules', () => {
 
   it('only schedules an approved issue', () => {
     expect(() => nextIssueState('draft', 'schedule')).toThrow(IllegalIssueTransitionError);
-    expect(() => nextIssueState('draft', 'schedule')).toThrow('Cannot schedule an issue that is draft (only from: approved)');
+    expect(() => nextIssueState('draft', 'schedule')).toThrow(
+      'Cannot schedule an issue that is draft (only from: approved)',
+    );
     for (const state of ISSUE_STATES) expect(canTransition(state, 'schedule')).toBe(state === 'approved');
   });
 
