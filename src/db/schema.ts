@@ -120,6 +120,8 @@ export interface SourcesTable {
   last_error_at: Timestamp | null;
   consecutive_failures: ColumnType<number, number | undefined, number>;
   next_poll_at: Timestamp | null;
+  /** The last poll's HTTP status, if it got one (0002). */
+  last_http_status: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: CreatedAt;
   updated_at: CreatedAt;
 }

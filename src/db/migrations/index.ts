@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_initial.js';
+import * as m0002 from './0002_feeds.js';
 import * as m0003 from './0003_editorial.js';
 
 /**
@@ -8,5 +9,6 @@ import * as m0003 from './0003_editorial.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_feeds': m0002,
   '0003_editorial': m0003,
 };
