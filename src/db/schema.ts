@@ -313,6 +313,15 @@ export interface EventsTable {
   created_at: CreatedAt;
 }
 
+export interface ApiKeysTable {
+  id: Generated<number>;
+  name: string;
+  key_hash: string;
+  created_at: CreatedAt;
+  last_used_at: Timestamp | null;
+  revoked_at: Timestamp | null;
+}
+
 export interface UsersTable {
   id: Generated<number>;
   email: string;
@@ -343,6 +352,7 @@ export interface Database {
   issue_links: IssueLinksTable;
   events: EventsTable;
   users: UsersTable;
+  api_keys: ApiKeysTable;
 }
 
 export type Db = Kysely<Database>;

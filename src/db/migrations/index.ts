@@ -2,6 +2,7 @@ import type { Migration } from 'kysely';
 import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_feeds.js';
 import * as m0003 from './0003_editorial.js';
+import * as m0005 from './0005_subscribers.js';
 
 /**
  * Every migration, in order. Static imports (not a folder scan) so they load the same under tsx,
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_feeds': m0002,
   '0003_editorial': m0003,
+  '0005_subscribers': m0005,
 };

@@ -1,0 +1,13 @@
+import type { SendMail } from '../../subscribers/mail.js';
+import type { AppContext } from '../context.js';
+import type { BackgroundTasks } from './background.js';
+import type { PageRenderer } from './pages.js';
+
+/** What route plugins need, built once by buildServer. */
+export interface HttpDeps {
+  ctx: AppContext;
+  sendMail: SendMail;
+  pages: PageRenderer;
+  background: BackgroundTasks;
+  publicationName(): Promise<string>;
+}

@@ -1,0 +1,127 @@
+import formbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type { SendMail } from '../../subscribers/mail.js';
+import type { AppContext } from '../context.js';
+import { type BackgroundTasks, createBackgroundTasks } from './background.js';
+import type { HttpDeps } from './deps.js';
+import { fromAcceptLanguage, strings } from './i18n.js';
+import { loadPages } from './pages.js';
+import { apiRoutes } from './routes/api.js';
+import { healthRoutes } from './routes/health.js';
+import { preferencesRoutes } from './routes/preferences.js';
+import { subscribeRoutes } from './routes/subscribe.js';
+import { unsubscribeRoutes } from './routes/unsubscribe.js';
+
+export type { SendMail };
+
+export interface BuildServerDeps {
+  ctx: AppContext;
+  sendMail: SendMail;
+  /** Other stages' routes (archive pages, tracking, editors' app), registered after ours. */
+  plugins?: FastifyPluginAsync[];
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Work still running after a reply (subscribe mail); await settle() before asserting on it. */
+    background: BackgroundTasks;
+  }
+}
+
+/**
+ * The web server: subscriber pages (subscribe, confirm, preferences, unsubscribe, one-click),
+ * the JSON API under /api/v1 with its OpenAPI document at /openapi.json, and /healthz.
+ */
+export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstance> {
+  const { ctx } = deps;
+  const app = Fastify({
+    loggerInstance: ctx.log.child({ component: 'http' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    trustProxy: true,
+    bodyLimit: 64 * 1024,
+    // Signed link tokens are path parameters of 100-300 characters.
+    routerOptions: { maxParamLength: 1024 },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
+  });
+  const background = createBackgroundTasks(ctx.log);
+  app.decorate('background', background);
+  app.addHook('onClose', async () => background.settle());
+
+  const pages = loadPages();
+  const httpDeps: HttpDeps = {
+    ctx,
+    sendMail: deps.sendMail,
+    pages,
+    background,
+    async publicationName() {
+      const row = await ctx.db.selectFrom('publication').select('name').executeTakeFirst();
+      return row?.name ?? 'Gazette';
+    },
+  };
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Gazette API',
+        version: '1',
+        description: 'Subscribers and suppressions. Admin routes need an API key (X-API-Key header).',
+      },
+      components: {
+        securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' } },
+      },
+    },
+  });
+  await app.register(formbody);
+  await app.register(rateLimit, { global: false });
+
+  app.setNotFoundHandler((request, reply) => {
+    const locale = fromAcceptLanguage(request.headers['accept-language']) ?? ctx.env.DEFAULT_LOCALE;
+    if (request.url.startsWith('/api/')) return reply.code(404).send({ error: 'not_found' });
+    const t = strings(locale);
+    return reply
+      .code(404)
+      .type('text/html; charset=utf-8')
+      .send(pages('message', locale, { title: t.notFoundTitle, message: t.notFoundBody }));
+  });
+  app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+    if (status >= 500)
+      request.log.error({ event: 'http.error', err, url: request.routeOptions.url }, 'request failed');
+    if (request.url.startsWith('/api/') || request.url === '/openapi.json') {
+      return reply.code(status).send({ error: status >= 500 ? 'internal_error' : err.message });
+    }
+    const locale = fromAcceptLanguage(request.headers['accept-language']) ?? ctx.env.DEFAULT_LOCALE;
+    const t = strings(locale);
+    const [title, message] =
+      status === 429
+        ? [t.rateLimitedTitle, t.rateLimitedBody]
+        : status >= 500
+          ? [t.errorTitle, t.errorBody]
+          : [t.invalidTitle, err.message];
+    return reply
+      .code(status)
+      .type('text/html; charset=utf-8')
+      .send(pages('message', locale, { title, message }));
+  });
+
+  await app.register(healthRoutes(httpDeps));
+  await app.register(subscribeRoutes(httpDeps));
+  await app.register(unsubscribeRoutes(httpDeps));
+  await app.register(preferencesRoutes(httpDeps));
+  await app.register(apiRoutes(httpDeps), { prefix: '/api/v1' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  for (const plugin of deps.plugins ?? []) await app.register(plugin);
+  await app.ready();
+  return app;
+}
+
+/** Builds the server and listens on HTTP_HOST:HTTP_PORT. */
+export async function startServer(deps: BuildServerDeps): Promise<{ app: FastifyInstance; url: string }> {
+  const app = await buildServer(deps);
+  const address = await app.listen({ host: deps.ctx.env.HTTP_HOST, port: deps.ctx.env.HTTP_PORT });
+  deps.ctx.log.info({ event: 'http.listening', address }, 'web server listening');
+  return { app, url: address };
+}

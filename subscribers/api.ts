@@ -1,0 +1,28 @@
+export { alreadySubscribedMail, confirmationMail } from './confirmation-mail.js';
+export { exportSubscribersCsv } from './csv-export.js';
+export { type ImportOptions, type ImportSummary, importSubscribersCsv } from './csv-import.js';
+export { emailDomain, emailHash, InvalidEmailError, normalizeEmail } from './email.js';
+export { markBounced, markComplained } from './lifecycle.js';
+export type { SendMail } from './mail.js';
+export { confirmSubscription, requestSubscription } from './opt-in.js';
+export { eraseSubscriber, exportSubscriberData } from './privacy.js';
+export { UnknownSectionError } from './sections.js';
+export {
+  addSubscriber,
+  getSubscriber,
+  getSubscriberByEmail,
+  listSubscribers,
+  SubscriberError,
+  type SubscriberRecord,
+  updateSubscriber,
+} from './store.js';
+export {
+  isSuppressed,
+  listSuppressions,
+  notSuppressed,
+  notSuppressedAs,
+  notSuppressedSql,
+  suppress,
+  unsuppress,
+} from './suppression.js';
+export { unsubscribeAll, unsubscribeFromSection } from './unsubscribe.js';

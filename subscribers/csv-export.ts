@@ -1,0 +1,66 @@
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { stringify } from 'csv-stringify';
+import type { Db, SubscriberStatus } from '../src/db/schema.js';
+import { allSections } from './sections.js';
+
+export const CSV_COLUMNS = ['email', 'name', 'locale', 'topics', 'status'] as const;
+
+/**
+ * Writes subscribers as CSV in the import format (email, name, locale, topics as `a;b`; an
+ * empty topics cell means every section), plus status for reference (the importer ignores it).
+ * Reads by keyset pages, so memory stays flat.
+ */
+export async function exportSubscribersCsv(
+  db: Db,
+  out: Writable,
+  opts: { status?: SubscriberStatus; pageSize?: number } = {},
+): Promise<number> {
+  const pageSize = opts.pageSize ?? 2000;
+  const keyById = new Map((await allSections(db)).map((s) => [s.id, s.key]));
+  const csv = stringify({ header: true, columns: [...CSV_COLUMNS] });
+  let count = 0;
+  const producer = (async () => {
+    let after = 0;
+    for (;;) {
+      let q = db
+        .selectFrom('subscribers')
+        .select(['id', 'email', 'name', 'locale', 'status', 'all_sections'])
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(pageSize);
+      if (opts.status) q = q.where('status', '=', opts.status);
+      const rows = await q.execute();
+      if (!rows.length) break;
+      const partial = rows.filter((r) => !r.all_sections).map((r) => r.id);
+      const chosen = partial.length
+        ? await db
+            .selectFrom('subscriber_sections')
+            .select(['subscriber_id', 'section_id'])
+            .where('subscriber_id', 'in', partial)
+            .execute()
+        : [];
+      const topicsBy = new Map<number, string[]>();
+      for (const c of chosen) {
+        const list = topicsBy.get(Number(c.subscriber_id)) ?? [];
+        list.push(keyById.get(c.section_id) ?? '');
+        topicsBy.set(Number(c.subscriber_id), list);
+      }
+      for (const r of rows) {
+        const ok = csv.write({
+          email: r.email,
+          name: r.name ?? '',
+          locale: r.locale,
+          topics: r.all_sections ? '' : (topicsBy.get(Number(r.id)) ?? []).sort().join(';'),
+          status: r.status,
+        });
+        count++;
+        if (!ok) await new Promise((resolve) => csv.once('drain', resolve));
+      }
+      after = Number(rows.at(-1)?.id);
+    }
+    csv.end();
+  })();
+  await Promise.all([producer, pipeline(csv, out)]);
+  return count;
+}

@@ -1,0 +1,299 @@
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { parse } from 'csv-parse';
+import type { Db, Locale } from '../src/db/schema.js';
+import { emailDomain, emailHash, InvalidEmailError, normalizeEmail } from './email.js';
+import { allSections } from './sections.js';
+import { INACTIVE_FOR_GOOD } from './store.js';
+import { stripControl } from './text.js';
+
+export interface ImportProblem {
+  line: number;
+  reason: string;
+}
+
+export interface ImportSummary {
+  added: number;
+  updated: number;
+  skipped: number;
+  invalid: number;
+  /** Bad rows, each with the line it starts on (line 1 is the header). */
+  problems: ImportProblem[];
+  /** Why rows were skipped, counted (never-re-activate, suppressed, erased). */
+  skippedReasons: Record<string, number>;
+}
+
+export interface ImportOptions {
+  /** Status for new subscribers: imported lists are normally already confirmed. */
+  status?: 'active' | 'pending';
+  defaultLocale?: Locale;
+  batchSize?: number;
+  now?: Date;
+  /** Called with each bad row as it is found (the CLI prints them as they come). */
+  onProblem?: (p: ImportProblem) => void;
+  /** Stored problems are capped so a broken 1M-row file cannot exhaust memory; counts stay exact. */
+  maxProblemsKept?: number;
+}
+
+/** Column names accepted for each field (header matching is case-insensitive). */
+const COLUMN_ALIASES: Record<'email' | 'name' | 'locale' | 'topics', string[]> = {
+  email: ['email', 'e-mail', 'email address', 'mail', '邮箱', '电子邮件'],
+  name: ['name', 'full name', '姓名', '称呼'],
+  locale: ['locale', 'language', 'lang', '语言'],
+  topics: ['topics', 'sections', 'topic', 'section', '栏目'],
+};
+
+interface Row {
+  line: number;
+  email: string;
+  normalized: string;
+  name: string | null;
+  locale: Locale | undefined;
+  /** undefined: column absent or empty (keep / all); otherwise section ids. */
+  sectionIds: number[] | undefined;
+}
+
+function splitTopics(value: string): string[] {
+  return value
+    .split(/[;|,，；]/)
+    .map((t) => t.trim())
+    .filter(Boolean);
+}
+
+function parseLocale(value: string | undefined): Locale | undefined | Error {
+  const v = value?.trim();
+  if (!v) return undefined;
+  const lower = v.toLowerCase();
+  if (lower === 'en' || lower.startsWith('en-') || lower.startsWith('en_')) return 'en';
+  if (lower === 'zh' || lower === 'zh-cn' || lower === 'zh_cn' || lower === 'zh-hans') return 'zh-CN';
+  return new Error(`locale "${v}" is not zh-CN or en`);
+}
+
+/**
+ * Imports subscribers from CSV, streaming: rows are parsed one at a time and written in
+ * batches, so memory stays flat for any file size. Good rows are imported even when others are
+ * bad. Nobody who unsubscribed, bounced, complained, is suppressed or was erased is re-added or
+ * re-activated.
+ */
+export async function importSubscribersCsv(
+  db: Db,
+  input: Readable | string,
+  opts: ImportOptions = {},
+): Promise<ImportSummary> {
+  const stream = typeof input === 'string' ? createReadStream(input) : input;
+  const batchSize = opts.batchSize ?? 1000;
+  const maxKept = opts.maxProblemsKept ?? 10_000;
+  const now = opts.now ?? new Date();
+  const summary: ImportSummary = {
+    added: 0,
+    updated: 0,
+    skipped: 0,
+    invalid: 0,
+    problems: [],
+    skippedReasons: {},
+  };
+  const problem = (line: number, reason: string) => {
+    summary.invalid++;
+    const p = { line, reason };
+    if (summary.problems.length < maxKept) summary.problems.push(p);
+    opts.onProblem?.(p);
+  };
+  const skip = (why: string) => {
+    summary.skipped++;
+    summary.skippedReasons[why] = (summary.skippedReasons[why] ?? 0) + 1;
+  };
+
+  const sections = await allSections(db);
+  const sectionByKey = new Map(sections.map((s) => [s.key, s.id]));
+  // Also accept a section's display name in either language, as spreadsheets often carry those.
+  for (const s of sections) for (const name of Object.values(s.names)) if (name) sectionByKey.set(name, s.id);
+  const seen = new Map<string, number>();
+
+  const parser = stream.pipe(
+    parse({
+      bom: true,
+      columns: (header: string[]) => {
+        const mapped = header.map((h) => {
+          const key = h.trim().toLowerCase();
+          const field = (Object.keys(COLUMN_ALIASES) as (keyof typeof COLUMN_ALIASES)[]).find((f) =>
+            COLUMN_ALIASES[f].includes(key),
+          );
+          return field ?? `_ignored_${key}`;
+        });
+        if (!mapped.includes('email')) {
+          throw new Error(`CSV header has no email column (got: ${header.join(', ')})`);
+        }
+        return mapped;
+      },
+      info: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      trim: true,
+      skip_records_with_error: true,
+    }),
+  );
+  // A malformed record (e.g. an unclosed quote) is reported and skipped rather than ending the import.
+  parser.on('skip', (err: Error & { lines?: number }) =>
+    problem(err.lines ?? 0, `unreadable CSV row: ${err.message}`),
+  );
+
+  let batch: Row[] = [];
+  for await (const record of parser as AsyncIterable<{
+    record: Record<string, string>;
+    info: { lines: number };
+  }>) {
+    // info.lines is the line the record ends on; multi-line quoted fields are rare, so report that.
+    const line = record.info.lines;
+    const r = record.record;
+    let normalized: string;
+    try {
+      normalized = normalizeEmail(r.email ?? '');
+    } catch (err) {
+      problem(line, err instanceof InvalidEmailError ? err.message : String(err));
+      continue;
+    }
+    const locale = parseLocale(r.locale);
+    if (locale instanceof Error) {
+      problem(line, locale.message);
+      continue;
+    }
+    let sectionIds: number[] | undefined;
+    const topics = r.topics ? splitTopics(r.topics) : [];
+    if (topics.length) {
+      const unknown = topics.filter((t) => !sectionByKey.has(t));
+      if (unknown.length) {
+        problem(line, `unknown topic${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+        continue;
+      }
+      sectionIds = [...new Set(topics.map((t) => sectionByKey.get(t) as number))];
+    }
+    const first = seen.get(normalized);
+    if (first !== undefined) {
+      problem(line, `duplicate of the address on line ${first}`);
+      continue;
+    }
+    seen.set(normalized, line);
+    const name = r.name ? stripControl(r.name).trim().slice(0, 200) || null : null;
+    batch.push({ line, email: (r.email ?? '').trim(), normalized, name, locale, sectionIds });
+    if (batch.length >= batchSize) {
+      await writeBatch(db, batch, summary, skip, opts, now);
+      batch = [];
+    }
+  }
+  if (batch.length) await writeBatch(db, batch, summary, skip, opts, now);
+  return summary;
+}
+
+async function writeBatch(
+  db: Db,
+  rows: Row[],
+  summary: ImportSummary,
+  skip: (why: string) => void,
+  opts: ImportOptions,
+  now: Date,
+): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    const emails = rows.map((r) => r.normalized);
+    const domains = [...new Set(emails.map(emailDomain))];
+    const [existing, suppressed, erased] = await Promise.all([
+      trx
+        .selectFrom('subscribers')
+        .select(['id', 'email_normalized', 'status'])
+        .where('email_normalized', 'in', emails)
+        .execute(),
+      trx
+        .selectFrom('suppressions')
+        .select(['kind', 'value'])
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('kind', '=', 'address'), eb('value', 'in', emails)]),
+            eb.and([eb('kind', '=', 'domain'), eb('value', 'in', domains)]),
+          ]),
+        )
+        .execute(),
+      trx
+        .selectFrom('erased_subscribers')
+        .select('email_hash')
+        .where('email_hash', 'in', emails.map(emailHash))
+        .execute(),
+    ]);
+    const existingBy = new Map(existing.map((e) => [e.email_normalized, e]));
+    const suppressedSet = new Set(suppressed.map((s) => `${s.kind}:${s.value}`));
+    const erasedSet = new Set(erased.map((e) => e.email_hash));
+
+    const toInsert: Row[] = [];
+    const toUpdate: { row: Row; id: number }[] = [];
+    for (const row of rows) {
+      const ex = existingBy.get(row.normalized);
+      if (ex && INACTIVE_FOR_GOOD.includes(ex.status)) skip(ex.status);
+      else if (
+        suppressedSet.has(`address:${row.normalized}`) ||
+        suppressedSet.has(`domain:${emailDomain(row.normalized)}`)
+      )
+        skip('suppressed');
+      else if (!ex && erasedSet.has(emailHash(row.normalized))) skip('erased');
+      else if (ex) toUpdate.push({ row, id: Number(ex.id) });
+      else toInsert.push(row);
+    }
+
+    if (toInsert.length) {
+      const status = opts.status ?? 'active';
+      const inserted = await trx
+        .insertInto('subscribers')
+        .values(
+          toInsert.map((r) => ({
+            email: r.email,
+            email_normalized: r.normalized,
+            name: r.name,
+            locale: r.locale ?? opts.defaultLocale ?? 'zh-CN',
+            status,
+            all_sections: r.sectionIds === undefined,
+            consent_source: 'import' as const,
+            created_at: now,
+            updated_at: now,
+            confirmed_at: status === 'active' ? now : null,
+          })),
+        )
+        .onConflict((oc) => oc.column('email_normalized').doNothing())
+        .returning(['id', 'email_normalized'])
+        .execute();
+      summary.added += inserted.length;
+      const lost = toInsert.length - inserted.length;
+      for (let i = 0; i < lost; i++) skip('added-concurrently');
+      const idBy = new Map(inserted.map((i) => [i.email_normalized, Number(i.id)]));
+      const links = toInsert.flatMap((r) =>
+        r.sectionIds && idBy.has(r.normalized)
+          ? r.sectionIds.map((section_id) => ({
+              subscriber_id: idBy.get(r.normalized) as number,
+              section_id,
+            }))
+          : [],
+      );
+      for (let i = 0; i < links.length; i += 5000) {
+        await trx
+          .insertInto('subscriber_sections')
+          .values(links.slice(i, i + 5000))
+          .execute();
+      }
+    }
+
+    // Updates change only what the file gives; status is never touched by an import.
+    for (const { row, id } of toUpdate) {
+      const set: { updated_at: Date; name?: string; locale?: Locale; all_sections?: boolean } = {
+        updated_at: now,
+      };
+      if (row.name) set.name = row.name;
+      if (row.locale) set.locale = row.locale;
+      if (row.sectionIds) set.all_sections = false;
+      await trx.updateTable('subscribers').set(set).where('id', '=', id).execute();
+      if (row.sectionIds) {
+        await trx.deleteFrom('subscriber_sections').where('subscriber_id', '=', id).execute();
+        await trx
+          .insertInto('subscriber_sections')
+          .values(row.sectionIds.map((section_id) => ({ subscriber_id: id, section_id })))
+          .execute();
+      }
+      summary.updated++;
+    }
+  });
+}

@@ -1,0 +1,240 @@
+import type { Transaction } from 'kysely';
+import type { ConsentSource, Database, Db, Locale, Subscriber, SubscriberStatus } from '../src/db/schema.js';
+import { emailHash, normalizeEmail } from './email.js';
+import { allSections, sectionIdsForKeys } from './sections.js';
+import { isSuppressed } from './suppression.js';
+import { stripControl } from './text.js';
+
+export type DbOrTrx = Db | Transaction<Database>;
+
+/** A subscriber with the section keys they receive (every section when all_sections is true). */
+export interface SubscriberRecord extends Subscriber {
+  sectionKeys: string[];
+}
+
+export class SubscriberError extends Error {
+  override name = 'SubscriberError';
+  readonly userFacing = true;
+  constructor(
+    readonly code: 'exists' | 'suppressed' | 'erased' | 'not-found' | 'reactivation' | 'invalid',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Statuses a person leaves only by confirming again themselves (never by import, API or editor). */
+export const INACTIVE_FOR_GOOD: readonly SubscriberStatus[] = ['unsubscribed', 'bounced', 'complained'];
+
+export interface AddSubscriberInput {
+  email: string;
+  name?: string | null;
+  locale?: Locale;
+  /** Omitted: every section, now and later. */
+  sectionKeys?: string[];
+  status?: SubscriberStatus;
+  consentSource: ConsentSource;
+}
+
+export function cleanName(name: string | null | undefined): string | null {
+  if (name === undefined || name === null) return null;
+  // A name goes into greetings and possibly headers: no line breaks or control characters.
+  const cleaned = stripControl(name).trim();
+  if (cleaned.length > 200) throw new SubscriberError('invalid', 'Name is longer than 200 characters');
+  return cleaned || null;
+}
+
+export async function setSubscriberSections(
+  db: DbOrTrx,
+  subscriberId: number,
+  sectionKeys: string[] | 'all',
+): Promise<void> {
+  if (sectionKeys === 'all') {
+    await db.deleteFrom('subscriber_sections').where('subscriber_id', '=', subscriberId).execute();
+    await db.updateTable('subscribers').set({ all_sections: true }).where('id', '=', subscriberId).execute();
+    return;
+  }
+  const ids = await sectionIdsForKeys(db as Db, sectionKeys);
+  await db.deleteFrom('subscriber_sections').where('subscriber_id', '=', subscriberId).execute();
+  if (ids.length) {
+    await db
+      .insertInto('subscriber_sections')
+      .values(ids.map((section_id) => ({ subscriber_id: subscriberId, section_id })))
+      .execute();
+  }
+  await db.updateTable('subscribers').set({ all_sections: false }).where('id', '=', subscriberId).execute();
+}
+
+async function withSections(db: DbOrTrx, rows: Subscriber[]): Promise<SubscriberRecord[]> {
+  if (!rows.length) return [];
+  const sections = await allSections(db as Db);
+  const chosen = rows.some((r) => !r.all_sections)
+    ? await db
+        .selectFrom('subscriber_sections')
+        .select(['subscriber_id', 'section_id'])
+        .where(
+          'subscriber_id',
+          'in',
+          rows.filter((r) => !r.all_sections).map((r) => r.id),
+        )
+        .execute()
+    : [];
+  return rows.map((row) => ({
+    ...row,
+    id: Number(row.id),
+    sectionKeys: row.all_sections
+      ? sections.map((s) => s.key)
+      : sections
+          .filter((s) =>
+            chosen.some((c) => Number(c.subscriber_id) === Number(row.id) && c.section_id === s.id),
+          )
+          .map((s) => s.key),
+  }));
+}
+
+export async function getSubscriber(db: DbOrTrx, id: number): Promise<SubscriberRecord | undefined> {
+  const row = await db.selectFrom('subscribers').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? (await withSections(db, [row]))[0] : undefined;
+}
+
+export async function getSubscriberByEmail(
+  db: DbOrTrx,
+  email: string,
+): Promise<SubscriberRecord | undefined> {
+  const row = await db
+    .selectFrom('subscribers')
+    .selectAll()
+    .where('email_normalized', '=', normalizeEmail(email))
+    .executeTakeFirst();
+  return row ? (await withSections(db, [row]))[0] : undefined;
+}
+
+export async function isErased(db: DbOrTrx, normalized: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('erased_subscribers')
+    .select('email_hash')
+    .where('email_hash', '=', emailHash(normalized))
+    .executeTakeFirst();
+  return !!row;
+}
+
+/**
+ * Adds one subscriber. Refuses an existing address, a suppressed one, and (unless the person
+ * signs up again themselves through the form) an erased one.
+ */
+export async function addSubscriber(
+  db: Db,
+  input: AddSubscriberInput,
+  opts: { now?: Date } = {},
+): Promise<SubscriberRecord> {
+  const normalized = normalizeEmail(input.email);
+  const now = opts.now ?? new Date();
+  const status = input.status ?? (input.consentSource === 'form' ? 'pending' : 'active');
+  if (INACTIVE_FOR_GOOD.includes(status)) {
+    throw new SubscriberError('invalid', `A new subscriber cannot start as ${status}`);
+  }
+  if (await isSuppressed(db, normalized)) {
+    throw new SubscriberError('suppressed', 'This address is on the suppression list');
+  }
+  if (input.consentSource !== 'form' && (await isErased(db, normalized))) {
+    throw new SubscriberError('erased', 'This address was erased; only the person can sign up again');
+  }
+  const id = await db.transaction().execute(async (trx) => {
+    const row = await trx
+      .insertInto('subscribers')
+      .values({
+        email: input.email.trim(),
+        email_normalized: normalized,
+        name: cleanName(input.name),
+        locale: input.locale ?? 'zh-CN',
+        status,
+        consent_source: input.consentSource,
+        created_at: now,
+        updated_at: now,
+        confirmed_at: status === 'active' ? now : null,
+      })
+      .onConflict((oc) => oc.column('email_normalized').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!row) throw new SubscriberError('exists', 'A subscriber with this address already exists');
+    if (input.sectionKeys !== undefined) await setSubscriberSections(trx, Number(row.id), input.sectionKeys);
+    return Number(row.id);
+  });
+  return (await getSubscriber(db, id)) as SubscriberRecord;
+}
+
+export interface ListSubscribersOptions {
+  status?: SubscriberStatus;
+  /** Keyset pagination: rows with id greater than this. */
+  afterId?: number;
+  limit?: number;
+  /** Substring of the address or name. */
+  search?: string;
+}
+
+export async function listSubscribers(
+  db: DbOrTrx,
+  opts: ListSubscribersOptions = {},
+): Promise<SubscriberRecord[]> {
+  let q = db
+    .selectFrom('subscribers')
+    .selectAll()
+    .orderBy('id')
+    .limit(Math.min(Math.max(opts.limit ?? 100, 1), 1000));
+  if (opts.status) q = q.where('status', '=', opts.status);
+  if (opts.afterId !== undefined) q = q.where('id', '>', opts.afterId);
+  if (opts.search) {
+    const like = `%${opts.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    q = q.where((eb) => eb.or([eb('email_normalized', 'like', like), eb('name', 'ilike', like)]));
+  }
+  return withSections(db, await q.execute());
+}
+
+export interface SubscriberPatch {
+  name?: string | null;
+  locale?: Locale;
+  sectionKeys?: string[] | 'all';
+  status?: SubscriberStatus;
+}
+
+/**
+ * Changes a subscriber. Status changes follow the lifecycle: someone unsubscribed, bounced or
+ * complained is not made active again here (only their own confirmation does that, see opt-in).
+ */
+export async function updateSubscriber(
+  db: Db,
+  id: number,
+  patch: SubscriberPatch,
+  opts: { now?: Date } = {},
+): Promise<SubscriberRecord> {
+  const now = opts.now ?? new Date();
+  await db.transaction().execute(async (trx) => {
+    const current = await trx
+      .selectFrom('subscribers')
+      .selectAll()
+      .where('id', '=', id)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!current) throw new SubscriberError('not-found', `No subscriber with id ${id}`);
+    const set: Record<string, unknown> = { updated_at: now };
+    if (patch.name !== undefined) set.name = cleanName(patch.name);
+    if (patch.locale !== undefined) set.locale = patch.locale;
+    if (patch.status !== undefined && patch.status !== current.status) {
+      if (
+        INACTIVE_FOR_GOOD.includes(current.status) &&
+        (patch.status === 'active' || patch.status === 'pending')
+      ) {
+        throw new SubscriberError(
+          'reactivation',
+          `Subscriber ${id} is ${current.status}; only their own confirmation can make them active again`,
+        );
+      }
+      set.status = patch.status;
+      if (patch.status === 'active' && !current.confirmed_at) set.confirmed_at = now;
+      if (patch.status === 'unsubscribed') set.unsubscribed_at = now;
+    }
+    await trx.updateTable('subscribers').set(set).where('id', '=', id).execute();
+    if (patch.sectionKeys !== undefined) await setSubscriberSections(trx, id, patch.sectionKeys);
+  });
+  return (await getSubscriber(db, id)) as SubscriberRecord;
+}

@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { simpleParser } from 'mailparser';
+import nodemailer from 'nodemailer';
+import pg from 'pg';
+import type { Env } from '../../src/config/env.js';
+import { type AppContext, createContext } from '../../src/context.js';
+import { openDatabase } from '../../src/db/connect.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+import { buildServer } from '../../src/http/server.js';
+import { silentLogger } from '../../src/log.js';
+import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
+import type { SendMail } from '../../subscribers/mail.js';
+import { TEST_DATABASE_URL, type TestDatabase } from '../support/test-db.js';
+import { testEnv } from '../support/test-env.js';
+
+export const SECTIONS = [
+  { key: 'domestic-regulation', names: { 'zh-CN': '新规概览', en: 'Domestic regulation' } },
+  { key: 'foreign-regulation', names: { 'zh-CN': '域外规范', en: 'Foreign regulation' } },
+  { key: 'case-studies', names: { 'zh-CN': '案例研讨', en: 'Case studies' } },
+  { key: 'industry-news', names: { 'zh-CN': '行业动态', en: 'Industry news' } },
+];
+
+/**
+ * Like tests/support createTestDatabase, but creates Kysely's migration tables in the fresh
+ * schema first: Kysely's Migrator looks for them in every schema, so while any other test
+ * schema exists it would skip creating its own and fail ("kysely_migration_lock does not exist").
+ */
+export async function createIsolatedTestDatabase(): Promise<TestDatabase> {
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.query(
+    `CREATE TABLE ${schema}.kysely_migration (name varchar(255) PRIMARY KEY, timestamp varchar(255) NOT NULL)`,
+  );
+  await admin.query(
+    `CREATE TABLE ${schema}.kysely_migration_lock (id varchar(255) PRIMARY KEY, is_locked integer NOT NULL DEFAULT 0)`,
+  );
+  await admin.end();
+  const handle = await openDatabase({
+    databaseUrl: TEST_DATABASE_URL,
+    dataDir: '/nonexistent',
+    schema,
+    poolSize: 5,
+  });
+  await migrateToLatest(handle.db);
+  return {
+    db: handle.db,
+    schema,
+    url: TEST_DATABASE_URL,
+    async drop() {
+      await handle.close();
+      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+}
+
+export interface Harness {
+  testDb: TestDatabase;
+  ctx: AppContext;
+  env: Env;
+  app: FastifyInstance;
+  smtp: SmtpCatcher;
+  sendMail: SendMail;
+  /** A controllable clock: tests move it forward to expire links. */
+  clock: { now: Date };
+  /** Parsed messages the SMTP peer caught so far. */
+  mails(): Promise<{ to: string; subject: string; text: string; html: string }[]>;
+  close(): Promise<void>;
+}
+
+/** Real PostgreSQL schema, real SMTP peer via nodemailer, the real Fastify server. */
+export async function startHarness(envOverrides: Record<string, string> = {}): Promise<Harness> {
+  const testDb = await createIsolatedTestDatabase();
+  const env = testEnv({ PUBLIC_URL: 'https://news.example.org', ...envOverrides });
+  const clock = { now: new Date() };
+  const ctx = await createContext(env, { log: silentLogger, schema: testDb.schema, now: () => clock.now });
+  let position = 1;
+  for (const s of SECTIONS) {
+    await ctx.db
+      .insertInto('sections')
+      .values({ key: s.key, position: position++, names: JSON.stringify(s.names) })
+      .execute();
+  }
+  const smtp = await startSmtpCatcher();
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: smtp.port,
+    secure: false,
+    ignoreTLS: true,
+  });
+  const sendMail: SendMail = async (msg) => {
+    const info = await transport.sendMail({ from: env.MAIL_FROM, ...msg });
+    return { messageId: info.messageId };
+  };
+  const app = await buildServer({ ctx, sendMail });
+  return {
+    testDb,
+    ctx,
+    env,
+    app,
+    smtp,
+    sendMail,
+    clock,
+    async mails() {
+      return Promise.all(
+        smtp.messages.map(async (m) => {
+          const parsed = await simpleParser(m.raw);
+          return {
+            to: m.to.join(','),
+            subject: parsed.subject ?? '',
+            text: parsed.text ?? '',
+            html: typeof parsed.html === 'string' ? parsed.html : '',
+          };
+        }),
+      );
+    },
+    async close() {
+      await app.close();
+      transport.close();
+      await smtp.close();
+      await ctx.close();
+      await testDb.drop();
+    },
+  };
+}
+
+export function form(fields: Record<string, string | string[]>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(fields)) for (const value of [v].flat()) params.append(k, value);
+  return params.toString();
+}
+
+export const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
+
+/** The path of the first link in `text` that starts with PUBLIC_URL + prefix. */
+export function linkPath(text: string, prefix: string): string {
+  const match = text.match(new RegExp(`https://news\\.example\\.org(${prefix}[A-Za-z0-9_.\\-/]+)`));
+  if (!match?.[1]) throw new Error(`no ${prefix} link in:\n${text}`);
+  return match[1];
+}
