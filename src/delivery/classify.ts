@@ -37,8 +37,9 @@ export interface Classification {
 
 const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/;
 
-/** Commands after which the message body may have reached the relay. */
-const BODY_COMMANDS = new Set(['DATA', 'BDAT', 'API', 'STREAM']);
+/** Errors raised before any connection to the relay existed. */
+const NEVER_CONNECTED =
+  /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|Greeting never received|Connection timeout/i;
 
 export function classifySmtpReply(outcome: SmtpOutcomeLike | null | undefined): Classification {
   if (!outcome) return { decision: 'accepted', errorClass: null, smtpCode: 250 };
@@ -72,12 +73,10 @@ export function classifySmtpReply(outcome: SmtpOutcomeLike | null | undefined): 
         : { decision: 'fail', errorClass: 'rejected', smtpCode: code };
     }
   }
-  // No reply code: a network problem. Before the message body went out it is safe to retry;
-  // otherwise the relay may have taken it and we must not guess.
-  const command = outcome.command?.toUpperCase();
-  if (command && !BODY_COMMANDS.has(command))
-    return { decision: 'retry', errorClass: 'network', smtpCode: null };
-  if (!command && (outcome.code === 'EDNS' || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH/.test(text))) {
+  // No reply code: a network problem. nodemailer reports a socket dropped mid-DATA as a CONN
+  // error, so only failures that prove no connection existed are safe to retry; anything else may
+  // have reached the relay and must not be guessed at (invariant 3).
+  if (NEVER_CONNECTED.test(text) || outcome.code === 'EDNS') {
     return { decision: 'retry', errorClass: 'network', smtpCode: null };
   }
   return { decision: 'unknown', errorClass: 'connection_lost', smtpCode: null };

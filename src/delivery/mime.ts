@@ -248,8 +248,16 @@ function tokenValue(name: TokenName, tokens: Record<TokenName, string>, html: bo
   return html ? escapeHtml(v) : v;
 }
 
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
 function escapeHtml(v: string): string {
-  return v.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return v.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] as string);
 }
 
 function wrapBase64(b64: string): string {

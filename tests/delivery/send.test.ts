@@ -1,0 +1,375 @@
+import { randomBytes } from 'node:crypto';
+import { simpleParser } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Env } from '../../src/config/env.js';
+import {
+  cancelIssue,
+  pauseIssue,
+  resendUnknown,
+  resumeIssue,
+  startIssueSend,
+  waitForIssue,
+} from '../../src/delivery/control.js';
+import type { DeliveryDeps } from '../../src/delivery/deps.js';
+import { issueStats } from '../../src/delivery/ledger.js';
+import { enqueueRanges } from '../../src/delivery/queue.js';
+import { createSendWorker, type SendWorker } from '../../src/delivery/send-worker.js';
+import { createRedis } from '../../src/queue/redis.js';
+import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
+import { testEnv } from '../support/test-env.js';
+import {
+  addSubscribers,
+  createIssue,
+  deps as makeDeps,
+  renderable,
+  seedSections,
+  standInContent,
+} from './support.js';
+
+let tdb: TestDatabase;
+let sectionIds: Map<string, number>;
+let env: Env;
+const empties = new Map<number, string[]>();
+const compiled: string[] = [];
+let base: DeliveryDeps;
+const open: { close(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  sectionIds = await seedSections(tdb.db);
+  env = testEnv({
+    SEND_LEASE_SECONDS: '5',
+    SEND_RETRY_BASE_MS: '200',
+    SEND_MAX_ATTEMPTS: '4',
+    SEND_CONCURRENCY: '5',
+    SEND_BATCH_SIZE: '10',
+    SEND_BREAKER_WINDOW: '1000',
+    BOUNCE_DOMAIN: 'bounces.gazette.test',
+  });
+  base = makeDeps(
+    tdb.db,
+    env,
+    standInContent((id) => renderable(id, empties.get(id) ?? []), compiled),
+  );
+});
+
+afterAll(async () => {
+  await tdb.drop();
+});
+
+beforeEach(async () => {
+  // Each test has its own audience: earlier tests' subscribers leave.
+  await tdb.db.updateTable('subscribers').set({ status: 'unsubscribed' }).execute();
+  while (open.length) await open.pop()?.close();
+});
+
+async function worker(
+  smtpUrl: string,
+  extra: Partial<Parameters<typeof createSendWorker>[0]> = {},
+): Promise<SendWorker> {
+  const w = await createSendWorker({
+    ...base,
+    connection: { url: env.REDIS_URL, prefix: `gtest-${randomBytes(5).toString('hex')}` },
+    transports: [smtpUrl],
+    throttleMs: 200,
+    scanIntervalMs: 0,
+    ...extra,
+  });
+  open.push(w);
+  return w;
+}
+
+type Respond = NonNullable<NonNullable<Parameters<typeof startSmtpCatcher>[0]>['respond']>;
+
+async function catcher(respond?: Respond): Promise<SmtpCatcher> {
+  const c = await startSmtpCatcher(respond ? { respond } : {});
+  open.push(c);
+  return c;
+}
+
+function emails(n: number, tag: string) {
+  return Array.from({ length: n }, (_, i) => ({ email: `reader${i}.${tag}@example.test`, name: `读者${i}` }));
+}
+
+function recipientsOf(c: SmtpCatcher): string[] {
+  return c.messages.flatMap((m) => m.to);
+}
+
+describe('delivery engine', () => {
+  it('sends exactly one message per eligible subscriber, with the per-recipient headers and tokens', async () => {
+    const sink = await catcher();
+    const w = await worker(sink.url);
+    const issueId = await createIssue(tdb.db);
+    empties.set(issueId, ['cases']);
+    const eligible = emails(23, 'once');
+    await addSubscribers(tdb.db, sectionIds, [
+      ...eligible,
+      { email: 'picky.once@example.test', sections: ['cases'] }, // chose only an empty section
+      { email: 'two.once@example.test', sections: ['foreign', 'cases'] },
+      { email: 'pending.once@example.test', status: 'pending' },
+      { email: 'gone.once@example.test', status: 'unsubscribed' },
+      { email: 'blocked.once@example.test' },
+    ]);
+    await tdb.db
+      .insertInto('suppressions')
+      .values({ kind: 'address', value: 'blocked.once@example.test', reason: 'manual' })
+      .execute();
+
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+
+    expect(state).toBe('sent');
+    expect(stats.byState.accepted).toBe(24);
+    expect(stats.byState.skipped).toBe(1);
+    const to = recipientsOf(sink).sort();
+    expect(to).toEqual([...eligible.map((e) => e.email), 'two.once@example.test'].sort());
+    expect(new Set(to).size).toBe(to.length);
+    const skipped = await tdb.db
+      .selectFrom('deliveries')
+      .select('skip_reason')
+      .where('issue_id', '=', issueId)
+      .where('state', '=', 'skipped')
+      .execute();
+    expect(skipped.map((s) => s.skip_reason)).toEqual(['chosen_sections_empty']);
+
+    const msg = sink.messages.find((m) => m.to[0] === 'reader3.once@example.test');
+    const parsed = await simpleParser(msg?.raw as Buffer);
+    const row = await tdb.db
+      .selectFrom('deliveries')
+      .innerJoin('subscribers', 'subscribers.id', 'deliveries.subscriber_id')
+      .select(['deliveries.id', 'deliveries.message_id', 'deliveries.subscriber_id'])
+      .where('subscribers.email', '=', 'reader3.once@example.test')
+      .where('issue_id', '=', issueId)
+      .executeTakeFirstOrThrow();
+    expect(parsed.messageId).toBe(`<${row.message_id}>`);
+    expect(parsed.subject).toBe('数字科技月报 读者3');
+    expect(parsed.headerLines.map((h) => h.line)).toContain(
+      'List-Unsubscribe-Post: List-Unsubscribe=One-Click',
+    );
+    const lines = parsed.headerLines.map((h) => h.line);
+    const token = `${issueId}.${row.subscriber_id}.${row.id}`;
+    expect(lines).toContain(`Feedback-ID: ${issueId}:1:newsletter:gazette.test`);
+    expect(lines.find((l) => l.startsWith('List-Id:'))).toContain('<digest.gazette.test>');
+    expect(lines).toContain(`List-Unsubscribe: <http://localhost:3000/u/${token}/one-click>`);
+    expect(parsed.html).toContain(`href="http://localhost:3000/u/${token}?a=1&amp;b=2"`);
+    expect(parsed.html).toContain('您好 读者3');
+    expect(parsed.html).not.toContain('{{');
+    expect(parsed.text).toContain(`退订: http://localhost:3000/u/${token}?a=1&b=2`);
+    expect(msg?.from).toBe(`bounce+${row.id}@bounces.gazette.test`);
+    // Variants compiled once each: all four minus the empty one, and the one chosen pair.
+    expect(compiled.filter((k) => k === 'zh-CN|domestic,foreign,industry')).toHaveLength(1);
+  });
+
+  it('sends nothing twice when a job is duplicated or replayed', async () => {
+    const sink = await catcher();
+    const w = await worker(sink.url);
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(tdb.db, sectionIds, emails(12, 'replay'));
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    const ids = await tdb.db
+      .selectFrom('deliveries')
+      .select('id')
+      .where('issue_id', '=', issueId)
+      .orderBy('id')
+      .execute();
+    const range = { issueId, fromId: ids[0]?.id as number, toId: ids[ids.length - 1]?.id as number };
+    for (let i = 0; i < 4; i++) await enqueueRanges(w.queue, [range], { tag: `dup${i}` });
+    await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    for (let i = 0; i < 3; i++) await enqueueRanges(w.queue, [range], { tag: `late${i}` });
+    await new Promise((r) => setTimeout(r, 800));
+    expect(recipientsOf(sink)).toHaveLength(12);
+    expect(new Set(recipientsOf(sink)).size).toBe(12);
+  });
+
+  it('retries a 451 and records the later acceptance', async () => {
+    let refusals = 0;
+    const sink = await catcher(({ to }) => {
+      if (to[0]?.startsWith('reader1.') && refusals < 2) {
+        refusals++;
+        return Object.assign(new Error('4.3.0 try again later'), { responseCode: 451 });
+      }
+      return undefined;
+    });
+    const w = await worker(sink.url);
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(tdb.db, sectionIds, emails(3, 'retry'));
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+    expect(state).toBe('sent');
+    expect(stats.byState.accepted).toBe(3);
+    const row = await tdb.db
+      .selectFrom('deliveries')
+      .innerJoin('subscribers', 'subscribers.id', 'deliveries.subscriber_id')
+      .select(['attempts', 'state'])
+      .where('email', '=', 'reader1.retry@example.test')
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ attempts: 3, state: 'accepted' });
+    expect(recipientsOf(sink).filter((t) => t === 'reader1.retry@example.test')).toHaveLength(1);
+  });
+
+  it('fails a 550 mailbox refusal and suppresses the address', async () => {
+    const sink = await catcher(({ to }) =>
+      to[0] === 'reader0.bad@example.test'
+        ? Object.assign(new Error('5.1.1 no such user'), { responseCode: 550 })
+        : undefined,
+    );
+    const w = await worker(sink.url);
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(tdb.db, sectionIds, emails(4, 'bad'));
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    const { stats } = await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    expect(stats.byState).toMatchObject({ accepted: 3, failed: 1 });
+    const row = await tdb.db
+      .selectFrom('deliveries')
+      .select(['smtp_code', 'error_class', 'attempts'])
+      .where('issue_id', '=', issueId)
+      .where('state', '=', 'failed')
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ smtp_code: 550, error_class: 'mailbox', attempts: 1 });
+    const sup = await tdb.db
+      .selectFrom('suppressions')
+      .selectAll()
+      .where('value', '=', 'reader0.bad@example.test')
+      .execute();
+    expect(sup.map((s) => s.reason)).toEqual(['smtp_rejected']);
+  });
+
+  it('slows down on 421 and then delivers everything', async () => {
+    let refusals = 0;
+    const sink = await catcher(() => {
+      if (refusals < 3) {
+        refusals++;
+        return Object.assign(new Error('4.7.0 too many messages, slow down'), { responseCode: 421 });
+      }
+      return undefined;
+    });
+    const w = await worker(sink.url);
+    let limited = 0;
+    const original = w.queue.rateLimit.bind(w.queue);
+    w.queue.rateLimit = async (ms: number) => {
+      limited++;
+      return original(ms);
+    };
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(tdb.db, sectionIds, emails(8, 'slow'));
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+    expect(state).toBe('sent');
+    expect(stats.byState.accepted).toBe(8);
+    expect(limited).toBeGreaterThan(0);
+    expect(new Set(recipientsOf(sink)).size).toBe(8);
+    expect(recipientsOf(sink)).toHaveLength(8);
+  });
+
+  it('records a message as unknown when the connection drops mid-DATA, and re-sends it only on request', async () => {
+    let dropped = false;
+    const server = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      logger: false,
+      onData(stream, session, callback) {
+        const to = session.envelope.rcptTo[0]?.address ?? '';
+        const chunks: Buffer[] = [];
+        if (to.startsWith('reader2.') && !dropped) {
+          // Take part of the body, then cut the connection before any reply.
+          dropped = true;
+          stream.once('data', () => {
+            const conns = (
+              server as unknown as {
+                connections: Set<{ session: { id: string }; _socket: { destroy(): void } }>;
+              }
+            ).connections;
+            for (const conn of conns) if (conn.session.id === session.id) conn._socket.destroy();
+          });
+          stream.resume();
+          return;
+        }
+        stream.on('data', () => {});
+        stream.on('end', () => {
+          received.push(to);
+          callback(null, 'ok');
+        });
+      },
+    });
+    const received: string[] = [];
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
+    open.push({ close: () => new Promise<void>((ok) => server.close(() => ok())) });
+    const port = (server.server.address() as { port: number }).port;
+    const w = await worker(`smtp://127.0.0.1:${port}`);
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(tdb.db, sectionIds, emails(5, 'drop'));
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+    expect(state).toBe('sent');
+    expect(stats.byState).toMatchObject({ accepted: 4, unknown: 1 });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(received.filter((t) => t.startsWith('reader2.'))).toHaveLength(0);
+
+    expect(await resendUnknown({ ...base, queue: w.queue }, issueId)).toBe(1);
+    const after = await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    expect(after.stats.byState).toMatchObject({ accepted: 5, unknown: 0 });
+    expect(received.filter((t) => t.startsWith('reader2.'))).toHaveLength(1);
+  });
+
+  it('pauses, resumes and cancels an issue while it sends', async () => {
+    const sink = await catcher();
+    const w = await worker(sink.url, { concurrency: 1, chunkSize: 2 });
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(tdb.db, sectionIds, emails(40, 'ctl'));
+    // Hold the worker so the pause lands before any job runs; then nothing may go out.
+    await w.worker.pause();
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    expect(await pauseIssue(base, issueId)).toBe(true);
+    w.worker.resume();
+    await new Promise((r) => setTimeout(r, 700));
+    expect(recipientsOf(sink)).toHaveLength(0);
+    const paused = await issueStats(tdb.db, issueId);
+    expect(paused.byState.queued).toBe(40);
+
+    await resumeIssue({ ...base, queue: w.queue }, issueId);
+    const done = await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    expect(done.state).toBe('sent');
+    expect(done.stats.byState.accepted).toBe(40);
+
+    const second = await createIssue(tdb.db);
+    await w.worker.pause();
+    await startIssueSend({ ...base, queue: w.queue }, second);
+    const cancelled = await cancelIssue(base, second);
+    w.worker.resume();
+    await new Promise((r) => setTimeout(r, 700));
+    expect(cancelled).toBe(40);
+    const after = await issueStats(tdb.db, second);
+    expect(after.byState).toMatchObject({ skipped: 40, accepted: 0 });
+    expect(recipientsOf(sink)).toHaveLength(40);
+  });
+
+  it('finishes the issue from the ledger after the queue keys are deleted mid-send', async () => {
+    const sink = await catcher();
+    const prefix = `gtest-${randomBytes(5).toString('hex')}`;
+    const w = await worker(sink.url, {
+      connection: { url: env.REDIS_URL, prefix },
+      chunkSize: 2,
+      concurrency: 1,
+      scanIntervalMs: 300,
+    });
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(tdb.db, sectionIds, emails(60, 'flush'));
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    const redis = createRedis(env.REDIS_URL);
+    for (;;) {
+      const s = await issueStats(tdb.db, issueId);
+      if (s.byState.accepted >= 4) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
+    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+    expect(state).toBe('sent');
+    expect(stats.byState.accepted + stats.byState.unknown).toBe(60);
+    const to = recipientsOf(sink);
+    expect(new Set(to).size).toBe(to.length);
+  });
+});
