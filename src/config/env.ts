@@ -81,6 +81,13 @@ export const envSchema = z.object({
   MAIL_FROM: z.string().min(3).default('Gazette <newsletter@localhost>'),
   /** VERP bounce domain: Return-Path becomes bounce+<delivery id>@BOUNCE_DOMAIN. */
   BOUNCE_DOMAIN: z.string().optional(),
+  /** Inbound SMTP receiver for VERP bounces and feedback-loop reports (`gazette bounces receive`). */
+  BOUNCE_SMTP_HOST: z.string().min(1).default('127.0.0.1'),
+  BOUNCE_SMTP_PORT: int(0, 65535).default(2526),
+  /** SNS topics whose SES notifications are accepted at /webhooks/ses (comma separated; empty = any verified topic). */
+  SES_SNS_TOPIC_ARNS: list.default([]),
+  /** Mailgun webhook signing key for /webhooks/mailgun (the route answers 503 without it). */
+  MAILGUN_WEBHOOK_SIGNING_KEY: z.string().optional(),
 
   /** Hosts or CIDR ranges that fetches may reach even though they are private (e.g. 127.0.0.1 for local feeds). */
   FETCH_ALLOW_PRIVATE: list.default([]),

@@ -296,6 +296,9 @@ export interface IssueLinksTable {
   issue_id: number;
   url: string;
   section_id: number | null;
+  /** Every click through this link, repeats included (0007). */
+  click_count: ColumnType<number, number | undefined, number>;
+  created_at: CreatedAt;
 }
 
 export interface EventsTable {

@@ -3,6 +3,8 @@ import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_feeds.js';
 import * as m0003 from './0003_editorial.js';
 import * as m0005 from './0005_subscribers.js';
+import * as m0006 from './0006_delivery.js';
+import * as m0007 from './0007_tracking.js';
 
 /**
  * Every migration, in order. Static imports (not a folder scan) so they load the same under tsx,
@@ -13,4 +15,6 @@ export const migrations: Record<string, Migration> = {
   '0002_feeds': m0002,
   '0003_editorial': m0003,
   '0005_subscribers': m0005,
+  '0006_delivery': m0006,
+  '0007_tracking': m0007,
 };
