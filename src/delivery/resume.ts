@@ -76,7 +76,8 @@ export async function resumeScan(
     const nUnknown = Number(unknown.numAffectedRows ?? 0);
     result.released += nReleased;
     result.unknown += nUnknown;
-    if (opts.force || nReleased > 0 || queueIdle) {
+    // Rows of a dead or expired worker may belong to ranges whose jobs are gone or stalled.
+    if (opts.force || nReleased > 0 || nUnknown > 0 || queueIdle) {
       result.enqueued += await enqueuePending(db, issue.id, opts.queue, env.SEND_BATCH_SIZE, 'scan');
     }
     if (await finishIfDone(db, issue.id)) result.finished.push(issue.id);

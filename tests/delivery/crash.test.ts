@@ -1,0 +1,126 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { resolve } from 'node:path';
+import { SMTPServer } from 'smtp-server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startIssueSend, waitForIssue } from '../../src/delivery/control.js';
+import { issueStats } from '../../src/delivery/ledger.js';
+import { openSendQueue } from '../../src/delivery/queue.js';
+import { createSendWorker } from '../../src/delivery/send-worker.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
+import { testEnv } from '../support/test-env.js';
+import {
+  addSubscribers,
+  createIssue,
+  deps as makeDeps,
+  renderable,
+  seedSections,
+  standInContent,
+} from './support.js';
+
+let tdb: TestDatabase;
+let server: SMTPServer;
+const received: string[] = [];
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  // A relay that takes 15 ms per message, so a kill lands while messages are on the wire.
+  server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, session, callback) {
+      stream.on('data', () => {});
+      stream.on('end', () =>
+        setTimeout(() => {
+          received.push(session.envelope.rcptTo[0]?.address ?? '');
+          callback(null, 'ok');
+        }, 15),
+      );
+    },
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
+});
+
+afterAll(async () => {
+  await new Promise<void>((ok) => server.close(() => ok()));
+  await tdb.drop();
+});
+
+describe('a send worker killed in mid-send', () => {
+  it('leaves every row final or unknown after a restart, and nobody receives two messages', async () => {
+    const port = (server.server.address() as { port: number }).port;
+    const env = testEnv({
+      SMTP_URL: `smtp://127.0.0.1:${port}`,
+      SEND_CONCURRENCY: '10',
+      SEND_BATCH_SIZE: '50',
+      SEND_LEASE_SECONDS: '60',
+    });
+    const sectionIds = await seedSections(tdb.db);
+    const issueId = await createIssue(tdb.db);
+    const n = 300;
+    await addSubscribers(
+      tdb.db,
+      sectionIds,
+      Array.from({ length: n }, (_, i) => ({ email: `reader${i}.kill@example.test` })),
+    );
+    const base = makeDeps(
+      tdb.db,
+      env,
+      standInContent((id) => renderable(id)),
+    );
+    const connection = { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX };
+    const queue = openSendQueue(connection);
+
+    const child: ChildProcess = spawn(
+      process.execPath,
+      ['--import', 'tsx', resolve(__dirname, 'child-worker.ts')],
+      {
+        env: {
+          ...process.env,
+          NODE_ENV: 'test',
+          LOG_LEVEL: 'silent',
+          DATABASE_URL: tdb.url,
+          TEST_SCHEMA: tdb.schema,
+          REDIS_URL: env.REDIS_URL,
+          QUEUE_PREFIX: env.QUEUE_PREFIX,
+          SMTP_URL: `smtp://127.0.0.1:${port}`,
+          SEND_CONCURRENCY: '10',
+          SEND_BATCH_SIZE: '50',
+          SEND_LEASE_SECONDS: '60',
+          SECRET_KEY: 'k'.repeat(40),
+        },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    await new Promise<void>((ok, fail) => {
+      child.stdout?.on('data', (d: Buffer) => d.toString().includes('ready') && ok());
+      child.once('exit', (code) => fail(new Error(`child exited ${code}`)));
+    });
+    await startIssueSend({ ...base, queue }, issueId);
+    for (;;) {
+      const s = await issueStats(tdb.db, issueId);
+      if (s.byState.accepted >= 30) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const atKill = await issueStats(tdb.db, issueId);
+    expect(atKill.byState.accepted).toBeLessThan(n);
+
+    const restarted = await createSendWorker({ ...base, connection, scanIntervalMs: 0 });
+    try {
+      const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 40_000, intervalMs: 100 });
+      expect(state).toBe('sent');
+      expect(stats.byState.accepted + stats.byState.unknown).toBe(n);
+      // Unknown is at most what was on the wire at the kill, never a whole batch.
+      expect(stats.byState.unknown).toBeLessThanOrEqual(10);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(new Set(received).size).toBe(received.length);
+      expect(received.length).toBeGreaterThanOrEqual(stats.byState.accepted);
+      expect(received.length).toBeLessThanOrEqual(n);
+    } finally {
+      await restarted.close();
+      await queue.close();
+    }
+  });
+});
