@@ -6,38 +6,51 @@ export const TEXT_COLUMNS = 76;
 // Kinsoku: characters that must not start a line, and ones that must not end it.
 const NO_LINE_START = new Set('，。、；：！？）」』》〉】〕”’…—·,.;:!?)]}%'.split(''));
 const NO_LINE_END = new Set('（「『《〈【〔“‘([{'.split(''));
-const URL_RE = /(?:https?|mailto):\/\/?[^\s<>"]+|\{\{\w+\}\}/g;
+/** URLs and per-recipient tokens are never split: they may overflow a line instead. */
+const UNBREAKABLE = /^(?:(?:https?|mailto):\/\/?[^\s<>"]+|\{\{\w+\}\})/;
 
-const segmenter = new Intl.Segmenter('zh', { granularity: 'word' });
+// CJK ideographs, kana, hangul, CJK and full-width punctuation: a line may break between any two.
+const CJK = '\u1100-\u11ff\u2e80-\u9fff\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef';
+const UNIT_RE = new RegExp(
+  `((?:https?|mailto):\\/\\/?[^\\s<>"]+|\\{\\{\\w+\\}\\}|\\s+|[${CJK}]|[^\\s${CJK}]+)`,
+  'gu',
+);
+
+const charWidths = new Map<string, number>();
+/** Display width, cached per character (string-width per call is far too slow for a whole issue). */
+function width(s: string): number {
+  let w = 0;
+  for (const ch of s) {
+    const c = ch.codePointAt(0) as number;
+    if (c >= 0x20 && c < 0x7f) {
+      w += 1;
+      continue;
+    }
+    if (c >= 0x1f000 || c === 0x200d) return stringWidth(s); // emoji sequences: measure as a whole
+    let cw = charWidths.get(ch);
+    if (cw === undefined) {
+      cw = stringWidth(ch);
+      charWidths.set(ch, cw);
+    }
+    w += cw;
+  }
+  return w;
+}
 
 /**
- * Units a line may break between: Intl.Segmenter words (so CJK runs break between words), with
- * URLs and tokens kept whole, closing punctuation glued to what precedes it and opening
- * punctuation to what follows. Whitespace is its own unit (dropped at line ends).
+ * Units a line may break between (UAX #14 in brief): each CJK character, each Latin word, each
+ * URL or token whole; closing punctuation glued to what precedes it and opening punctuation to
+ * what follows (kinsoku). Whitespace is its own unit (dropped at line ends).
  */
 function breakUnits(text: string): string[] {
-  const pieces: string[] = [];
-  let last = 0;
-  for (const m of text.matchAll(URL_RE)) {
-    const at = m.index ?? 0;
-    if (at > last) for (const s of segmenter.segment(text.slice(last, at))) pieces.push(s.segment);
-    pieces.push(m[0]);
-    last = at + m[0].length;
-  }
-  if (last < text.length) for (const s of segmenter.segment(text.slice(last))) pieces.push(s.segment);
-
   const units: string[] = [];
-  for (const piece of pieces) {
+  for (const m of text.matchAll(UNIT_RE)) {
+    const piece = m[0];
     const prev = units[units.length - 1];
-    if (prev !== undefined && !/^\s+$/.test(prev) && !/^\s/.test(piece)) {
+    if (prev !== undefined && !/^\s/.test(prev) && !/^\s/.test(piece)) {
       const first = piece[0] ?? '';
       const prevLast = prev[prev.length - 1] ?? '';
       if (NO_LINE_START.has(first) || NO_LINE_END.has(prevLast)) {
-        units[units.length - 1] = prev + piece;
-        continue;
-      }
-      // Latin words and numbers next to each other without a space stay together (e.g. "3.8亿").
-      if (/[\w.%-]$/.test(prev) && /^[\w.%-]/.test(piece) && !/[\u3000-\u9fff]/.test(prev + piece)) {
         units[units.length - 1] = prev + piece;
         continue;
       }
@@ -48,17 +61,13 @@ function breakUnits(text: string): string[] {
 }
 
 function splitLong(unit: string, max: number): string[] {
-  // A unit wider than a line (e.g. a long run of CJK the segmenter kept whole) is split by
-  // grapheme; URLs and tokens are never split, they may overflow instead.
-  if (URL_RE.test(unit) || stringWidth(unit) <= max) {
-    URL_RE.lastIndex = 0;
-    return [unit];
-  }
-  URL_RE.lastIndex = 0;
+  // A unit wider than a line (a long Latin word, or punctuation glued into a long run) is split
+  // by character.
+  if (UNBREAKABLE.test(unit) || width(unit) <= max) return [unit];
   const out: string[] = [];
   let cur = '';
   for (const ch of unit) {
-    if (stringWidth(cur + ch) > max && cur) {
+    if (width(cur + ch) > max && cur) {
       out.push(cur);
       cur = '';
     }
@@ -81,31 +90,31 @@ export function wrapText(text: string, opts: WrapOptions = {}): string {
   const columns = opts.columns ?? TEXT_COLUMNS;
   const prefix = opts.prefix ?? '';
   const indent = ' '.repeat(opts.indent ?? 0);
-  const hang = indent + ' '.repeat(stringWidth(prefix));
+  const hang = indent + ' '.repeat(width(prefix));
   const flat = text.replace(/\s+/g, ' ').trim();
   const lines: string[] = [];
   let line = indent + prefix;
   let lineStart = line;
-  let width = stringWidth(line);
-  const max = columns - stringWidth(hang);
+  let lineWidth = width(line);
+  const max = columns - width(hang);
   for (const unit of breakUnits(flat)) {
     if (/^\s+$/.test(unit)) {
       if (line !== lineStart) {
         line += ' ';
-        width += 1;
+        lineWidth += 1;
       }
       continue;
     }
     for (const part of splitLong(unit, Math.max(max, 8))) {
-      const w = stringWidth(part);
-      if (width + w > columns && line !== lineStart) {
+      const w = width(part);
+      if (lineWidth + w > columns && line !== lineStart) {
         lines.push(line.trimEnd());
         line = hang;
         lineStart = hang;
-        width = stringWidth(hang);
+        lineWidth = width(hang);
       }
       line += part;
-      width += w;
+      lineWidth += w;
     }
   }
   lines.push(line.trimEnd());
@@ -113,5 +122,5 @@ export function wrapText(text: string, opts: WrapOptions = {}): string {
 }
 
 export function displayWidth(s: string): number {
-  return stringWidth(s);
+  return width(s);
 }
