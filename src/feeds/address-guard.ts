@@ -52,7 +52,9 @@ function entryMatchesAddress(entry: string, ip: ipaddr.IPv4 | ipaddr.IPv6): bool
     }
   }
   const other = parseAddress(entry);
-  return other !== null && other.kind() === ip.kind() && other.toNormalizedString() === ip.toNormalizedString();
+  return (
+    other !== null && other.kind() === ip.kind() && other.toNormalizedString() === ip.toNormalizedString()
+  );
 }
 
 /** Pure decision: may a fetch connect to this IP address (reached via `hostname`)? */
@@ -62,7 +64,10 @@ export function decideAddress(address: string, policy: PrivatePolicy, hostname?:
   const range = ip.range();
   if (PUBLIC_RANGES.has(range)) return { allowed: true, range };
   if (policy.allowAll) return { allowed: true, range };
-  const host = hostname?.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const host = hostname
+    ?.toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
   const allowed = policy.entries.some((raw) => {
     const entry = raw.trim().toLowerCase();
     if (!entry) return false;

@@ -29,7 +29,9 @@ function normalizeLabel(label: string): string | null {
     .replace(/^["']|["']$/g, '')
     .toLowerCase();
   if (!l) return null;
-  if (['gb2312', 'gbk', 'x-gbk', 'gb_2312-80', 'csgb2312', 'chinese', 'euc-cn', 'cp936', 'gb18030'].includes(l)) {
+  if (
+    ['gb2312', 'gbk', 'x-gbk', 'gb_2312-80', 'csgb2312', 'chinese', 'euc-cn', 'cp936', 'gb18030'].includes(l)
+  ) {
     return 'gb18030';
   }
   if (['big5', 'big5-hkscs', 'cn-big5', 'x-x-big5', 'csbig5'].includes(l)) return 'big5';

@@ -16,7 +16,10 @@ function fromDateTime(dt: DateTime): FeedDate | null {
   return dt.isValid ? { utc: dt.toUTC().toJSDate(), offset: dt.toFormat('ZZ') } : null;
 }
 
-export function parseFeedDate(raw: string | undefined | null, defaultZone = 'Asia/Shanghai'): FeedDate | null {
+export function parseFeedDate(
+  raw: string | undefined | null,
+  defaultZone = 'Asia/Shanghai',
+): FeedDate | null {
   const value = raw?.trim();
   if (!value) return null;
   const rfc = DateTime.fromRFC2822(value.replace(/\s+/g, ' '), { setZone: true });

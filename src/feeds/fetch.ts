@@ -140,7 +140,10 @@ export async function fetchWithLimits(
       if (REDIRECTS.has(res.statusCode) && flat.location) {
         await res.body.dump().catch(() => {});
         if (hop >= limits.maxRedirects) {
-          throw new FetchError(`more than ${limits.maxRedirects} redirects from ${url}`, 'too-many-redirects');
+          throw new FetchError(
+            `more than ${limits.maxRedirects} redirects from ${url}`,
+            'too-many-redirects',
+          );
         }
         current = new URL(flat.location, current);
         continue;
@@ -170,7 +173,10 @@ export async function fetchWithLimits(
     const blocked = findBlocked(err);
     if (blocked) throw new FetchError(blocked.message, 'blocked');
     if (signal.aborted) {
-      throw new FetchError(`no complete response from ${current.href} within ${limits.timeoutMs} ms`, 'timeout');
+      throw new FetchError(
+        `no complete response from ${current.href} within ${limits.timeoutMs} ms`,
+        'timeout',
+      );
     }
     throw new FetchError(`could not fetch ${current.href}: ${describeNetworkError(err)}`, 'network');
   }

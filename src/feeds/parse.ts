@@ -50,20 +50,23 @@ const SUMMARY_MAX = 1200;
 
 type Raw = Record<string, unknown>;
 
-const parser = new Parser<Raw, Raw>({
-  defaultRSS: 2,
-  xml2js: { strict: true },
-  customFields: {
-    feed: [['$', 'xmlAttrs', { keepArray: true }] as never],
-    item: [
-      ['$', 'xmlAttrs', { keepArray: true }] as never,
-      ['published', 'rawPublished'],
-      ['updated', 'rawUpdated'],
-      ['category', 'rawCategories', { keepArray: true }] as never,
-      ['dc:subject', 'dcSubjects', { keepArray: true }] as never,
-    ],
-  },
-});
+// A fresh parser per document: an xml2js parser that met an error is not safe to reuse.
+const newParser = () =>
+  new Parser<Raw, Raw>({
+    defaultRSS: 2,
+    xml2js: { strict: true },
+    customFields: {
+      feed: [['$', 'xmlAttrs', { keepArray: true }] as never],
+      item: [
+        ['$', 'xmlAttrs', { keepArray: true }] as never,
+        ['published', 'rawPublished'],
+        ['updated', 'rawUpdated'],
+        ['category', 'rawCategories', { keepArray: true }] as never,
+        ['dc:subject', 'dcSubjects', { keepArray: true }] as never,
+      ],
+    },
+  });
+type Parsed = Awaited<ReturnType<ReturnType<typeof newParser>['parseString']>>;
 
 function detectFormat(text: string): FeedFormat | 'json' | 'html' | 'unknown' {
   const t = text.trimStart();
@@ -108,9 +111,12 @@ function resolve(href: string | undefined | null, base: string | undefined): str
   }
 }
 
+function declaredBase(raw: Raw | undefined): string | undefined {
+  return (raw?.xmlAttrs as Record<string, string> | undefined)?.['xml:base'];
+}
+
 function xmlBase(raw: Raw | undefined, parentBase: string | undefined): string | undefined {
-  const attrs = raw?.xmlAttrs as Record<string, string> | undefined;
-  const base = attrs?.['xml:base'];
+  const base = declaredBase(raw);
   return base ? (resolve(base, parentBase) ?? parentBase) : parentBase;
 }
 
@@ -167,7 +173,8 @@ function finishItem(
 export function decodeBase64Html(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   const compact = value.replace(/\s+/g, '');
-  if (compact.length < 16 || compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) return value;
+  if (compact.length < 16 || compact.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(compact))
+    return value;
   try {
     const decoded = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(compact, 'base64'));
     // biome-ignore lint/suspicious/noControlCharactersInRegex: binary data has control characters, text does not
@@ -197,15 +204,15 @@ function categoryTexts(raw: Raw): string[] {
   return out;
 }
 
-async function parseXml(text: string): Promise<Awaited<ReturnType<typeof parser.parseString>>> {
+async function parseXml(text: string): Promise<Parsed> {
   try {
-    return await parser.parseString(text);
+    return await newParser().parseString(text);
   } catch (first) {
     // Real feeds often carry bare ampersands, HTML entities and control characters; repair once.
     const repaired = repairXml(text);
     if (repaired === text) throw first;
     try {
-      return await parser.parseString(repaired);
+      return await newParser().parseString(repaired);
     } catch {
       throw first;
     }
@@ -237,7 +244,9 @@ function fromXmlFeed(format: FeedFormat, feed: Raw, opts: ParseOptions): ParsedF
     const guid = str(raw.guid) ?? str(raw.id) ?? str(raw['rdf:about']);
     const isAtom = format === 'atom';
     const summaryHtml = isAtom ? str(raw.summary) : str(raw.content);
-    const contentHtml = isAtom ? (str(raw.content) ?? str(raw.summary)) : (str(raw['content:encoded']) ?? str(raw.content));
+    const contentHtml = isAtom
+      ? (str(raw.content) ?? str(raw.summary))
+      : (str(raw['content:encoded']) ?? str(raw.content));
     const date = isAtom
       ? (str(raw.rawPublished) ?? str(raw.rawUpdated))
       : (str(raw.pubDate) ?? str(raw.date) ?? str(raw['dc:date']));
@@ -252,7 +261,8 @@ function fromXmlFeed(format: FeedFormat, feed: Raw, opts: ParseOptions): ParsedF
         contentHtml,
         categories: categoryTexts(raw),
       },
-      link && !base ? link : base,
+      // Relative URLs in content were written for the article's page, unless xml:base says otherwise.
+      declaredBase(raw) || declaredBase(feed) || !link ? base : link,
       opts.defaultZone,
     );
   });
@@ -273,7 +283,9 @@ function fromJsonFeed(text: string, opts: ParseOptions): ParsedFeed {
   }
   const version = typeof doc.version === 'string' ? doc.version : '';
   if (!/^https?:\/\/jsonfeed\.org\/version\/1(\.\d+)?$/.test(version)) {
-    throw new FeedParseError('JSON document is not a JSON Feed (no "version": "https://jsonfeed.org/version/1.1")');
+    throw new FeedParseError(
+      'JSON document is not a JSON Feed (no "version": "https://jsonfeed.org/version/1.1")',
+    );
   }
   if (!Array.isArray(doc.items)) throw new FeedParseError('JSON Feed has no "items" array');
   const base = resolve(str(doc.home_page_url), opts.feedUrl) ?? opts.feedUrl;
@@ -281,7 +293,8 @@ function fromJsonFeed(text: string, opts: ParseOptions): ParsedFeed {
   const items = (doc.items as Raw[])
     .filter((i) => i && typeof i === 'object')
     .map((item) => {
-      const authors = (item.authors as Raw[] | undefined) ?? (item.author ? [item.author as Raw] : feedAuthors);
+      const authors =
+        (item.authors as Raw[] | undefined) ?? (item.author ? [item.author as Raw] : feedAuthors);
       const link = resolve(str(item.url) ?? str(item.external_url), opts.feedUrl ?? base);
       const textAsHtml = (t: string | undefined) =>
         t === undefined ? undefined : t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/\n/g, '<br>');
@@ -311,8 +324,10 @@ function fromJsonFeed(text: string, opts: ParseOptions): ParsedFeed {
 export async function parseFeed(text: string, opts: ParseOptions = {}): Promise<ParsedFeed> {
   const format = detectFormat(text);
   if (format === 'json') return fromJsonFeed(text, opts);
-  if (format === 'html') throw new FeedParseError('got an HTML page, not a feed (is this the site, not its feed URL?)');
-  if (format === 'unknown') throw new FeedParseError('not a feed: no <rss>, <rdf:RDF>, <feed> or JSON Feed found');
+  if (format === 'html')
+    throw new FeedParseError('got an HTML page, not a feed (is this the site, not its feed URL?)');
+  if (format === 'unknown')
+    throw new FeedParseError('not a feed: no <rss>, <rdf:RDF>, <feed> or JSON Feed found');
   let feed: Raw;
   try {
     feed = (await parseXml(text.trimStart())) as unknown as Raw;

@@ -16,7 +16,17 @@ const ALLOWED_TAGS = [
 ]; // biome-ignore format: a list reads better packed
 
 /** Elements whose content is code or chrome, never visible text: dropped with what they hold. */
-const NON_TEXT_TAGS = ['script', 'style', 'textarea', 'option', 'noscript', 'template', 'title', 'head', 'xmp'];
+const NON_TEXT_TAGS = [
+  'script',
+  'style',
+  'textarea',
+  'option',
+  'noscript',
+  'template',
+  'title',
+  'head',
+  'xmp',
+];
 
 function resolveUrl(value: string | undefined, baseUrl: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -50,11 +60,17 @@ function options(baseUrl: string | undefined): sanitizeHtml.IOptions {
     transformTags: {
       a: (tagName, attribs) => ({
         tagName,
-        attribs: { ...attribs, ...(attribs.href !== undefined ? { href: resolveUrl(attribs.href, baseUrl) ?? '' } : {}) },
+        attribs: {
+          ...attribs,
+          ...(attribs.href !== undefined ? { href: resolveUrl(attribs.href, baseUrl) ?? '' } : {}),
+        },
       }),
       img: (tagName, attribs) => ({
         tagName,
-        attribs: { ...attribs, ...(attribs.src !== undefined ? { src: resolveUrl(attribs.src, baseUrl) ?? '' } : {}) },
+        attribs: {
+          ...attribs,
+          ...(attribs.src !== undefined ? { src: resolveUrl(attribs.src, baseUrl) ?? '' } : {}),
+        },
       }),
     },
     exclusiveFilter: (frame) => frame.tag === 'img' && !frame.attribs.src,
@@ -102,6 +118,10 @@ export function sanitizeFeedHtml(html: string, baseUrl?: string): { html: string
 
 /** Text only, for titles and other one-line fields that may carry markup or entities. */
 export function plainTextLine(value: string): string {
-  const clean = sanitizeHtml(value ?? '', { allowedTags: [], allowedAttributes: {}, nonTextTags: NON_TEXT_TAGS });
+  const clean = sanitizeHtml(value ?? '', {
+    allowedTags: [],
+    allowedAttributes: {},
+    nonTextTags: NON_TEXT_TAGS,
+  });
   return htmlToText(clean).replace(/\s+/g, ' ').trim();
 }

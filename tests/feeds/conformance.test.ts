@@ -18,11 +18,7 @@ const EVENT_HANDLER = /<[^>]*\son[a-z]+\s*=/i;
 const BAD_URL = /(javascript|vbscript)\s*:|data\s*:\s*text\/html/i;
 const CSS_EXPRESSION = /expression\s*\(/i;
 
-const visibleText = (html: string) =>
-  load(html, null, false)
-    .text()
-    .replace(/\s+/g, ' ')
-    .trim();
+const visibleText = (html: string) => load(html, null, false).text().replace(/\s+/g, ' ').trim();
 const squash = (text: string) => text.replace(/\s+/g, ' ').trim();
 
 describe('feedparser sanitizer conformance', () => {
@@ -50,7 +46,10 @@ describe('feedparser sanitizer conformance', () => {
   it('leaves no event-handler attribute, javascript:/vbscript:/data:text/html URL or CSS expression()', () => {
     const offenders = feed.items
       .filter(
-        (i) => EVENT_HANDLER.test(i.contentHtml) || BAD_URL.test(i.contentHtml) || CSS_EXPRESSION.test(i.contentHtml),
+        (i) =>
+          EVENT_HANDLER.test(i.contentHtml) ||
+          BAD_URL.test(i.contentHtml) ||
+          CSS_EXPRESSION.test(i.contentHtml),
       )
       .map((i) => i.title);
     expect(offenders).toEqual([]);
@@ -61,7 +60,8 @@ describe('feedparser sanitizer conformance', () => {
     for (const item of feed.items) {
       const want = visibleText(expected[item.title] ?? '');
       const got = squash(visibleText(item.contentHtml));
-      if (!got.includes(want) || !squash(item.summaryText).includes(want)) missing.push(`${item.title}: "${want}" in "${got}"`);
+      if (!got.includes(want) || !squash(item.summaryText).includes(want))
+        missing.push(`${item.title}: "${want}" in "${got}"`);
     }
     expect(missing).toEqual([]);
   });

@@ -1,0 +1,180 @@
+import { z } from 'zod';
+import type { Db, Source, SourceRule } from '../db/schema.js';
+
+/**
+ * Sources: a feed URL with a default section, keyword rules, a polling interval and a switch.
+ * Bad input is refused with a message that names the problem.
+ */
+
+export class SourceInputError extends Error {
+  override name = 'SourceInputError';
+  readonly userFacing = true;
+}
+
+export interface SourceInput {
+  name: string;
+  url: string;
+  sectionKey?: string;
+  rules?: SourceRule[];
+  pollIntervalMinutes?: number;
+  allowPrivate?: boolean;
+  enabled?: boolean;
+}
+
+export type SourceUpdate = Partial<Omit<SourceInput, 'sectionKey'>> & { sectionKey?: string | null };
+
+const ruleSchema = z.object({
+  type: z.enum(['include', 'exclude']),
+  keywords: z.array(z.string().trim().min(1)).min(1, 'a rule needs at least one keyword'),
+  sectionKey: z.string().min(1).optional(),
+});
+
+function checkUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    throw new SourceInputError(`"${url}" is not a URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new SourceInputError(`"${url}" must start with http:// or https://`);
+  }
+  return parsed.href;
+}
+
+function checkRules(rules: unknown): SourceRule[] {
+  const parsed = z.array(ruleSchema).safeParse(rules);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SourceInputError(`invalid rule at ${issue?.path.join('.') || 'rules'}: ${issue?.message}`);
+  }
+  return parsed.data.map((r) => ({
+    type: r.type,
+    keywords: r.keywords,
+    ...(r.sectionKey ? { sectionKey: r.sectionKey } : {}),
+  }));
+}
+
+function checkInterval(minutes: number): number {
+  if (!Number.isInteger(minutes) || minutes < 1 || minutes > 7 * 24 * 60) {
+    throw new SourceInputError(
+      `polling interval must be a whole number of minutes from 1 to 10080 (got ${minutes})`,
+    );
+  }
+  return minutes;
+}
+
+export async function sectionIdForKey(db: Db, key: string): Promise<number> {
+  const row = await db.selectFrom('sections').select('id').where('key', '=', key).executeTakeFirst();
+  if (!row) {
+    const known = await db.selectFrom('sections').select('key').orderBy('position').execute();
+    throw new SourceInputError(
+      `no section "${key}"${known.length ? ` (known: ${known.map((k) => k.key).join(', ')})` : ' (no sections exist yet)'}`,
+    );
+  }
+  return row.id;
+}
+
+async function checkRuleSections(db: Db, rules: SourceRule[]): Promise<void> {
+  for (const rule of rules) if (rule.sectionKey) await sectionIdForKey(db, rule.sectionKey);
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return (err as { code?: string }).code === '23505';
+}
+
+export async function addSource(db: Db, input: SourceInput): Promise<Source> {
+  const name = input.name?.trim();
+  if (!name) throw new SourceInputError('a source needs a name');
+  const url = checkUrl(input.url);
+  const rules = checkRules(input.rules ?? []);
+  await checkRuleSections(db, rules);
+  const sectionId = input.sectionKey ? await sectionIdForKey(db, input.sectionKey) : null;
+  try {
+    return await db
+      .insertInto('sources')
+      .values({
+        name,
+        url,
+        kind: 'feed',
+        section_id: sectionId,
+        rules: JSON.stringify(rules),
+        poll_interval_minutes: checkInterval(input.pollIntervalMinutes ?? 60),
+        allow_private: input.allowPrivate ?? false,
+        enabled: input.enabled ?? true,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new SourceInputError(`a source with URL ${url} already exists`);
+    throw err;
+  }
+}
+
+export async function getSource(db: Db, id: number): Promise<Source | undefined> {
+  return db.selectFrom('sources').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+export async function requireSource(db: Db, id: number): Promise<Source> {
+  const source = await getSource(db, id);
+  if (!source) throw new SourceInputError(`no source with id ${id}`);
+  return source;
+}
+
+export async function listSources(db: Db, opts: { enabledOnly?: boolean } = {}): Promise<Source[]> {
+  let q = db.selectFrom('sources').selectAll().where('kind', '=', 'feed');
+  if (opts.enabledOnly) q = q.where('enabled', '=', true);
+  return q.orderBy('id').execute();
+}
+
+export async function updateSource(db: Db, id: number, update: SourceUpdate): Promise<Source> {
+  await requireSource(db, id);
+  const set: Record<string, unknown> = { updated_at: new Date() };
+  if (update.name !== undefined) {
+    if (!update.name.trim()) throw new SourceInputError('a source needs a name');
+    set.name = update.name.trim();
+  }
+  if (update.url !== undefined) {
+    set.url = checkUrl(update.url);
+    // A new URL is a new conversation with a server: forget validators and past failures.
+    Object.assign(set, {
+      etag: null,
+      last_modified: null,
+      consecutive_failures: 0,
+      status: 'ok',
+      next_poll_at: null,
+    });
+  }
+  if (update.sectionKey !== undefined)
+    set.section_id = update.sectionKey ? await sectionIdForKey(db, update.sectionKey) : null;
+  if (update.rules !== undefined) {
+    const rules = checkRules(update.rules);
+    await checkRuleSections(db, rules);
+    set.rules = JSON.stringify(rules);
+  }
+  if (update.pollIntervalMinutes !== undefined)
+    set.poll_interval_minutes = checkInterval(update.pollIntervalMinutes);
+  if (update.allowPrivate !== undefined) set.allow_private = update.allowPrivate;
+  if (update.enabled !== undefined) {
+    set.enabled = update.enabled;
+    if (update.enabled) Object.assign(set, { next_poll_at: null });
+  }
+  try {
+    return await db
+      .updateTable('sources')
+      .set(set)
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  } catch (err) {
+    if (isUniqueViolation(err))
+      throw new SourceInputError(`a source with URL ${String(set.url)} already exists`);
+    throw err;
+  }
+}
+
+/** Removes a source. Its items stay (they may be in issues); they no longer point at it. */
+export async function removeSource(db: Db, id: number): Promise<void> {
+  await requireSource(db, id);
+  await db.deleteFrom('sources').where('id', '=', id).execute();
+}
