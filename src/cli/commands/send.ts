@@ -1,0 +1,167 @@
+import cliProgress from 'cli-progress';
+import type { Command } from 'commander';
+import {
+  cancelIssue,
+  issueStats,
+  openSendQueue,
+  pauseIssue,
+  resendUnknown,
+  resumeIssue,
+  type SendQueue,
+  startIssueSend,
+  waitForIssue,
+} from '../../delivery/api.js';
+import { assertRedisReachable } from '../../queue/redis.js';
+import { UsageError } from '../main.js';
+import type { CliRuntime } from '../runtime.js';
+
+function issueId(arg: string): number {
+  const n = Number(arg);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new UsageError(`issue id must be a positive whole number (got "${arg}")`);
+  return n;
+}
+
+/** Delivery commands: send, pause, resume, cancel while sending, resend-unknown, stats. */
+export function registerSendCommands(program: Command, runtime: CliRuntime): void {
+  const issue =
+    program.commands.find((c) => c.name() === 'issue') ?? program.command('issue').description('issues');
+
+  async function withQueue<T>(
+    fn: (deps: Awaited<ReturnType<typeof depsOf>>, queue: SendQueue) => Promise<T>,
+  ): Promise<T> {
+    const env = runtime.env();
+    await assertRedisReachable(env.REDIS_URL);
+    const deps = await depsOf();
+    const queue = openSendQueue({ url: env.REDIS_URL, prefix: env.QUEUE_PREFIX });
+    try {
+      return await fn(deps, queue);
+    } finally {
+      await queue.close();
+    }
+  }
+  async function depsOf() {
+    const ctx = await runtime.context();
+    return { db: ctx.db, log: ctx.log, env: ctx.env, secrets: ctx.secrets, now: ctx.now };
+  }
+
+  issue
+    .command('send <id>')
+    .description('start sending an approved or scheduled issue (workers do the sending: `gazette worker`)')
+    .option('--wait', 'show progress until the issue is sent, paused or cancelled')
+    .action(async (idArg: string, o: { wait?: boolean }) => {
+      const id = issueId(idArg);
+      const prepared = await withQueue((deps, queue) => startIssueSend({ ...deps, queue }, id));
+      if (!o.wait) {
+        runtime.print(
+          { issueId: id, prepared },
+          prepared
+            ? `Issue ${id} is sending: ${prepared.queued} queued, ${prepared.skipped} skipped, ${prepared.variants.length} variant(s).`
+            : `Issue ${id} was already sending.`,
+        );
+        return;
+      }
+      const deps = await depsOf();
+      const result = await waitWithProgress(runtime, deps, id);
+      runtime.print(result, `Issue ${id} is ${result.state}: ${JSON.stringify(result.stats.byState)}`);
+    });
+
+  issue
+    .command('pause <id>')
+    .description('pause a sending issue (messages on the wire finish; the rest wait)')
+    .action(async (idArg: string) => {
+      const id = issueId(idArg);
+      const ok = await pauseIssue(await depsOf(), id, 'operator');
+      if (!ok) throw new UsageError(`issue ${id} is not sending`);
+      runtime.print({ issueId: id, state: 'paused' }, `Issue ${id} paused.`);
+    });
+
+  issue
+    .command('resume <id>')
+    .description('resume a paused issue')
+    .action(async (idArg: string) => {
+      const id = issueId(idArg);
+      await withQueue((deps, queue) => resumeIssue({ ...deps, queue }, id));
+      runtime.print({ issueId: id, state: 'sending' }, `Issue ${id} is sending again.`);
+    });
+
+  // The editorial stage's `issue cancel` covers issues not yet sending; this one also stops a send.
+  const cancelName = issue.commands.some((c) => c.name() === 'cancel') ? 'cancel-send' : 'cancel';
+  issue
+    .command(`${cancelName} <id>`)
+    .description('cancel an issue, also while it sends: rows not yet on the wire are skipped')
+    .action(async (idArg: string) => {
+      const id = issueId(idArg);
+      const skipped = await cancelIssue(await depsOf(), id);
+      runtime.print(
+        { issueId: id, state: 'cancelled', skipped },
+        `Issue ${id} cancelled; ${skipped} message(s) will not be sent.`,
+      );
+    });
+
+  issue
+    .command('resend-unknown <id>')
+    .description('send again the messages whose fate is unknown after a crash (some may arrive twice)')
+    .action(async (idArg: string) => {
+      const id = issueId(idArg);
+      const n = await withQueue((deps, queue) => resendUnknown({ ...deps, queue }, id));
+      runtime.print({ issueId: id, requeued: n }, `${n} message(s) queued again.`);
+    });
+
+  program
+    .command('stats <issue>')
+    .description("an issue's deliveries counted by state")
+    .action(async (idArg: string) => {
+      const id = issueId(idArg);
+      const ctx = await runtime.context();
+      const stats = await issueStats(ctx.db, id);
+      const row = await ctx.db.selectFrom('issues').select('state').where('id', '=', id).executeTakeFirst();
+      if (!row) throw new UsageError(`issue ${id} does not exist`);
+      runtime.print(
+        { issueId: id, state: row.state, ...stats },
+        [
+          `Issue ${id} (${row.state}), ${stats.total} deliveries:`,
+          ...Object.entries(stats.byState).map(([k, v]) => `  ${k.padEnd(9)} ${v}`),
+        ].join('\n'),
+      );
+    });
+}
+
+async function waitWithProgress(runtime: CliRuntime, deps: Parameters<typeof waitForIssue>[0], id: number) {
+  const tty = process.stderr.isTTY && !runtime.json;
+  const bar = new cliProgress.SingleBar(
+    {
+      format:
+        'sending |{bar}| {value}/{total} accepted {accepted} deferred {deferred} failed {failed} · {rate} msg/s · ETA {eta_formatted}',
+      stream: process.stderr,
+      noTTYOutput: !tty,
+      notTTYSchedule: 5000,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  let last = { t: Date.now(), done: 0 };
+  let rate = 0;
+  const result = await waitForIssue(deps, id, {
+    intervalMs: 500,
+    onProgress(stats) {
+      const s = stats.byState;
+      const done = s.accepted + s.failed + s.unknown + s.skipped;
+      const now = Date.now();
+      if (now - last.t >= 1000) {
+        rate = Math.round(((done - last.done) * 1000) / (now - last.t));
+        last = { t: now, done };
+      }
+      const payload = { accepted: s.accepted, deferred: s.deferred, failed: s.failed, rate };
+      if (!started) {
+        bar.start(stats.total, done, payload);
+        started = true;
+      } else {
+        bar.setTotal(stats.total);
+        bar.update(done, payload);
+      }
+    },
+  });
+  if (started) bar.stop();
+  return result;
+}
