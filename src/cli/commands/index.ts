@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CliRuntime } from '../runtime.js';
 import { registerDbCommands } from './db.js';
+import { registerSubscriberCommands } from './subscribers.js';
 
 /**
  * Each stage registers its own commands from its own file, so stages do not edit each other's
@@ -8,4 +9,5 @@ import { registerDbCommands } from './db.js';
  */
 export function registerCommands(program: Command, runtime: CliRuntime): void {
   registerDbCommands(program, runtime);
+  registerSubscriberCommands(program, runtime);
 }
