@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { CliRuntime } from '../runtime.js';
 import { registerDbCommands } from './db.js';
+import { registerRenderCommands } from './render.js';
 import { registerSubscriberCommands } from './subscribers.js';
 
 /**
@@ -9,5 +10,6 @@ import { registerSubscriberCommands } from './subscribers.js';
  */
 export function registerCommands(program: Command, runtime: CliRuntime): void {
   registerDbCommands(program, runtime);
+  registerRenderCommands(program, runtime);
   registerSubscriberCommands(program, runtime);
 }
