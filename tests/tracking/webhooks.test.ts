@@ -88,7 +88,7 @@ function signSns(msg: Record<string, string>, opts: { version?: '1' | '2'; key?:
   const signature = createSign(version === '1' ? 'RSA-SHA1' : 'RSA-SHA256')
     .update(snsStringToSign(full as never))
     .sign(opts.key ?? keyPem, 'base64');
-  return { ...full, Signature: signature };
+  return { ...full, Signature: signature } as Record<string, string>;
 }
 
 function sesBounce(
