@@ -11,7 +11,7 @@ export function createLogger(opts: { level: string; pretty?: boolean }): Logger 
     {
       level: opts.level,
       base: undefined,
-      redact: { paths: ['email', '*.email', 'to', '*.to', 'password', '*.password'], censor: '[redacted]' },
+      redact: { paths: ['email', '*.email', 'password', '*.password'], censor: '[redacted]' },
       ...(opts.pretty
         ? {
             transport: {

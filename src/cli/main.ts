@@ -3,14 +3,13 @@ import { ConfigError } from '../config/env.js';
 import { DatabaseLockedError } from '../db/connect.js';
 import { RedisUnavailableError } from '../queue/redis.js';
 import { registerCommands } from './commands/index.js';
+import { UsageError } from './errors.js';
 import { createRuntime } from './runtime.js';
 
 /** Errors whose message already says what is wrong and what to do: print it, no stack. */
 const EXPLAINED = [ConfigError, DatabaseLockedError, RedisUnavailableError];
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+export { UsageError };
 
 export async function main(argv: string[]): Promise<void> {
   const json = argv.includes('--json');

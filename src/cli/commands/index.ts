@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import type { CliRuntime } from '../runtime.js';
 import { registerDbCommands } from './db.js';
+import { registerIssueCommands } from './issues.js';
+import { registerOpsCommands } from './ops.js';
 import { registerRenderCommands } from './render.js';
+import { registerSendCommands } from './send.js';
 import { registerSubscriberCommands } from './subscribers.js';
 
 /**
@@ -11,5 +14,8 @@ import { registerSubscriberCommands } from './subscribers.js';
 export function registerCommands(program: Command, runtime: CliRuntime): void {
   registerDbCommands(program, runtime);
   registerRenderCommands(program, runtime);
+  registerIssueCommands(program, runtime);
+  registerOpsCommands(program, runtime);
   registerSubscriberCommands(program, runtime);
+  registerSendCommands(program, runtime);
 }
