@@ -216,7 +216,7 @@ describe('Amazon SES over SNS', () => {
 
   it('refuses a message whose content was altered after signing', async () => {
     const msg = sesBounce(d(3), 'Permanent', 'sns-5');
-    const altered = { ...msg, Message: msg.Message.replace(d(3).email, d(4).email) };
+    const altered = { ...msg, Message: (msg.Message as string).replace(d(3).email, d(4).email) };
     const res = await post('/webhooks/ses', altered);
     expect(res.statusCode).toBe(403);
     expect((await statusOf(3)).events).toHaveLength(0);
