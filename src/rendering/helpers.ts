@@ -42,9 +42,11 @@ export function registerHelpers(hb: Hb, mode: 'html' | 'text', strings: Record<L
   /** {{t "key" name=value}}: the locale's string with {name} placeholders filled. */
   hb.registerHelper('t', function (this: unknown, key: string, options: HelperOptions) {
     const locale = root(options).locale;
-    const template = strings[locale]?.[key] ?? strings.en[key];
-    if (template === undefined) throw new Error(`no string "${key}" for ${locale}`);
     const params = options.hash as Record<string, unknown>;
+    // "{key}One" is the singular form where a locale has one (English "1 item").
+    const oneKey = params.count === 1 && strings[locale]?.[`${key}One`] !== undefined ? `${key}One` : key;
+    const template = strings[locale]?.[oneKey] ?? strings.en[key];
+    if (template === undefined) throw new Error(`no string "${key}" for ${locale}`);
     const parts = template.split(/(\{\w+\})/);
     const result = parts
       .map((part) => {

@@ -4,7 +4,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileTokens, compileVariant } from '../../src/rendering/index.js';
 import { loadModelIssue, projectRoot } from '../support/model-issue.js';
-import { PUBLIC_URL, TOKENS } from './fixtures.js';
+import { hostileIssue, PUBLIC_URL, TOKENS } from './fixtures.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = path.join(projectRoot, 'test-artifacts/rendering');
@@ -64,6 +64,27 @@ describe('the model issue in headless Chromium', () => {
       await page.close();
     }, 60_000);
   }
+
+  it('fits an English issue with long words and URLs at 375px', async () => {
+    const issue = hostileIssue();
+    const item = issue.sections[0]?.items[0];
+    if (item) {
+      item.summary = `Supercalifragilisticexpialidocious-${'x'.repeat(120)} and more text.\n\nSecond.`;
+      item.sources.push({ url: `https://example.org/${'very-long-path-segment/'.repeat(12)}end` });
+    }
+    const compiled = await compileVariant(issue, {
+      sectionKeys: ['alpha', 'beta'],
+      locale: 'en',
+      publicUrl: PUBLIC_URL,
+    });
+    const page = await browser.newPage({ viewport: { width: 375, height: 800 } });
+    await page.route('**/*', (route) => route.abort());
+    await page.setContent(compileTokens(compiled).fill(TOKENS).html, { waitUntil: 'load' });
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'english-375-page.png'), fullPage: true });
+    expect(scrollWidth).toBeLessThanOrEqual(375);
+    await page.close();
+  }, 60_000);
 
   it('uses dark colours when the reader prefers a dark scheme', async () => {
     const page = await browser.newPage({ viewport: { width: 375, height: 800 }, colorScheme: 'dark' });
