@@ -8,7 +8,6 @@ export {
   NoSectionsToRenderError,
 } from './compile-variant.js';
 export { TemplateError } from './errors.js';
-export { IssueNotFoundError, loadRenderableIssue } from './load-issue.js';
 export { getTemplates, loadTemplates } from './template-store.js';
 export { TEXT_COLUMNS, wrapText } from './text-wrap.js';
 export {

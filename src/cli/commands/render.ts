@@ -2,12 +2,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { LOCALES, type Locale } from '../../db/schema.js';
+import { loadRenderableIssue } from '../../issues/load.js';
 import {
   allSectionCombinations,
   type CompiledVariant,
   compileTokens,
   compileVariant,
-  loadRenderableIssue,
   planVariant,
   type RenderableIssue,
   sectionsWithItems,
