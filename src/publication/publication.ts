@@ -1,5 +1,13 @@
+import { IANAZone } from 'luxon';
 import type { Env } from '../config/env.js';
-import type { Branding, Db, Locale, Masthead, Publication } from '../db/schema.js';
+import {
+  type Branding,
+  type Db,
+  LOCALES,
+  type Locale,
+  type Masthead,
+  type Publication,
+} from '../db/schema.js';
 
 export type { Publication };
 
@@ -53,7 +61,18 @@ export async function ensurePublication(
   return row;
 }
 
+export class PublicationInputError extends Error {
+  override name = 'PublicationInputError';
+  readonly userFacing = true;
+}
+
 export async function updatePublication(db: Db, patch: PublicationPatch): Promise<Publication> {
+  if (patch.timeZone !== undefined && !IANAZone.isValidZone(patch.timeZone)) {
+    throw new PublicationInputError(`"${patch.timeZone}" is not an IANA time zone such as Asia/Shanghai`);
+  }
+  if (patch.locale !== undefined && !LOCALES.includes(patch.locale)) {
+    throw new PublicationInputError(`Locale must be one of ${LOCALES.join(', ')}`);
+  }
   const values: Record<string, unknown> = {};
   if (patch.name !== undefined) values.name = patch.name;
   if (patch.locale !== undefined) values.locale = patch.locale;

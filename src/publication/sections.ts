@@ -1,4 +1,5 @@
 import type { Db, LocalizedText, Section } from '../db/schema.js';
+import { PublicationInputError } from './publication.js';
 
 export type { Section };
 
@@ -10,7 +11,9 @@ export async function upsertSection(
   input: { key: string; position: number; names: LocalizedText },
 ): Promise<Section> {
   if (!KEY_PATTERN.test(input.key)) {
-    throw new Error(`Section key "${input.key}" must be lowercase letters, digits and dashes`);
+    throw new PublicationInputError(
+      `Section key "${input.key}" must be lowercase letters, digits and dashes`,
+    );
   }
   return db
     .insertInto('sections')
@@ -38,7 +41,7 @@ export async function editSection(
   patch: { position?: number; names?: LocalizedText },
 ): Promise<Section> {
   const current = await getSectionByKey(db, key);
-  if (!current) throw new Error(`No section with key "${key}"`);
+  if (!current) throw new PublicationInputError(`No section with key "${key}"`);
   return upsertSection(db, {
     key,
     position: patch.position ?? current.position,
