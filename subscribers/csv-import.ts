@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
-import type { Db, Locale } from '../src/db/schema.js';
+import { sql, type Transaction } from 'kysely';
+import type { Database, Db, Locale } from '../src/db/schema.js';
 import { emailDomain, emailHash, InvalidEmailError, normalizeEmail } from './email.js';
 import { allSections } from './sections.js';
 import { INACTIVE_FOR_GOOD } from './store.js';
@@ -238,62 +239,72 @@ async function writeBatch(
 
     if (toInsert.length) {
       const status = opts.status ?? 'active';
-      const inserted = await trx
-        .insertInto('subscribers')
-        .values(
-          toInsert.map((r) => ({
-            email: r.email,
-            email_normalized: r.normalized,
-            name: r.name,
-            locale: r.locale ?? opts.defaultLocale ?? 'zh-CN',
-            status,
-            all_sections: r.sectionIds === undefined,
-            consent_source: 'import' as const,
-            created_at: now,
-            updated_at: now,
-            confirmed_at: status === 'active' ? now : null,
-          })),
-        )
-        .onConflict((oc) => oc.column('email_normalized').doNothing())
-        .returning(['id', 'email_normalized'])
-        .execute();
-      summary.added += inserted.length;
-      const lost = toInsert.length - inserted.length;
+      const col = <T>(f: (r: Row) => T) => toInsert.map(f);
+      // unnest() sends one array per column: a handful of parameters whatever the batch size.
+      const inserted = await sql<{ id: string; email_normalized: string }>`
+        INSERT INTO subscribers
+          (email, email_normalized, name, locale, status, all_sections, consent_source, created_at, updated_at, confirmed_at)
+        SELECT e, n, nm, l, ${status}, a, 'import', ${now}, ${now}, ${status === 'active' ? now : null}::timestamptz
+        FROM unnest(${col((r) => r.email)}::text[], ${col((r) => r.normalized)}::text[], ${col((r) => r.name)}::text[],
+                    ${col((r) => r.locale ?? opts.defaultLocale ?? 'zh-CN')}::text[],
+                    ${col((r) => r.sectionIds === undefined)}::boolean[]) AS v(e, n, nm, l, a)
+        ON CONFLICT (email_normalized) DO NOTHING
+        RETURNING id, email_normalized`.execute(trx);
+      summary.added += inserted.rows.length;
+      const lost = toInsert.length - inserted.rows.length;
       for (let i = 0; i < lost; i++) skip('added-concurrently');
-      const idBy = new Map(inserted.map((i) => [i.email_normalized, Number(i.id)]));
-      const links = toInsert.flatMap((r) =>
-        r.sectionIds && idBy.has(r.normalized)
-          ? r.sectionIds.map((section_id) => ({
-              subscriber_id: idBy.get(r.normalized) as number,
-              section_id,
-            }))
-          : [],
+      const idBy = new Map(inserted.rows.map((i) => [i.email_normalized, Number(i.id)]));
+      await insertSectionLinks(
+        trx,
+        toInsert.flatMap((r) =>
+          r.sectionIds && idBy.has(r.normalized)
+            ? r.sectionIds.map((sectionId) => [idBy.get(r.normalized) as number, sectionId] as const)
+            : [],
+        ),
       );
-      for (let i = 0; i < links.length; i += 5000) {
-        await trx
-          .insertInto('subscriber_sections')
-          .values(links.slice(i, i + 5000))
-          .execute();
-      }
     }
 
-    // Updates change only what the file gives; status is never touched by an import.
-    for (const { row, id } of toUpdate) {
-      const set: { updated_at: Date; name?: string; locale?: Locale; all_sections?: boolean } = {
-        updated_at: now,
-      };
-      if (row.name) set.name = row.name;
-      if (row.locale) set.locale = row.locale;
-      if (row.sectionIds) set.all_sections = false;
-      await trx.updateTable('subscribers').set(set).where('id', '=', id).execute();
-      if (row.sectionIds) {
-        await trx.deleteFrom('subscriber_sections').where('subscriber_id', '=', id).execute();
+    // Updates change only what the file gives (empty cells keep the stored value); status is
+    // never touched by an import. One statement per batch.
+    if (toUpdate.length) {
+      const col = <T>(f: (u: { row: Row; id: number }) => T) => toUpdate.map(f);
+      await sql`
+        UPDATE subscribers s SET
+          name = COALESCE(v.nm, s.name),
+          locale = COALESCE(v.l, s.locale),
+          all_sections = CASE WHEN v.has_topics THEN false ELSE s.all_sections END,
+          updated_at = ${now}
+        FROM unnest(${col((u) => u.id)}::bigint[], ${col((u) => u.row.name)}::text[],
+                    ${col((u) => u.row.locale ?? null)}::text[], ${col((u) => !!u.row.sectionIds)}::boolean[])
+          AS v(id, nm, l, has_topics)
+        WHERE s.id = v.id`.execute(trx);
+      const withTopics = toUpdate.filter((u) => u.row.sectionIds);
+      if (withTopics.length) {
         await trx
-          .insertInto('subscriber_sections')
-          .values(row.sectionIds.map((section_id) => ({ subscriber_id: id, section_id })))
+          .deleteFrom('subscriber_sections')
+          .where(
+            'subscriber_id',
+            'in',
+            withTopics.map((u) => u.id),
+          )
           .execute();
+        await insertSectionLinks(
+          trx,
+          withTopics.flatMap((u) => (u.row.sectionIds ?? []).map((sectionId) => [u.id, sectionId] as const)),
+        );
       }
-      summary.updated++;
+      summary.updated += toUpdate.length;
     }
   });
+}
+
+async function insertSectionLinks(
+  trx: Transaction<Database>,
+  links: (readonly [number, number])[],
+): Promise<void> {
+  if (!links.length) return;
+  await sql`
+    INSERT INTO subscriber_sections (subscriber_id, section_id)
+    SELECT * FROM unnest(${links.map((l) => l[0])}::bigint[], ${links.map((l) => l[1])}::int[])
+    ON CONFLICT DO NOTHING`.execute(trx);
 }
