@@ -197,8 +197,7 @@ function buildBody(body: string, contentType: string, html: boolean, eightBit: b
 
 /**
  * Makes every line fit SMTP's 998-octet limit (counting each token at its allowance), or returns
- * null when that is impossible without changing the meaning. HTML lines may be broken at a space:
- * outside <pre> a line break is the same whitespace to a browser.
+ * null when that is impossible without changing the meaning (the part then goes out as base64).
  */
 function fitLines(text: string, html: boolean): string | null {
   const lines = text.split('\r\n');
@@ -208,20 +207,47 @@ function fitLines(text: string, html: boolean): string | null {
       out.push(line);
       continue;
     }
-    if (!html || /<pre[\s>]/i.test(line)) return null;
+    if (html && /<pre[\s>]/i.test(line)) return null;
+    // HTML: break at a space (a line break is the same whitespace to a browser). Plain text:
+    // break after a sentence's end (CJK has no spaces), which a reader sees as a line wrap.
+    // A space where the line breaks is replaced by the break.
+    // HTML may also break just before a tag's closing '>' after a name or quote (`<p\r\n>`),
+    // which is whitespace inside the tag and invisible; never in `-->` or `]>`.
+    const words = html
+      ? line.split(/(?<= )|(?<=[A-Za-z0-9"'])(?=>)/)
+      : line.split(/(?<=[。！？；!?;] ?)|(?<= )/u);
     let current = '';
-    for (const word of line.split(' ')) {
-      const candidate = current === '' ? word : `${current} ${word}`;
+    for (const word of words) {
+      const candidate = `${current}${word}`;
       if (lineBytes(candidate) <= MAX_LINE - 100) current = candidate;
       else {
-        if (current !== '') out.push(current);
-        if (lineBytes(word) > MAX_LINE) return null;
+        if (current !== '') out.push(current.endsWith(' ') ? current.slice(0, -1) : current);
+        if (lineBytes(word) > MAX_LINE - 100) {
+          // A long run of CJK text has no space to break at. In HTML text an empty comment
+          // holding the line break is invisible; anywhere else give up (base64).
+          const m = html ? /^([^<>]*>)?([^<>{}]*)(<[^>]*)?$/s.exec(word) : null;
+          if (!m || Buffer.byteLength(m[2] ?? '') < 600) return null;
+          const pieces = chopText(m[2] as string, 250);
+          pieces[0] = `${m[1] ?? ''}${pieces[0]}`;
+          pieces[pieces.length - 1] = `${pieces[pieces.length - 1]}${m[3] ?? ''}`;
+          out.push(...pieces.slice(0, -1).map((p, i) => `${i > 0 ? '-->' : ''}${p}<!--`));
+          current = `-->${pieces[pieces.length - 1] as string}`;
+          continue;
+        }
         current = word;
       }
     }
     out.push(current);
   }
   return out.join('\r\n');
+}
+
+/** Splits text into pieces of at most `chars` code points. */
+function chopText(text: string, chars: number): string[] {
+  const cps = Array.from(text);
+  const out: string[] = [];
+  for (let i = 0; i < cps.length; i += chars) out.push(cps.slice(i, i + chars).join(''));
+  return out;
 }
 
 function lineBytes(line: string): number {

@@ -1,0 +1,316 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Queue } from 'bullmq';
+import { sql } from 'kysely';
+import pg from 'pg';
+import { parseEnv } from '../src/config/env.js';
+import { openDatabase } from '../src/db/connect.js';
+import { migrateToLatest } from '../src/db/migrate.js';
+import type { Db } from '../src/db/schema.js';
+import {
+  issueStats,
+  openSendQueue,
+  prepareIssue,
+  startIssueSend,
+  waitForIssue,
+} from '../src/delivery/api.js';
+import { silentLogger } from '../src/log.js';
+import { createRedis } from '../src/queue/redis.js';
+import type { RenderableIssue } from '../src/rendering/types.js';
+import { loadModelIssue } from '../tests/support/model-issue.js';
+
+/**
+ * `npm run bench -- send --recipients <n> [--smtp <url>] [--workers <k>] [--mode spliced|naive|both]
+ * [--naive-recipients <m>]`: a model-sized issue (the sample's 4 sections, 27 items) to n
+ * subscribers with random section choices, prepared and sent end to end (PostgreSQL in a fresh
+ * schema, Redis under a random prefix) into an SMTP sink in another process. "spliced" is the
+ * engine; "naive" is one job per recipient with nodemailer building each message.
+ */
+const here = dirname(fileURLToPath(import.meta.url));
+
+function flag(args: string[], name: string, fallback?: string): string | undefined {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+}
+
+const log = (msg: string) => process.stderr.write(`[bench send] ${msg}\n`);
+
+export async function run(args: string[]): Promise<object> {
+  const recipients = Number(flag(args, 'recipients', '10000'));
+  const workers = Number(flag(args, 'workers', '1'));
+  const mode = flag(args, 'mode', 'both') as 'spliced' | 'naive' | 'both';
+  const naiveRecipients = Math.min(recipients, Number(flag(args, 'naive-recipients', '5000')));
+  const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  const prefix = `gbench-${randomBytes(4).toString('hex')}`;
+
+  let sink: ChildProcess | undefined;
+  let smtp = flag(args, 'smtp');
+  if (!smtp) {
+    sink = fork(join(here, '_smtp-sink.ts'), [], { execArgv: ['--import', 'tsx'] });
+    smtp = await new Promise<string>((ok) =>
+      sink?.on('message', (m: { type: string; url: string }) => m.type === 'ready' && ok(m.url)),
+    );
+    log(`SMTP sink in process ${sink.pid} at ${smtp}`);
+  }
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const handle = await openDatabase({ databaseUrl, dataDir: '/nonexistent', schema, poolSize: 4 });
+  const db = handle.db;
+  const envVars: Record<string, string> = {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'silent',
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    SMTP_URL: smtp,
+    SECRET_KEY: randomBytes(32).toString('hex'),
+    PUBLIC_URL: 'https://news.example.org',
+    MAIL_FROM: '数字科技与人工智能专业委员会 <newsletter@example.org>',
+    BOUNCE_DOMAIN: 'bounces.example.org',
+    SEND_BATCH_SIZE: '500',
+    SEND_CONCURRENCY: '50',
+    SEND_JOBS_PER_WORKER: '4',
+    SMTP_POOL_CONNECTIONS: '8',
+    DATA_DIR: '/tmp/gazette-bench',
+  };
+  const env = parseEnv(envVars);
+  const results: Record<string, unknown> = {};
+  try {
+    await migrateToLatest(db);
+    const model = loadModelIssue();
+    await seed(db, model, Math.max(recipients, naiveRecipients));
+    log(`${recipients} subscribers in schema ${schema}`);
+    const deps = {
+      db,
+      env,
+      log: silentLogger,
+      secrets: { current: envVars.SECRET_KEY as string },
+      now: () => new Date(),
+    };
+    const issueFor = async (): Promise<RenderableIssue> => {
+      const row = await db
+        .insertInto('issues')
+        .values({
+          period: `2025-07-${randomBytes(2).toString('hex')}`,
+          title: model.title,
+          subject: model.subject,
+          state: 'approved',
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      return { ...model, id: row.id };
+    };
+    const content = (issue: RenderableIssue) => ({ loadIssue: async () => issue });
+
+    if (mode === 'spliced' || mode === 'both') {
+      const issue = await issueFor();
+      const children = await startWorkers('spliced', workers, envVars, schema);
+      const queue = openSendQueue({ url: redisUrl, prefix });
+      const before = await sinkCount(sink);
+      const t0 = performance.now();
+      const { stageContent } = await import('../src/delivery/stage-content.js');
+      await startIssueSend({ ...deps, queue, content: { ...stageContent, ...content(issue) } }, issue.id);
+      const prepareSeconds = (performance.now() - t0) / 1000;
+      log(`prepared in ${prepareSeconds.toFixed(1)} s; sending`);
+      const done = await waitForIssue(deps, issue.id, {
+        intervalMs: 250,
+        onProgress: (s) => progress(s.byState.accepted, recipients),
+      });
+      const seconds = (performance.now() - t0) / 1000;
+      const after = await sinkCount(sink);
+      results.spliced = {
+        recipients,
+        eligible: done.stats.total - done.stats.byState.skipped,
+        accepted: done.stats.byState.accepted,
+        byState: done.stats.byState,
+        state: done.state,
+        seconds: round(seconds),
+        prepareSeconds: round(prepareSeconds),
+        messagesPerSecond: round(done.stats.byState.accepted / seconds),
+        bytesPerMessage:
+          after && before
+            ? Math.round((after.bytes - before.bytes) / Math.max(1, after.messages - before.messages))
+            : null,
+        peakRssMb: Math.round(Math.max(...children.map((c) => c.peakRss)) / 1048576),
+        workers,
+      };
+      await queue.close();
+      await stopWorkers(children);
+    }
+    if (mode === 'naive' || mode === 'both') {
+      const issue = await issueFor();
+      // The same audience, cut to naiveRecipients: this pipeline is too slow for 100k in a run.
+      await db
+        .updateTable('subscribers')
+        .set({ status: 'unsubscribed' })
+        .where('id', '>', await nthSubscriberId(db, naiveRecipients))
+        .execute();
+      const children = await startWorkers('naive', workers, envVars, schema);
+      const queue = new Queue('naive-send', { connection: createRedis(redisUrl), prefix });
+      const before = await sinkCount(sink);
+      const t0 = performance.now();
+      const { stageContent } = await import('../src/delivery/stage-content.js');
+      await db.updateTable('issues').set({ state: 'sending' }).where('id', '=', issue.id).execute();
+      await prepareIssue({ ...deps, content: { ...stageContent, ...content(issue) } }, issue.id);
+      let last = 0;
+      for (;;) {
+        const ids = await db
+          .selectFrom('deliveries')
+          .select('id')
+          .where('issue_id', '=', issue.id)
+          .where('state', '=', 'queued')
+          .where('id', '>', last)
+          .orderBy('id')
+          .limit(1000)
+          .execute();
+        if (!ids.length) break;
+        await queue.addBulk(
+          ids.map((r) => ({ name: 'send', data: { deliveryId: r.id }, opts: { removeOnComplete: true } })),
+        );
+        last = ids[ids.length - 1]?.id as number;
+      }
+      let stats = await issueStats(db, issue.id);
+      while (stats.byState.queued > 0) {
+        await new Promise((r) => setTimeout(r, 250));
+        stats = await issueStats(db, issue.id);
+        progress(stats.byState.accepted, stats.total);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const after = await sinkCount(sink);
+      results.naive = {
+        recipients: naiveRecipients,
+        accepted: stats.byState.accepted,
+        seconds: round(seconds),
+        messagesPerSecond: round(stats.byState.accepted / seconds),
+        bytesPerMessage:
+          after && before
+            ? Math.round((after.bytes - before.bytes) / Math.max(1, after.messages - before.messages))
+            : null,
+        peakRssMb: Math.round(Math.max(...children.map((c) => c.peakRss)) / 1048576),
+        workers,
+      };
+      await queue.close();
+      await stopWorkers(children);
+    }
+  } finally {
+    await handle.close();
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.end();
+    const redis = createRedis(redisUrl);
+    const keys = await redis.keys(`${prefix}:*`);
+    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
+    redis.disconnect();
+    sink?.kill();
+  }
+  const spliced = results.spliced as Record<string, unknown> | undefined;
+  return { ...(spliced ?? {}), ...results, target: { messagesPerSecond: 600, peakRssMb: 300 } };
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}
+
+let lastProgress = 0;
+function progress(done: number, total: number): void {
+  const now = Date.now();
+  if (now - lastProgress < 2000) return;
+  lastProgress = now;
+  log(`${done}/${total} accepted`);
+}
+
+async function nthSubscriberId(db: Db, n: number): Promise<number> {
+  const row = await db
+    .selectFrom('subscribers')
+    .select('id')
+    .orderBy('id')
+    .offset(n - 1)
+    .limit(1)
+    .executeTakeFirst();
+  return row?.id ?? Number.MAX_SAFE_INTEGER;
+}
+
+async function seed(db: Db, model: RenderableIssue, n: number): Promise<void> {
+  await db
+    .insertInto('publication')
+    .values({
+      name: model.publication.name,
+      from_name: '数字科技与人工智能专业委员会',
+      from_email: 'newsletter@example.org',
+      list_id: model.publication.listId,
+    })
+    .execute();
+  for (const [i, s] of model.sections.entries()) {
+    await db
+      .insertInto('sections')
+      .values({ key: s.key, position: i + 1, names: JSON.stringify(s.names) })
+      .execute();
+  }
+  // Half choose everything; the rest a random non-empty subset of the four sections.
+  await sql`
+    INSERT INTO subscribers (email, email_normalized, name, status, all_sections, consent_source)
+    SELECT 'reader' || g || '@example.net', 'reader' || g || '@example.net', '读者' || g, 'active', random() < 0.5, 'import'
+    FROM generate_series(1, ${n}) g
+  `.execute(db);
+  await sql`
+    INSERT INTO subscriber_sections (subscriber_id, section_id)
+    SELECT s.id, sec.id FROM subscribers s CROSS JOIN sections sec
+    WHERE NOT s.all_sections AND (random() < 0.5 OR sec.position = 1 + (s.id % 4))
+  `.execute(db);
+}
+
+interface Child {
+  proc: ChildProcess;
+  peakRss: number;
+}
+
+async function startWorkers(
+  mode: string,
+  k: number,
+  envVars: Record<string, string>,
+  schema: string,
+): Promise<Child[]> {
+  const children: Child[] = [];
+  for (let i = 0; i < k; i++) {
+    const proc = fork(join(here, '_send-worker.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, ...envVars, BENCH_MODE: mode, BENCH_SCHEMA: schema },
+    });
+    const child: Child = { proc, peakRss: 0 };
+    await new Promise<void>((ok, fail) => {
+      proc.on('message', (m: { type: string; rss?: number }) => {
+        if (m.type === 'ready') ok();
+        if (m.type === 'rss') child.peakRss = Math.max(child.peakRss, m.rss ?? 0);
+      });
+      proc.once('exit', (code) => fail(new Error(`bench worker exited with ${code}`)));
+    });
+    children.push(child);
+  }
+  return children;
+}
+
+async function stopWorkers(children: Child[]): Promise<void> {
+  for (const c of children) {
+    c.proc.kill('SIGTERM');
+    c.proc.kill('SIGKILL');
+  }
+}
+
+async function sinkCount(
+  sink: ChildProcess | undefined,
+): Promise<{ messages: number; bytes: number } | null> {
+  if (!sink) return null;
+  return new Promise((ok) => {
+    const on = (m: { type: string; messages: number; bytes: number }) => {
+      if (m.type !== 'count') return;
+      sink.off('message', on);
+      ok({ messages: m.messages, bytes: m.bytes });
+    };
+    sink.on('message', on);
+    sink.send({ type: 'count' });
+  });
+}
