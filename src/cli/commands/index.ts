@@ -5,7 +5,9 @@ import { registerIssueCommands } from './issues.js';
 import { registerOpsCommands } from './ops.js';
 import { registerRenderCommands } from './render.js';
 import { registerSendCommands } from './send.js';
+import { registerSourceCommands } from './sources.js';
 import { registerSubscriberCommands } from './subscribers.js';
+import { registerTrackingCommands } from './tracking.js';
 
 /**
  * Each stage registers its own commands from its own file, so stages do not edit each other's
@@ -18,4 +20,6 @@ export function registerCommands(program: Command, runtime: CliRuntime): void {
   registerOpsCommands(program, runtime);
   registerSubscriberCommands(program, runtime);
   registerSendCommands(program, runtime);
+  registerTrackingCommands(program, runtime);
+  registerSourceCommands(program, runtime);
 }
