@@ -88,7 +88,7 @@ export async function compileVariant(
   const strings = templates.strings[opts.locale];
   const common = { issue, sections, locale: opts.locale, publicUrl: opts.publicUrl, theme, strings };
 
-  const source = templates.mjml(buildViewModel({ ...common, mode: 'html' }));
+  const source = templates.mjml(buildViewModel({ ...common, mode: 'html', warnings }));
   // mjml 4 returns synchronously, mjml 5 (whose types are installed) a promise: await covers both.
   let rendered: Awaited<ReturnType<typeof mjml2html>>;
   try {

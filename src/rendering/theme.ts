@@ -72,9 +72,10 @@ export function buildTheme(branding: Branding, locale: Locale, warnings: string[
   return {
     fontFamily,
     lineHeight: cjk ? '1.8' : '1.6',
-    // CJK: strict kinsoku keeps full-width punctuation off line starts; English: normal.
+    // CJK: strict kinsoku keeps full-width punctuation off line starts. word-break stays normal
+    // (CJK breaks between characters anyway); long URLs break via overflow-wrap on links.
     lineBreak: cjk ? 'strict' : 'auto',
-    wordBreak: cjk ? 'normal' : 'normal',
+    wordBreak: 'normal',
     primary,
     link,
     text,

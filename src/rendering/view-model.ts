@@ -75,6 +75,7 @@ export function buildViewModel(input: {
   theme: Theme;
   strings: Strings;
   mode: 'html' | 'text';
+  warnings?: string[];
 }): ViewModel {
   const { issue, locale, mode, strings } = input;
   const c = (s: string): Content =>
@@ -93,6 +94,8 @@ export function buildViewModel(input: {
 
   const branding = issue.publication.branding;
   const logoUrl = branding.logoUrl && /^https:\/\//i.test(branding.logoUrl) ? branding.logoUrl : null;
+  if (branding.logoUrl && !logoUrl)
+    input.warnings?.push('branding.logoUrl is not an https:// URL; logo left out');
   const logoAlt =
     branding.logoAlt ?? (strings.logoAlt ?? '{publication}').replace('{publication}', issue.publication.name);
   const names = input.sections.map((s) => sectionName(s, locale, issue.locale));
