@@ -18,8 +18,9 @@ import { upsertSection } from '../../src/publication/sections.js';
 import { QUEUES } from '../../src/queue/names.js';
 import { createRedis } from '../../src/queue/redis.js';
 import { createIssueWorker } from '../../workers/issues.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
+import type { TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
+import { createIssuesTestDatabase } from './support-db.js';
 
 let tdb: TestDatabase;
 let env: Env;
@@ -49,7 +50,7 @@ async function approvedIssue(period: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  tdb = await createTestDatabase();
+  tdb = await createIssuesTestDatabase();
   env = testEnv();
   queue = new Queue(QUEUES.issues, { connection: createRedis(env.REDIS_URL), prefix: env.QUEUE_PREFIX });
   deps = { db: tdb.db, log: silentLogger, env, now: () => clock, queue };
