@@ -8,6 +8,7 @@ export {
   NoSectionsToRenderError,
 } from './compile-variant.js';
 export { TemplateError } from './errors.js';
+export { recipientName } from './recipient-name.js';
 export { getTemplates, loadTemplates } from './template-store.js';
 export { TEXT_COLUMNS, wrapText } from './text-wrap.js';
 export {

@@ -1,6 +1,6 @@
 import * as cheerio from 'cheerio';
 import { describe, expect, it } from 'vitest';
-import { compileVariant } from '../../src/rendering/index.js';
+import { compileVariant, recipientName } from '../../src/rendering/index.js';
 import { formatPeriod, itemNumber, sectionNumber } from '../../src/rendering/locale-format.js';
 import { buildTheme, contrastRatio } from '../../src/rendering/theme.js';
 import { hostileIssue, PUBLIC_URL } from './fixtures.js';
@@ -24,6 +24,12 @@ describe('locale helpers', () => {
     ]);
     expect(sectionNumber(1, 'en')).toBe('2. ');
     expect(itemNumber(10)).toBe('11. ');
+  });
+
+  it('fills the name token with the locale word for reader when a subscriber has no name', () => {
+    expect(recipientName(null, 'zh-CN')).toBe('读者');
+    expect(recipientName('  ', 'en')).toBe('reader');
+    expect(recipientName(' 张律师 ', 'zh-CN')).toBe('张律师');
   });
 });
 
