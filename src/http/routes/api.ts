@@ -282,7 +282,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
               properties: {
                 name: { type: 'string', maxLength: 200, nullable: true },
                 locale,
-                sectionKeys: { anyOf: [sectionKeys, { type: 'string', enum: ['all'] }] },
+                sectionKeys: { anyOf: [{ type: 'string', enum: ['all'] }, sectionKeys] },
                 status,
               },
             },
