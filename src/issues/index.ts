@@ -19,6 +19,7 @@ export {
   updateIssueFields,
   updateIssueItem,
 } from './edit.js';
+export { type IssueEditorRoutesOptions, issueEditorRoutes } from './editor-routes.js';
 export { exportIssue, type ImportResult, importIssueMarkdown, MarkdownImportError } from './import.js';
 export {
   approveIssue,
