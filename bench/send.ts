@@ -24,8 +24,8 @@ import { loadModelIssue } from '../tests/support/model-issue.js';
 /**
  * `npm run bench -- send --recipients <n> [--smtp <url>] [--workers <k>] [--mode spliced|naive|both]
  * [--naive-recipients <m>]`: a model-sized issue (the sample's 4 sections, 27 items) to n
- * subscribers with random section choices, prepared and sent end to end (PostgreSQL in a fresh
- * schema, Redis under a random prefix) into an SMTP sink in another process. "spliced" is the
+ * subscribers with random section choices, prepared and sent end to end (a fresh PostgreSQL
+ * database, Redis under a random prefix) into an SMTP sink in another process. "spliced" is the
  * engine; "naive" is one job per recipient with nodemailer building each message.
  */
 const here = dirname(fileURLToPath(import.meta.url));
@@ -42,9 +42,15 @@ export async function run(args: string[]): Promise<object> {
   const workers = Number(flag(args, 'workers', '1'));
   const mode = flag(args, 'mode', 'both') as 'spliced' | 'naive' | 'both';
   const naiveRecipients = Math.min(recipients, Number(flag(args, 'naive-recipients', '5000')));
-  const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const schema = `bench_${randomBytes(4).toString('hex')}`;
+  // A database of its own (not a schema in the shared one): the migrator's table checks see every
+  // schema of a database, so a bench schema would disturb tests running beside it.
+  const schema = 'public';
+  const dbName = `gazette_bench_${randomBytes(4).toString('hex')}`;
+  const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const benchUrl = new URL(adminUrl);
+  benchUrl.pathname = `/${dbName}`;
+  const databaseUrl = benchUrl.toString();
   const prefix = `gbench-${randomBytes(4).toString('hex')}`;
 
   let sink: ChildProcess | undefined;
@@ -56,9 +62,9 @@ export async function run(args: string[]): Promise<object> {
     );
     log(`SMTP sink in process ${sink.pid} at ${smtp}`);
   }
-  const admin = new pg.Client({ connectionString: databaseUrl });
+  const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
+  await admin.query(`CREATE DATABASE ${dbName}`);
   const handle = await openDatabase({ databaseUrl, dataDir: '/nonexistent', schema, poolSize: 4 });
   const db = handle.db;
   const envVars: Record<string, string> = {
@@ -84,7 +90,7 @@ export async function run(args: string[]): Promise<object> {
     await migrateToLatest(db);
     const model = loadModelIssue();
     await seed(db, model, Math.max(recipients, naiveRecipients));
-    log(`${recipients} subscribers in schema ${schema}`);
+    log(`${recipients} subscribers in database ${dbName}`);
     const deps = {
       db,
       env,
@@ -199,7 +205,7 @@ export async function run(args: string[]): Promise<object> {
     }
   } finally {
     await handle.close();
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
     await admin.end();
     const redis = createRedis(redisUrl);
     const keys = await redis.keys(`${prefix}:*`);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ import {
 import type { DeliveryDeps } from '../../src/delivery/deps.js';
 import { issueStats } from '../../src/delivery/ledger.js';
 import { enqueueRanges } from '../../src/delivery/queue.js';
+import { TransportRateLimiter } from '../../src/delivery/rate-limit.js';
 import { createSendWorker, type SendWorker } from '../../src/delivery/send-worker.js';
 import { createRedis } from '../../src/queue/redis.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
@@ -371,5 +372,75 @@ describe('delivery engine', () => {
     expect(stats.byState.accepted + stats.byState.unknown).toBe(60);
     const to = recipientsOf(sink);
     expect(new Set(to).size).toBe(to.length);
+  });
+
+  it('pauses the issue when too many messages fail (circuit breaker)', async () => {
+    const sink = await catcher(() =>
+      Object.assign(new Error('5.7.1 rejected by policy'), { responseCode: 554 }),
+    );
+    const w = await worker(sink.url, {
+      env: { ...env, SEND_BREAKER_WINDOW: 10, SEND_BREAKER_RATIO: 0.5 },
+      chunkSize: 2,
+      concurrency: 1,
+    });
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(tdb.db, sectionIds, emails(60, 'breaker'));
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    expect(state).toBe('paused');
+    const issue = await tdb.db
+      .selectFrom('issues')
+      .select('pause_reason')
+      .where('id', '=', issueId)
+      .executeTakeFirstOrThrow();
+    expect(issue.pause_reason).toBe('failure_rate');
+    expect(stats.byState.failed).toBeLessThan(60);
+    expect(stats.byState.queued).toBeGreaterThan(0);
+  });
+
+  it('signs messages with DKIM when a key is configured', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const sink = await catcher();
+    const w = await worker(sink.url, {
+      env: {
+        ...env,
+        DKIM_DOMAIN: 'gazette.test',
+        DKIM_SELECTOR: 'mail',
+        DKIM_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      },
+    });
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(tdb.db, sectionIds, emails(2, 'dkim'));
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    expect(sink.messages).toHaveLength(2);
+    for (const m of sink.messages) {
+      const head = m.raw.toString('utf8').split('\r\n\r\n')[0] as string;
+      expect(head).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=gazette.test;/m);
+      expect(head).toMatch(/s=mail;/);
+    }
+  });
+
+  it('grants a transport no more than its per-second and per-hour budgets, across callers', async () => {
+    const redis = createRedis(env.REDIS_URL);
+    let now = 1_700_000_000_000;
+    const prefix = `gtest-${randomBytes(5).toString('hex')}`;
+    const a = new TransportRateLimiter(redis, prefix, () => now);
+    const b = new TransportRateLimiter(redis, prefix, () => now);
+    const limits = { perSecond: 10, perHour: 25 };
+    expect((await a.acquire('relay:25', limits, 8)).granted).toBe(8);
+    expect((await b.acquire('relay:25', limits, 8)).granted).toBe(2);
+    const full = await a.acquire('relay:25', limits, 1);
+    expect(full).toMatchObject({ granted: 0, hourly: false });
+    now += 1000;
+    expect((await b.acquire('relay:25', limits, 10)).granted).toBe(10);
+    now += 1000;
+    expect((await a.acquire('relay:25', limits, 10)).granted).toBe(5);
+    now += 1000;
+    expect(await a.acquire('relay:25', limits, 10)).toMatchObject({ granted: 0, hourly: true });
+    expect((await a.acquire('other:25', limits, 3)).granted).toBe(3);
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length) await redis.del(...keys);
+    redis.disconnect();
   });
 });
