@@ -77,6 +77,14 @@ describe('open pixel', () => {
     expect(opens[0]?.dedupe_key).toBe(`open:${d.id}`);
   });
 
+  it('also answers the pixel without the .gif suffix (the footer template writes /t/o/<token>)', async () => {
+    const d = issue.deliveries[0] as SeededIssue['deliveries'][number];
+    const res = await app.inject({ method: 'GET', url: `/t/o/${tokenFor(d, issue.issueId)}` });
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload.equals(PIXEL_GIF)).toBe(true);
+    expect((await events('open')).filter((e) => Number(e.delivery_id) === d.id)).toHaveLength(1);
+  });
+
   it('flags an open through Google’s image proxy instead of hiding it', async () => {
     const d = issue.deliveries[1] as SeededIssue['deliveries'][number];
     const res = await app.inject({
