@@ -45,7 +45,7 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
     loggerInstance: ctx.log.child({ component: 'http' }) as FastifyBaseLogger,
     // Request lines would carry link tokens; our own events log ids instead.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: true,
+    trustProxy: parseTrustProxy(ctx.env.HTTP_TRUST_PROXY),
     bodyLimit: 64 * 1024,
     // Signed link tokens are path parameters of 100-300 characters.
     routerOptions: { maxParamLength: 1024 },
@@ -122,6 +122,16 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   await app.ready();
   return app;
+}
+
+/** HTTP_TRUST_PROXY: a spoofed X-Forwarded-For must not let a client dodge the subscribe rate limit. */
+export function parseTrustProxy(value: string): boolean | string[] {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
 }
 
 /** Builds the server and listens on HTTP_HOST:HTTP_PORT. */

@@ -80,3 +80,16 @@ export function subscriberLinks(
     preferencesUrl: `${base}/preferences/${pref}`,
   };
 }
+
+/**
+ * RFC 2369 + RFC 8058 headers for a message: mailbox providers show an unsubscribe button and
+ * POST `List-Unsubscribe=One-Click` to the HTTPS URL.
+ */
+export function listUnsubscribeHeaders(
+  links: Pick<RecipientLinks, 'oneClickUnsubscribeUrl'>,
+): Record<string, string> {
+  return {
+    'List-Unsubscribe': `<${links.oneClickUnsubscribeUrl}>`,
+    'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+  };
+}
