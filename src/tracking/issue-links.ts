@@ -24,6 +24,8 @@ export async function registerIssueLinks(
   const inputs = new Map<string, number | null>();
   for (const u of urls) {
     const input = typeof u === 'string' ? { url: u } : u;
+    if (!isHttpUrl(input.url))
+      throw new Error(`issue ${issueId}: link "${input.url.slice(0, 200)}" is not an http(s) URL`);
     if (!inputs.has(input.url) || inputs.get(input.url) == null)
       inputs.set(input.url, input.sectionId ?? null);
   }
@@ -45,6 +47,16 @@ export async function registerIssueLinks(
     for (const r of rows) out.set(r.url, r.id);
   }
   return out;
+}
+
+/** Only web links may become redirect targets (never javascript:, data: or the like). */
+export function isHttpUrl(value: string): boolean {
+  try {
+    const u = new URL(value);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
 }
 
 export async function loadIssueLinks(db: Db, issueId: number): Promise<IssueLink[]> {

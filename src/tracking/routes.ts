@@ -5,6 +5,7 @@ import type { Logger } from '../log.js';
 import { verifyLinkToken } from '../security/link-tokens.js';
 import { EventWriter } from './event-writer.js';
 import { type FeedbackOutcome, type MailFeedback, recordFeedback } from './feedback.js';
+import { isHttpUrl } from './issue-links.js';
 import { LinkCache } from './link-cache.js';
 import { feedbackFromMailgun, feedbackFromSes, verifyMailgunSignature } from './providers.js';
 import { detectMailProxy } from './proxy.js';
@@ -114,7 +115,7 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
     const linkId = Number(req.params.linkId);
     const link = await links.get(t.i, linkId);
     // Only a URL registered for this delivery's issue: never an open redirect.
-    if (!link || link.issueId !== t.i) {
+    if (!link || link.issueId !== t.i || !isHttpUrl(link.url)) {
       return page(reply, 404, 'Link not found', 'This link does not belong to this newsletter issue.');
     }
     writer.add({

@@ -75,4 +75,10 @@ describe('applying link tracking to a compiled variant', () => {
       .executeTakeFirstOrThrow();
     expect(Number(count.c)).toBe(3);
   });
+
+  it('refuses to register a link that is not an http(s) URL', async () => {
+    await expect(registerIssueLinks(tdb.db, issue.issueId, ['javascript:alert(1)'])).rejects.toThrow(
+      /not an http\(s\) URL/,
+    );
+  });
 });
