@@ -37,7 +37,7 @@ export async function createContext(env: Env, opts: CreateContextOptions): Promi
   });
   try {
     if (opts.migrate !== false) {
-      const applied = await migrateToLatest(database.db);
+      const applied = await migrateToLatest(database.db, opts.schema ? { schema: opts.schema } : {});
       if (applied.length)
         opts.log.info({ event: 'db.migrated', applied, where: database.where }, 'migrations applied');
     }

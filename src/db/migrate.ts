@@ -6,9 +6,11 @@ export class MigrationError extends Error {
 }
 
 /** Brings the schema up to date; returns the names of the migrations it applied. */
-export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
+export async function migrateToLatest(db: Kysely<any>, opts: { schema?: string } = {}): Promise<string[]> {
   const migrator = new Migrator({
     db,
+    // Name the schema, or the migrator may find another schema's bookkeeping tables and skip its own.
+    ...(opts.schema ? { migrationTableSchema: opts.schema } : {}),
     provider: { getMigrations: async () => migrations },
     // Helpers land migrations in parallel branches; order by name but accept late arrivals.
     allowUnorderedMigrations: true,

@@ -24,7 +24,8 @@ describe('Redis', () => {
   });
 });
 
-describe('embedded PGlite', () => {
+// PGlite boots a WebAssembly PostgreSQL: seconds on an idle machine, much longer on a loaded one.
+describe('embedded PGlite', { timeout: 120_000 }, () => {
   it('runs the same migrations and enforces the ledger constraints', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'gazette-pglite-'));
     const handle = await openDatabase({ dataDir });

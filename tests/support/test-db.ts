@@ -27,7 +27,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     schema,
     poolSize: 5,
   });
-  await migrateToLatest(handle.db);
+  await migrateToLatest(handle.db, { schema });
   return {
     db: handle.db,
     schema,
