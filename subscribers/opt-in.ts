@@ -131,7 +131,7 @@ export async function requestSubscription(
   return 'confirmation-sent';
 }
 
-export type ConfirmOutcome = 'confirmed' | 'already-confirmed' | 'stale';
+export type ConfirmOutcome = 'confirmed' | 'already-confirmed' | 'stale' | 'confirmable';
 
 /**
  * Confirms from the mailed link (TokenError when tampered or expired). Confirming twice is
@@ -140,6 +140,7 @@ export type ConfirmOutcome = 'confirmed' | 'already-confirmed' | 'stale';
 export async function confirmSubscription(
   deps: Pick<OptInDeps, 'db' | 'secrets' | 'now' | 'log'>,
   token: string,
+  opts: { dryRun?: boolean } = {},
 ): Promise<{ outcome: ConfirmOutcome; subscriberId: number; locale?: Locale }> {
   const now = deps.now();
   const claim = verifyLinkToken(deps.secrets, token, 'confirm', { now });
@@ -155,6 +156,8 @@ export async function confirmSubscription(
   const issuedAfterLeaving =
     sub.status === 'unsubscribed' && sub.unsubscribed_at && sub.unsubscribed_at.getTime() <= claim.iat * 1000;
   if (sub.status !== 'pending' && !issuedAfterLeaving) return { outcome: 'stale', ...base };
+  // dryRun: what the confirmation page shows before the person presses the button.
+  if (opts.dryRun) return { outcome: 'confirmable', ...base };
 
   const locale = claim.l === 'en' || claim.l === 'zh-CN' ? claim.l : undefined;
   const changed = await deps.db.transaction().execute(async (trx) => {

@@ -17,6 +17,11 @@ async function subscribe(fields: Record<string, string | string[]>) {
   return res;
 }
 
+/** Opens the mailed link (a page with a button) and presses the button. */
+async function confirmVia(path: string) {
+  return h.app.inject({ method: 'POST', url: path });
+}
+
 async function statusOf(email: string) {
   const row = await h.ctx.db
     .selectFrom('subscribers')
@@ -46,7 +51,13 @@ describe('subscribe form and double opt-in', () => {
     expect(mails).toHaveLength(1);
     expect(mails[0]?.to).toBe('reader.one@example.com');
     expect(mails[0]?.subject).toContain('请确认订阅');
-    const confirm = await h.app.inject({ url: linkPath(mails[0]?.text ?? '', '/confirm/') });
+    const path = linkPath(mails[0]?.text ?? '', '/confirm/');
+    // Opening the link (as a mail scanner would) only shows a button.
+    const page = await h.app.inject({ url: path });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain(`<form method="post" action="${path}">`);
+    expect((await statusOf('reader.one@example.com'))?.status).toBe('pending');
+    const confirm = await confirmVia(path);
     expect(confirm.statusCode).toBe(200);
     expect(confirm.body).toContain('订阅已确认');
     const row = await statusOf('reader.one@example.com');
@@ -58,9 +69,9 @@ describe('subscribe form and double opt-in', () => {
   it('treats confirming twice as harmless', async () => {
     await subscribe({ email: 'twice@example.com', locale: 'en' });
     const path = linkPath((await h.mails())[0]?.text ?? '', '/confirm/');
-    expect((await h.app.inject({ url: path })).statusCode).toBe(200);
+    expect((await confirmVia(path)).statusCode).toBe(200);
     const first = await statusOf('twice@example.com');
-    const again = await h.app.inject({ url: path });
+    const again = await confirmVia(path);
     expect(again.statusCode).toBe(200);
     expect(again.body).toContain('Already confirmed');
     const second = await statusOf('twice@example.com');
@@ -72,9 +83,11 @@ describe('subscribe form and double opt-in', () => {
     await subscribe({ email: 'late@example.com', locale: 'en' });
     const path = linkPath((await h.mails())[0]?.text ?? '', '/confirm/');
     h.clock.now = new Date(Date.now() + (h.env.CONFIRM_TOKEN_TTL_HOURS + 1) * 3600_000);
-    const res = await h.app.inject({ url: `${path}?lang=en` });
-    expect(res.statusCode).toBe(410);
-    expect(res.body).toContain('Link expired');
+    for (const method of ['GET', 'POST'] as const) {
+      const res = await h.app.inject({ method, url: `${path}?lang=en` });
+      expect(res.statusCode).toBe(410);
+      expect(res.body).toContain('Link expired');
+    }
     expect((await statusOf('late@example.com'))?.status).toBe('pending');
   });
 
@@ -87,7 +100,7 @@ describe('subscribe form and double opt-in', () => {
     payload.s = payload.s + 1;
     const forged = `${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${sig}`;
     for (const bad of [forged, `${token.slice(0, -2)}xx`, 'not-a-token']) {
-      const res = await h.app.inject({ url: `/confirm/${bad}?lang=en` });
+      const res = await h.app.inject({ method: 'POST', url: `/confirm/${bad}?lang=en` });
       expect(res.statusCode).toBe(400);
       expect(res.body).toContain('Invalid link');
     }
@@ -96,7 +109,7 @@ describe('subscribe form and double opt-in', () => {
 
   it('gives the same answer for new, pending, active, unsubscribed and suppressed addresses', async () => {
     await subscribe({ email: 'known@example.com', locale: 'en' });
-    await h.app.inject({ url: linkPath((await h.mails())[0]?.text ?? '', '/confirm/') });
+    await confirmVia(linkPath((await h.mails())[0]?.text ?? '', '/confirm/'));
     await h.ctx.db
       .insertInto('suppressions')
       .values({ kind: 'address', value: 'blocked@example.com', reason: 'manual' })
@@ -165,21 +178,21 @@ describe('subscribe form and double opt-in', () => {
   it('does not let an old confirmation link undo a later unsubscribe', async () => {
     await subscribe({ email: 'leaver@example.com', locale: 'en' });
     const path = linkPath((await h.mails())[0]?.text ?? '', '/confirm/');
-    await h.app.inject({ url: path });
+    await confirmVia(path);
     h.clock.now = new Date(Date.now() + 60_000);
     await h.ctx.db
       .updateTable('subscribers')
       .set({ status: 'unsubscribed', unsubscribed_at: h.clock.now })
       .where('email_normalized', '=', 'leaver@example.com')
       .execute();
-    const replay = await h.app.inject({ url: `${path}?lang=en` });
+    const replay = await h.app.inject({ method: 'POST', url: `${path}?lang=en` });
     expect(replay.statusCode).toBe(410);
     expect((await statusOf('leaver@example.com'))?.status).toBe('unsubscribed');
     // Signing up again sends a fresh link, which does bring them back.
     h.smtp.messages.length = 0;
     h.clock.now = new Date(Date.now() + 120_000);
     await subscribe({ email: 'leaver@example.com', locale: 'en' });
-    await h.app.inject({ url: linkPath((await h.mails())[0]?.text ?? '', '/confirm/') });
+    await confirmVia(linkPath((await h.mails())[0]?.text ?? '', '/confirm/'));
     expect((await statusOf('leaver@example.com'))?.status).toBe('active');
   });
 

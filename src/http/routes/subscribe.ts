@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { InvalidEmailError, normalizeEmail } from '../../../subscribers/email.js';
 import { confirmSubscription, type OptInDeps, requestSubscription } from '../../../subscribers/opt-in.js';
 import { allSections, sectionIdsForKeys, UnknownSectionError } from '../../../subscribers/sections.js';
@@ -105,15 +105,20 @@ export function subscribeRoutes(deps: HttpDeps): FastifyPluginAsync {
       },
     );
 
-    // GET confirms: the link in the mail is the consent, and confirming twice is harmless.
-    app.get<{ Params: { token: string } }>(
-      '/confirm/:token',
-      { schema: { hide: true } },
-      async (request, reply) => {
+    // GET only shows a button (link scanners in corporate mail follow every link); the POST
+    // confirms. Confirming twice is harmless.
+    const confirm =
+      (dryRun: boolean) =>
+      async (request: FastifyRequest<{ Params: { token: string } }>, reply: FastifyReply) => {
         try {
-          const result = await confirmSubscription(deps.ctx, request.params.token);
+          const result = await confirmSubscription(deps.ctx, request.params.token, { dryRun });
           const locale = pageLocale(deps, request, result.locale);
           const t = strings(locale);
+          if (result.outcome === 'confirmable')
+            return sendPage(deps, reply, 200, 'confirm', locale, {
+              title: t.confirmTitle,
+              action: `/confirm/${request.params.token}`,
+            });
           if (result.outcome === 'confirmed')
             return sendMessage(deps, reply, 200, locale, t.confirmedTitle, t.confirmedBody);
           if (result.outcome === 'already-confirmed')
@@ -123,7 +128,8 @@ export function subscribeRoutes(deps: HttpDeps): FastifyPluginAsync {
           if (err instanceof TokenError) return sendTokenError(deps, request, reply, err);
           throw err;
         }
-      },
-    );
+      };
+    app.get('/confirm/:token', { schema: { hide: true } }, confirm(true));
+    app.post('/confirm/:token', { schema: { hide: true } }, confirm(false));
   };
 }
