@@ -16,6 +16,10 @@ function fromDateTime(dt: DateTime): FeedDate | null {
   return dt.isValid ? { utc: dt.toUTC().toJSDate(), offset: dt.toFormat('ZZ') } : null;
 }
 
+/** "2025-07-08 10:00:00", "2025/7/8 10:00", "2025年7月8日 10:00": local time, no zone. */
+const LOCAL_DATE =
+  /^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s*[ T]?\s*(\d{1,2}):(\d{2})(?::(\d{2}))?)?$/;
+
 export function parseFeedDate(
   raw: string | undefined | null,
   defaultZone = 'Asia/Shanghai',
@@ -31,13 +35,13 @@ export function parseFeedDate(
       ? fromDateTime(iso)
       : fromDateTime(DateTime.fromISO(value, { zone: defaultZone, setZone: true }));
   }
-  const local = value
-    .replace(/[年月/.]/g, '-')
-    .replace(/日/, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-  for (const format of ['yyyy-M-d H:mm:ss', 'yyyy-M-d H:mm', 'yyyy-M-d']) {
-    const dt = DateTime.fromFormat(local, format, { zone: defaultZone, setZone: true });
+  const local = LOCAL_DATE.exec(value);
+  if (local) {
+    const [, y, mo, d, h, mi, sec] = local.map((v) => (v === undefined ? undefined : Number(v)));
+    const dt = DateTime.fromObject(
+      { year: y, month: mo, day: d, hour: h ?? 0, minute: mi ?? 0, second: sec ?? 0 },
+      { zone: defaultZone },
+    );
     if (dt.isValid) return fromDateTime(dt);
   }
   // Last resort: whatever the JavaScript engine understands (e.g. "Tue, 8 Jul 2025 10:00 CST").

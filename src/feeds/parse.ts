@@ -145,8 +145,11 @@ function finishItem(
   zone: string | undefined,
 ): NormalizedItem {
   const summaryHtml = decodeBase64Html(fields.summaryHtml);
-  const content = sanitizeFeedHtml(decodeBase64Html(fields.contentHtml) ?? summaryHtml ?? '', base);
-  const summary = summaryHtml ? sanitizeFeedHtml(summaryHtml, base).text : content.text;
+  const contentSource = decodeBase64Html(fields.contentHtml) ?? summaryHtml ?? '';
+  const content = sanitizeFeedHtml(contentSource, base);
+  // RSS often has only a description: it is both summary and content; sanitise it once.
+  const summary =
+    summaryHtml && summaryHtml !== contentSource ? sanitizeFeedHtml(summaryHtml, base).text : content.text;
   const summaryText = truncate(summary, SUMMARY_MAX);
   let title = plainTextLine(fields.title ?? '');
   if (!title) title = truncate(summaryText.split('\n')[0] ?? '', 80) || fields.link || '(untitled)';

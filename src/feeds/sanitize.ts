@@ -84,7 +84,8 @@ const BLOCK = new Set([
 
 /** Plain text of (already sanitised) HTML: blocks become line breaks, runs of spaces collapse. */
 export function htmlToText(html: string): string {
-  const $ = load(html, null, false);
+  // htmlparser2 (via the xml option, in HTML mode) is much faster than parse5 for this.
+  const $ = load(html, { xml: { xmlMode: false, decodeEntities: true } }, false);
   const parts: string[] = [];
   const walk = (nodes: ReturnType<typeof $.root>['0']['children']) => {
     for (const node of nodes) {
@@ -118,6 +119,8 @@ export function sanitizeFeedHtml(html: string, baseUrl?: string): { html: string
 
 /** Text only, for titles and other one-line fields that may carry markup or entities. */
 export function plainTextLine(value: string): string {
+  // Most titles are plain text: skip the HTML parser for them.
+  if (!/[<&]/.test(value ?? '')) return (value ?? '').replace(/\s+/g, ' ').trim();
   const clean = sanitizeHtml(value ?? '', {
     allowedTags: [],
     allowedAttributes: {},
