@@ -1,7 +1,7 @@
-import { type Job, Worker } from 'bullmq';
+import { type Job, Queue, Worker } from 'bullmq';
 import type { Env } from '../src/config/env.js';
 import type { Db } from '../src/db/schema.js';
-import { decideDueIssue, type ScheduledSendJob } from '../src/issues/schedule.js';
+import { decideDueIssue, resumeScheduledIssues, type ScheduledSendJob } from '../src/issues/schedule.js';
 import { writeAudit } from '../src/issues/store.js';
 import type { Logger } from '../src/log.js';
 import { QUEUES } from '../src/queue/names.js';
@@ -16,6 +16,8 @@ export interface IssueWorkerOptions {
   /** Called when a scheduled issue is due; the lead wires it to the delivery stage. */
   onDue: (issueId: number) => Promise<void>;
   concurrency?: number;
+  /** Rebuild scheduled jobs lost from Redis before processing (default true). */
+  resumeOnStart?: boolean;
 }
 
 /**
@@ -23,9 +25,34 @@ export interface IssueWorkerOptions {
  * it was scheduled at; the ledger decides (state, revision, late-schedule grace), so a stale,
  * duplicated or late job does no harm.
  */
-export function createIssueWorker(opts: IssueWorkerOptions): { worker: Worker; close(): Promise<void> } {
+export function createIssueWorker(opts: IssueWorkerOptions): {
+  worker: Worker;
+  /** Settles when the start-up resume scan is done (its failure is logged, not thrown). */
+  resumed: Promise<number[]>;
+  close(): Promise<void>;
+} {
   const { db, log, env, now } = opts;
   const connection = createRedis(opts.connection.url);
+  const resumed =
+    opts.resumeOnStart === false
+      ? Promise.resolve([])
+      : (async () => {
+          const queue = new Queue(QUEUES.issues, {
+            connection: createRedis(opts.connection.url),
+            prefix: opts.connection.prefix,
+          });
+          try {
+            return await resumeScheduledIssues({ db, log, env, now, queue });
+          } catch (err) {
+            log.error(
+              { event: 'issue.schedule.resume_failed', err: (err as Error).message },
+              'resume scan failed',
+            );
+            return [];
+          } finally {
+            await queue.close();
+          }
+        })();
 
   const processJob = async (job: Job<ScheduledSendJob>) => {
     const { issueId } = job.data;
@@ -77,7 +104,9 @@ export function createIssueWorker(opts: IssueWorkerOptions): { worker: Worker; c
   });
   return {
     worker,
+    resumed,
     async close() {
+      await resumed;
       await worker.close();
       connection.disconnect();
     },

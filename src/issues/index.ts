@@ -44,6 +44,7 @@ export {
   decideDueIssue,
   parseScheduleTime,
   rescheduleIssue,
+  resumeScheduledIssues,
   type ScheduledSendJob,
   scheduleIssue,
   unscheduleIssue,

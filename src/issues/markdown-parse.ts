@@ -68,8 +68,9 @@ const NUMBERED = /^(\d{1,3})\s*[.、．)）]\s*(.+)$/u;
 const TOC_LINE = /(\.{3,}|…{2,}|·{3,})\s*\d+\s*$/u;
 const SUMMARY_LABEL =
   /^\s*(?:\*\*|__)?\s*(内容摘要|内容概要|摘要|概要)\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?\s*/u;
+// The colon may be missing when the URL follows directly ("来源 <https://…>").
 const SOURCE_LABEL =
-  /^\s*(?:\*\*|__)?\s*(来源|出处|原文链接|原文|链接|source|sources)\s*(?:\*\*|__)?\s*[:：]\s*(?:\*\*|__)?\s*/iu;
+  /^\s*(?:\*\*|__)?\s*(来源|出处|原文链接|原文|链接|source|sources)\s*(?:\*\*|__)?\s*(?:[:：]|(?=\s*(?:<|\[|https?:\/\/)))\s*(?:\*\*|__)?\s*/iu;
 const MONTH_PERIOD = /(\d{4})\s*年\s*(\d{1,2})\s*月/u;
 const ISO_MONTH = /\b(\d{4})-(0[1-9]|1[0-2])\b/;
 const ISO_WEEK = /\b(\d{4})-W(\d{2})\b/;

@@ -83,6 +83,34 @@ async function setSchedule(
   return issue;
 }
 
+/**
+ * Rebuilds lost scheduled jobs from the ledger (Redis is only the work queue): every scheduled,
+ * unheld issue gets its delayed job back if it is missing. Run at worker start. Overdue ones fire
+ * at once and meet the late-schedule guard.
+ */
+export async function resumeScheduledIssues(deps: EditorialDeps & { queue: Queue }): Promise<number[]> {
+  const rows = await deps.db
+    .selectFrom('issues')
+    .selectAll()
+    .where('state', '=', 'scheduled')
+    .where('hold_reason', 'is', null)
+    .where('scheduled_at', 'is not', null)
+    .execute();
+  const restored: number[] = [];
+  for (const issue of rows) {
+    if (await deps.queue.getJob(scheduleJobId(issue.id))) continue;
+    await replaceJob(deps.queue, issue, issue.scheduled_at as Date, deps.now());
+    restored.push(issue.id);
+  }
+  if (restored.length) {
+    deps.log.warn(
+      { event: 'issue.schedule.restored', issueIds: restored },
+      'scheduled jobs rebuilt from the ledger',
+    );
+  }
+  return restored;
+}
+
 /** Schedules an approved issue: a delayed job on the issues queue, one per issue (deterministic id). */
 export function scheduleIssue(
   deps: EditorialDeps & { queue: Queue },

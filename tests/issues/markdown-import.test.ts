@@ -205,6 +205,18 @@ describe('what cannot be placed is reported with its line number', () => {
     expect(withKnown.sections[1]?.key).toBe('unknown-col');
   });
 
+  it('reads a source line whose label has no colon', () => {
+    const doc = parseIssueMarkdown(
+      '标题\n\n每月资讯 2025 年 7 月\n\n# 行业动态\n\n## 1. 条目\n\n内容摘要：好。\n\n来源 <https://example.org/n>\n',
+    );
+    expect(doc.problems).toEqual([]);
+    expect(doc.sections[0]?.items[0]).toEqual({
+      title: '条目',
+      summary: '好。',
+      sources: [{ url: 'https://example.org/n' }],
+    });
+  });
+
   it('asks for a period when the cover has none', () => {
     const doc = parseIssueMarkdown('标题\n\n# 新规概览\n\n## 1. 条目\n\n内容摘要：好。\n');
     expect(doc.period).toBeNull();

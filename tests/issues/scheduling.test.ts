@@ -6,6 +6,7 @@ import { approveIssue, cancelIssue, scheduleJobId } from '../../src/issues/lifec
 import {
   parseScheduleTime,
   rescheduleIssue,
+  resumeScheduledIssues,
   scheduleIssue,
   unscheduleIssue,
 } from '../../src/issues/schedule.js';
@@ -127,6 +128,18 @@ describe('scheduling', () => {
     ]);
   });
 
+  it('rebuilds a scheduled job lost from Redis from the ledger', async () => {
+    const id = await approvedIssue('2025-03');
+    await scheduleIssue(deps, id, { at: '2025-08-01 09:00' });
+    await (await queue.getJob(scheduleJobId(id)))?.remove();
+    expect(await queue.getJob(scheduleJobId(id))).toBeUndefined();
+    const restored = await resumeScheduledIssues(deps);
+    expect(restored).toContain(id);
+    const job = await queue.getJob(scheduleJobId(id));
+    expect(job?.data).toMatchObject({ issueId: id, action: 'send' });
+    expect(await resumeScheduledIssues(deps)).not.toContain(id);
+  });
+
   it('refuses a time in the past', async () => {
     const id = await approvedIssue('2025-05');
     await expect(scheduleIssue(deps, id, { at: '2025-07-01 09:00' })).rejects.toThrow('is in the past');
@@ -161,6 +174,7 @@ describe('the issue worker', () => {
       onDue: async (id) => {
         due.push(id);
       },
+      resumeOnStart: false,
     });
     const done = new Promise<void>((resolve, reject) => {
       worker.on('completed', (job) => {
