@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import pLimit from 'p-limit';
 import { QUEUES } from '../queue/names.js';
 import { createRedis } from '../queue/redis.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -84,6 +85,11 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
   const transports = await Promise.all(
     specs.map((spec) => openTransport(spec, { connections: env.SMTP_POOL_CONNECTIONS, dkim })),
   );
+  // Messages handed to each transport at once, across this process's jobs: enough to keep every
+  // pooled connection busy, few enough that memory holds only a handful of rendered messages.
+  const flights = new Map(transports.map((t) => [t, pLimit(env.SMTP_POOL_CONNECTIONS * 2)]));
+  const inFlight = <T>(t: Transport, fn: () => Promise<T>): Promise<T> =>
+    (flights.get(t) as ReturnType<typeof pLimit>)(fn);
   const queue = openSendQueue(deps.connection);
   const redis: Redis = createRedis(deps.connection.url);
   const limiter = new TransportRateLimiter(redis, deps.connection.prefix);
@@ -236,44 +242,49 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
           .map((r) => ({ id: r.id, reason: r.ineligibleReason ?? 'ineligible' })),
       );
       const eligible = rows.filter((r) => r.eligible);
-      // Build every message before anything is marked sending: a build error must not look like a send.
-      const built = new Map<number, RenderedMessage | Error>();
-      for (const r of eligible) {
-        try {
-          const template = await templateFor(issueId, info, r.variantKey, transport.eightBit);
-          const links = deps.content.recipientLinks(deps.secrets, env.PUBLIC_URL, {
-            subscriberId: r.subscriberId,
-            issueId,
-            deliveryId: r.id,
-          });
-          built.set(
-            r.id,
-            template.render({
-              deliveryId: r.id,
-              address: r.email,
-              name: r.name,
-              oneClickUnsubscribeUrl: links.oneClickUnsubscribeUrl,
-              tokens: {
-                name: r.name ?? '',
-                unsubscribeUrl: links.unsubscribeUrl,
-                preferencesUrl: links.preferencesUrl,
-                webVersionUrl: links.webVersionUrl,
-                trackingToken: links.trackingToken,
-              },
-            }),
-          );
-        } catch (err) {
-          if (!(err instanceof BadRecipientError)) {
-            await releaseClaimed(
-              db,
-              owner,
-              eligible.map((e) => e.id),
-            );
-            throw err;
+      // Load every variant before anything is marked sending (a missing one must not look like a
+      // send); messages are rendered one by one just before the wire, so memory holds only those
+      // the pool is working on.
+      const templatesOf = new Map<string, MimeTemplate>();
+      try {
+        for (const r of eligible) {
+          if (!templatesOf.has(r.variantKey)) {
+            templatesOf.set(r.variantKey, await templateFor(issueId, info, r.variantKey, transport.eightBit));
           }
-          built.set(r.id, err);
         }
+      } catch (err) {
+        await releaseClaimed(
+          db,
+          owner,
+          eligible.map((e) => e.id),
+        );
+        throw err;
       }
+      const build = (r: ClaimedRow): RenderedMessage | Error => {
+        const links = deps.content.recipientLinks(deps.secrets, env.PUBLIC_URL, {
+          subscriberId: r.subscriberId,
+          issueId,
+          deliveryId: r.id,
+        });
+        try {
+          return (templatesOf.get(r.variantKey) as MimeTemplate).render({
+            deliveryId: r.id,
+            address: r.email,
+            name: r.name,
+            oneClickUnsubscribeUrl: links.oneClickUnsubscribeUrl,
+            tokens: {
+              name: r.name ?? '',
+              unsubscribeUrl: links.unsubscribeUrl,
+              preferencesUrl: links.preferencesUrl,
+              webVersionUrl: links.webVersionUrl,
+              trackingToken: links.trackingToken,
+            },
+          });
+        } catch (err) {
+          if (err instanceof BadRecipientError) return err;
+          throw err;
+        }
+      };
       const onWire = await markSending(db, {
         issueId,
         ids: eligible.map((r) => r.id),
@@ -298,79 +309,88 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       await Promise.all(
         eligible
           .filter((r) => onWire.has(r.id))
-          .map(async (r) => {
-            const msg = built.get(r.id) as RenderedMessage | Error;
-            if (msg instanceof Error) {
-              results.push({
-                id: r.id,
-                state: 'failed',
-                smtpCode: null,
-                smtpResponse: msg.message,
-                errorClass: 'bad_address',
-                messageId: null,
-                nextAttemptAt: null,
-                attempted: false,
-              });
-              return;
-            }
-            const envelopeFrom = env.BOUNCE_DOMAIN ? `bounce+${r.id}@${env.BOUNCE_DOMAIN}` : info.fromAddress;
-            const outcome = await send(transport, envelopeFrom, r.email, msg);
-            const c = classifySmtpReply(outcome);
-            const base = {
-              id: r.id,
-              smtpCode: c.smtpCode,
-              smtpResponse: outcome?.response ?? outcome?.message ?? null,
-              errorClass: c.errorClass,
-              messageId: msg.messageId,
-            };
-            switch (c.decision) {
-              case 'accepted':
-                results.push({ ...base, state: 'accepted', nextAttemptAt: null, attempted: true });
-                break;
-              case 'throttle':
-                throttled = true;
-                results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
-                break;
-              case 'retry': {
-                const attempt = r.attempts + 1;
-                if (attempt >= env.SEND_MAX_ATTEMPTS) {
-                  results.push({
-                    ...base,
-                    state: 'failed',
-                    errorClass: 'retries_exhausted',
-                    nextAttemptAt: null,
-                    attempted: true,
-                  });
-                } else {
-                  const at = new Date(Date.now() + retryDelayMs(attempt, env.SEND_RETRY_BASE_MS));
-                  retries.push({ id: r.id, at, attempt });
-                  results.push({ ...base, state: 'deferred', nextAttemptAt: at, attempted: true });
-                }
-                break;
+          .map((r) =>
+            inFlight(transport, async () => {
+              let msg: RenderedMessage | Error;
+              try {
+                msg = build(r);
+              } catch (err) {
+                msg = err as Error;
               }
-              case 'fail':
-                results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
-                break;
-              case 'fail-suppress':
-                suppress.push(r.email);
-                results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
-                break;
-              case 'pause-issue':
-                pauseReason = `smtp_${c.errorClass}`;
-                results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
-                break;
-              case 'unknown':
-                results.push({ ...base, state: 'unknown', nextAttemptAt: null, attempted: true });
-                break;
-            }
-            if (
-              c.decision !== 'throttle' &&
-              c.decision !== 'pause-issue' &&
-              breaker.record(c.decision !== 'accepted')
-            ) {
-              pauseReason ??= 'failure_rate';
-            }
-          }),
+              if (msg instanceof Error) {
+                results.push({
+                  id: r.id,
+                  state: 'failed',
+                  smtpCode: null,
+                  smtpResponse: msg.message,
+                  errorClass: 'bad_address',
+                  messageId: null,
+                  nextAttemptAt: null,
+                  attempted: false,
+                });
+                return;
+              }
+              const envelopeFrom = env.BOUNCE_DOMAIN
+                ? `bounce+${r.id}@${env.BOUNCE_DOMAIN}`
+                : info.fromAddress;
+              const outcome = await send(transport, envelopeFrom, r.email, msg);
+              const c = classifySmtpReply(outcome);
+              const base = {
+                id: r.id,
+                smtpCode: c.smtpCode,
+                smtpResponse: outcome?.response ?? outcome?.message ?? null,
+                errorClass: c.errorClass,
+                messageId: msg.messageId,
+              };
+              switch (c.decision) {
+                case 'accepted':
+                  results.push({ ...base, state: 'accepted', nextAttemptAt: null, attempted: true });
+                  break;
+                case 'throttle':
+                  throttled = true;
+                  results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
+                  break;
+                case 'retry': {
+                  const attempt = r.attempts + 1;
+                  if (attempt >= env.SEND_MAX_ATTEMPTS) {
+                    results.push({
+                      ...base,
+                      state: 'failed',
+                      errorClass: 'retries_exhausted',
+                      nextAttemptAt: null,
+                      attempted: true,
+                    });
+                  } else {
+                    const at = new Date(Date.now() + retryDelayMs(attempt, env.SEND_RETRY_BASE_MS));
+                    retries.push({ id: r.id, at, attempt });
+                    results.push({ ...base, state: 'deferred', nextAttemptAt: at, attempted: true });
+                  }
+                  break;
+                }
+                case 'fail':
+                  results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
+                  break;
+                case 'fail-suppress':
+                  suppress.push(r.email);
+                  results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
+                  break;
+                case 'pause-issue':
+                  pauseReason = `smtp_${c.errorClass}`;
+                  results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
+                  break;
+                case 'unknown':
+                  results.push({ ...base, state: 'unknown', nextAttemptAt: null, attempted: true });
+                  break;
+              }
+              if (
+                c.decision !== 'throttle' &&
+                c.decision !== 'pause-issue' &&
+                breaker.record(c.decision !== 'accepted')
+              ) {
+                pauseReason ??= 'failure_rate';
+              }
+            }),
+          ),
       );
       await recordResults(db, owner, results);
       for (const address of suppress) {

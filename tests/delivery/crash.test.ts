@@ -38,6 +38,7 @@ beforeAll(async () => {
       );
     },
   });
+  server.on('error', () => {}); // the killed worker's sockets reset; that is the point of the test
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
 });
 

@@ -295,6 +295,7 @@ describe('delivery engine', () => {
       },
     });
     const received: string[] = [];
+    server.on('error', () => {}); // the cut connection is reported here
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
     open.push({ close: () => new Promise<void>((ok) => server.close(() => ok())) });
     const port = (server.server.address() as { port: number }).port;
