@@ -14,7 +14,7 @@ const handle = await openDatabase({
 const writer = new EventWriter({
   db: handle.db,
   log: silentLogger,
-  maxBatch: Number(process.env.BENCH_BATCH ?? 500),
+  maxBatch: Number(process.env.BENCH_BATCH ?? 1000),
   flushIntervalMs: Number(process.env.BENCH_FLUSH_MS ?? 200),
 });
 const app = Fastify({ logger: false });

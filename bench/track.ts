@@ -15,7 +15,7 @@ import { registerIssueLinks } from '../src/tracking/issue-links.js';
  * batched by the EventWriter. Each request is a different recipient's click on one of the issue's
  * links, so first clicks, repeats and the per-link counters are all exercised.
  *
- *   npm run bench -- track --json [--duration 10] [--connections 50] [--recipients 5000] [--links 30]
+ *   npm run bench -- track --json [--duration 10] [--connections 50] [--recipients 5000] [--links 30] [--batch 1000]
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -44,6 +44,7 @@ export async function run(args: string[]): Promise<object> {
   const connections = Number(flag(args, 'connections', '50'));
   const recipients = Number(flag(args, 'recipients', '5000'));
   const linkCount = Number(flag(args, 'links', '30'));
+  const batch = flag(args, 'batch', '1000');
   const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const schema = `bench_${randomBytes(4).toString('hex')}`;
   const secret = randomBytes(32).toString('hex');
@@ -98,7 +99,13 @@ export async function run(args: string[]): Promise<object> {
 
     server = fork(join(here, '_track-server.ts'), [], {
       execArgv: ['--import', 'tsx'],
-      env: { ...process.env, DATABASE_URL: databaseUrl, BENCH_SCHEMA: schema, SECRET_KEY: secret },
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        BENCH_SCHEMA: schema,
+        SECRET_KEY: secret,
+        BENCH_BATCH: batch,
+      },
     });
     const url = await new Promise<string>((ok, fail) => {
       server?.on('message', (m: { type: string; url: string }) => m.type === 'ready' && ok(m.url));
@@ -148,7 +155,7 @@ export async function run(args: string[]): Promise<object> {
     const redirects = result['3xx'];
     return {
       benchmark: 'track: click redirects (302) under concurrent load, batched event writes',
-      server: 'Fastify on 127.0.0.1 (own process), PostgreSQL events via EventWriter (batch 500 / 200 ms)',
+      server: `Fastify on 127.0.0.1 (own process), PostgreSQL events via EventWriter (batch ${batch} / 200 ms)`,
       connections,
       durationSeconds: duration,
       recipients,

@@ -24,7 +24,7 @@ export interface TrackEvent {
 export interface EventWriterOptions {
   db: Db;
   log: Logger;
-  /** Flush when this many events wait. */
+  /** Flush when this many events wait; also the rows per INSERT (at most 5000). */
   maxBatch?: number;
   /** Flush at the latest this long after the first waiting event. */
   flushIntervalMs?: number;
@@ -42,6 +42,8 @@ export interface EventWriterStats {
 }
 
 const RETRY_MS = 1000;
+/** Dedupe keys remembered as written, so replays and repeat clicks skip a conflicting INSERT. */
+const KNOWN_KEYS = 200_000;
 
 /**
  * An in-process queue in front of the events table, so a redirect or pixel answers at once and
@@ -54,6 +56,7 @@ export class EventWriter {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> = Promise.resolve();
   private closed = false;
+  private readonly known = new Set<string>();
   private readonly maxBatch: number;
   private readonly interval: number;
   private readonly maxBuffered: number;
@@ -67,7 +70,8 @@ export class EventWriter {
   };
 
   constructor(private readonly opts: EventWriterOptions) {
-    this.maxBatch = opts.maxBatch ?? 500;
+    // Ten parameters a row; PostgreSQL allows 65,535 per statement.
+    this.maxBatch = Math.min(opts.maxBatch ?? 1000, 5000);
     this.interval = opts.flushIntervalMs ?? 200;
     this.maxBuffered = opts.maxBuffered ?? 200_000;
   }
@@ -180,53 +184,73 @@ export class EventWriter {
   }
 
   private async writeBatch(batch: TrackEvent[]): Promise<void> {
-    const rows = batch.map((e) => ({
-      type: e.type,
-      subtype: e.subtype ?? null,
-      delivery_id: e.deliveryId,
-      issue_id: e.issueId,
-      subscriber_id: e.subscriberId,
-      link_id: e.linkId ?? null,
-      dedupe_key: e.dedupeKey,
-      proxied: e.proxied ?? false,
-      detail: JSON.stringify(e.detail ?? {}) as unknown as Record<string, unknown>,
-      occurred_at: e.occurredAt,
-    }));
+    type Row = ReturnType<typeof toRow>;
+    const keyed: Row[] = [];
+    const plain: Row[] = [];
+    let duplicates = 0;
+    for (const e of batch) {
+      const row = toRow(e);
+      if (row.dedupe_key !== null && this.known.has(row.dedupe_key)) {
+        // Already in the database: a repeat click is still counted, anything else is a replay.
+        if (row.type === 'click') plain.push({ ...row, dedupe_key: null, subtype: 'repeat' });
+        else duplicates++;
+      } else if (row.dedupe_key !== null) keyed.push(row);
+      else plain.push(row);
+    }
+    let written = 0;
     await this.opts.db.transaction().execute(async (trx) => {
-      const inserted = await trx
-        .insertInto('events')
-        .values(rows)
-        .onConflict((oc) => oc.column('dedupe_key').doNothing())
-        .returning('dedupe_key')
-        .execute();
+      const inserted = keyed.length
+        ? await trx
+            .insertInto('events')
+            .values(keyed)
+            .onConflict((oc) => oc.column('dedupe_key').doNothing())
+            .returning('dedupe_key')
+            .execute()
+        : [];
       const fresh = new Set(inserted.map((r) => r.dedupe_key));
-      let written = inserted.length;
+      written = inserted.length;
       // A click whose key already existed (or repeats within this batch) is a repeat click.
-      const repeats: typeof rows = [];
-      for (const row of rows) {
-        if (row.dedupe_key === null) continue;
-        if (fresh.has(row.dedupe_key)) {
-          fresh.delete(row.dedupe_key);
-          continue;
-        }
-        if (row.type === 'click') repeats.push({ ...row, dedupe_key: null, subtype: 'repeat' });
-        else this.stats.duplicates++;
+      for (const row of keyed) {
+        if (fresh.delete(row.dedupe_key)) continue;
+        if (row.type === 'click') plain.push({ ...row, dedupe_key: null, subtype: 'repeat' });
+        else duplicates++;
       }
-      if (repeats.length) {
-        await trx.insertInto('events').values(repeats).execute();
-        written += repeats.length;
+      if (plain.length) {
+        await trx.insertInto('events').values(plain).execute();
+        written += plain.length;
       }
       const perLink = new Map<number, number>();
-      for (const row of rows) {
-        if (row.type === 'click' && row.link_id !== null)
-          perLink.set(row.link_id, (perLink.get(row.link_id) ?? 0) + 1);
+      for (const e of batch) {
+        if (e.type === 'click' && e.linkId != null) perLink.set(e.linkId, (perLink.get(e.linkId) ?? 0) + 1);
       }
       if (perLink.size) {
         const values = sql.join([...perLink].map(([id, n]) => sql`(${id}::integer, ${n}::integer)`));
         await sql`UPDATE issue_links AS l SET click_count = l.click_count + v.n
           FROM (VALUES ${values}) AS v(id, n) WHERE l.id = v.id`.execute(trx);
       }
-      this.stats.written += written;
     });
+    // Only after commit: every key in `keyed` is now in the database (written now or before).
+    for (const row of keyed) this.known.add(row.dedupe_key as string);
+    for (const key of this.known) {
+      if (this.known.size <= KNOWN_KEYS) break;
+      this.known.delete(key);
+    }
+    this.stats.written += written;
+    this.stats.duplicates += duplicates;
   }
+}
+
+function toRow(e: TrackEvent) {
+  return {
+    type: e.type,
+    subtype: e.subtype ?? null,
+    delivery_id: e.deliveryId,
+    issue_id: e.issueId,
+    subscriber_id: e.subscriberId,
+    link_id: e.linkId ?? null,
+    dedupe_key: e.dedupeKey,
+    proxied: e.proxied ?? false,
+    detail: JSON.stringify(e.detail ?? {}) as unknown as Record<string, unknown>,
+    occurred_at: e.occurredAt,
+  };
 }
