@@ -1,6 +1,11 @@
 export { alreadySubscribedMail, confirmationMail } from './confirmation-mail.js';
 export { exportSubscribersCsv } from './csv-export.js';
-export { type ImportOptions, type ImportSummary, importSubscribersCsv } from './csv-import.js';
+export {
+  CsvImportError,
+  type ImportOptions,
+  type ImportSummary,
+  importSubscribersCsv,
+} from './csv-import.js';
 export { emailDomain, emailHash, InvalidEmailError, normalizeEmail } from './email.js';
 export { markBounced, markComplained } from './lifecycle.js';
 export type { SendMail } from './mail.js';

@@ -8,6 +8,11 @@ import { allSections } from './sections.js';
 import { INACTIVE_FOR_GOOD } from './store.js';
 import { stripControl } from './text.js';
 
+export class CsvImportError extends Error {
+  override name = 'CsvImportError';
+  readonly userFacing = true;
+}
+
 export interface ImportProblem {
   line: number;
   reason: string;
@@ -81,7 +86,6 @@ export async function importSubscribersCsv(
   input: Readable | string,
   opts: ImportOptions = {},
 ): Promise<ImportSummary> {
-  const stream = typeof input === 'string' ? createReadStream(input) : input;
   const batchSize = opts.batchSize ?? 1000;
   const maxKept = opts.maxProblemsKept ?? 10_000;
   const now = opts.now ?? new Date();
@@ -109,7 +113,10 @@ export async function importSubscribersCsv(
   // Also accept a section's display name in either language, as spreadsheets often carry those.
   for (const s of sections) for (const name of Object.values(s.names)) if (name) sectionByKey.set(name, s.id);
   const seen = new Map<string, number>();
+  let headerProblem: string | undefined;
 
+  // Opened only now, so its error handler is attached before any read can fail.
+  const stream = typeof input === 'string' ? createReadStream(input) : input;
   const parser = stream.pipe(
     parse({
       bom: true,
@@ -122,7 +129,8 @@ export async function importSubscribersCsv(
           return field ?? `_ignored_${key}`;
         });
         if (!mapped.includes('email')) {
-          throw new Error(`CSV header has no email column (got: ${header.join(', ')})`);
+          headerProblem = `CSV header has no email column (got: ${header.join(', ')})`;
+          throw new CsvImportError(headerProblem);
         }
         return mapped;
       },
@@ -133,53 +141,63 @@ export async function importSubscribersCsv(
       skip_records_with_error: true,
     }),
   );
+  // pipe() does not pass on a read error (missing file, broken upload); end the parse with it.
+  stream.on('error', (err: Error) => parser.destroy(err));
   // A malformed record (e.g. an unclosed quote) is reported and skipped rather than ending the import.
   parser.on('skip', (err: Error & { lines?: number }) =>
     problem(err.lines ?? 0, `unreadable CSV row: ${err.message}`),
   );
 
   let batch: Row[] = [];
-  for await (const record of parser as AsyncIterable<{
-    record: Record<string, string>;
-    info: { lines: number };
-  }>) {
-    // info.lines is the line the record ends on; multi-line quoted fields are rare, so report that.
-    const line = record.info.lines;
-    const r = record.record;
-    let normalized: string;
-    try {
-      normalized = normalizeEmail(r.email ?? '');
-    } catch (err) {
-      problem(line, err instanceof InvalidEmailError ? err.message : String(err));
-      continue;
-    }
-    const locale = parseLocale(r.locale);
-    if (locale instanceof Error) {
-      problem(line, locale.message);
-      continue;
-    }
-    let sectionIds: number[] | undefined;
-    const topics = r.topics ? splitTopics(r.topics) : [];
-    if (topics.length) {
-      const unknown = topics.filter((t) => !sectionByKey.has(t));
-      if (unknown.length) {
-        problem(line, `unknown topic${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+  try {
+    for await (const record of parser as AsyncIterable<{
+      record: Record<string, string>;
+      info: { lines: number };
+    }>) {
+      // info.lines is the line the record ends on; multi-line quoted fields are rare, so report that.
+      const line = record.info.lines;
+      const r = record.record;
+      let normalized: string;
+      try {
+        normalized = normalizeEmail(r.email ?? '');
+      } catch (err) {
+        problem(line, err instanceof InvalidEmailError ? err.message : String(err));
         continue;
       }
-      sectionIds = [...new Set(topics.map((t) => sectionByKey.get(t) as number))];
+      const locale = parseLocale(r.locale);
+      if (locale instanceof Error) {
+        problem(line, locale.message);
+        continue;
+      }
+      let sectionIds: number[] | undefined;
+      const topics = r.topics ? splitTopics(r.topics) : [];
+      if (topics.length) {
+        const unknown = topics.filter((t) => !sectionByKey.has(t));
+        if (unknown.length) {
+          problem(line, `unknown topic${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+          continue;
+        }
+        sectionIds = [...new Set(topics.map((t) => sectionByKey.get(t) as number))];
+      }
+      const first = seen.get(normalized);
+      if (first !== undefined) {
+        problem(line, `duplicate of the address on line ${first}`);
+        continue;
+      }
+      seen.set(normalized, line);
+      const name = r.name ? stripControl(r.name).trim().slice(0, 200) || null : null;
+      batch.push({ line, email: (r.email ?? '').trim(), normalized, name, locale, sectionIds });
+      if (batch.length >= batchSize) {
+        await writeBatch(db, batch, summary, skip, opts, now);
+        batch = [];
+      }
     }
-    const first = seen.get(normalized);
-    if (first !== undefined) {
-      problem(line, `duplicate of the address on line ${first}`);
-      continue;
+  } catch (err) {
+    if (headerProblem) throw new CsvImportError(headerProblem);
+    if (err instanceof Error && 'code' in err && err.code === 'ENOENT') {
+      throw new CsvImportError(`Cannot read ${String(input)}: no such file`);
     }
-    seen.set(normalized, line);
-    const name = r.name ? stripControl(r.name).trim().slice(0, 200) || null : null;
-    batch.push({ line, email: (r.email ?? '').trim(), normalized, name, locale, sectionIds });
-    if (batch.length >= batchSize) {
-      await writeBatch(db, batch, summary, skip, opts, now);
-      batch = [];
-    }
+    throw err;
   }
   if (batch.length) await writeBatch(db, batch, summary, skip, opts, now);
   return summary;

@@ -181,3 +181,11 @@ describe('CSV export', () => {
     ]);
   });
 });
+
+describe('CSV import errors', () => {
+  it('says clearly when the file does not exist', async () => {
+    await expect(importSubscribersCsv(db, '/nonexistent/subscribers.csv')).rejects.toThrow(
+      'Cannot read /nonexistent/subscribers.csv: no such file',
+    );
+  });
+});
