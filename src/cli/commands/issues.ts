@@ -15,6 +15,7 @@ import {
 } from '../../issues/edit.js';
 import { exportIssue, importIssueMarkdown, MarkdownImportError } from '../../issues/import.js';
 import { approveIssue, cancelIssue } from '../../issues/lifecycle.js';
+import { createLinkProbe } from '../../issues/link-probe.js';
 import { loadIssueDocument, loadIssueSections } from '../../issues/load.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../issues/schedule.js';
 import { type EditorialDeps, EditorialInputError, getIssue, listAudit } from '../../issues/store.js';
@@ -395,13 +396,12 @@ export function registerIssueCommands(
     .description('pre-send checklist')
     .option('--links', 'also load every source link (bounded)')
     .action(async (idArg: string, o: { links?: boolean }) => {
-      if (o.links && !hooks.probeLink)
-        throw new EditorialInputError('link checking is not wired in this build');
+      const probeLink = hooks.probeLink ?? createLinkProbe(runtime.env());
       const list = await checkIssue(
         {
           db: (await deps()).db,
           ...(hooks.render ? { render: hooks.render } : {}),
-          ...(o.links && hooks.probeLink ? { probeLink: hooks.probeLink } : {}),
+          ...(o.links ? { probeLink } : {}),
         },
         id(idArg),
       );
