@@ -1,0 +1,78 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { body, type FixtureServer, fixture, projectRoot, startFixtureServer } from './fixture-server.js';
+
+const run = promisify(execFile);
+let server: FixtureServer;
+// The CLI on its newcomer defaults: an embedded database in a fresh data directory.
+const dataDir = mkdtempSync(path.join(tmpdir(), 'gazette-feeds-cli-'));
+const cli = (...args: string[]) =>
+  run('node', [path.join(projectRoot, 'bin/gazette.js'), ...args], {
+    cwd: projectRoot,
+    env: {
+      PATH: process.env.PATH,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'silent',
+      FETCH_ALLOW_PRIVATE: '127.0.0.1',
+      NODE_ENV: 'test',
+    },
+    timeout: 60_000,
+  });
+
+beforeAll(async () => {
+  server = await startFixtureServer();
+  server.route('/atom.xml', body(fixture('atom.xml'), 'application/atom+xml'));
+  server.route('/rss2.xml', body(fixture('rss2.xml'), 'application/rss+xml'));
+  server.route('/dead.xml', (_req, res) => res.writeHead(500).end());
+});
+afterAll(() => server.close());
+
+describe('gazette feeds parse', () => {
+  it('prints the normalised items of a feed file as a JSON array and writes nothing', {
+    timeout: 60_000,
+  }, async () => {
+    const { stdout } = await cli(
+      'feeds',
+      'parse',
+      path.join(projectRoot, 'tests/fixtures/feeds/rss2.xml'),
+      '--json',
+    );
+    const items = JSON.parse(stdout);
+    expect(items).toHaveLength(2);
+    expect(Object.keys(items[0]).sort()).toEqual(
+      ['author', 'categories', 'contentHtml', 'guid', 'link', 'publishedAt', 'summaryText', 'title'].sort(),
+    );
+    expect(items[0]).toMatchObject({
+      guid: 'gov-cn-1',
+      publishedAt: '2025-07-08T02:00:00.000Z',
+      categories: ['人工智能', '标识'],
+    });
+  });
+
+  it('fetches a URL under the same limits, resolving links against it', { timeout: 60_000 }, async () => {
+    const { stdout } = await cli('feeds', 'parse', `${server.baseUrl}/atom.xml`, '--json');
+    expect(JSON.parse(stdout)[0].link).toBe('https://eu.example.eu/news/gpai-guidelines');
+  });
+});
+
+describe('gazette sources and poll', () => {
+  it('adds sources, polls them all, and shows why one fails', async () => {
+    await cli('sources', 'add', `${server.baseUrl}/rss2.xml`, '--name', 'Gov', '--exclude', '出境');
+    await cli('sources', 'add', `${server.baseUrl}/dead.xml`, '--name', 'Dead');
+    const polled = JSON.parse((await cli('poll', '--json')).stdout);
+    expect(
+      polled.map((p: { name: string; outcome: { status: string } }) => [p.name, p.outcome.status]),
+    ).toEqual([
+      ['Gov', 'ok'],
+      ['Dead', 'failed'],
+    ]);
+    const shown = (await cli('sources', 'show', '2')).stdout;
+    expect(shown).toMatch(/Last error:\s+HTTP 500 from/);
+    const items = JSON.parse((await cli('items', 'list', '--json')).stdout);
+    expect(items.map((i: { guid: string }) => i.guid)).toEqual(['gov-cn-1']);
+  }, 180_000);
+});
