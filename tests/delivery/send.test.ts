@@ -375,6 +375,34 @@ describe('delivery engine', () => {
     expect(new Set(to).size).toBe(to.length);
   });
 
+  it('freezes the audience: later subscribers are not added, and one who leaves before the claim is skipped', async () => {
+    const sink = await catcher();
+    const w = await worker(sink.url);
+    await w.worker.pause();
+    const issueId = await createIssue(tdb.db);
+    const [leaver] = await addSubscribers(tdb.db, sectionIds, emails(5, 'frozen'));
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    await addSubscribers(tdb.db, sectionIds, [{ email: 'late.frozen@example.test' }]);
+    await tdb.db
+      .updateTable('subscribers')
+      .set({ status: 'unsubscribed' })
+      .where('id', '=', leaver as number)
+      .execute();
+    w.worker.resume();
+    const { stats } = await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    expect(stats.total).toBe(5);
+    expect(stats.byState).toMatchObject({ accepted: 4, skipped: 1 });
+    const skipped = await tdb.db
+      .selectFrom('deliveries')
+      .select(['subscriber_id', 'skip_reason'])
+      .where('issue_id', '=', issueId)
+      .where('state', '=', 'skipped')
+      .execute();
+    expect(skipped).toEqual([{ subscriber_id: leaver, skip_reason: 'unsubscribed' }]);
+    expect(recipientsOf(sink)).not.toContain('late.frozen@example.test');
+    expect(recipientsOf(sink)).not.toContain('reader0.frozen@example.test');
+  });
+
   it('pauses the issue when too many messages fail (circuit breaker)', async () => {
     const sink = await catcher(() =>
       Object.assign(new Error('5.7.1 rejected by policy'), { responseCode: 554 }),
