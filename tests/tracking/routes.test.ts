@@ -208,3 +208,28 @@ describe('statistics endpoint', () => {
     expect((await app.inject({ method: 'GET', url: '/api/issues/abc/stats' })).statusCode).toBe(400);
   });
 });
+
+describe('over a listening socket', () => {
+  it('answers concurrent clicks from many recipients with redirects and records each', async () => {
+    const server = Fastify();
+    await server.register(trackingRoutes, { db: tdb.db, log: silentLogger, secrets, writer });
+    const base = await server.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const linkId = links.get('https://eur-lex.europa.eu/b') as number;
+      const before = (await events('click')).length;
+      const responses = await Promise.all(
+        Array.from({ length: 30 }, (_, k) => {
+          const d = issue.deliveries[k % issue.deliveries.length] as SeededIssue['deliveries'][number];
+          return fetch(`${base}/t/c/${tokenFor(d, issue.issueId)}/${linkId}`, { redirect: 'manual' });
+        }),
+      );
+      expect(responses.map((r) => r.status)).toEqual(Array(30).fill(302));
+      expect(new Set(responses.map((r) => r.headers.get('location')))).toEqual(
+        new Set(['https://eur-lex.europa.eu/b']),
+      );
+      expect((await events('click')).length).toBe(before + 30);
+    } finally {
+      await server.close();
+    }
+  });
+});
