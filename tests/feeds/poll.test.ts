@@ -336,7 +336,7 @@ describe('polling', () => {
     expect(dead).toMatchObject({
       status: 'ok',
       consecutive_failures: 1,
-      last_error: 'HTTP 503 from ' + `${server.baseUrl}/dead.xml`,
+      last_error: `HTTP 503 from ${server.baseUrl}/dead.xml`,
     });
     expect(dead?.last_error_at?.toISOString()).toBe(clock.toISOString());
     expect((await getSource(db, good.id))?.status).toBe('ok');
