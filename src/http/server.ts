@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health.js';
 import { preferencesRoutes } from './routes/preferences.js';
 import { subscribeRoutes } from './routes/subscribe.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
+import { webVersionRoutes } from './routes/web-version.js';
 
 export type { SendMail };
 
@@ -117,6 +118,7 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
   await app.register(subscribeRoutes(httpDeps));
   await app.register(unsubscribeRoutes(httpDeps));
   await app.register(preferencesRoutes(httpDeps));
+  await app.register(webVersionRoutes(httpDeps));
   await app.register(apiRoutes(httpDeps), { prefix: '/api/v1' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   for (const plugin of deps.plugins ?? []) await app.register(plugin);

@@ -289,6 +289,17 @@ describe('preference centre', () => {
   });
 });
 
+describe('web version link', () => {
+  it('redirects a signed web-version link to the issue archive page and refuses a forged one', async () => {
+    const sub = await reader();
+    const url = path(linksFor(sub.id).webVersionUrl);
+    const res = await h.app.inject({ url });
+    expect(res.statusCode).toBe(302);
+    expect(res.headers.location).toBe('/archive/999');
+    expect((await h.app.inject({ url: `${url}x` })).statusCode).toBe(400);
+  });
+});
+
 describe('health', () => {
   it('reports the database as reachable', async () => {
     const res = await h.app.inject({ url: '/healthz' });
