@@ -205,7 +205,9 @@ export async function run(args: string[]): Promise<object> {
     }
   } finally {
     await handle.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await admin
+      .query(`DROP DATABASE IF EXISTS ${dbName}`)
+      .catch((err: Error) => log(`could not drop ${dbName}: ${err.message}`));
     await admin.end();
     const redis = createRedis(redisUrl);
     const keys = await redis.keys(`${prefix}:*`);
@@ -299,11 +301,18 @@ async function startWorkers(
   return children;
 }
 
+/** Stops the worker processes and waits until they are gone (before their database is dropped). */
 async function stopWorkers(children: Child[]): Promise<void> {
-  for (const c of children) {
-    c.proc.kill('SIGTERM');
-    c.proc.kill('SIGKILL');
-  }
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((ok) => {
+          if (c.proc.exitCode !== null) return ok();
+          c.proc.once('exit', () => ok());
+          c.proc.kill('SIGKILL');
+        }),
+    ),
+  );
 }
 
 async function sinkCount(

@@ -272,7 +272,6 @@ describe('delivery engine', () => {
       logger: false,
       onData(stream, session, callback) {
         const to = session.envelope.rcptTo[0]?.address ?? '';
-        const chunks: Buffer[] = [];
         if (to.startsWith('reader2.') && !dropped) {
           // Take part of the body, then cut the connection before any reply.
           dropped = true;
