@@ -1,5 +1,6 @@
 import type { AppContext } from '../src/context.js';
 import { openSendQueue, type SendQueue, type SendWorker, startIssueSend } from '../src/delivery/api.js';
+import { createFeedWorker } from './feeds.js';
 import { createIssueWorker } from './issues.js';
 import { startSendWorker } from './send.js';
 
@@ -31,6 +32,12 @@ export async function startWorkers(
   if (roles.includes('send')) {
     const send: SendWorker = await startSendWorker(ctx);
     closers.push(() => send.close());
+  }
+  if (roles.includes('feeds')) {
+    // One job scheduler per enabled source, kept in step with the sources table.
+    const feeds = createFeedWorker({ ...deps, connection });
+    await feeds.synced;
+    closers.push(() => feeds.close());
   }
   if (roles.includes('issues')) {
     const issues = createIssueWorker({

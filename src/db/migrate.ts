@@ -1,4 +1,4 @@
-import { type Kysely, type MigrationResultSet, Migrator } from 'kysely';
+import { type Kysely, type MigrationResultSet, Migrator, sql } from 'kysely';
 import { migrations } from './migrations/index.js';
 
 export class MigrationError extends Error {
@@ -7,10 +7,14 @@ export class MigrationError extends Error {
 
 /** Brings the schema up to date; returns the names of the migrations it applied. */
 export async function migrateToLatest(db: Kysely<any>, opts: { schema?: string } = {}): Promise<string[]> {
+  // Name the schema, or the migrator may find another schema's bookkeeping tables and skip its own.
+  const schema =
+    opts.schema ??
+    (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0]?.s ??
+    'public';
   const migrator = new Migrator({
     db,
-    // Name the schema, or the migrator may find another schema's bookkeeping tables and skip its own.
-    ...(opts.schema ? { migrationTableSchema: opts.schema } : {}),
+    migrationTableSchema: schema,
     provider: { getMigrations: async () => migrations },
     // Helpers land migrations in parallel branches; order by name but accept late arrivals.
     allowUnorderedMigrations: true,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { issueCommandHooks } from '../../app/cli-hooks.js';
 import type { CliRuntime } from '../runtime.js';
 import { registerDbCommands } from './db.js';
 import { registerIssueCommands } from './issues.js';
@@ -16,7 +17,7 @@ import { registerTrackingCommands } from './tracking.js';
 export function registerCommands(program: Command, runtime: CliRuntime): void {
   registerDbCommands(program, runtime);
   registerRenderCommands(program, runtime);
-  registerIssueCommands(program, runtime);
+  registerIssueCommands(program, runtime, issueCommandHooks(runtime));
   registerOpsCommands(program, runtime);
   registerSubscriberCommands(program, runtime);
   registerSendCommands(program, runtime);
