@@ -8,9 +8,8 @@ import { silentLogger } from '../../src/log.js';
 import { MODEL_SECTIONS } from '../../src/publication/model-sections.js';
 import { ensurePublication } from '../../src/publication/publication.js';
 import { upsertSection } from '../../src/publication/sections.js';
-import type { TestDatabase } from '../support/test-db.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
-import { createIssuesTestDatabase } from './support-db.js';
 
 let tdb: TestDatabase;
 let env: Env;
@@ -19,7 +18,7 @@ let sentId: number;
 let draftId: number;
 
 beforeAll(async () => {
-  tdb = await createIssuesTestDatabase();
+  tdb = await createTestDatabase();
   env = testEnv({ PUBLIC_URL: 'https://news.example.org', MAIL_FROM: '每月资讯 <news@example.org>' });
   const deps: EditorialDeps = {
     db: tdb.db,

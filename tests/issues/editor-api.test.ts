@@ -5,9 +5,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueEditorRoutes } from '../../src/issues/editor-routes.js';
 import { silentLogger } from '../../src/log.js';
-import type { TestDatabase } from '../support/test-db.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
-import { createIssuesTestDatabase } from './support-db.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const modelText = readFileSync(
@@ -20,7 +19,7 @@ let app: FastifyInstance;
 const auth = { authorization: 'Bearer editor-token' };
 
 beforeAll(async () => {
-  tdb = await createIssuesTestDatabase();
+  tdb = await createTestDatabase();
   const env = testEnv();
   app = Fastify();
   await app.register(issueEditorRoutes, {

@@ -23,9 +23,8 @@ import { silentLogger } from '../../src/log.js';
 import { MODEL_SECTIONS } from '../../src/publication/model-sections.js';
 import { ensurePublication, getPublication, updatePublication } from '../../src/publication/publication.js';
 import { listSections, upsertSection } from '../../src/publication/sections.js';
-import type { TestDatabase } from '../support/test-db.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
-import { createIssuesTestDatabase } from './support-db.js';
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const modelText = readFileSync(
@@ -39,7 +38,7 @@ const clock = new Date('2025-08-01T00:00:00Z');
 let deps: EditorialDeps;
 
 beforeAll(async () => {
-  tdb = await createIssuesTestDatabase();
+  tdb = await createTestDatabase();
   env = testEnv({ MAIL_FROM: '数字科技与人工智能 <news@example.org>' });
   deps = { db: tdb.db, log: silentLogger, env, now: () => clock };
 });

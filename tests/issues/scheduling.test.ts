@@ -19,9 +19,8 @@ import { upsertSection } from '../../src/publication/sections.js';
 import { QUEUES } from '../../src/queue/names.js';
 import { createRedis } from '../../src/queue/redis.js';
 import { createIssueWorker } from '../../workers/issues.js';
-import type { TestDatabase } from '../support/test-db.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
-import { createIssuesTestDatabase } from './support-db.js';
 
 let tdb: TestDatabase;
 let env: Env;
@@ -51,7 +50,7 @@ async function approvedIssue(period: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  tdb = await createIssuesTestDatabase();
+  tdb = await createTestDatabase();
   env = testEnv();
   queue = new Queue(QUEUES.issues, { connection: createRedis(env.REDIS_URL), prefix: env.QUEUE_PREFIX });
   deps = { db: tdb.db, log: silentLogger, env, now: () => clock, queue };
