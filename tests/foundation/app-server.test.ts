@@ -59,4 +59,11 @@ describe('the web server as composed for `gazette serve`', () => {
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toHaveProperty('totals');
   });
+
+  it("mounts the editors' issue API behind the same key and records who edited", async () => {
+    expect((await app.inject('/api/issues')).statusCode).toBe(401);
+    const list = await app.inject({ url: '/api/issues', headers: { 'x-api-key': API_KEY } });
+    expect(list.statusCode).toBe(200);
+    expect(JSON.stringify(list.json())).toContain('2025-07');
+  });
 });

@@ -13,11 +13,11 @@ import {
   updateSubscriber,
 } from '../../../subscribers/store.js';
 import { listSuppressions, suppress, unsuppress } from '../../../subscribers/suppression.js';
+import { startAppServer } from '../../app/server.js';
 import type { AppContext } from '../../context.js';
 import { LOCALES, type Locale, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../db/schema.js';
 import { createApiKey } from '../../http/api-keys.js';
 import { createSendMail } from '../../http/mail-transport.js';
-import { startServer } from '../../http/server.js';
 import { UsageError } from '../main.js';
 import type { CliRuntime } from '../runtime.js';
 
@@ -274,11 +274,13 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
 
   program
     .command('serve')
-    .description('run the web server (subscriber pages, JSON API, /healthz) on HTTP_HOST:HTTP_PORT')
+    .description(
+      'run the web server (subscriber pages, JSON API, archive, tracking, webhooks, /healthz) on HTTP_HOST:HTTP_PORT',
+    )
     .action(async () => {
       const ctx = await runtime.context();
       const mail = await createSendMail(ctx.env);
-      const { app, url } = await startServer({ ctx, sendMail: mail.sendMail });
+      const { app, url } = await startAppServer(ctx, mail.sendMail);
       process.stderr.write(`Gazette web server on ${url} (public URL ${ctx.env.PUBLIC_URL})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
