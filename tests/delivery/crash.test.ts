@@ -19,10 +19,12 @@ import {
 
 let tdb: TestDatabase;
 let server: SMTPServer;
+let sectionIds: Map<string, number>;
 const received: string[] = [];
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
+  sectionIds = await seedSections(tdb.db);
   // A relay that takes 15 ms per message, so a kill lands while messages are on the wire.
   server = new SMTPServer({
     authOptional: true,
@@ -47,8 +49,8 @@ afterAll(async () => {
   await tdb.drop();
 });
 
-describe('a send worker killed in mid-send', () => {
-  it('leaves every row final or unknown after a restart, and nobody receives two messages', async () => {
+describe('a send worker that stops in mid-send', () => {
+  it('killed with SIGKILL, leaves every row final or unknown after a restart, and nobody receives two messages', async () => {
     const port = (server.server.address() as { port: number }).port;
     const env = testEnv({
       SMTP_URL: `smtp://127.0.0.1:${port}`,
@@ -56,7 +58,6 @@ describe('a send worker killed in mid-send', () => {
       SEND_BATCH_SIZE: '50',
       SEND_LEASE_SECONDS: '60',
     });
-    const sectionIds = await seedSections(tdb.db);
     const issueId = await createIssue(tdb.db);
     const n = 300;
     await addSubscribers(
@@ -122,6 +123,64 @@ describe('a send worker killed in mid-send', () => {
     } finally {
       await restarted.close();
       await queue.close();
+    }
+  });
+
+  it('on graceful stop finishes what is on the wire, releases claimed rows, and another worker carries on', async () => {
+    const port = (server.server.address() as { port: number }).port;
+    const env = testEnv({ SEND_CONCURRENCY: '10', SEND_BATCH_SIZE: '100', SEND_LEASE_SECONDS: '60' });
+    const issueId = await createIssue(tdb.db);
+    await tdb.db.updateTable('subscribers').set({ status: 'unsubscribed' }).execute();
+    const n = 200;
+    await addSubscribers(
+      tdb.db,
+      sectionIds,
+      Array.from({ length: n }, (_, i) => ({ email: `reader${i}.term@example.test` })),
+    );
+    const base = makeDeps(
+      tdb.db,
+      env,
+      standInContent((id) => renderable(id)),
+    );
+    const connection = { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX };
+    const first = await createSendWorker({
+      ...base,
+      connection,
+      transports: [`smtp://127.0.0.1:${port}`],
+      scanIntervalMs: 0,
+    });
+    await startIssueSend({ ...base, queue: first.queue }, issueId);
+    for (;;) {
+      const s = await issueStats(tdb.db, issueId);
+      if (s.byState.accepted >= 20) break;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await first.close();
+    const stopped = await issueStats(tdb.db, issueId);
+    expect(stopped.byState.claimed + stopped.byState.sending + stopped.byState.unknown).toBe(0);
+    expect(stopped.byState.accepted).toBeLessThan(n);
+    const held = await tdb.db
+      .selectFrom('deliveries')
+      .select('id')
+      .where('lease_owner', '=', first.owner)
+      .execute();
+    expect(held).toHaveLength(0);
+
+    const second = await createSendWorker({
+      ...base,
+      connection,
+      transports: [`smtp://127.0.0.1:${port}`],
+      scanIntervalMs: 0,
+    });
+    try {
+      const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 40_000, intervalMs: 100 });
+      expect(state).toBe('sent');
+      expect(stats.byState.accepted).toBe(n);
+      const mine = received.filter((r) => r.endsWith('.term@example.test'));
+      expect(new Set(mine).size).toBe(n);
+      expect(mine).toHaveLength(n);
+    } finally {
+      await second.close();
     }
   });
 });
