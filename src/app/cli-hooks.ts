@@ -1,7 +1,7 @@
 import type { IssueCommandHooks } from '../cli/commands/issues.js';
 import type { CliRuntime } from '../cli/runtime.js';
 import { createSendMail } from '../http/mail-transport.js';
-import { linkProbe } from './link-probe.js';
+import { createLinkProbe } from '../issues/link-probe.js';
 import { previewRenderer } from './preview.js';
 
 /**
@@ -20,6 +20,6 @@ export function issueCommandHooks(runtime: CliRuntime): IssueCommandHooks {
         await mail.close();
       }
     },
-    probeLink: (url) => linkProbe(runtime.env())(url),
+    probeLink: (url) => createLinkProbe(runtime.env())(url),
   };
 }

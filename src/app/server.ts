@@ -5,10 +5,10 @@ import { isValidApiKey } from '../http/api-keys.js';
 import { type BuildServerDeps, buildServer, type SendMail, startServer } from '../http/server.js';
 import { archiveRoutes } from '../issues/archive-routes.js';
 import { issueEditorRoutes } from '../issues/editor-routes.js';
+import { createLinkProbe } from '../issues/link-probe.js';
 import { QUEUES } from '../queue/names.js';
 import { createRedis } from '../queue/redis.js';
 import { trackingRoutes } from '../tracking/routes.js';
-import { linkProbe } from './link-probe.js';
 import { cachedRenderer, previewRenderer } from './preview.js';
 
 /**
@@ -49,7 +49,7 @@ export function appPlugins(ctx: AppContext): FastifyPluginAsync[] {
       authorize: (req) => apiKeyActor(ctx, req),
       queue,
       render,
-      probeLink: linkProbe(ctx.env),
+      probeLink: createLinkProbe(ctx.env),
     });
   };
   return [archive, tracking, editor];
