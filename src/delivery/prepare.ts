@@ -1,17 +1,24 @@
 import { sql } from 'kysely';
 import type { Locale } from '../db/schema.js';
 import type { RenderableIssue } from '../rendering/types.js';
+import { variantKey } from '../rendering/variant-plan.js';
 import type { DeliveryDeps } from './deps.js';
 import { enqueueRanges, rangesOf, type SendQueue } from './queue.js';
 
 /** Delivery rows name their variant as `<locale>|<section keys in issue order>`. */
+/**
+ * The rendering stage's variant key (`zh-CN:cases+industry`: locale, then the section keys in
+ * code-point order), so a variant is compiled and stored once under one name. The SQL in
+ * prepareIssue builds the same string (ORDER BY key COLLATE "C").
+ */
 export function deliveryVariantKey(locale: Locale, sectionKeys: string[]): string {
-  return `${locale}|${sectionKeys.join(',')}`;
+  return variantKey(sectionKeys, locale);
 }
 
 export function parseDeliveryVariantKey(key: string): { locale: Locale; sectionKeys: string[] } {
-  const [locale, keys = ''] = key.split('|');
-  return { locale: locale as Locale, sectionKeys: keys ? keys.split(',') : [] };
+  const at = key.indexOf(':');
+  const keys = key.slice(at + 1);
+  return { locale: key.slice(0, at) as Locale, sectionKeys: keys ? keys.split('+') : [] };
 }
 
 export interface PrepareResult {
@@ -64,7 +71,7 @@ export async function prepareIssue(
         ORDER BY s.id LIMIT ${batchSize}
       ), chosen AS (
         SELECT b.id, b.locale,
-          (SELECT string_agg(x.key, ',' ORDER BY x.ord)
+          (SELECT string_agg(x.key, '+' ORDER BY x.key COLLATE "C")
              FROM unnest(${keys}::text[], ${sectionIds}::int[]) WITH ORDINALITY AS x(key, sid, ord)
              WHERE b.all_sections
                 OR EXISTS (SELECT 1 FROM subscriber_sections ss WHERE ss.subscriber_id = b.id AND ss.section_id = x.sid)
@@ -77,7 +84,7 @@ export async function prepareIssue(
       ), ins AS (
         INSERT INTO deliveries (issue_id, subscriber_id, variant_key, state, skip_reason)
         SELECT ${issueId}, c.id,
-          CASE WHEN c.keys IS NULL THEN NULL ELSE c.locale || '|' || c.keys END,
+          CASE WHEN c.keys IS NULL THEN NULL ELSE c.locale || ':' || c.keys END,
           CASE WHEN c.keys IS NULL THEN 'skipped' ELSE 'queued' END,
           CASE WHEN c.keys IS NULL THEN 'chosen_sections_empty' END
         FROM chosen c

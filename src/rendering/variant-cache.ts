@@ -16,7 +16,14 @@ import { planVariant } from './variant-plan.js';
 export async function getOrCompileVariant(
   db: Db,
   issue: RenderableIssue,
-  opts: { sectionKeys: string[]; locale: Locale; publicUrl: string; templatesDir?: string },
+  opts: {
+    sectionKeys: string[];
+    locale: Locale;
+    publicUrl: string;
+    templatesDir?: string;
+    /** Applied to the compiled HTML before it is stored (e.g. click-tracking links), once per variant. */
+    transformHtml?: (html: string) => Promise<string>;
+  },
 ): Promise<CompiledVariant> {
   const plan = planVariant(issue, opts.sectionKeys, opts.locale);
   if (!plan.ok) throw new NoSectionsToRenderError(plan.reason);
@@ -32,7 +39,9 @@ export async function getOrCompileVariant(
   const existing = await find();
   if (existing) return fromRow(existing);
 
-  const compiled = await compileVariant(issue, opts);
+  const raw = await compileVariant(issue, opts);
+  const html = opts.transformHtml ? await opts.transformHtml(raw.html) : raw.html;
+  const compiled = html === raw.html ? raw : { ...raw, html, htmlBytes: Buffer.byteLength(html, 'utf8') };
   await db
     .insertInto('issue_variants')
     .values({

@@ -160,7 +160,7 @@ describe('delivery engine', () => {
     expect(parsed.text).toContain(`退订: http://localhost:3000/u/${token}?a=1&b=2`);
     expect(msg?.from).toBe(`bounce+${row.id}@bounces.gazette.test`);
     // Variants compiled once each: all four minus the empty one, and the one chosen pair.
-    expect(compiled.filter((k) => k === 'zh-CN|domestic,foreign,industry')).toHaveLength(1);
+    expect(compiled.filter((k) => k === 'zh-CN:domestic+foreign+industry')).toHaveLength(1);
   });
 
   it('sends nothing twice when a job is duplicated or replayed', async () => {

@@ -5,6 +5,7 @@ import type { Db } from '../../src/db/schema.js';
 import type { DeliveryContent, DeliveryDeps } from '../../src/delivery/deps.js';
 import { silentLogger } from '../../src/log.js';
 import type { RenderableIssue } from '../../src/rendering/types.js';
+import { variantKey } from '../../src/rendering/variant-plan.js';
 
 /**
  * Local stand-ins for the editorial, rendering and subscriber stages (tests only): the delivery
@@ -83,7 +84,7 @@ export function standInContent(
       return issue(issueId);
     },
     async compileVariant(_db, _issue, { sectionKeys, locale }) {
-      compiled.push(`${locale}|${sectionKeys.join(',')}`);
+      compiled.push(variantKey(sectionKeys, locale));
       const body = sectionKeys
         .map((k) => `<h2>${k}</h2><p>${'人工智能监管新规，'.repeat(40)}</p>`)
         .join('\n');

@@ -70,7 +70,7 @@ describe('transports', () => {
 describe('MIME template', () => {
   const longCjk = '人工智能治理须在联合国宪章和各国监管框架下开展，尊重国家主权。'.repeat(40);
   const variant = {
-    variantKey: 'zh-CN|domestic',
+    variantKey: 'zh-CN:domestic',
     subject: '数字科技与人工智能每月资讯（2025年7月）',
     html: `<html><body><p style="margin:0">您好 {{name}}</p><p>${longCjk}</p><a href="{{unsubscribeUrl}}">退订</a><img src="https://t/{{trackingToken}}"></body></html>`,
     text: `您好 {{name}}\n\n${longCjk}\n\n退订：{{unsubscribeUrl}}`,

@@ -74,6 +74,28 @@ describe('the whole pipeline', () => {
     }
   });
 
+  it('compiles and stores each variant once, under one key', () => {
+    const keys = summary.variants.map((v) => v.variantKey);
+    expect(new Set(keys).size).toBe(keys.length);
+    // zhang: all four sections (zh-CN); li: two (en); wang: one (zh-CN).
+    expect(keys.sort()).toEqual([
+      'en:case-studies+foreign-regulation',
+      'zh-CN:case-studies+domestic-regulation+foreign-regulation+industry-news',
+      'zh-CN:industry-news',
+    ]);
+  });
+
+  it('sends source links through the signed click redirect, and carries an open pixel', async () => {
+    const message = await simpleParser(readFileSync(summary.outbox[0]!));
+    const html = String(message.html);
+    const hrefs = [...html.matchAll(/href="([^"]+)"/g)].map((m) => m[1]!.replace(/&amp;/g, '&'));
+    const articleLinks = hrefs.filter((h) => h.includes('/articles/'));
+    expect(articleLinks).toEqual([]);
+    expect(hrefs.filter((h) => h.includes('/t/c/')).length).toBeGreaterThan(0);
+    expect(html).toMatch(/\/t\/o\/[A-Za-z0-9_.-]+/);
+    expect(html).not.toContain('{{');
+  });
+
   it('sends nothing when the send job runs a second time', async () => {
     const catcher = await startSmtpCatcher();
     const ctx = await createContext(
