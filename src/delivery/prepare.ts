@@ -15,6 +15,11 @@ export function deliveryVariantKey(locale: Locale, sectionKeys: string[]): strin
   return variantKey(sectionKeys, locale);
 }
 
+/** The locale part of a variant key, cheap enough to call per message. */
+export function variantLocale(key: string): Locale {
+  return key.slice(0, key.indexOf(':')) as Locale;
+}
+
 export function parseDeliveryVariantKey(key: string): { locale: Locale; sectionKeys: string[] } {
   const at = key.indexOf(':');
   const keys = key.slice(at + 1);

@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 import { QUEUES } from '../queue/names.js';
 import { createRedis } from '../queue/redis.js';
+import { recipientName } from '../rendering/recipient-name.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { classifySmtpReply, retryDelayMs, type SmtpOutcomeLike } from './classify.js';
 import { pauseIssue } from './control.js';
@@ -19,6 +20,7 @@ import {
   skipClaimed,
 } from './ledger.js';
 import { BadRecipientError, buildMimeTemplate, type MimeTemplate, type RenderedMessage } from './mime.js';
+import { variantLocale } from './prepare.js';
 import { enqueueRanges, openSendQueue, type SendQueue } from './queue.js';
 import { TransportRateLimiter } from './rate-limit.js';
 import { leaseOwnerId, resumeScan } from './resume.js';
@@ -273,7 +275,8 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
             name: r.name,
             oneClickUnsubscribeUrl: links.oneClickUnsubscribeUrl,
             tokens: {
-              name: r.name ?? '',
+              // 读者 / reader when no name is known, so the greeting never reads "，您好：".
+              name: recipientName(r.name, variantLocale(r.variantKey)),
               unsubscribeUrl: links.unsubscribeUrl,
               preferencesUrl: links.preferencesUrl,
               webVersionUrl: links.webVersionUrl,

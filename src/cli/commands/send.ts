@@ -12,6 +12,7 @@ import {
   waitForIssue,
 } from '../../delivery/api.js';
 import { assertRedisReachable } from '../../queue/redis.js';
+import { formatIssueStatistics, issueStatistics } from '../../tracking/stats.js';
 import { UsageError } from '../main.js';
 import type { CliRuntime } from '../runtime.js';
 
@@ -110,18 +111,21 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
 
   program
     .command('stats <issue>')
-    .description("an issue's deliveries counted by state")
+    .description("an issue's deliveries by state, with opens, clicks, bounces per section and variant")
     .action(async (idArg: string) => {
       const id = issueId(idArg);
       const ctx = await runtime.context();
       const stats = await issueStats(ctx.db, id);
       const row = await ctx.db.selectFrom('issues').select('state').where('id', '=', id).executeTakeFirst();
       if (!row) throw new UsageError(`issue ${id} does not exist`);
+      const statistics = await issueStatistics(ctx.db, id);
       runtime.print(
-        { issueId: id, state: row.state, ...stats },
+        { issueId: id, state: row.state, ...stats, statistics },
         [
           `Issue ${id} (${row.state}), ${stats.total} deliveries:`,
           ...Object.entries(stats.byState).map(([k, v]) => `  ${k.padEnd(9)} ${v}`),
+          '',
+          formatIssueStatistics(statistics),
         ].join('\n'),
       );
     });
