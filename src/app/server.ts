@@ -63,7 +63,7 @@ export async function apiKeyActor(ctx: AppContext, req: FastifyRequest): Promise
   const header = req.headers['x-api-key'];
   const bearer = req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
   const key = (Array.isArray(header) ? header[0] : header) ?? bearer;
-  return (await isValidApiKey(ctx.db, ctx.env.API_KEYS, key)) ? `api-key:${key!.slice(0, 8)}` : null;
+  return key && (await isValidApiKey(ctx.db, ctx.env.API_KEYS, key)) ? `api-key:${key.slice(0, 8)}` : null;
 }
 
 export function buildAppServer(ctx: AppContext, sendMail: SendMail): Promise<FastifyInstance> {

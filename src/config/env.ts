@@ -6,10 +6,6 @@ import { z } from 'zod';
  * newcomer can see them in one place and a bad value stops the program before it does anything.
  */
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const url = (protocols: string[]) =>

@@ -6,6 +6,7 @@ export class MigrationError extends Error {
 }
 
 /** Brings the schema up to date; returns the names of the migrations it applied. */
+// biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema, before its types exist
 export async function migrateToLatest(db: Kysely<any>, opts: { schema?: string } = {}): Promise<string[]> {
   // Name the schema, or the migrator may find another schema's bookkeeping tables and skip its own.
   const schema =

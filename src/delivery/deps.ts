@@ -14,13 +14,9 @@ export interface CompiledVariantLike {
   warnings?: string[];
 }
 
-export interface RecipientLinks {
-  unsubscribeUrl: string;
-  oneClickUnsubscribeUrl: string;
-  preferencesUrl: string;
-  webVersionUrl: string;
-  trackingToken: string;
-}
+import type { RecipientLinks } from '../security/recipient-links.js';
+
+export type { RecipientLinks };
 
 /**
  * What delivery uses from other stages (editorial, rendering, subscribers). Passed in, so the

@@ -44,7 +44,7 @@ export async function runDemo(env: Env, log: Logger, opts: { schema?: string } =
     ...env,
     // The demo's feeds are on loopback: allow exactly that host, nothing else private.
     FETCH_ALLOW_PRIVATE: [...env.FETCH_ALLOW_PRIVATE, '127.0.0.1'],
-    SMTP_URL: env.SMTP_URL ?? [catcher!.url],
+    SMTP_URL: env.SMTP_URL ?? (catcher ? [catcher.url] : []),
   };
   const ctx = await createContext(demoEnv, { log, ...(opts.schema ? { schema: opts.schema } : {}) });
   let workers: WorkerSet | undefined;

@@ -1,17 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { simpleParser } from 'mailparser';
 import nodemailer from 'nodemailer';
-import pg from 'pg';
 import type { Env } from '../../src/config/env.js';
 import { type AppContext, createContext } from '../../src/context.js';
-import { openDatabase } from '../../src/db/connect.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
 import { buildServer } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import type { SendMail } from '../../subscribers/mail.js';
-import { TEST_DATABASE_URL, type TestDatabase } from '../support/test-db.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
 
 export const SECTIONS = [
@@ -20,44 +16,6 @@ export const SECTIONS = [
   { key: 'case-studies', names: { 'zh-CN': '案例研讨', en: 'Case studies' } },
   { key: 'industry-news', names: { 'zh-CN': '行业动态', en: 'Industry news' } },
 ];
-
-/**
- * Like tests/support createTestDatabase, but creates Kysely's migration tables in the fresh
- * schema first: Kysely's Migrator looks for them in every schema, so while any other test
- * schema exists it would skip creating its own and fail ("kysely_migration_lock does not exist").
- */
-export async function createIsolatedTestDatabase(): Promise<TestDatabase> {
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  await admin.query(
-    `CREATE TABLE ${schema}.kysely_migration (name varchar(255) PRIMARY KEY, timestamp varchar(255) NOT NULL)`,
-  );
-  await admin.query(
-    `CREATE TABLE ${schema}.kysely_migration_lock (id varchar(255) PRIMARY KEY, is_locked integer NOT NULL DEFAULT 0)`,
-  );
-  await admin.end();
-  const handle = await openDatabase({
-    databaseUrl: TEST_DATABASE_URL,
-    dataDir: '/nonexistent',
-    schema,
-    poolSize: 5,
-  });
-  await migrateToLatest(handle.db);
-  return {
-    db: handle.db,
-    schema,
-    url: TEST_DATABASE_URL,
-    async drop() {
-      await handle.close();
-      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.end();
-    },
-  };
-}
 
 export interface Harness {
   testDb: TestDatabase;
@@ -75,7 +33,7 @@ export interface Harness {
 
 /** Real PostgreSQL schema, real SMTP peer via nodemailer, the real Fastify server. */
 export async function startHarness(envOverrides: Record<string, string> = {}): Promise<Harness> {
-  const testDb = await createIsolatedTestDatabase();
+  const testDb = await createTestDatabase();
   const env = testEnv({ PUBLIC_URL: 'https://news.example.org', ...envOverrides });
   const clock = { now: new Date() };
   const ctx = await createContext(env, { log: silentLogger, schema: testDb.schema, now: () => clock.now });

@@ -15,15 +15,16 @@ import {
   suppress,
   unsubscribeAll,
 } from '../../subscribers/api.js';
-import { createIsolatedTestDatabase, SECTIONS } from '../http/support.js';
+import { SECTIONS } from '../http/support.js';
 import type { TestDatabase } from '../support/test-db.js';
+import { createTestDatabase } from '../support/test-db.js';
 
 const FIXTURE = resolve(import.meta.dirname, '../fixtures/subscribers/with-bad-rows.csv');
 
 let t: TestDatabase;
 let db: Db;
 beforeAll(async () => {
-  t = await createIsolatedTestDatabase();
+  t = await createTestDatabase();
   db = t.db;
   let position = 1;
   for (const s of SECTIONS) {

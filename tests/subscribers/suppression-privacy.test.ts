@@ -16,13 +16,14 @@ import {
   unsuppress,
   updateSubscriber,
 } from '../../subscribers/api.js';
-import { createIsolatedTestDatabase, SECTIONS } from '../http/support.js';
+import { SECTIONS } from '../http/support.js';
 import type { TestDatabase } from '../support/test-db.js';
+import { createTestDatabase } from '../support/test-db.js';
 
 let t: TestDatabase;
 let db: Db;
 beforeAll(async () => {
-  t = await createIsolatedTestDatabase();
+  t = await createTestDatabase();
   db = t.db;
   let position = 1;
   for (const s of SECTIONS) {
