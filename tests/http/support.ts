@@ -3,19 +3,19 @@ import { simpleParser } from 'mailparser';
 import nodemailer from 'nodemailer';
 import type { Env } from '../../src/config/env.js';
 import { type AppContext, createContext } from '../../src/context.js';
+import type { Db } from '../../src/db/schema.js';
 import { buildServer } from '../../src/http/server.js';
 import { silentLogger } from '../../src/log.js';
+import { MODEL_SECTIONS, upsertSection } from '../../src/publication/index.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import type { SendMail } from '../../subscribers/mail.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
 
-export const SECTIONS = [
-  { key: 'domestic-regulation', names: { 'zh-CN': '新规概览', en: 'Domestic regulation' } },
-  { key: 'foreign-regulation', names: { 'zh-CN': '域外规范', en: 'Foreign regulation' } },
-  { key: 'case-studies', names: { 'zh-CN': '案例研讨', en: 'Case studies' } },
-  { key: 'industry-news', names: { 'zh-CN': '行业动态', en: 'Industry news' } },
-];
+/** The model newsletter's four sections, seeded the way the product stores them. */
+export async function seedModelSections(db: Db): Promise<void> {
+  for (const section of MODEL_SECTIONS) await upsertSection(db, section);
+}
 
 export interface Harness {
   testDb: TestDatabase;
@@ -37,13 +37,7 @@ export async function startHarness(envOverrides: Record<string, string> = {}): P
   const env = testEnv({ PUBLIC_URL: 'https://news.example.org', ...envOverrides });
   const clock = { now: new Date() };
   const ctx = await createContext(env, { log: silentLogger, schema: testDb.schema, now: () => clock.now });
-  let position = 1;
-  for (const s of SECTIONS) {
-    await ctx.db
-      .insertInto('sections')
-      .values({ key: s.key, position: position++, names: JSON.stringify(s.names) })
-      .execute();
-  }
+  await seedModelSections(ctx.db);
   const smtp = await startSmtpCatcher();
   const transport = nodemailer.createTransport({
     host: '127.0.0.1',

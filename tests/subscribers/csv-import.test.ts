@@ -15,7 +15,7 @@ import {
   suppress,
   unsubscribeAll,
 } from '../../subscribers/api.js';
-import { SECTIONS } from '../http/support.js';
+import { seedModelSections } from '../http/support.js';
 import type { TestDatabase } from '../support/test-db.js';
 import { createTestDatabase } from '../support/test-db.js';
 
@@ -26,13 +26,7 @@ let db: Db;
 beforeAll(async () => {
   t = await createTestDatabase();
   db = t.db;
-  let position = 1;
-  for (const s of SECTIONS) {
-    await db
-      .insertInto('sections')
-      .values({ key: s.key, position: position++, names: JSON.stringify(s.names) })
-      .execute();
-  }
+  await seedModelSections(db);
 });
 afterAll(async () => t?.drop());
 beforeEach(async () => {
