@@ -1,41 +1,45 @@
-/** One send-worker process for the benchmark: the real engine (spliced) or the straightforward pipeline. */
+/**
+ * One send-worker process for the benchmark: the real engine started as `workers/send.ts` starts it
+ * ("spliced"), or the straightforward pipeline ("naive": one job per recipient, nodemailer builds
+ * every message). Reports its peak RSS, the messages and bytes it handed to SMTP and its CPU time
+ * to the parent over IPC; stops on SIGTERM (so a --cpu-prof profile is written).
+ */
 import { Worker } from 'bullmq';
 import nodemailer from 'nodemailer';
 import { parseEnv } from '../src/config/env.js';
-import { openDatabase } from '../src/db/connect.js';
-import { createSendWorker } from '../src/delivery/api.js';
+import { createContext } from '../src/context.js';
 import { silentLogger } from '../src/log.js';
 import { createRedis } from '../src/queue/redis.js';
 import { recipientLinks } from '../src/security/recipient-links.js';
+import { startSendWorker, stopOnSignals } from '../workers/send.js';
 
 const env = parseEnv();
 const mode = process.env.BENCH_MODE as 'spliced' | 'naive';
-const handle = await openDatabase({
-  databaseUrl: env.DATABASE_URL,
-  dataDir: '/nonexistent',
-  schema: process.env.BENCH_SCHEMA as string,
-  poolSize: 6,
-});
-const db = handle.db;
-const secrets = { current: env.SECRET_KEY as string };
+const ctx = await createContext(env, { log: silentLogger, migrate: false });
+/** The straightforward pipeline's counts; the engine keeps its own (SendWorker.counters). */
+let counters = { accepted: 0, bytes: 0 };
 let peakRss = process.memoryUsage().rss;
+const report = () => {
+  const cpu = process.cpuUsage();
+  process.send?.({
+    type: 'stats',
+    rss: peakRss,
+    accepted: counters.accepted,
+    bytes: counters.bytes,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  });
+};
 setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  process.send?.({ type: 'rss', rss: peakRss });
+  report();
 }, 200).unref();
 
 if (mode === 'spliced') {
-  await createSendWorker({
-    db,
-    env,
-    log: silentLogger,
-    secrets,
-    now: () => new Date(),
-    connection: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX },
-    scanIntervalMs: 0,
-  });
+  const worker = await startSendWorker(ctx, { scanIntervalMs: 0 });
+  counters = worker.counters;
+  stopOnSignals(ctx, worker);
 } else {
-  // The straightforward pipeline: one job per recipient, nodemailer builds every message.
+  const db = ctx.db;
   const transport = nodemailer.createTransport({
     url: env.SMTP_URL?.[0],
     pool: true,
@@ -71,7 +75,7 @@ if (mode === 'spliced') {
           .executeTakeFirstOrThrow();
         variants.set(row.variant_key as string, v);
       }
-      const links = recipientLinks(secrets, env.PUBLIC_URL, {
+      const links = recipientLinks(ctx.secrets, env.PUBLIC_URL, {
         subscriberId: row.subscriber_id,
         issueId: row.issue_id,
         deliveryId: row.id,
@@ -80,7 +84,7 @@ if (mode === 'spliced') {
         s.replace(/\{\{(\w+)\}\}/g, (_, k: string) =>
           k === 'name' ? (row.name ?? '') : ((links as unknown as Record<string, string>)[k] ?? ''),
         );
-      await transport.sendMail({
+      const info = (await transport.sendMail({
         from: env.MAIL_FROM,
         to: row.email,
         subject: fill(v.subject),
@@ -90,7 +94,9 @@ if (mode === 'spliced') {
           'List-Unsubscribe': `<${links.oneClickUnsubscribeUrl}>`,
           'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
         },
-      });
+      })) as { messageSize?: number };
+      counters.accepted++;
+      counters.bytes += info.messageSize ?? 0;
       await db
         .updateTable('deliveries')
         .set({ state: 'accepted', accepted_at: new Date() })
@@ -100,5 +106,15 @@ if (mode === 'spliced') {
     { connection: createRedis(env.REDIS_URL), prefix: env.QUEUE_PREFIX, concurrency: env.SEND_CONCURRENCY },
   );
   worker.on('error', () => {});
+  process.on('SIGTERM', () => {
+    void worker
+      .close()
+      .then(() => ctx.close())
+      .then(() => process.exit(0));
+  });
 }
-process.send?.({ type: 'ready' });
+process.on('message', (m: { type: string }) => {
+  if (m.type === 'report') report();
+});
+const cpu = process.cpuUsage();
+process.send?.({ type: 'ready', cpuMs: (cpu.user + cpu.system) / 1000, rss: process.memoryUsage().rss });

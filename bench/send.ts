@@ -1,6 +1,8 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
@@ -20,13 +22,22 @@ import { silentLogger } from '../src/log.js';
 import { createRedis } from '../src/queue/redis.js';
 import type { RenderableIssue } from '../src/rendering/types.js';
 import { loadModelIssue } from '../tests/support/model-issue.js';
+import { seedPublication } from './_seed.js';
+import { type Sink, type SinkKind, SinkUnavailableError, startSink } from './_sinks.js';
 
 /**
- * `npm run bench -- send --recipients <n> [--smtp <url>] [--workers <k>] [--mode spliced|naive|both]
- * [--naive-recipients <m>]`: a model-sized issue (the sample's 4 sections, 27 items) to n
- * subscribers with random section choices, prepared and sent end to end (a fresh PostgreSQL
- * database, Redis under a random prefix) into an SMTP sink in another process. "spliced" is the
- * engine; "naive" is one job per recipient with nodemailer building each message.
+ * `npm run bench -- send --recipients <n> [--workers <k>] [--sink node|smtp-sink | --smtp <url>]
+ * [--mode spliced|naive|both] [--naive-recipients <m>] [--profile <dir>] --json`
+ *
+ * A model-sized issue (the sample's 4 sections, 27 items) to n subscribers with random section
+ * choices, prepared and sent end to end (a fresh PostgreSQL database, Redis under a random prefix)
+ * by k worker processes into an SMTP sink in another process. "spliced" is the engine, started as
+ * `workers/send.ts` starts it; "naive" is the straightforward pipeline (one job per recipient,
+ * nodemailer building each message), run on the first m subscribers in the same run.
+ *
+ * `--sink smtp-sink` starts Postfix's C smtp-sink (Debian: `apt-get install postfix`, then
+ * `postfix stop`); `--sink node` (the default) an smtp-server sink; `--smtp <url>` sends to a sink
+ * already running. `--profile <dir>` writes a V8 CPU profile of every worker process there.
  */
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -42,10 +53,15 @@ export async function run(args: string[]): Promise<object> {
   const workers = Number(flag(args, 'workers', '1'));
   const mode = flag(args, 'mode', 'both') as 'spliced' | 'naive' | 'both';
   const naiveRecipients = Math.min(recipients, Number(flag(args, 'naive-recipients', '5000')));
+  const smtpUrl = flag(args, 'smtp');
+  const sinkKind = (smtpUrl ? 'external' : flag(args, 'sink', 'node')) as SinkKind;
+  if (!['node', 'smtp-sink', 'external'].includes(sinkKind))
+    throw new Error(`--sink must be node or smtp-sink (got "${sinkKind}")`);
+  const profileDir = flag(args, 'profile');
+  if (profileDir) mkdirSync(resolve(profileDir), { recursive: true });
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   // A database of its own (not a schema in the shared one): the migrator's table checks see every
   // schema of a database, so a bench schema would disturb tests running beside it.
-  const schema = 'public';
   const dbName = `gazette_bench_${randomBytes(4).toString('hex')}`;
   const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
   const benchUrl = new URL(adminUrl);
@@ -53,27 +69,25 @@ export async function run(args: string[]): Promise<object> {
   const databaseUrl = benchUrl.toString();
   const prefix = `gbench-${randomBytes(4).toString('hex')}`;
 
-  let sink: ChildProcess | undefined;
-  let smtp = flag(args, 'smtp');
-  if (!smtp) {
-    sink = fork(join(here, '_smtp-sink.ts'), [], { execArgv: ['--import', 'tsx'] });
-    smtp = await new Promise<string>((ok) =>
-      sink?.on('message', (m: { type: string; url: string }) => m.type === 'ready' && ok(m.url)),
-    );
-    log(`SMTP sink in process ${sink.pid} at ${smtp}`);
-  }
+  const sink = await startSink(sinkKind, smtpUrl).catch((err: Error) => {
+    if (!(err instanceof SinkUnavailableError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  });
+  log(`SMTP sink (${sink.kind}) at ${sink.url}`);
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${dbName}`);
-  const handle = await openDatabase({ databaseUrl, dataDir: '/nonexistent', schema, poolSize: 4 });
+  const handle = await openDatabase({ databaseUrl, dataDir: '/nonexistent', poolSize: 4 });
   const db = handle.db;
   const envVars: Record<string, string> = {
     NODE_ENV: 'production',
     LOG_LEVEL: 'silent',
     DATABASE_URL: databaseUrl,
+    DATABASE_POOL_SIZE: '6',
     REDIS_URL: redisUrl,
     QUEUE_PREFIX: prefix,
-    SMTP_URL: smtp,
+    SMTP_URL: sink.url,
     SECRET_KEY: randomBytes(32).toString('hex'),
     PUBLIC_URL: 'https://news.example.org',
     MAIL_FROM: '数字科技与人工智能专业委员会 <newsletter@example.org>',
@@ -86,6 +100,7 @@ export async function run(args: string[]): Promise<object> {
   };
   const env = parseEnv(envVars);
   const results: Record<string, unknown> = {};
+  const load = { start: loadavg()[0] as number, end: 0 };
   try {
     await migrateToLatest(db);
     const model = loadModelIssue();
@@ -111,16 +126,16 @@ export async function run(args: string[]): Promise<object> {
         .executeTakeFirstOrThrow();
       return { ...model, id: row.id };
     };
-    const content = (issue: RenderableIssue) => ({ loadIssue: async () => issue });
+    const { stageContent } = await import('../src/delivery/stage-content.js');
+    const content = (issue: RenderableIssue) => ({ ...stageContent, loadIssue: async () => issue });
 
     if (mode === 'spliced' || mode === 'both') {
       const issue = await issueFor();
-      const children = await startWorkers('spliced', workers, envVars, schema);
+      const children = await startWorkers('spliced', workers, envVars, profileDir);
       const queue = openSendQueue({ url: redisUrl, prefix });
-      const before = await sinkCount(sink);
+      const before = await sink.count();
       const t0 = performance.now();
-      const { stageContent } = await import('../src/delivery/stage-content.js');
-      await startIssueSend({ ...deps, queue, content: { ...stageContent, ...content(issue) } }, issue.id);
+      await startIssueSend({ ...deps, queue, content: content(issue) }, issue.id);
       const prepareSeconds = (performance.now() - t0) / 1000;
       log(`prepared in ${prepareSeconds.toFixed(1)} s; sending`);
       const done = await waitForIssue(deps, issue.id, {
@@ -128,7 +143,8 @@ export async function run(args: string[]): Promise<object> {
         onProgress: (s) => progress(s.byState.accepted, recipients),
       });
       const seconds = (performance.now() - t0) / 1000;
-      const after = await sinkCount(sink);
+      const after = await sink.count();
+      await collect(children);
       results.spliced = {
         recipients,
         eligible: done.stats.total - done.stats.byState.skipped,
@@ -138,11 +154,7 @@ export async function run(args: string[]): Promise<object> {
         seconds: round(seconds),
         prepareSeconds: round(prepareSeconds),
         messagesPerSecond: round(done.stats.byState.accepted / seconds),
-        bytesPerMessage:
-          after && before
-            ? Math.round((after.bytes - before.bytes) / Math.max(1, after.messages - before.messages))
-            : null,
-        peakRssMb: Math.round(Math.max(...children.map((c) => c.peakRss)) / 1048576),
+        ...figures(children, done.stats.byState.accepted, before, after),
         workers,
       };
       await queue.close();
@@ -156,13 +168,12 @@ export async function run(args: string[]): Promise<object> {
         .set({ status: 'unsubscribed' })
         .where('id', '>', await nthSubscriberId(db, naiveRecipients))
         .execute();
-      const children = await startWorkers('naive', workers, envVars, schema);
+      const children = await startWorkers('naive', workers, envVars, profileDir);
       const queue = new Queue('naive-send', { connection: createRedis(redisUrl), prefix });
-      const before = await sinkCount(sink);
+      const before = await sink.count();
       const t0 = performance.now();
-      const { stageContent } = await import('../src/delivery/stage-content.js');
       await db.updateTable('issues').set({ state: 'sending' }).where('id', '=', issue.id).execute();
-      await prepareIssue({ ...deps, content: { ...stageContent, ...content(issue) } }, issue.id);
+      await prepareIssue({ ...deps, content: content(issue) }, issue.id);
       let last = 0;
       for (;;) {
         const ids = await db
@@ -187,22 +198,20 @@ export async function run(args: string[]): Promise<object> {
         progress(stats.byState.accepted, stats.total);
       }
       const seconds = (performance.now() - t0) / 1000;
-      const after = await sinkCount(sink);
+      const after = await sink.count();
+      await collect(children);
       results.naive = {
         recipients: naiveRecipients,
         accepted: stats.byState.accepted,
         seconds: round(seconds),
         messagesPerSecond: round(stats.byState.accepted / seconds),
-        bytesPerMessage:
-          after && before
-            ? Math.round((after.bytes - before.bytes) / Math.max(1, after.messages - before.messages))
-            : null,
-        peakRssMb: Math.round(Math.max(...children.map((c) => c.peakRss)) / 1048576),
+        ...figures(children, stats.byState.accepted, before, after),
         workers,
       };
       await queue.close();
       await stopWorkers(children);
     }
+    load.end = loadavg()[0] as number;
   } finally {
     await handle.close();
     await admin
@@ -213,14 +222,47 @@ export async function run(args: string[]): Promise<object> {
     const keys = await redis.keys(`${prefix}:*`);
     for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
     redis.disconnect();
-    sink?.kill();
+    await sink.stop();
   }
   const spliced = results.spliced as Record<string, unknown> | undefined;
-  return { ...(spliced ?? {}), ...results, target: { messagesPerSecond: 600, peakRssMb: 300 } };
+  const naive = results.naive as Record<string, number> | undefined;
+  return {
+    ...(spliced ?? {}),
+    ...results,
+    ...(spliced && naive
+      ? { speedup: round((spliced.messagesPerSecond as number) / (naive.messagesPerSecond as number)) }
+      : {}),
+    sink: sink.kind,
+    loadAverage: { start: round(load.start), end: round(load.end) },
+    target: { messagesPerSecond: 600, peakRssMb: 300 },
+  };
 }
 
 function round(n: number): number {
   return Math.round(n * 10) / 10;
+}
+
+/** Per-run figures from the worker processes' reports and the sink's counts. */
+function figures(
+  children: Child[],
+  accepted: number,
+  before: Awaited<ReturnType<Sink['count']>>,
+  after: Awaited<ReturnType<Sink['count']>>,
+) {
+  const handed = children.reduce((n, c) => n + c.stats.accepted, 0);
+  const bytes = children.reduce((n, c) => n + c.stats.bytes, 0);
+  const cpuMs = children.reduce((n, c) => n + c.stats.cpuMs - c.startCpuMs, 0);
+  // The sink's own count, when it keeps one: every accepted row should have reached it.
+  const sinkMessages = before && after ? after.messages - before.messages : null;
+  return {
+    bytesPerMessage: handed ? Math.round(bytes / handed) : null,
+    sinkMessages,
+    // Worker CPU per accepted message, all worker processes together (excludes PostgreSQL, Redis, sink).
+    workerCpuMsPerMessage: accepted ? Math.round((cpuMs / accepted) * 1000) / 1000 : null,
+    peakRssMb: Math.round(Math.max(...children.map((c) => c.stats.rss)) / 1048576),
+    // The largest worker at rest (code, connections, the embedded-database driver it loads).
+    readyRssMb: Math.round(Math.max(...children.map((c) => c.readyRss)) / 1048576),
+  };
 }
 
 let lastProgress = 0;
@@ -243,21 +285,7 @@ async function nthSubscriberId(db: Db, n: number): Promise<number> {
 }
 
 async function seed(db: Db, model: RenderableIssue, n: number): Promise<void> {
-  await db
-    .insertInto('publication')
-    .values({
-      name: model.publication.name,
-      from_name: '数字科技与人工智能专业委员会',
-      from_email: 'newsletter@example.org',
-      list_id: model.publication.listId,
-    })
-    .execute();
-  for (const [i, s] of model.sections.entries()) {
-    await db
-      .insertInto('sections')
-      .values({ key: s.key, position: i + 1, names: JSON.stringify(s.names) })
-      .execute();
-  }
+  await seedPublication(db, model);
   // Half choose everything; the rest a random non-empty subset of the four sections.
   await sql`
     INSERT INTO subscribers (email, email_normalized, name, status, all_sections, consent_source)
@@ -271,28 +299,52 @@ async function seed(db: Db, model: RenderableIssue, n: number): Promise<void> {
   `.execute(db);
 }
 
+interface WorkerStats {
+  rss: number;
+  accepted: number;
+  bytes: number;
+  cpuMs: number;
+}
+
 interface Child {
   proc: ChildProcess;
-  peakRss: number;
+  stats: WorkerStats;
+  /** CPU the process had used when it said it was ready (start-up is not part of the send). */
+  startCpuMs: number;
+  /** RSS when it was ready: the process at rest, before any message. */
+  readyRss: number;
 }
 
 async function startWorkers(
   mode: string,
   k: number,
   envVars: Record<string, string>,
-  schema: string,
+  profileDir: string | undefined,
 ): Promise<Child[]> {
   const children: Child[] = [];
   for (let i = 0; i < k; i++) {
     const proc = fork(join(here, '_send-worker.ts'), [], {
-      execArgv: ['--import', 'tsx'],
-      env: { ...process.env, ...envVars, BENCH_MODE: mode, BENCH_SCHEMA: schema },
+      execArgv: [
+        '--import',
+        'tsx',
+        ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${resolve(profileDir)}`] : []),
+      ],
+      env: { ...process.env, ...envVars, BENCH_MODE: mode },
     });
-    const child: Child = { proc, peakRss: 0 };
+    const child: Child = {
+      proc,
+      stats: { rss: 0, accepted: 0, bytes: 0, cpuMs: 0 },
+      startCpuMs: 0,
+      readyRss: 0,
+    };
     await new Promise<void>((ok, fail) => {
-      proc.on('message', (m: { type: string; rss?: number }) => {
-        if (m.type === 'ready') ok();
-        if (m.type === 'rss') child.peakRss = Math.max(child.peakRss, m.rss ?? 0);
+      proc.on('message', (m: { type: string } & WorkerStats) => {
+        if (m.type === 'ready') {
+          child.startCpuMs = m.cpuMs;
+          child.readyRss = m.rss;
+          ok();
+        }
+        if (m.type === 'stats') child.stats = { ...m, rss: Math.max(child.stats.rss, m.rss) };
       });
       proc.once('exit', (code) => fail(new Error(`bench worker exited with ${code}`)));
     });
@@ -301,7 +353,28 @@ async function startWorkers(
   return children;
 }
 
-/** Stops the worker processes and waits until they are gone (before their database is dropped). */
+/** Asks every worker for a fresh report (counters and CPU as of now). */
+async function collect(children: Child[]): Promise<void> {
+  await Promise.all(
+    children.map(
+      (c) =>
+        new Promise<void>((ok) => {
+          const on = (m: { type: string }) => {
+            if (m.type !== 'stats') return;
+            c.proc.off('message', on);
+            ok();
+          };
+          c.proc.on('message', on);
+          c.proc.send({ type: 'report' });
+        }),
+    ),
+  );
+}
+
+/**
+ * Stops the worker processes (SIGTERM: a graceful stop, which also writes CPU profiles) and waits
+ * until they are gone, before their database is dropped.
+ */
 async function stopWorkers(children: Child[]): Promise<void> {
   await Promise.all(
     children.map(
@@ -309,23 +382,9 @@ async function stopWorkers(children: Child[]): Promise<void> {
         new Promise<void>((ok) => {
           if (c.proc.exitCode !== null) return ok();
           c.proc.once('exit', () => ok());
-          c.proc.kill('SIGKILL');
+          c.proc.kill('SIGTERM');
+          setTimeout(() => c.proc.kill('SIGKILL'), 15_000).unref();
         }),
     ),
   );
-}
-
-async function sinkCount(
-  sink: ChildProcess | undefined,
-): Promise<{ messages: number; bytes: number } | null> {
-  if (!sink) return null;
-  return new Promise((ok) => {
-    const on = (m: { type: string; messages: number; bytes: number }) => {
-      if (m.type !== 'count') return;
-      sink.off('message', on);
-      ok({ messages: m.messages, bytes: m.bytes });
-    };
-    sink.on('message', on);
-    sink.send({ type: 'count' });
-  });
 }

@@ -1,8 +1,6 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
-import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { Database, Db } from './schema.js';
 
@@ -51,6 +49,11 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
   mkdirSync(dir, { recursive: true });
   const releaseLock = acquireLock(join(resolve(opts.dataDir), 'pglite.lock'), dir);
   try {
+    // Loaded only here: a process on PostgreSQL never pays for the embedded database's WebAssembly.
+    const [{ PGlite }, { PGliteDialect }] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('kysely-pglite-dialect'),
+    ]);
     const client = await PGlite.create(dir);
     const db = new Kysely<Database>({ dialect: new PGliteDialect(client) });
     let closed = false;

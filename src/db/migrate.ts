@@ -5,14 +5,40 @@ export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
-/** Brings the schema up to date; returns the names of the migrations it applied. */
+/**
+ * Held (on PostgreSQL) around a whole migration run and by anything that drops a schema. Kysely's
+ * migrator reads the catalogue of every schema before it takes its own lock, and a schema dropped
+ * at that moment fails the read ("schema … does not exist"): test files that run side by side,
+ * each in its own schema, did exactly that.
+ */
+export const SCHEMA_CHANGE_LOCK = 4_740_105_118_200_331n;
+
 // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema, before its types exist
-export async function migrateToLatest(db: Kysely<any>, opts: { schema?: string } = {}): Promise<string[]> {
+type AnyDb = Kysely<any>;
+
+/**
+ * Brings the schema up to date; returns the names of the migrations it applied. `exclusive`
+ * (PostgreSQL only: it holds a second pooled connection) serialises the run with schema drops.
+ */
+export async function migrateToLatest(
+  db: AnyDb,
+  opts: { schema?: string; exclusive?: boolean } = {},
+): Promise<string[]> {
+  if (!opts.exclusive) return migrate(db, opts.schema);
+  return db.connection().execute(async (lock) => {
+    await sql`SELECT pg_advisory_lock(${sql.lit(SCHEMA_CHANGE_LOCK)})`.execute(lock);
+    try {
+      return await migrate(db, opts.schema);
+    } finally {
+      await sql`SELECT pg_advisory_unlock(${sql.lit(SCHEMA_CHANGE_LOCK)})`.execute(lock);
+    }
+  });
+}
+
+async function migrate(db: AnyDb, named: string | undefined): Promise<string[]> {
   // Name the schema, or the migrator may find another schema's bookkeeping tables and skip its own.
   const schema =
-    opts.schema ??
-    (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0]?.s ??
-    'public';
+    named ?? (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0]?.s ?? 'public';
   const migrator = new Migrator({
     db,
     migrationTableSchema: schema,

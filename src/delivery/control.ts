@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, IssueState } from '../db/schema.js';
-import type { DeliveryDeps } from './deps.js';
+import { ContentError, type DeliveryDeps } from './deps.js';
+import { moveIssue } from './issue-state.js';
 import { finishIfDone, type IssueStats, issueStats } from './ledger.js';
 import { type PrepareResult, prepareIssue } from './prepare.js';
 import { enqueueRanges, rangesOf, type SendQueue } from './queue.js';
@@ -9,23 +10,6 @@ import { enqueueRanges, rangesOf, type SendQueue } from './queue.js';
 export class IssueStateError extends Error {
   override name = 'IssueStateError';
   readonly userFacing = true;
-}
-
-/** Conditional state change; returns whether it happened. */
-async function moveIssue(
-  db: Db,
-  issueId: number,
-  from: IssueState[],
-  to: IssueState,
-  extra: Record<string, unknown> = {},
-): Promise<boolean> {
-  const result = await db
-    .updateTable('issues')
-    .set({ state: to, updated_at: new Date(), ...extra })
-    .where('id', '=', issueId)
-    .where('state', 'in', from)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) > 0;
 }
 
 async function currentState(db: Db, issueId: number): Promise<IssueState> {
@@ -42,7 +26,7 @@ export async function startIssueSend(
   deps: DeliveryDeps & { queue: SendQueue; batchSize?: number },
   issueId: number,
 ): Promise<PrepareResult | null> {
-  const moved = await moveIssue(deps.db, issueId, ['approved', 'scheduled'], 'sending', {
+  const moved = await moveIssue(deps.db, issueId, 'start-sending', {
     sending_started_at: deps.now(),
     pause_reason: null,
   });
@@ -61,12 +45,62 @@ export async function startIssueSend(
     if (prepared.prepared_at) return null;
   }
   deps.log.info({ event: 'delivery.issue.sending', issueId }, 'issue sending');
-  const result = await prepareIssue(deps, issueId, {
-    queue: deps.queue,
-    ...(deps.batchSize ? { batchSize: deps.batchSize } : {}),
-  });
+  const result = await prepareOrFail(deps, issueId, deps.queue, deps.batchSize);
   await finishIfDone(deps.db, issueId); // an audience of nobody is finished at once
   return result;
+}
+
+/**
+ * Prepares an issue; when its content cannot be rendered (retrying will not help) the issue fails
+ * instead of being retried by every resume scan, and the error says so.
+ */
+export async function prepareOrFail(
+  deps: DeliveryDeps,
+  issueId: number,
+  queue: SendQueue,
+  batchSize?: number,
+): Promise<PrepareResult> {
+  try {
+    return await prepareIssue(deps, issueId, { queue, ...(batchSize ? { batchSize } : {}) });
+  } catch (err) {
+    if (!(err instanceof ContentError)) throw err;
+    await failIssue(deps, issueId, `content: ${err.message}`);
+    throw new IssueStateError(`Issue ${issueId} failed: ${err.message}`);
+  }
+}
+
+/**
+ * sending|paused → failed, for good: rows not yet on the wire are skipped (reason "issue_failed");
+ * rows on the wire keep the outcome their worker records.
+ */
+export async function failIssue(
+  deps: Pick<DeliveryDeps, 'db' | 'log'>,
+  issueId: number,
+  reason: string,
+): Promise<boolean> {
+  // pause_reason holds why a send stopped, whether it may resume (paused) or not (failed).
+  const moved = await moveIssue(deps.db, issueId, 'fail', { pause_reason: reason.slice(0, 500) });
+  if (!moved) return false;
+  await skipWaitingRows(deps.db, issueId, 'issue_failed');
+  deps.log.error({ event: 'delivery.issue.failed', issueId, reason }, 'issue failed');
+  return true;
+}
+
+/** queued, claimed and deferred rows of an issue → skipped: they never reached the relay. */
+async function skipWaitingRows(db: Db, issueId: number, reason: string): Promise<number> {
+  const result = await db
+    .updateTable('deliveries')
+    .set({
+      state: 'skipped',
+      skip_reason: reason,
+      lease_owner: null,
+      lease_until: null,
+      updated_at: new Date(),
+    })
+    .where('issue_id', '=', issueId)
+    .where('state', 'in', ['queued', 'claimed', 'deferred'])
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows);
 }
 
 export async function pauseIssue(
@@ -74,7 +108,7 @@ export async function pauseIssue(
   issueId: number,
   reason = 'operator',
 ): Promise<boolean> {
-  const moved = await moveIssue(deps.db, issueId, ['sending'], 'paused', { pause_reason: reason });
+  const moved = await moveIssue(deps.db, issueId, 'pause', { pause_reason: reason });
   if (moved) deps.log.warn({ event: 'delivery.issue.paused', issueId, reason }, 'issue paused');
   return moved;
 }
@@ -84,7 +118,7 @@ export async function resumeIssue(
   deps: DeliveryDeps & { queue: SendQueue },
   issueId: number,
 ): Promise<boolean> {
-  const moved = await moveIssue(deps.db, issueId, ['paused'], 'sending', { pause_reason: null });
+  const moved = await moveIssue(deps.db, issueId, 'resume', { pause_reason: null });
   if (!moved) {
     const state = await currentState(deps.db, issueId);
     throw new IssueStateError(`Issue ${issueId} is ${state}; only a paused issue can be resumed.`);
@@ -95,32 +129,21 @@ export async function resumeIssue(
   return true;
 }
 
-/** Stops an issue for good: rows not yet on the wire become skipped (reason "cancelled"). */
+/**
+ * Stops an issue for good: rows not yet on the wire become skipped (reason "cancelled"). Editorial's
+ * lifecycle cancels only an issue that is not sending, so a sending issue is paused first (workers
+ * stop taking rows at once) and then cancelled.
+ */
 export async function cancelIssue(deps: Pick<DeliveryDeps, 'db' | 'log'>, issueId: number): Promise<number> {
-  const moved = await moveIssue(
-    deps.db,
-    issueId,
-    ['approved', 'scheduled', 'sending', 'paused'],
-    'cancelled',
-  );
+  await moveIssue(deps.db, issueId, 'pause', { pause_reason: 'cancelling' });
+  const moved = await moveIssue(deps.db, issueId, 'cancel');
   if (!moved) {
     const state = await currentState(deps.db, issueId);
     throw new IssueStateError(`Issue ${issueId} is ${state}; it cannot be cancelled.`);
   }
-  const result = await deps.db
-    .updateTable('deliveries')
-    .set({
-      state: 'skipped',
-      skip_reason: 'cancelled',
-      lease_owner: null,
-      lease_until: null,
-      updated_at: new Date(),
-    })
-    .where('issue_id', '=', issueId)
-    .where('state', 'in', ['queued', 'claimed', 'deferred'])
-    .executeTakeFirst();
+  const skipped = await skipWaitingRows(deps.db, issueId, 'cancelled');
   deps.log.warn({ event: 'delivery.issue.cancelled', issueId }, 'issue cancelled');
-  return Number(result.numUpdatedRows);
+  return skipped;
 }
 
 /**
@@ -144,7 +167,8 @@ export async function resendUnknown(
     .where('state', '=', 'unknown')
     .executeTakeFirst();
   const n = Number(result.numUpdatedRows);
-  if (n > 0 && state === 'sent') await moveIssue(deps.db, issueId, ['sent'], 'sending', { sent_at: null });
+  // A sent issue sends again the rows the operator chose to re-send.
+  if (n > 0 && state === 'sent') await moveIssue(deps.db, issueId, 'resend', { sent_at: null });
   if (n > 0 && state !== 'paused')
     await enqueuePending(deps.db, issueId, deps.queue, deps.env.SEND_BATCH_SIZE, 'unknown');
   deps.log.warn({ event: 'delivery.issue.resend_unknown', issueId, rows: n }, 'unknown rows queued again');

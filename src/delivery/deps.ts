@@ -41,6 +41,15 @@ export interface DeliveryContent {
   ): Promise<unknown>;
 }
 
+/**
+ * The issue's content cannot be rendered (a template error, nothing to render, no such issue):
+ * retrying will not help, so the send fails instead of being retried. DeliveryContent
+ * implementations throw it for those cases.
+ */
+export class ContentError extends Error {
+  override name = 'ContentError';
+}
+
 export interface DeliveryDeps {
   db: Db;
   log: Logger;

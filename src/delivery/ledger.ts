@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, DeliveryState } from '../db/schema.js';
+import { transitionOf } from './issue-state.js';
 
 /**
  * The delivery ledger's state changes. Every change is a conditional update (invariant 1): a row
@@ -165,11 +166,15 @@ function truncate(s: string | null): string | null {
   return s === null ? null : s.length > 500 ? `${s.slice(0, 500)}…` : s;
 }
 
-/** sending → sent once no row can still change, and only after the audience was fully prepared. */
+/**
+ * The lifecycle's 'finish' (sending → sent) once no row can still change, and only after the
+ * audience was fully prepared.
+ */
 export async function finishIfDone(db: Db, issueId: number): Promise<boolean> {
+  const { from, to } = transitionOf('finish');
   const result = await sql`
-    UPDATE issues SET state = 'sent', sent_at = now(), updated_at = now()
-    WHERE id = ${issueId} AND state = 'sending' AND prepared_at IS NOT NULL
+    UPDATE issues SET state = ${to}, sent_at = now(), updated_at = now()
+    WHERE id = ${issueId} AND state = ANY(${from}::text[]) AND prepared_at IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.issue_id = ${issueId}
                       AND d.state IN ('queued', 'claimed', 'sending', 'deferred'))
   `.execute(db);

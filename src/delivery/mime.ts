@@ -83,7 +83,11 @@ export interface MimeTemplate {
   eightBit: boolean;
   /** Approximate size of one message (constant parts plus typical token values). */
   approxBytes: number;
-  render(r: RecipientValues, date?: Date): RenderedMessage;
+  /**
+   * The message for one recipient. With `into`, the bytes are written there when they fit (the
+   * caller reuses the buffer once the relay has taken the message) instead of a new allocation.
+   */
+  render(r: RecipientValues, date?: Date, into?: Buffer): RenderedMessage;
 }
 
 export function buildMimeTemplate(variant: MimeVariantInput, opts: MimeTemplateOptions): MimeTemplate {
@@ -114,7 +118,7 @@ export function buildMimeTemplate(variant: MimeVariantInput, opts: MimeTemplateO
   const closing = Buffer.from(`\r\n--${boundary}--\r\n`);
   const between = CRLF;
 
-  const render = (r: RecipientValues, date = new Date()): RenderedMessage => {
+  const render = (r: RecipientValues, date = new Date(), into?: Buffer): RenderedMessage => {
     if (/[\r\n<>\s,;"]/.test(r.address) || !r.address.includes('@')) {
       throw new BadRecipientError(`delivery ${r.deliveryId}: address is not a plain mailbox`);
     }
@@ -143,7 +147,7 @@ export function buildMimeTemplate(variant: MimeVariantInput, opts: MimeTemplateO
       }
     });
     chunks.push(closing);
-    return { raw: Buffer.concat(chunks), messageId: messageId.slice(1, -1) };
+    return { raw: join(chunks, into), messageId: messageId.slice(1, -1) };
   };
 
   const sample = render(
@@ -168,6 +172,16 @@ export function buildMimeTemplate(variant: MimeVariantInput, opts: MimeTemplateO
     approxBytes: sample.raw.length,
     render,
   };
+}
+
+/** The chunks as one buffer: written into `into` when they fit, else newly allocated. */
+function join(chunks: Buffer[], into: Buffer | undefined): Buffer {
+  let size = 0;
+  for (const c of chunks) size += c.length;
+  if (!into || into.length < size) return Buffer.concat(chunks, size);
+  let at = 0;
+  for (const c of chunks) at += c.copy(into, at);
+  return into.subarray(0, size);
 }
 
 function buildBody(body: string, contentType: string, html: boolean, eightBit: boolean): BodyPart {

@@ -2,8 +2,8 @@ import { sql } from 'kysely';
 import type { Locale } from '../db/schema.js';
 import type { RenderableIssue } from '../rendering/types.js';
 import { variantKey } from '../rendering/variant-plan.js';
-import type { DeliveryDeps } from './deps.js';
-import { enqueueRanges, rangesOf, type SendQueue } from './queue.js';
+import type { DeliveryDeps, SendJobData } from './deps.js';
+import { enqueueRanges, type SendQueue } from './queue.js';
 
 /** Delivery rows name their variant as `<locale>|<section keys in issue order>`. */
 /**
@@ -64,11 +64,14 @@ export async function prepareIssue(
   let skipped = 0;
   let batches = 0;
   for (;;) {
+    // The batch comes back summarised — send-job ranges, variant keys, counts, the keyset's next
+    // start — rather than row by row, so the process handles a few dozen values per batch.
     const { rows } = await sql<{
-      id: number | null;
-      variant_key: string | null;
-      state: string | null;
-      last_id: number | null;
+      kind: 'range' | 'variant' | 'skipped' | 'last';
+      key: string | null;
+      n: number | null;
+      lo: number | null;
+      hi: number | null;
     }>`
       WITH batch AS (
         SELECT s.id, s.locale, s.all_sections, s.email_normalized FROM subscribers s
@@ -95,30 +98,40 @@ export async function prepareIssue(
         FROM chosen c
         ON CONFLICT (issue_id, subscriber_id) DO NOTHING
         RETURNING id, variant_key, state
+      ), numbered AS (
+        SELECT id, (row_number() OVER (ORDER BY id) - 1) / ${env.SEND_BATCH_SIZE} AS grp
+        FROM ins WHERE state = 'queued'
       )
-      SELECT id, variant_key, state, NULL::bigint AS last_id FROM ins
+      SELECT 'range' AS kind, NULL AS key, count(*) AS n, min(id) AS lo, max(id) AS hi FROM numbered GROUP BY grp
       UNION ALL
-      SELECT NULL, NULL, NULL, max(id) FROM batch
+      SELECT 'variant', variant_key, count(*), NULL, NULL FROM ins WHERE state = 'queued' GROUP BY variant_key
+      UNION ALL
+      SELECT 'skipped', NULL, count(*), NULL, NULL FROM ins WHERE state = 'skipped'
+      UNION ALL
+      SELECT 'last', NULL, NULL, NULL, max(id) FROM batch
     `.execute(db);
-    const marker = rows.find((r) => r.id === null);
-    if (!marker || marker.last_id === null) break;
-    lastId = Number(marker.last_id);
+    const last = rows.find((r) => r.kind === 'last');
+    if (!last || last.hi === null) break;
+    lastId = Number(last.hi);
     batches++;
-    const queuedIds: number[] = [];
+    const ranges: SendJobData[] = [];
+    let batchQueued = 0;
+    let batchSkipped = 0;
     for (const r of rows) {
-      if (r.id === null) continue;
-      if (r.state === 'queued') {
-        queuedIds.push(Number(r.id));
-        variants.add(r.variant_key as string);
-      } else skipped++;
+      if (r.kind === 'range') {
+        ranges.push({ issueId, fromId: Number(r.lo), toId: Number(r.hi) });
+        batchQueued += Number(r.n);
+      } else if (r.kind === 'variant') variants.add(r.key as string);
+      else if (r.kind === 'skipped') batchSkipped += Number(r.n);
     }
-    queued += queuedIds.length;
-    queuedIds.sort((a, b) => a - b);
+    queued += batchQueued;
+    skipped += batchSkipped;
+    ranges.sort((a, b) => a.fromId - b.fromId);
     // Compile before enqueueing, so a worker never meets a variant that does not exist yet.
     await ensureVariants(deps, issue, variants);
-    if (opts.queue) await enqueueRanges(opts.queue, rangesOf(issueId, queuedIds, env.SEND_BATCH_SIZE));
+    if (opts.queue) await enqueueRanges(opts.queue, ranges);
     log.debug(
-      { event: 'delivery.prepare.batch', issueId, lastId, queued: queuedIds.length },
+      { event: 'delivery.prepare.batch', issueId, lastId, queued: batchQueued, skipped: batchSkipped },
       'audience batch frozen',
     );
   }

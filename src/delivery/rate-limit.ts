@@ -25,6 +25,14 @@ end
 return grant
 `;
 
+/** Gives back part of a grant, in the windows it was counted in, if they still exist. */
+const REFUND = `
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('DECRBY', KEYS[i], ARGV[1]) end
+end
+return 0
+`;
+
 export interface RateLimits {
   perSecond: number;
   perHour: number;
@@ -36,6 +44,8 @@ export interface RateGrant {
   retryInMs: number;
   /** The hourly budget (not just this second's) is spent. */
   hourly: boolean;
+  /** The window keys the grant was counted in, so unused budget goes back to those windows. */
+  windows: string[];
 }
 
 export class TransportRateLimiter {
@@ -46,7 +56,8 @@ export class TransportRateLimiter {
   ) {}
 
   async acquire(transport: string, limits: RateLimits, n: number): Promise<RateGrant> {
-    if (limits.perSecond <= 0 && limits.perHour <= 0) return { granted: n, retryInMs: 0, hourly: false };
+    if (limits.perSecond <= 0 && limits.perHour <= 0)
+      return { granted: n, retryInMs: 0, hourly: false, windows: [] };
     const t = this.now();
     const sec = Math.floor(t / 1000);
     const hour = Math.floor(t / 3_600_000);
@@ -55,20 +66,26 @@ export class TransportRateLimiter {
       `${this.prefix}:ratelimit:${transport}:h:${hour}`,
     ];
     const granted = Number(await this.redis.eval(SCRIPT, 2, ...keys, n, limits.perSecond, limits.perHour));
-    if (granted > 0) return { granted, retryInMs: 0, hourly: false };
+    if (granted > 0) {
+      const windows = keys.filter((_, i) => (i === 0 ? limits.perSecond : limits.perHour) > 0);
+      return { granted, retryInMs: 0, hourly: false, windows };
+    }
     const hourUsed = limits.perHour > 0 ? Number((await this.redis.get(keys[1] as string)) ?? 0) : 0;
     const hourly = limits.perHour > 0 && hourUsed >= limits.perHour;
-    return { granted: 0, hourly, retryInMs: hourly ? (hour + 1) * 3_600_000 - t : (sec + 1) * 1000 - t };
+    return {
+      granted: 0,
+      hourly,
+      retryInMs: hourly ? (hour + 1) * 3_600_000 - t : (sec + 1) * 1000 - t,
+      windows: [],
+    };
   }
 
-  /** Gives back budget that was granted but not used. */
-  async refund(transport: string, limits: RateLimits, n: number): Promise<void> {
-    if (n <= 0 || (limits.perSecond <= 0 && limits.perHour <= 0)) return;
-    const t = this.now();
-    const keys = [
-      limits.perSecond > 0 ? `${this.prefix}:ratelimit:${transport}:s:${Math.floor(t / 1000)}` : null,
-      limits.perHour > 0 ? `${this.prefix}:ratelimit:${transport}:h:${Math.floor(t / 3_600_000)}` : null,
-    ].filter((k): k is string => k !== null);
-    await Promise.all(keys.map((k) => this.redis.decrby(k, n)));
+  /**
+   * Gives back `n` of a grant that was not used, to the windows it was counted in: a refund that
+   * lands in the next second must not enlarge that second's budget.
+   */
+  async refund(grant: RateGrant, n: number): Promise<void> {
+    if (n <= 0 || !grant.windows.length) return;
+    await this.redis.eval(REFUND, grant.windows.length, ...grant.windows, Math.min(n, grant.granted));
   }
 }

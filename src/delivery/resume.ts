@@ -1,9 +1,8 @@
 import { hostname } from 'node:os';
 import { sql } from 'kysely';
-import { enqueuePending } from './control.js';
+import { enqueuePending, IssueStateError, prepareOrFail } from './control.js';
 import type { DeliveryDeps } from './deps.js';
 import { finishIfDone } from './ledger.js';
-import { prepareIssue } from './prepare.js';
 import type { SendQueue } from './queue.js';
 
 /** Lease owners are `<host>/<pid>/<random>`, so a restarted worker can tell a dead local owner at once. */
@@ -60,7 +59,15 @@ export async function resumeScan(
 
   for (const issue of issues) {
     result.issues++;
-    if (!issue.prepared_at) await prepareIssue(deps, issue.id, { queue: opts.queue });
+    if (!issue.prepared_at) {
+      try {
+        await prepareOrFail(deps, issue.id, opts.queue);
+      } catch (err) {
+        // An issue whose content cannot be rendered has failed; the scan goes on with the others.
+        if (err instanceof IssueStateError) continue;
+        throw err;
+      }
+    }
     const released = await sql`
       UPDATE deliveries SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = now()
       WHERE issue_id = ${issue.id} AND state = 'claimed'

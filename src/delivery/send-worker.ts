@@ -5,6 +5,7 @@ import pLimit from 'p-limit';
 import { QUEUES } from '../queue/names.js';
 import { createRedis } from '../queue/redis.js';
 import { recipientName } from '../rendering/recipient-name.js';
+import { BufferPool } from './buffer-pool.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { classifySmtpReply, retryDelayMs, type SmtpOutcomeLike } from './classify.js';
 import { pauseIssue } from './control.js';
@@ -19,18 +20,18 @@ import {
   type SendResult,
   skipClaimed,
 } from './ledger.js';
-import { BadRecipientError, buildMimeTemplate, type MimeTemplate, type RenderedMessage } from './mime.js';
+import { buildMimeTemplate, type MimeTemplate, type RenderedMessage } from './mime.js';
 import { variantLocale } from './prepare.js';
 import { enqueueRanges, openSendQueue, type SendQueue } from './queue.js';
-import { TransportRateLimiter } from './rate-limit.js';
+import { type RateGrant, TransportRateLimiter } from './rate-limit.js';
 import { leaseOwnerId, resumeScan } from './resume.js';
 import {
   dkimFromEnv,
   openTransport,
   parseTransportSpecs,
-  pickWeighted,
   type Transport,
   type TransportSpec,
+  weightedOrder,
 } from './transports.js';
 
 export interface SendWorkerOptions {
@@ -39,7 +40,7 @@ export interface SendWorkerOptions {
   transports?: (string | TransportSpec)[];
   /** Jobs run at once by this process. */
   concurrency?: number;
-  /** Rows claimed and put on the wire together. */
+  /** Rows claimed together (and counted against the rate limit); they go on the wire a group at a time. */
   chunkSize?: number;
   /** First pause after a 421/454 (doubles while the relay keeps asking, up to a minute). */
   throttleMs?: number;
@@ -47,13 +48,22 @@ export interface SendWorkerOptions {
   scanIntervalMs?: number;
   /** Run a resume scan when the worker starts (default true). */
   scanOnStart?: boolean;
+  /** Groups (of one row per pooled connection) a transport may have in `sending` at once. */
+  wireGroups?: number;
 }
+
+/** Default wire window: two groups per transport (see createSendWorker). */
+export const WIRE_GROUPS = 2;
 
 export interface SendWorker {
   owner: string;
   worker: Worker<SendJobData>;
   queue: SendQueue;
   transports: Transport[];
+  /** Rows at most in `sending` per transport in this process (the wire window). */
+  wireWindowRows: number;
+  /** Messages the relays accepted from this process, and their bytes. */
+  counters: { accepted: number; bytes: number };
   /** Runs a resume scan now. */
   scan(force?: boolean): ReturnType<typeof resumeScan>;
   /** Graceful stop: finishes the chunk on the wire, releases claimed rows, hands the rest to a new job. */
@@ -87,11 +97,16 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
   const transports = await Promise.all(
     specs.map((spec) => openTransport(spec, { connections: env.SMTP_POOL_CONNECTIONS, dkim })),
   );
-  // Messages handed to each transport at once, across this process's jobs: enough to keep every
-  // pooled connection busy, few enough that memory holds only a handful of rendered messages.
-  const flights = new Map(transports.map((t) => [t, pLimit(env.SMTP_POOL_CONNECTIONS * 2)]));
-  const inFlight = <T>(t: Transport, fn: () => Promise<T>): Promise<T> =>
-    (flights.get(t) as ReturnType<typeof pLimit>)(fn);
+  // The wire window (invariant 3): per transport, at most WIRE_GROUPS groups of one row per pooled
+  // connection are in `sending` at once — one group on the wire while the other's ledger writes
+  // run. A crash leaves at most that many rows unknown, whatever the chunk size or job count, and
+  // memory holds only the messages in the window.
+  const groupSize = env.SMTP_POOL_CONNECTIONS;
+  const windows = new Map(transports.map((t) => [t, pLimit(deps.wireGroups ?? WIRE_GROUPS)]));
+  const wireWindow = (t: Transport) => windows.get(t) as ReturnType<typeof pLimit>;
+  const counters = { accepted: 0, bytes: 0 };
+  // Enough reusable message buffers for every wire window of this process.
+  const messageBuffers = new BufferPool(groupSize * (deps.wireGroups ?? WIRE_GROUPS) * transports.length);
   const queue = openSendQueue(deps.connection);
   const redis: Redis = createRedis(deps.connection.url);
   const limiter = new TransportRateLimiter(redis, deps.connection.prefix);
@@ -199,40 +214,234 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     });
   }
 
+  /** What one group of rows came to, for the chunk loop to act on after the window is free. */
+  interface GroupOutcome {
+    results: SendResult[];
+    suppress: string[];
+    retries: { id: number; at: Date; attempt: number }[];
+    pauseReason: string | null;
+    throttled: boolean;
+    /** markSending took fewer rows than asked: the issue was paused or cancelled. */
+    stopped: boolean;
+  }
+
+  /**
+   * Puts one group of claimed rows on the wire: claimed → sending, each message rendered and
+   * handed to the pool, then every outcome written in one statement. Runs inside the transport's
+   * wire window, so the rows this process holds in `sending` never exceed that window.
+   */
+  async function sendGroup(
+    issueId: number,
+    info: IssueInfo,
+    transport: Transport,
+    templatesOf: Map<string, MimeTemplate>,
+    group: ClaimedRow[],
+  ): Promise<GroupOutcome> {
+    const out: GroupOutcome = {
+      results: [],
+      suppress: [],
+      retries: [],
+      pauseReason: null,
+      throttled: false,
+      stopped: false,
+    };
+    const onWire = await markSending(db, {
+      issueId,
+      ids: group.map((r) => r.id),
+      owner,
+      leaseSeconds,
+      transport: transport.spec.name,
+    });
+    out.stopped = onWire.size < group.length;
+    const breaker = breakerFor(issueId);
+    await Promise.all(
+      group
+        .filter((r) => onWire.has(r.id))
+        .map(async (r) => {
+          const template = templatesOf.get(r.variantKey) as MimeTemplate;
+          // Room for longer token values than the template's sample.
+          const buffer = messageBuffers.take(template.approxBytes + 8192);
+          const msg = render(issueId, template, r, buffer);
+          if (msg instanceof Error) {
+            messageBuffers.give(buffer);
+            out.results.push({
+              id: r.id,
+              state: 'failed',
+              smtpCode: null,
+              smtpResponse: msg.message,
+              errorClass: 'bad_address',
+              messageId: null,
+              nextAttemptAt: null,
+              attempted: false,
+            });
+            return;
+          }
+          const envelopeFrom = env.BOUNCE_DOMAIN ? `bounce+${r.id}@${env.BOUNCE_DOMAIN}` : info.fromAddress;
+          const outcome = await send(transport, envelopeFrom, r.email, msg);
+          const c = classifySmtpReply(outcome);
+          const base = {
+            id: r.id,
+            smtpCode: c.smtpCode,
+            smtpResponse: outcome?.response ?? outcome?.message ?? null,
+            errorClass: c.errorClass,
+            messageId: msg.messageId,
+          };
+          switch (c.decision) {
+            case 'accepted':
+              counters.accepted++;
+              counters.bytes += msg.raw.length;
+              // Only now is the buffer surely off the wire; after any other outcome a broken
+              // connection may still hold it, so it is left to the garbage collector.
+              messageBuffers.give(buffer);
+              out.results.push({ ...base, state: 'accepted', nextAttemptAt: null, attempted: true });
+              break;
+            case 'throttle':
+              out.throttled = true;
+              out.results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
+              break;
+            case 'retry': {
+              const attempt = r.attempts + 1;
+              if (attempt >= env.SEND_MAX_ATTEMPTS) {
+                out.results.push({
+                  ...base,
+                  state: 'failed',
+                  errorClass: 'retries_exhausted',
+                  nextAttemptAt: null,
+                  attempted: true,
+                });
+              } else {
+                const at = new Date(Date.now() + retryDelayMs(attempt, env.SEND_RETRY_BASE_MS));
+                out.retries.push({ id: r.id, at, attempt });
+                out.results.push({ ...base, state: 'deferred', nextAttemptAt: at, attempted: true });
+              }
+              break;
+            }
+            case 'fail':
+              out.results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
+              break;
+            case 'fail-suppress':
+              out.suppress.push(r.email);
+              out.results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
+              break;
+            case 'pause-issue':
+              out.pauseReason = `smtp_${c.errorClass}`;
+              out.results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
+              break;
+            case 'unknown':
+              out.results.push({ ...base, state: 'unknown', nextAttemptAt: null, attempted: true });
+              break;
+          }
+          if (
+            c.decision !== 'throttle' &&
+            c.decision !== 'pause-issue' &&
+            breaker.record(c.decision !== 'accepted')
+          ) {
+            out.pauseReason ??= 'failure_rate';
+          }
+        }),
+    );
+    await recordResults(db, owner, out.results);
+    return out;
+  }
+
+  /** The message for one row, or the reason it cannot be addressed. */
+  function render(
+    issueId: number,
+    template: MimeTemplate,
+    r: ClaimedRow,
+    into: Buffer,
+  ): RenderedMessage | Error {
+    try {
+      const links = deps.content.recipientLinks(deps.secrets, env.PUBLIC_URL, {
+        subscriberId: r.subscriberId,
+        issueId,
+        deliveryId: r.id,
+      });
+      return template.render(
+        {
+          deliveryId: r.id,
+          address: r.email,
+          name: r.name,
+          oneClickUnsubscribeUrl: links.oneClickUnsubscribeUrl,
+          tokens: {
+            // 读者 / reader when no name is known, so the greeting never reads "，您好：".
+            name: recipientName(r.name, variantLocale(r.variantKey)),
+            unsubscribeUrl: links.unsubscribeUrl,
+            preferencesUrl: links.preferencesUrl,
+            webVersionUrl: links.webVersionUrl,
+            trackingToken: links.trackingToken,
+          },
+        },
+        new Date(),
+        into,
+      );
+    } catch (err) {
+      return err as Error;
+    }
+  }
+
+  // Until when a transport's hourly budget is spent (learned from the shared limiter).
+  const spentUntil = new Map<Transport, number>();
+
+  /**
+   * A transport with budget for (up to) a chunk now: tried in weighted random order, so weights
+   * share the work and a transport out of budget hands its share to the others. When none has
+   * budget, says how long to wait and whether every hourly budget is spent.
+   */
+  async function acquireTransport(): Promise<
+    | { transport: Transport; grant: RateGrant; granted: number }
+    | { transport: null; retryInMs: number; hourly: boolean }
+  > {
+    const now = Date.now();
+    const open = transports.filter((t) => (spentUntil.get(t) ?? 0) <= now);
+    let retryInMs = Number.POSITIVE_INFINITY;
+    for (const transport of weightedOrder(open)) {
+      const limits = { perSecond: transport.spec.perSecond, perHour: transport.spec.perHour };
+      const grant = await limiter.acquire(transport.spec.name, limits, chunkSize);
+      if (grant.granted > 0) return { transport, grant, granted: grant.granted };
+      if (grant.hourly) spentUntil.set(transport, now + grant.retryInMs);
+      retryInMs = Math.min(retryInMs, grant.retryInMs);
+    }
+    const hourly = transports.every((t) => (spentUntil.get(t) ?? 0) > now);
+    if (hourly) retryInMs = Math.min(...transports.map((t) => (spentUntil.get(t) as number) - now));
+    return { transport: null, retryInMs: Math.max(1, retryInMs), hourly };
+  }
+
   async function processJob(job: Job<SendJobData>): Promise<{ sent: number }> {
     const { issueId, toId } = job.data;
     let cursor = job.data.fromId;
     let sent = 0;
     const info = await infoFor(issueId);
+    const handOn = async (fromId: number) => {
+      // The rest of the range goes to a new job; nothing claimed is left behind.
+      if (fromId <= toId)
+        await enqueueRanges(queue, [{ issueId, fromId, toId }], { tag: `cont${Date.now().toString(36)}` });
+    };
     for (;;) {
       if (stopping) {
-        // Hand the rest of the range to a new job; nothing claimed is left behind.
-        if (cursor <= toId)
-          await enqueueRanges(queue, [{ issueId, fromId: cursor, toId }], {
-            tag: `cont${Date.now().toString(36)}`,
-          });
+        await handOn(cursor);
         break;
       }
-      const transport = pickWeighted(transports.map((t) => ({ weight: t.spec.weight, t }))).t;
-      const limits = { perSecond: transport.spec.perSecond, perHour: transport.spec.perHour };
-      const grant = await limiter.acquire(transport.spec.name, limits, chunkSize);
-      if (grant.granted === 0) {
-        if (grant.hourly) {
-          await queue.rateLimit(grant.retryInMs);
+      const pick = await acquireTransport();
+      if (!pick.transport) {
+        if (pick.hourly) {
+          // Every transport has spent its hourly budget: the whole queue waits.
+          await queue.rateLimit(pick.retryInMs);
           throw Worker.RateLimitError();
         }
-        await new Promise((r) => setTimeout(r, grant.retryInMs));
+        await new Promise((r) => setTimeout(r, pick.retryInMs));
         continue;
       }
+      const { transport, grant, granted } = pick;
       const rows = await claimRows(db, {
         issueId,
         fromId: cursor,
         toId,
-        limit: grant.granted,
+        limit: granted,
         owner,
         leaseSeconds,
       });
-      await limiter.refund(transport.spec.name, limits, grant.granted - rows.length);
+      await limiter.refund(grant, granted - rows.length);
       if (!rows.length) break;
       cursor = (rows[rows.length - 1] as ClaimedRow).id + 1;
 
@@ -246,7 +455,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       const eligible = rows.filter((r) => r.eligible);
       // Load every variant before anything is marked sending (a missing one must not look like a
       // send); messages are rendered one by one just before the wire, so memory holds only those
-      // the pool is working on.
+      // in the wire window.
       const templatesOf = new Map<string, MimeTemplate>();
       try {
         for (const r of eligible) {
@@ -262,155 +471,52 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         );
         throw err;
       }
-      const build = (r: ClaimedRow): RenderedMessage | Error => {
-        const links = deps.content.recipientLinks(deps.secrets, env.PUBLIC_URL, {
-          subscriberId: r.subscriberId,
-          issueId,
-          deliveryId: r.id,
-        });
-        try {
-          return (templatesOf.get(r.variantKey) as MimeTemplate).render({
-            deliveryId: r.id,
-            address: r.email,
-            name: r.name,
-            oneClickUnsubscribeUrl: links.oneClickUnsubscribeUrl,
-            tokens: {
-              // 读者 / reader when no name is known, so the greeting never reads "，您好：".
-              name: recipientName(r.name, variantLocale(r.variantKey)),
-              unsubscribeUrl: links.unsubscribeUrl,
-              preferencesUrl: links.preferencesUrl,
-              webVersionUrl: links.webVersionUrl,
-              trackingToken: links.trackingToken,
-            },
-          });
-        } catch (err) {
-          if (err instanceof BadRecipientError) return err;
-          throw err;
+
+      // The chunk goes out a group at a time through the transport's wire window; the ledger
+      // write of each group lands before its window slot is free again.
+      let pauseReason: string | null = null;
+      let throttled = false;
+      let stoppedIssue = false;
+      let next = 0;
+      let groupStart = 0;
+      while (next < eligible.length) {
+        if (stopping) break;
+        groupStart = next;
+        const group = eligible.slice(next, next + groupSize);
+        next += group.length;
+        const out = await wireWindow(transport)(() =>
+          sendGroup(issueId, info, transport, templatesOf, group),
+        );
+        for (const address of out.suppress) {
+          await deps.content.suppress(db, { kind: 'address', value: address, reason: 'smtp_rejected' });
         }
-      };
-      const onWire = await markSending(db, {
-        issueId,
-        ids: eligible.map((r) => r.id),
-        owner,
-        leaseSeconds,
-        transport: transport.spec.name,
-      });
-      const stoppedIssue = onWire.size < eligible.length;
-      if (stoppedIssue)
+        for (const r of out.retries) {
+          await enqueueRanges(queue, [{ issueId, fromId: r.id, toId: r.id }], {
+            tag: `retry${r.attempt}`,
+            delayMs: Math.max(0, r.at.getTime() - Date.now()),
+          });
+        }
+        const accepted = out.results.filter((r) => r.state === 'accepted').length;
+        sent += accepted;
+        if (accepted > 0 && !out.throttled) throttleMs = baseThrottle;
+        pauseReason = out.pauseReason;
+        throttled = out.throttled;
+        stoppedIssue = out.stopped;
+        if (pauseReason || throttled || stoppedIssue) break;
+      }
+      // Rows of the chunk that never went out (stop, pause, throttle) go back to the queue; in the
+      // last group that is those markSending did not take (releaseClaimed only moves claimed rows).
+      const unsent = eligible.slice(next);
+      if (unsent.length || stoppedIssue) {
         await releaseClaimed(
           db,
           owner,
-          eligible.filter((r) => !onWire.has(r.id)).map((r) => r.id),
+          eligible.slice(groupStart).map((r) => r.id),
         );
-
-      const results: SendResult[] = [];
-      const suppress: string[] = [];
-      const retries: { id: number; at: Date; attempt: number }[] = [];
-      let pauseReason: string | null = null;
-      let throttled = false;
-      const breaker = breakerFor(issueId);
-      await Promise.all(
-        eligible
-          .filter((r) => onWire.has(r.id))
-          .map((r) =>
-            inFlight(transport, async () => {
-              let msg: RenderedMessage | Error;
-              try {
-                msg = build(r);
-              } catch (err) {
-                msg = err as Error;
-              }
-              if (msg instanceof Error) {
-                results.push({
-                  id: r.id,
-                  state: 'failed',
-                  smtpCode: null,
-                  smtpResponse: msg.message,
-                  errorClass: 'bad_address',
-                  messageId: null,
-                  nextAttemptAt: null,
-                  attempted: false,
-                });
-                return;
-              }
-              const envelopeFrom = env.BOUNCE_DOMAIN
-                ? `bounce+${r.id}@${env.BOUNCE_DOMAIN}`
-                : info.fromAddress;
-              const outcome = await send(transport, envelopeFrom, r.email, msg);
-              const c = classifySmtpReply(outcome);
-              const base = {
-                id: r.id,
-                smtpCode: c.smtpCode,
-                smtpResponse: outcome?.response ?? outcome?.message ?? null,
-                errorClass: c.errorClass,
-                messageId: msg.messageId,
-              };
-              switch (c.decision) {
-                case 'accepted':
-                  results.push({ ...base, state: 'accepted', nextAttemptAt: null, attempted: true });
-                  break;
-                case 'throttle':
-                  throttled = true;
-                  results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
-                  break;
-                case 'retry': {
-                  const attempt = r.attempts + 1;
-                  if (attempt >= env.SEND_MAX_ATTEMPTS) {
-                    results.push({
-                      ...base,
-                      state: 'failed',
-                      errorClass: 'retries_exhausted',
-                      nextAttemptAt: null,
-                      attempted: true,
-                    });
-                  } else {
-                    const at = new Date(Date.now() + retryDelayMs(attempt, env.SEND_RETRY_BASE_MS));
-                    retries.push({ id: r.id, at, attempt });
-                    results.push({ ...base, state: 'deferred', nextAttemptAt: at, attempted: true });
-                  }
-                  break;
-                }
-                case 'fail':
-                  results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
-                  break;
-                case 'fail-suppress':
-                  suppress.push(r.email);
-                  results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
-                  break;
-                case 'pause-issue':
-                  pauseReason = `smtp_${c.errorClass}`;
-                  results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
-                  break;
-                case 'unknown':
-                  results.push({ ...base, state: 'unknown', nextAttemptAt: null, attempted: true });
-                  break;
-              }
-              if (
-                c.decision !== 'throttle' &&
-                c.decision !== 'pause-issue' &&
-                breaker.record(c.decision !== 'accepted')
-              ) {
-                pauseReason ??= 'failure_rate';
-              }
-            }),
-          ),
-      );
-      await recordResults(db, owner, results);
-      for (const address of suppress) {
-        await deps.content.suppress(db, { kind: 'address', value: address, reason: 'smtp_rejected' });
       }
-      for (const r of retries) {
-        await enqueueRanges(queue, [{ issueId, fromId: r.id, toId: r.id }], {
-          tag: `retry${r.attempt}`,
-          delayMs: Math.max(0, r.at.getTime() - Date.now()),
-        });
-      }
-      const accepted = results.filter((r) => r.state === 'accepted').length;
-      sent += accepted;
-      if (accepted > 0 && !throttled) throttleMs = baseThrottle;
       if (pauseReason) {
         await pauseIssue(deps, issueId, pauseReason);
-        breaker.reset();
+        breakerFor(issueId).reset();
         break;
       }
       if (throttled) {
@@ -424,6 +530,10 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         throw Worker.RateLimitError();
       }
       if (stoppedIssue) break;
+      if (stopping) {
+        await handOn(unsent.length ? (unsent[0] as ClaimedRow).id : cursor);
+        break;
+      }
     }
     if (await finishIfDone(db, issueId)) {
       log.info({ event: 'delivery.issue.sent', issueId }, 'issue finished: no row can still change');
@@ -471,6 +581,8 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     worker,
     queue,
     transports,
+    wireWindowRows: groupSize * (deps.wireGroups ?? WIRE_GROUPS),
+    counters,
     scan,
     async close() {
       stopping = true;

@@ -64,6 +64,24 @@ export function pickWeighted<T extends { weight: number }>(
   return items[items.length - 1] as T;
 }
 
+/**
+ * All items in weighted random order (each next one picked by weight from those left), so a
+ * caller tries its first choice by weight and falls back to the others; weight-0 items come last.
+ */
+export function weightedOrder<T extends { spec: { weight: number } }>(
+  items: T[],
+  random: () => number = Math.random,
+): T[] {
+  const left = items.map((t) => ({ weight: t.spec.weight, t }));
+  const out: T[] = [];
+  while (left.length) {
+    const pick = pickWeighted(left, random);
+    out.push(pick.t);
+    left.splice(left.indexOf(pick), 1);
+  }
+  return out;
+}
+
 export interface DkimConfig {
   domainName: string;
   keySelector: string;

@@ -16,6 +16,7 @@ export const ISSUE_ACTIONS = [
   'finish',
   'cancel',
   'fail',
+  'resend',
 ] as const;
 export type IssueAction = (typeof ISSUE_ACTIONS)[number];
 
@@ -32,6 +33,8 @@ const TRANSITIONS: Record<IssueAction, Partial<Record<IssueState, IssueState>>> 
   finish: { sending: 'sent' },
   cancel: { draft: 'cancelled', approved: 'cancelled', scheduled: 'cancelled', paused: 'cancelled' },
   fail: { sending: 'failed', paused: 'failed' },
+  // The operator chose to send again the rows whose fate is unknown (`issue resend-unknown`).
+  resend: { sent: 'sending' },
 };
 
 export class IllegalIssueTransitionError extends Error {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIssueSend, waitForIssue } from '../../src/delivery/control.js';
 import { issueStats } from '../../src/delivery/ledger.js';
 import { openSendQueue } from '../../src/delivery/queue.js';
-import { createSendWorker } from '../../src/delivery/send-worker.js';
+import { createSendWorker, WIRE_GROUPS } from '../../src/delivery/send-worker.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
 import {
@@ -86,9 +86,9 @@ describe('a send worker that stops in mid-send', () => {
           REDIS_URL: env.REDIS_URL,
           QUEUE_PREFIX: env.QUEUE_PREFIX,
           SMTP_URL: `smtp://127.0.0.1:${port}`,
-          // One job at a time with chunks of 10.
+          // Two jobs at once (child-worker.ts), chunks of 10, groups of 5 (one per connection).
           SEND_CONCURRENCY: '10',
-          SEND_JOBS_PER_WORKER: '1',
+          SMTP_POOL_CONNECTIONS: '5',
           SEND_BATCH_SIZE: '50',
           SEND_LEASE_SECONDS: '60',
           SECRET_KEY: 'k'.repeat(40),
@@ -116,9 +116,9 @@ describe('a send worker that stops in mid-send', () => {
       const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 40_000, intervalMs: 100 });
       expect(state).toBe('sent');
       expect(stats.byState.accepted + stats.byState.unknown).toBe(n);
-      // Unknown is at most what may have reached the relay at the kill: the chunk on the wire and the
-      // one whose batched ledger write was still pending (2 × 10), never a whole batch of 50.
-      expect(stats.byState.unknown).toBeLessThanOrEqual(20);
+      // Unknown is at most what may have reached the relay at the kill: the wire window of
+      // WIRE_GROUPS groups of 5 rows, not the two jobs' chunks of 10 nor a batch of 50.
+      expect(stats.byState.unknown).toBeLessThanOrEqual(5 * WIRE_GROUPS);
       await new Promise((r) => setTimeout(r, 300));
       expect(new Set(received).size).toBe(received.length);
       expect(received.length).toBeGreaterThanOrEqual(stats.byState.accepted);
@@ -126,6 +126,54 @@ describe('a send worker that stops in mid-send', () => {
     } finally {
       await restarted.close();
       await queue.close();
+    }
+  });
+
+  it('holds no more rows in sending than the wire window, whatever the chunk size and job count', async () => {
+    const port = (server.server.address() as { port: number }).port;
+    const env = testEnv({ SEND_CONCURRENCY: '50', SMTP_POOL_CONNECTIONS: '3', SEND_BATCH_SIZE: '20' });
+    const issueId = await createIssue(tdb.db);
+    await tdb.db.updateTable('subscribers').set({ status: 'unsubscribed' }).execute();
+    const n = 120;
+    await addSubscribers(
+      tdb.db,
+      sectionIds,
+      Array.from({ length: n }, (_, i) => ({ email: `reader${i}.window@example.test` })),
+    );
+    const base = makeDeps(
+      tdb.db,
+      env,
+      standInContent((id) => renderable(id)),
+    );
+    const w = await createSendWorker({
+      ...base,
+      connection: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX },
+      transports: [`smtp://127.0.0.1:${port}`],
+      concurrency: 4,
+      scanIntervalMs: 0,
+    });
+    try {
+      expect(w.wireWindowRows).toBe(3 * WIRE_GROUPS);
+      await startIssueSend({ ...base, queue: w.queue }, issueId);
+      // Sample the ledger while four jobs (ranges of 20, each claimed whole) work the slow relay.
+      let most = 0;
+      let state = 'sending';
+      while (state === 'sending') {
+        const s = await issueStats(tdb.db, issueId);
+        most = Math.max(most, s.byState.sending);
+        const row = await tdb.db
+          .selectFrom('issues')
+          .select('state')
+          .where('id', '=', issueId)
+          .executeTakeFirst();
+        state = row?.state ?? 'gone';
+      }
+      expect(state).toBe('sent');
+      expect(most).toBeGreaterThan(0);
+      expect(most).toBeLessThanOrEqual(w.wireWindowRows);
+      expect((await issueStats(tdb.db, issueId)).byState.accepted).toBe(n);
+    } finally {
+      await w.close();
     }
   });
 

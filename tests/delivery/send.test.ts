@@ -5,13 +5,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config/env.js';
 import {
   cancelIssue,
+  IssueStateError,
   pauseIssue,
   resendUnknown,
   resumeIssue,
   startIssueSend,
   waitForIssue,
 } from '../../src/delivery/control.js';
-import type { DeliveryDeps } from '../../src/delivery/deps.js';
+import { ContentError, type DeliveryDeps } from '../../src/delivery/deps.js';
 import { issueStats } from '../../src/delivery/ledger.js';
 import { enqueueRanges } from '../../src/delivery/queue.js';
 import { TransportRateLimiter } from '../../src/delivery/rate-limit.js';
@@ -426,6 +427,39 @@ describe('delivery engine', () => {
     expect(stats.byState.queued).toBeGreaterThan(0);
   });
 
+  it('fails the issue, sending nothing, when its content cannot be rendered; the resume scan leaves it failed', async () => {
+    const sink = await catcher();
+    const broken = {
+      ...base,
+      content: {
+        ...base.content,
+        compileVariant: async () => {
+          throw new ContentError('layout.mjml line 3: unclosed mj-section');
+        },
+      },
+    };
+    const w = await worker(sink.url, { content: broken.content });
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(tdb.db, sectionIds, emails(6, 'broken'));
+    await expect(startIssueSend({ ...broken, queue: w.queue }, issueId)).rejects.toThrow(IssueStateError);
+    const issue = await tdb.db
+      .selectFrom('issues')
+      .select(['state', 'pause_reason'])
+      .where('id', '=', issueId)
+      .executeTakeFirstOrThrow();
+    expect(issue.state).toBe('failed');
+    expect(issue.pause_reason).toContain('unclosed mj-section');
+    const stats = await issueStats(tdb.db, issueId);
+    expect(stats.byState.skipped).toBe(stats.total);
+    // A later scan finds nothing to do for a failed issue, and nothing was sent.
+    await w.scan(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await issueStats(tdb.db, issueId)).byState.skipped).toBe(stats.total);
+    expect(recipientsOf(sink)).toHaveLength(0);
+    // Editorial's lifecycle has no way out of failed.
+    await expect(resumeIssue({ ...base, queue: w.queue }, issueId)).rejects.toThrow(IssueStateError);
+  });
+
   it('signs messages with DKIM when a key is configured', async () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const sink = await catcher();
@@ -467,6 +501,13 @@ describe('delivery engine', () => {
     now += 1000;
     expect(await a.acquire('relay:25', limits, 10)).toMatchObject({ granted: 0, hourly: true });
     expect((await a.acquire('other:25', limits, 3)).granted).toBe(3);
+    // Unused budget goes back to the window it was granted in, even when the refund comes later.
+    const perSecond = { perSecond: 4, perHour: 0 };
+    const grant = await a.acquire('late:25', perSecond, 4);
+    expect(grant.granted).toBe(4);
+    now += 1000;
+    await a.refund(grant, 4);
+    expect((await b.acquire('late:25', perSecond, 10)).granted).toBe(4);
     const keys = await redis.keys(`${prefix}:*`);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();

@@ -1,9 +1,11 @@
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
+import { BufferPool } from '../../src/delivery/buffer-pool.js';
 import { CircuitBreaker } from '../../src/delivery/circuit-breaker.js';
 import { classifySmtpReply, retryDelayMs } from '../../src/delivery/classify.js';
+import { transitionOf } from '../../src/delivery/issue-state.js';
 import { buildMimeTemplate, type RecipientValues } from '../../src/delivery/mime.js';
-import { parseTransportSpecs, pickWeighted } from '../../src/delivery/transports.js';
+import { parseTransportSpecs, pickWeighted, weightedOrder } from '../../src/delivery/transports.js';
 
 describe('classifySmtpReply', () => {
   it.each([
@@ -65,6 +67,20 @@ describe('transports', () => {
     expect(pickWeighted(specs, () => 0.8).name).toBe('b.example:465');
     expect(() => parseTransportSpecs(['smtp://a#weight=x'])).toThrow(/weight/);
   });
+
+  it('orders every transport by weight for fallback, weight 0 last', () => {
+    const t = (name: string, weight: number) => ({ name, spec: { weight } });
+    const items = [t('spare', 0), t('a', 3), t('b', 1)];
+    // First draw 0.9 of 4 lands on b; then a is the only weighted one left; then spare.
+    const draws = [0.9, 0.5, 0.5];
+    expect(weightedOrder(items, () => draws.shift() as number).map((i) => i.name)).toEqual([
+      'b',
+      'a',
+      'spare',
+    ]);
+    expect(weightedOrder(items, () => 0).map((i) => i.name)).toEqual(['a', 'b', 'spare']);
+    expect(weightedOrder([], Math.random)).toEqual([]);
+  });
 });
 
 describe('MIME template', () => {
@@ -118,8 +134,40 @@ describe('MIME template', () => {
     });
   }
 
+  it('writes into a reused buffer when it fits, and allocates when it does not', () => {
+    const t = buildMimeTemplate(variant, { ...opts, eightBit: true });
+    const when = new Date(0);
+    const fresh = t.render(recipient, when).raw;
+    const pool = new BufferPool(1);
+    const big = pool.take(t.approxBytes + 8192);
+    expect(big.length % 16384).toBe(0);
+    const reused = t.render(recipient, when, big).raw;
+    expect(reused.equals(fresh)).toBe(true);
+    expect(reused.buffer).toBe(big.buffer);
+    // Another recipient in the same buffer later: the bytes are that recipient's alone.
+    const other = t.render({ ...recipient, deliveryId: 43, name: 'Li' }, when, big).raw;
+    expect(other.equals(t.render({ ...recipient, deliveryId: 43, name: 'Li' }, when).raw)).toBe(true);
+    const small = Buffer.alloc(10);
+    expect(t.render(recipient, when, small).raw.buffer).not.toBe(small.buffer);
+    pool.give(big);
+    pool.give(Buffer.alloc(16));
+    expect(pool.size).toBe(1);
+    expect(pool.take(100)).toBe(big);
+    expect(pool.take(100)).not.toBe(big);
+  });
+
   it('refuses an address that could inject headers', () => {
     const t = buildMimeTemplate(variant, { ...opts, eightBit: true });
     expect(() => t.render({ ...recipient, address: 'a@b.c\r\nBcc: x@y.z' })).toThrow(/plain mailbox/);
+  });
+});
+
+describe('issue transitions', () => {
+  it("follow editorial's lifecycle table", () => {
+    expect(transitionOf('start-sending')).toEqual({ from: ['approved', 'scheduled'], to: 'sending' });
+    expect(transitionOf('finish')).toEqual({ from: ['sending'], to: 'sent' });
+    expect(transitionOf('fail')).toEqual({ from: ['sending', 'paused'], to: 'failed' });
+    // A sending issue is cancelled by pausing it first (cancelIssue), never directly.
+    expect(transitionOf('cancel').from).not.toContain('sending');
   });
 });

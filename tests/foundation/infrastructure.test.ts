@@ -77,3 +77,45 @@ describe('embedded PGlite', { timeout: 120_000 }, () => {
     await again.close();
   });
 });
+
+describe('PostgreSQL schema changes', () => {
+  it('holds the schema-change lock for a whole migration run, so a schema drop waits for it', async () => {
+    const { TEST_DATABASE_URL } = await import('../support/test-db.js');
+    const { SCHEMA_CHANGE_LOCK } = await import('../../src/db/migrate.js');
+    const schema = `t_lock_${Date.now().toString(36)}`;
+    const pg = (await import('pg')).default;
+    const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const handle = await openDatabase({
+      databaseUrl: TEST_DATABASE_URL,
+      dataDir: '/nonexistent',
+      schema,
+      poolSize: 3,
+    });
+    try {
+      // While another session holds the lock, an exclusive migration cannot start.
+      await admin.query(`SELECT pg_advisory_lock(${SCHEMA_CHANGE_LOCK})`);
+      let finished = false;
+      const run = migrateToLatest(handle.db, { schema, exclusive: true }).then((applied) => {
+        finished = true;
+        return applied;
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(finished).toBe(false);
+      await admin.query(`SELECT pg_advisory_unlock(${SCHEMA_CHANGE_LOCK})`);
+      expect(await run).toContain('0001_initial');
+      // And the lock is released afterwards, though the migrator's pooled connection stays open:
+      // this session can take it. Other test files migrate side by side and hold it briefly, so
+      // wait in the queue (bounded) rather than try once; a lock never released times out here.
+      await admin.query(`SET lock_timeout = '20s'`);
+      await admin.query(`SELECT pg_advisory_lock(${SCHEMA_CHANGE_LOCK})`);
+      const { rows } = await admin.query(`SELECT pg_advisory_unlock(${SCHEMA_CHANGE_LOCK}) AS released`);
+      expect(rows[0].released).toBe(true);
+    } finally {
+      await handle.close();
+      await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.end();
+    }
+  });
+});

@@ -45,6 +45,12 @@ describe('issue state rules', () => {
     expect(() => nextIssueState('cancelled', 'approve')).toThrow(IllegalIssueTransitionError);
     expect(nextIssueState('sending', 'fail')).toBe('failed');
   });
+
+  it('sends a sent issue again only to re-send its unknown rows, on the operator’s command', () => {
+    expect(nextIssueState('sent', 'resend')).toBe('sending');
+    expect(() => nextIssueState('cancelled', 'resend')).toThrow(IllegalIssueTransitionError);
+    expect(() => nextIssueState('draft', 'resend')).toThrow(IllegalIssueTransitionError);
+  });
 });
 
 describe('period windows in the publication time zone', () => {

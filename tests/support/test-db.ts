@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { openDatabase } from '../../src/db/connect.js';
-import { migrateToLatest } from '../../src/db/migrate.js';
+import { migrateToLatest, SCHEMA_CHANGE_LOCK } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/schema.js';
 
 /** The machine's PostgreSQL (trust auth, database `test`); CI has the same. */
@@ -27,7 +27,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     schema,
     poolSize: 5,
   });
-  await migrateToLatest(handle.db, { schema });
+  await migrateToLatest(handle.db, { schema, exclusive: true });
   return {
     db: handle.db,
     schema,
@@ -36,7 +36,10 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await handle.close();
       const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
       await c.connect();
+      // Never while another file's migration reads the catalogue (see SCHEMA_CHANGE_LOCK).
+      await c.query(`SELECT pg_advisory_lock(${SCHEMA_CHANGE_LOCK})`);
       await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.query(`SELECT pg_advisory_unlock(${SCHEMA_CHANGE_LOCK})`);
       await c.end();
     },
   };

@@ -1,4 +1,3 @@
-import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import {
   cancelIssue,
@@ -11,6 +10,7 @@ import {
   startIssueSend,
   waitForIssue,
 } from '../../delivery/api.js';
+import { formatProgress, type ProgressSample, progressOf } from '../../delivery/progress.js';
 import { assertRedisReachable } from '../../queue/redis.js';
 import { formatIssueStatistics, issueStatistics } from '../../tracking/stats.js';
 import { UsageError } from '../main.js';
@@ -63,7 +63,7 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
         return;
       }
       const deps = await depsOf();
-      const result = await waitWithProgress(runtime, deps, id);
+      const result = await waitWithProgress(deps, id);
       runtime.print(result, `Issue ${id} is ${result.state}: ${JSON.stringify(result.stats.byState)}`);
     });
 
@@ -131,41 +131,46 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
     });
 }
 
-async function waitWithProgress(runtime: CliRuntime, deps: Parameters<typeof waitForIssue>[0], id: number) {
-  const tty = process.stderr.isTTY && !runtime.json;
-  const bar = new cliProgress.SingleBar(
-    {
-      format:
-        'sending |{bar}| {value}/{total} accepted {accepted} deferred {deferred} failed {failed} · {rate} msg/s · ETA {eta_formatted}',
-      stream: process.stderr,
-      noTTYOutput: !tty,
-      notTTYSchedule: 5000,
-    },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  let last = { t: Date.now(), done: 0 };
-  let rate = 0;
+/** Where progress goes: a terminal gets one line redrawn in place, anything else a line now and then. */
+export interface ProgressOut {
+  write(text: string): unknown;
+  isTTY?: boolean;
+}
+
+/**
+ * Polls the ledger until the issue leaves 'sending' (sent, paused, cancelled, failed), showing
+ * accepted, deferred, failed, messages per second and ETA (src/delivery/progress.ts draws the line).
+ */
+export async function waitWithProgress(
+  deps: Parameters<typeof waitForIssue>[0],
+  id: number,
+  opts: { out?: ProgressOut; intervalMs?: number; everyMs?: number } = {},
+) {
+  const out = opts.out ?? process.stderr;
+  const tty = out.isTTY === true;
+  const everyMs = opts.everyMs ?? 5000;
+  const samples: ProgressSample[] = [];
+  let line = '';
+  let written = '';
+  let printedAt = Number.NEGATIVE_INFINITY;
   const result = await waitForIssue(deps, id, {
-    intervalMs: 500,
-    onProgress(stats) {
-      const s = stats.byState;
-      const done = s.accepted + s.failed + s.unknown + s.skipped;
-      const now = Date.now();
-      if (now - last.t >= 1000) {
-        rate = Math.round(((done - last.done) * 1000) / (now - last.t));
-        last = { t: now, done };
-      }
-      const payload = { accepted: s.accepted, deferred: s.deferred, failed: s.failed, rate };
-      if (!started) {
-        bar.start(stats.total, done, payload);
-        started = true;
-      } else {
-        bar.setTotal(stats.total);
-        bar.update(done, payload);
+    intervalMs: opts.intervalMs ?? 500,
+    onProgress(stats, state) {
+      const at = Date.now();
+      samples.push({ at, stats, state });
+      // The rate looks 10 s back; older samples are not needed.
+      while (samples.length > 2 && at - (samples[0] as ProgressSample).at > 10_000) samples.shift();
+      line = formatProgress(progressOf(samples));
+      if (tty) out.write(`\r\x1b[2K${line}`);
+      else if (at - printedAt >= everyMs) {
+        out.write(`${line}\n`);
+        written = line;
+        printedAt = at;
       }
     },
   });
-  if (started) bar.stop();
+  // The last line always shows how the send ended.
+  if (tty) out.write('\n');
+  else if (written !== line) out.write(`${line}\n`);
   return result;
 }

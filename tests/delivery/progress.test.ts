@@ -1,0 +1,170 @@
+import { randomBytes } from 'node:crypto';
+import { Command } from 'commander';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { registerSendCommands } from '../../src/cli/commands/send.js';
+import type { CliRuntime } from '../../src/cli/runtime.js';
+import { startIssueSend } from '../../src/delivery/control.js';
+import type { IssueStats } from '../../src/delivery/ledger.js';
+import {
+  formatDuration,
+  formatProgress,
+  type ProgressSample,
+  progressOf,
+} from '../../src/delivery/progress.js';
+import { createSendWorker } from '../../src/delivery/send-worker.js';
+import { silentLogger } from '../../src/log.js';
+import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
+import { testEnv } from '../support/test-env.js';
+import {
+  addSubscribers,
+  createIssue,
+  deps as makeDeps,
+  renderable,
+  seedSections,
+  standInContent,
+} from './support.js';
+
+function stats(by: Partial<IssueStats['byState']>): IssueStats {
+  const byState = {
+    queued: 0,
+    claimed: 0,
+    sending: 0,
+    accepted: 0,
+    deferred: 0,
+    failed: 0,
+    unknown: 0,
+    skipped: 0,
+    ...by,
+  };
+  return { byState, total: Object.values(byState).reduce((a, b) => a + b, 0) };
+}
+
+describe('send progress (pure)', () => {
+  it('measures the rate over the recent window and the ETA of what is left', () => {
+    const samples: ProgressSample[] = [
+      { at: 0, state: 'sending', stats: stats({ queued: 1000 }) },
+      { at: 20_000, state: 'sending', stats: stats({ queued: 900, accepted: 100 }) },
+      { at: 25_000, state: 'sending', stats: stats({ queued: 850, accepted: 140, failed: 5, deferred: 5 }) },
+      {
+        at: 30_000,
+        state: 'sending',
+        stats: stats({ queued: 780, accepted: 200, failed: 10, skipped: 5, deferred: 5 }),
+      },
+    ];
+    const p = progressOf(samples);
+    // From 20 s to 30 s: 100 → 210 messages out (skipped rows are not messages).
+    expect(p.perSecond).toBe(11);
+    expect(p).toMatchObject({ total: 1000, accepted: 200, deferred: 5, failed: 10, done: 215 });
+    expect(p.etaSeconds).toBeCloseTo(785 / 11);
+    expect(formatProgress(p, 10)).toBe(
+      'sending |██░░░░░░░░| 215/1000 21% · accepted 200 deferred 5 failed 10 skipped 5 · 11 msg/s · ETA 1:11',
+    );
+  });
+
+  it('says nothing about the ETA before there is a rate, and shows how a send ended', () => {
+    const first = progressOf([{ at: 5, state: 'sending', stats: stats({ queued: 3 }) }]);
+    expect(first.etaSeconds).toBeNull();
+    expect(formatProgress(first, 4)).toBe(
+      'sending |░░░░| 0/3 0% · accepted 0 deferred 0 failed 0 · 0 msg/s · ETA --:--',
+    );
+    const end = progressOf([
+      { at: 0, state: 'sending', stats: stats({ queued: 3 }) },
+      { at: 1000, state: 'sent', stats: stats({ accepted: 2, unknown: 1 }) },
+    ]);
+    expect(formatProgress(end, 4)).toBe(
+      'sent |████| 3/3 100% · accepted 2 deferred 0 failed 0 unknown 1 · 3 msg/s · ETA 0:00',
+    );
+    expect(formatProgress(progressOf([{ at: 0, state: 'sent', stats: stats({}) }]), 2)).toContain(
+      '|██| 0/0 100%',
+    );
+  });
+
+  it('formats durations', () => {
+    expect([0, 59.6, 61, 3599, 3723, null].map(formatDuration)).toEqual([
+      '0:00',
+      '1:00',
+      '1:01',
+      '59:59',
+      '1:02:03',
+      '--:--',
+    ]);
+  });
+});
+
+describe('gazette issue send --wait', () => {
+  let tdb: TestDatabase;
+  let sink: SmtpCatcher;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+    sink = await startSmtpCatcher();
+  });
+  afterAll(async () => {
+    await sink.close();
+    await tdb.drop();
+  });
+
+  it('shows progress while workers send the issue and returns once it is sent', async () => {
+    const env = testEnv({ SMTP_URL: sink.url, SEND_BATCH_SIZE: '10', SEND_CONCURRENCY: '5' });
+    const sectionIds = await seedSections(tdb.db);
+    const issueId = await createIssue(tdb.db);
+    const n = 30;
+    await addSubscribers(
+      tdb.db,
+      sectionIds,
+      Array.from({ length: n }, (_, i) => ({ email: `reader${i}.wait@example.test` })),
+    );
+    const content = standInContent((id) => renderable(id));
+    const worker = await createSendWorker({
+      ...makeDeps(tdb.db, env, content),
+      connection: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX },
+      scanIntervalMs: 0,
+    });
+    // Prepared with the stand-in stages while the worker holds off; the command then finds the
+    // issue sending and watches it.
+    await worker.worker.pause();
+    await startIssueSend({ ...makeDeps(tdb.db, env, content), queue: worker.queue }, issueId);
+    const printed: unknown[] = [];
+    const runtime: CliRuntime = {
+      json: true,
+      env: () => env,
+      log: () => silentLogger,
+      context: async () => ({
+        env,
+        log: silentLogger,
+        db: tdb.db,
+        database: { db: tdb.db, kind: 'postgres', where: 'test', close: async () => {} },
+        secrets: { current: randomBytes(32).toString('hex') },
+        now: () => new Date(),
+        close: async () => {},
+      }),
+      print: (value) => printed.push(value),
+      close: async () => {},
+    };
+    const program = new Command('gazette').exitOverride();
+    registerSendCommands(program, runtime);
+    const stderr: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      stderr.push(String(chunk));
+      return true;
+    });
+    try {
+      const command = program.parseAsync(['node', 'gazette', 'issue', 'send', String(issueId), '--wait']);
+      while (!stderr.join('').includes('\n')) await new Promise((r) => setTimeout(r, 20));
+      expect(stderr.join('')).toMatch(/^sending \|░+\| 0\/30 0% · accepted 0 /);
+      worker.worker.resume();
+      await command;
+    } finally {
+      spy.mockRestore();
+      await worker.close();
+    }
+    const result = printed[0] as { state: string; stats: IssueStats };
+    expect(result.state).toBe('sent');
+    expect(result.stats.byState.accepted).toBe(n);
+    expect(sink.messages).toHaveLength(n);
+    const lines = stderr.join('').trim().split('\n');
+    expect(lines[lines.length - 1]).toMatch(
+      /^sent \|█+\| 30\/30 100% · accepted 30 deferred 0 failed 0 · \d+ msg\/s · ETA 0:00$/,
+    );
+  });
+});
