@@ -37,7 +37,11 @@ export async function createContext(env: Env, opts: CreateContextOptions): Promi
   });
   try {
     if (opts.migrate !== false) {
-      const applied = await migrateToLatest(database.db, opts.schema ? { schema: opts.schema } : {});
+      const applied = await migrateToLatest(database.db, {
+        ...(opts.schema ? { schema: opts.schema } : {}),
+        // The lock takes a pooled connection of its own; a pool of one would wait on itself.
+        exclusive: database.kind === 'postgres' && env.DATABASE_POOL_SIZE > 1,
+      });
       if (applied.length)
         opts.log.info({ event: 'db.migrated', applied, where: database.where }, 'migrations applied');
     }

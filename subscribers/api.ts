@@ -7,6 +7,7 @@ export {
   importSubscribersCsv,
 } from './csv-import.js';
 export { emailDomain, emailHash, InvalidEmailError, normalizeEmail } from './email.js';
+export { type SubscriberDelivery, type SubscriberEvent, subscriberHistory } from './history.js';
 export { markBounced, markComplained } from './lifecycle.js';
 export type { SendMail } from './mail.js';
 export { confirmSubscription, requestSubscription } from './opt-in.js';
@@ -14,6 +15,7 @@ export { eraseSubscriber, exportSubscriberData } from './privacy.js';
 export { UnknownSectionError } from './sections.js';
 export {
   addSubscriber,
+  countSubscribers,
   getSubscriber,
   getSubscriberByEmail,
   listSubscribers,
@@ -28,6 +30,7 @@ export {
   notSuppressedAs,
   notSuppressedSql,
   suppress,
+  suppressionsFor,
   unsuppress,
 } from './suppression.js';
 export { unsubscribeAll, unsubscribeFromSection } from './unsubscribe.js';

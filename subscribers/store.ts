@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import type { ExpressionBuilder, Transaction } from 'kysely';
 import type { ConsentSource, Database, Db, Locale, Subscriber, SubscriberStatus } from '../src/db/schema.js';
 import { emailHash, normalizeEmail } from './email.js';
 import { allSections, sectionIdsForKeys } from './sections.js';
@@ -170,24 +170,64 @@ export interface ListSubscribersOptions {
   limit?: number;
   /** Substring of the address or name. */
   search?: string;
+  /** Section key: subscribers who receive that section (chosen, or every section). */
+  section?: string;
+}
+
+type SubscriberFilter = Omit<ListSubscribersOptions, 'afterId' | 'limit'>;
+
+// biome-ignore lint/suspicious/noExplicitAny: one filter for the select and the count query
+function filtered<Q extends { where: (...args: any[]) => Q }>(q: Q, opts: SubscriberFilter): Q {
+  let out = q;
+  if (opts.status) out = out.where('subscribers.status', '=', opts.status);
+  if (opts.search) {
+    const like = `%${opts.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    out = out.where((eb: ExpressionBuilder<Database, 'subscribers'>) =>
+      eb.or([eb('subscribers.email_normalized', 'like', like), eb('subscribers.name', 'ilike', like)]),
+    );
+  }
+  if (opts.section) {
+    const key = opts.section;
+    out = out.where((eb: ExpressionBuilder<Database, 'subscribers'>) =>
+      eb.or([
+        eb('subscribers.all_sections', '=', true),
+        eb.exists(
+          eb
+            .selectFrom('subscriber_sections as ss')
+            .innerJoin('sections as sec', 'sec.id', 'ss.section_id')
+            .select('ss.section_id')
+            .whereRef('ss.subscriber_id', '=', 'subscribers.id')
+            .where('sec.key', '=', key),
+        ),
+      ]),
+    );
+  }
+  return out;
 }
 
 export async function listSubscribers(
   db: DbOrTrx,
   opts: ListSubscribersOptions = {},
 ): Promise<SubscriberRecord[]> {
-  let q = db
-    .selectFrom('subscribers')
-    .selectAll()
-    .orderBy('id')
-    .limit(Math.min(Math.max(opts.limit ?? 100, 1), 1000));
-  if (opts.status) q = q.where('status', '=', opts.status);
+  let q = filtered(
+    db
+      .selectFrom('subscribers')
+      .selectAll()
+      .orderBy('id')
+      .limit(Math.min(Math.max(opts.limit ?? 100, 1), 1000)),
+    opts,
+  );
   if (opts.afterId !== undefined) q = q.where('id', '>', opts.afterId);
-  if (opts.search) {
-    const like = `%${opts.search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    q = q.where((eb) => eb.or([eb('email_normalized', 'like', like), eb('name', 'ilike', like)]));
-  }
   return withSections(db, await q.execute());
+}
+
+/** How many subscribers match the same filter as listSubscribers (for "n matches" and paging). */
+export async function countSubscribers(db: DbOrTrx, opts: SubscriberFilter = {}): Promise<number> {
+  const row = await filtered(
+    db.selectFrom('subscribers').select((eb) => eb.fn.countAll<number>().as('n')),
+    opts,
+  ).executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 export interface SubscriberPatch {

@@ -67,6 +67,22 @@ export async function listSuppressions(
   return q.execute();
 }
 
+/** The entries (address and/or domain) that stop mail to this address; empty when none does. */
+export async function suppressionsFor(db: Db, email: string) {
+  const normalized = normalizeEmail(email);
+  return db
+    .selectFrom('suppressions')
+    .selectAll()
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('kind', '=', 'address'), eb('value', '=', normalized)]),
+        eb.and([eb('kind', '=', 'domain'), eb('value', '=', emailDomain(normalized))]),
+      ]),
+    )
+    .orderBy('id')
+    .execute();
+}
+
 /** True when the address or its domain is suppressed. */
 export async function isSuppressed(db: Db, email: string): Promise<boolean> {
   const normalized = normalizeEmail(email);

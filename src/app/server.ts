@@ -1,7 +1,6 @@
 import { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { AppContext } from '../context.js';
-import { isValidApiKey } from '../http/api-keys.js';
 import { type BuildServerDeps, buildServer, type SendMail, startServer } from '../http/server.js';
 import { archiveRoutes } from '../issues/archive-routes.js';
 import { issueEditorRoutes } from '../issues/editor-routes.js';
@@ -9,25 +8,20 @@ import { createLinkProbe } from '../issues/link-probe.js';
 import { QUEUES } from '../queue/names.js';
 import { createRedis } from '../queue/redis.js';
 import { trackingRoutes } from '../tracking/routes.js';
+import { webApp } from '../web/index.js';
 import { cachedRenderer, previewRenderer } from './preview.js';
 
 /**
  * The one web server: subscriber pages and API (src/http), the public archive (src/issues) and
  * the tracking endpoints and webhooks (src/tracking), each registered as its stage's plugin.
  */
-export function appPlugins(ctx: AppContext): FastifyPluginAsync[] {
+export function appPlugins(ctx: AppContext, sendMail: SendMail): FastifyPluginAsync[] {
   const render = cachedRenderer(previewRenderer(ctx.env.PUBLIC_URL));
   const archive: FastifyPluginAsync = async (app) => {
     await app.register(archiveRoutes, { ctx, render });
   };
   const tracking: FastifyPluginAsync = async (app) => {
-    // Statistics are for editors: the same API key as the admin JSON API.
-    app.addHook('onRequest', async (req, reply) => {
-      if (!req.url.startsWith('/api/')) return;
-      if (!(await apiKeyActor(ctx, req))) {
-        return reply.code(401).send({ error: 'an API key is required (x-api-key header)' });
-      }
-    });
+    // Statistics (/api/issues/:id/stats) get the access guard's default for /api/: an API key or a session.
     await app.register(trackingRoutes, {
       db: ctx.db,
       log: ctx.log,
@@ -46,30 +40,27 @@ export function appPlugins(ctx: AppContext): FastifyPluginAsync[] {
     app.addHook('onClose', async () => queue.close());
     await app.register(issueEditorRoutes, {
       ctx: { db: ctx.db, log: ctx.log, env: ctx.env, now: ctx.now },
-      authorize: (req) => apiKeyActor(ctx, req),
+      authorize: async (req) => actorName(req),
       queue,
       render,
       probeLink: createLinkProbe(ctx.env),
     });
   };
-  return [archive, tracking, editor];
+  const web = webApp({ ctx, sendMail, render, probeLink: createLinkProbe(ctx.env) });
+  return [archive, tracking, editor, web];
 }
 
-/**
- * The admin routes' gate until the editors' web app brings sessions: a valid API key (header
- * x-api-key or a Bearer token) names the actor in the audit log; anything else is refused.
- */
-export async function apiKeyActor(ctx: AppContext, req: FastifyRequest): Promise<string | null> {
-  const header = req.headers['x-api-key'];
-  const bearer = req.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
-  const key = (Array.isArray(header) ? header[0] : header) ?? bearer;
-  return key && (await isValidApiKey(ctx.db, ctx.env.API_KEYS, key)) ? `api-key:${key.slice(0, 8)}` : null;
+/** The name the audit log records for whoever the access guard admitted. */
+export function actorName(req: FastifyRequest): string | null {
+  const actor = req.actor;
+  if (!actor) return null;
+  return actor.kind === 'api-key' ? actor.label : `user:${actor.user.email}`;
 }
 
 export function buildAppServer(ctx: AppContext, sendMail: SendMail): Promise<FastifyInstance> {
-  return buildServer({ ctx, sendMail, plugins: appPlugins(ctx) } satisfies BuildServerDeps);
+  return buildServer({ ctx, sendMail, plugins: appPlugins(ctx, sendMail) } satisfies BuildServerDeps);
 }
 
 export function startAppServer(ctx: AppContext, sendMail: SendMail) {
-  return startServer({ ctx, sendMail, plugins: appPlugins(ctx) });
+  return startServer({ ctx, sendMail, plugins: appPlugins(ctx, sendMail) });
 }

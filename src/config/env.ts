@@ -60,6 +60,8 @@ export const envSchema = z.object({
   CONFIRM_TOKEN_TTL_HOURS: int(1, 24 * 30).default(48),
   /** How long unsubscribe and preference links in a message keep working. */
   LINK_TOKEN_TTL_DAYS: int(1, 3650).default(400),
+  /** Bearer token a Prometheus server presents to scrape /metrics (read-only; 24+ characters). Unset: API keys and admin sessions only. */
+  METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   /** Which proxies may set X-Forwarded-For (client address for rate limits): true, false, or IPs/CIDRs/loopback. */
   HTTP_TRUST_PROXY: z.string().min(1).default('loopback'),
   /** Subscribe form submissions allowed per client address per minute. */

@@ -198,6 +198,8 @@ export interface IssueItemsTable {
   title: string;
   summary: ColumnType<string, string | undefined, string>;
   sources: JsonDefault<ItemSourceLink[]>;
+  /** Bumped by every content change; the web editor's optimistic concurrency check. */
+  version: ColumnType<number, number | undefined, number>;
   edited_at: Timestamp | null;
   created_at: CreatedAt;
   updated_at: CreatedAt;
@@ -329,10 +331,25 @@ export interface UsersTable {
   id: Generated<number>;
   email: string;
   name: string | null;
-  role: 'admin' | 'editor' | 'viewer';
+  role: UserRole;
   password_hash: string;
-  locale: ColumnType<Locale, Locale | undefined, Locale>;
+  /** null: follow the browser's Accept-Language. */
+  locale: Locale | null;
   created_at: CreatedAt;
+  disabled_at: Timestamp | null;
+  last_sign_in_at: Timestamp | null;
+}
+
+export const USER_ROLES = ['viewer', 'editor', 'admin'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+
+export interface UserSessionsTable {
+  /** sha256 of the cookie's token. */
+  id: string;
+  user_id: number;
+  created_at: CreatedAt;
+  last_seen_at: ColumnType<Date, Date | undefined, Date>;
+  expires_at: Timestamp;
 }
 
 export interface Database {
@@ -355,6 +372,7 @@ export interface Database {
   issue_links: IssueLinksTable;
   events: EventsTable;
   users: UsersTable;
+  user_sessions: UserSessionsTable;
   api_keys: ApiKeysTable;
 }
 
@@ -370,3 +388,4 @@ export type IssueItem = Selectable<IssueItemsTable>;
 export type Subscriber = Selectable<SubscribersTable>;
 export type Delivery = Selectable<DeliveriesTable>;
 export type Publication = Selectable<PublicationTable>;
+export type User = Selectable<UsersTable>;

@@ -15,14 +15,7 @@ export type PageRenderer = (page: string, locale: Locale, data?: Record<string, 
 export function loadPages(dir = PAGES_DIR): PageRenderer {
   const hb = Handlebars.create();
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
-  const compiled = new Map<string, Handlebars.TemplateDelegate>();
-  for (const file of readdirSync(dir)) {
-    if (!file.endsWith('.hbs')) continue;
-    const name = file.slice(0, -4);
-    const source = readFileSync(`${dir}/${file}`, 'utf8');
-    if (name.startsWith('_')) hb.registerPartial(name.slice(1), source);
-    else compiled.set(name, hb.compile(source, { strict: false }));
-  }
+  const compiled = compileTemplateFolder(hb, dir);
   const layout = compiled.get('layout');
   if (!layout) throw new Error(`templates/pages/layout.hbs is missing in ${dir}`);
   return (page, locale, data = {}) => {
@@ -31,4 +24,20 @@ export function loadPages(dir = PAGES_DIR): PageRenderer {
     const context = { ...data, t: strings(locale), locale };
     return layout({ ...context, body: template(context) });
   };
+}
+
+/** Every `name.hbs` in a folder compiled by name; `_name.hbs` files become partials. */
+export function compileTemplateFolder(
+  hb: typeof Handlebars,
+  dir: string,
+): Map<string, Handlebars.TemplateDelegate> {
+  const compiled = new Map<string, Handlebars.TemplateDelegate>();
+  for (const file of readdirSync(dir)) {
+    if (!file.endsWith('.hbs')) continue;
+    const name = file.slice(0, -4);
+    const source = readFileSync(`${dir}/${file}`, 'utf8');
+    if (name.startsWith('_')) hb.registerPartial(name.slice(1), source);
+    else compiled.set(name, hb.compile(source, { strict: false }));
+  }
+  return compiled;
 }

@@ -9,13 +9,16 @@ import Fastify, {
 } from 'fastify';
 import type { SendMail } from '../../subscribers/mail.js';
 import type { AppContext } from '../context.js';
+import { accessGuard } from './auth/guard.js';
 import { type BackgroundTasks, createBackgroundTasks } from './background.js';
 import type { HttpDeps } from './deps.js';
 import { fromAcceptLanguage, strings } from './i18n.js';
 import { loadPages } from './pages.js';
 import { apiRoutes } from './routes/api.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { preferencesRoutes } from './routes/preferences.js';
+import { readyRoutes } from './routes/ready.js';
 import { subscribeRoutes } from './routes/subscribe.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import { webVersionRoutes } from './routes/web-version.js';
@@ -81,6 +84,20 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
       },
     },
   });
+  // Before any route, so every route (ours and the plugins') passes the one access gate.
+  await app.register(accessGuard, {
+    db: ctx.db,
+    secrets: ctx.secrets,
+    apiKeys: ctx.env.API_KEYS,
+    now: ctx.now,
+    refusalPage: (request, status) => {
+      const locale = fromAcceptLanguage(request.headers['accept-language']) ?? ctx.env.DEFAULT_LOCALE;
+      const t = strings(locale);
+      return status === 401
+        ? pages('message', locale, { title: t.signInRequiredTitle, message: t.signInRequiredBody })
+        : pages('message', locale, { title: t.forbiddenTitle, message: t.forbiddenBody });
+    },
+  });
   await app.register(formbody);
   await app.register(rateLimit, { global: false });
 
@@ -115,6 +132,8 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
   });
 
   await app.register(healthRoutes(httpDeps));
+  await app.register(readyRoutes(httpDeps));
+  await app.register(metricsRoutes(httpDeps));
   await app.register(subscribeRoutes(httpDeps));
   await app.register(unsubscribeRoutes(httpDeps));
   await app.register(preferencesRoutes(httpDeps));

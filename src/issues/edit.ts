@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import type { Database, Issue, IssueItem, ItemSourceLink, Masthead } from '../db/schema.js';
+import type { Database, Issue, IssueItem, IssueState, ItemSourceLink, Masthead } from '../db/schema.js';
 import { type EditorialDeps, EditorialInputError, lockIssue, recordEdit } from './store.js';
 
 /**
@@ -9,6 +9,44 @@ import { type EditorialDeps, EditorialInputError, lockIssue, recordEdit } from '
  */
 
 export type SourceInput = ItemSourceLink;
+
+/**
+ * What the caller last saw, for optimistic concurrency. The web editor sends it so that two
+ * editors working at once are told of each other instead of one silently overwriting the other;
+ * the CLI sends none and edits whatever is there.
+ */
+export interface EditExpectation {
+  /** Refuse unless the issue is in one of these states (the web editor edits drafts only). */
+  states?: readonly IssueState[];
+  /** updateIssueItem: the item's version the editor started from. */
+  itemVersion?: number;
+  /** updateIssueFields: the value each changed field had when the editor started. */
+  fields?: Partial<Record<keyof IssueFieldsPatch, unknown>>;
+}
+
+/** Someone else changed what the caller meant to change (HTTP 409); `current` is what is there now. */
+export class EditConflictError extends Error {
+  override name = 'EditConflictError';
+  readonly userFacing = true;
+  constructor(
+    message: string,
+    readonly reason: 'state' | 'item' | 'fields',
+    readonly current?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** JSON with sorted keys: jsonb does not keep key order, so compare values, not spellings. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value ?? null, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : v,
+  );
+}
 
 export function validateSources(sources: SourceInput[]): ItemSourceLink[] {
   return sources.map((s, i) => {
@@ -101,9 +139,15 @@ function edit<T>(
     at: Date,
   ) => Promise<{ result: T; action: string; detail: object }>,
   actor: string,
+  expect?: EditExpectation,
 ): Promise<T> {
   return deps.db.transaction().execute(async (trx) => {
     const issue = await lockIssue(trx, issueId);
+    if (expect?.states && !expect.states.includes(issue.state)) {
+      throw new EditConflictError(`Issue ${issueId} is ${issue.state}; it cannot be edited now`, 'state', {
+        state: issue.state,
+      });
+    }
     const at = deps.now();
     const { result, action, detail } = await work(trx, issue, at);
     await recordEdit(trx, issue, { actor, action, detail: detail as Record<string, unknown>, at });
@@ -123,7 +167,13 @@ export interface NewIssueItem {
   itemId?: number;
 }
 
-export function addIssueItem(deps: EditorialDeps, issueId: number, input: NewIssueItem, actor: string) {
+export function addIssueItem(
+  deps: EditorialDeps,
+  issueId: number,
+  input: NewIssueItem,
+  actor: string,
+  expect?: EditExpectation,
+) {
   return edit(
     deps,
     issueId,
@@ -158,10 +208,17 @@ export function addIssueItem(deps: EditorialDeps, issueId: number, input: NewIss
       };
     },
     actor,
+    expect,
   );
 }
 
-export function removeIssueItem(deps: EditorialDeps, issueId: number, issueItemId: number, actor: string) {
+export function removeIssueItem(
+  deps: EditorialDeps,
+  issueId: number,
+  issueItemId: number,
+  actor: string,
+  expect?: EditExpectation,
+) {
   return edit(
     deps,
     issueId,
@@ -184,6 +241,7 @@ export function removeIssueItem(deps: EditorialDeps, issueId: number, issueItemI
       };
     },
     actor,
+    expect,
   );
 }
 
@@ -194,6 +252,7 @@ export function moveIssueItem(
   issueItemId: number,
   to: { sectionKey?: string; position: number },
   actor: string,
+  expect?: EditExpectation,
 ) {
   return edit(
     deps,
@@ -218,6 +277,7 @@ export function moveIssueItem(
       };
     },
     actor,
+    expect,
   );
 }
 
@@ -233,12 +293,20 @@ export function updateIssueItem(
   issueItemId: number,
   patch: IssueItemPatch,
   actor: string,
-) {
+  expect?: EditExpectation,
+): Promise<{ version: number }> {
   return edit(
     deps,
     issueId,
     async (trx, _issue, at) => {
       const row = await getIssueItem(trx, issueId, issueItemId);
+      if (expect?.itemVersion !== undefined && expect.itemVersion !== row.version) {
+        throw new EditConflictError(
+          `Item ${issueItemId} was changed by someone else (version ${row.version}, not ${expect.itemVersion})`,
+          'item',
+          { id: row.id, version: row.version, title: row.title, summary: row.summary, sources: row.sources },
+        );
+      }
       if (patch.title !== undefined && !patch.title.trim())
         throw new EditorialInputError('An item needs a title');
       const set = {
@@ -248,15 +316,20 @@ export function updateIssueItem(
       };
       await trx
         .updateTable('issue_items')
-        .set({ ...set, edited_at: at, updated_at: at })
+        .set({ ...set, version: row.version + 1, edited_at: at, updated_at: at })
         .where('id', '=', issueItemId)
         .execute();
       const before = Object.fromEntries(
         Object.keys(set).map((k) => [k, row[k as 'title' | 'summary' | 'sources']]),
       );
-      return { result: undefined, action: 'update-item', detail: { issueItemId, before, after: patch } };
+      return {
+        result: { version: row.version + 1 },
+        action: 'update-item',
+        detail: { issueItemId, before, after: patch },
+      };
     },
     actor,
+    expect,
   );
 }
 
@@ -273,11 +346,22 @@ export function updateIssueFields(
   issueId: number,
   patch: IssueFieldsPatch,
   actor: string,
+  expect?: EditExpectation,
 ) {
   return edit(
     deps,
     issueId,
     async (trx, issue) => {
+      const changed = Object.entries(expect?.fields ?? {}).filter(
+        ([k, v]) => k in patch && stableJson(issue[k as keyof IssueFieldsPatch]) !== stableJson(v),
+      );
+      if (changed.length) {
+        throw new EditConflictError(
+          `Changed by someone else meanwhile: ${changed.map(([k]) => k).join(', ')}`,
+          'fields',
+          Object.fromEntries(changed.map(([k]) => [k, issue[k as keyof IssueFieldsPatch]])),
+        );
+      }
       if (patch.title !== undefined && !patch.title.trim())
         throw new EditorialInputError('An issue needs a title');
       const set = {
@@ -293,6 +377,7 @@ export function updateIssueFields(
       return { result: undefined, action: 'update-issue', detail: { before, after: patch } };
     },
     actor,
+    expect,
   );
 }
 
@@ -302,6 +387,7 @@ export function reorderIssueSections(
   issueId: number,
   sectionKeys: string[],
   actor: string,
+  expect?: EditExpectation,
 ) {
   return edit(
     deps,
@@ -332,5 +418,6 @@ export function reorderIssueSections(
       return { result: undefined, action: 'reorder-sections', detail: { sections: sectionKeys } };
     },
     actor,
+    expect,
   );
 }

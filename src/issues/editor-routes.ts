@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { checkIssue, type LinkProbe, type RenderFn } from './check.js';
 import {
   addIssueItem,
+  EditConflictError,
+  type EditExpectation,
   moveIssueItem,
   removeIssueItem,
   reorderIssueSections,
@@ -46,6 +48,8 @@ const fieldsSchema = z
     preheader: z.string().nullable(),
     intro: z.string().nullable(),
     masthead,
+    /** The values the editor started from, for the fields it changes (optimistic concurrency). */
+    base: z.partialRecord(z.enum(['title', 'subject', 'preheader', 'intro', 'masthead']), z.unknown()),
   })
   .partial()
   .strict();
@@ -59,7 +63,13 @@ const newItemSchema = z
   })
   .strict();
 const itemPatchSchema = z
-  .object({ title: z.string(), summary: z.string(), sources: z.array(sourceSchema) })
+  .object({
+    title: z.string(),
+    summary: z.string(),
+    sources: z.array(sourceSchema),
+    /** The item version the editor started from; a different one is a conflict (409). */
+    version: z.number().int().min(1),
+  })
   .partial()
   .strict();
 const moveSchema = z
@@ -77,6 +87,18 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
     );
   }
   return result.data;
+}
+
+/**
+ * `?ifState=draft` on a mutation: refuse (409) unless the issue is still in that state, so a page
+ * left open on a draft cannot silently return an issue approved meanwhile to draft.
+ */
+function expectation(req: FastifyRequest): EditExpectation {
+  const raw = (req.query as Record<string, unknown> | undefined)?.ifState;
+  if (raw === undefined) return {};
+  if (raw !== 'draft' && raw !== 'approved' && raw !== 'scheduled')
+    throw new EditorialInputError('ifState must be draft, approved or scheduled');
+  return { states: [raw] };
 }
 
 function idParam(value: string): number {
@@ -97,6 +119,11 @@ export const issueEditorRoutes: FastifyPluginAsync<IssueEditorRoutesOptions> = a
   const actorOf = (req: FastifyRequest) => actors.get(req) as string;
 
   app.setErrorHandler((err, _req, reply: FastifyReply) => {
+    if (err instanceof EditConflictError) {
+      return reply
+        .code(409)
+        .send({ error: 'conflict', reason: err.reason, message: err.message, current: err.current });
+    }
     if (err instanceof IssueNotFoundError)
       return reply.code(404).send({ error: 'not_found', message: err.message });
     if (err instanceof ChecklistFailedError) {
@@ -112,6 +139,10 @@ export const issueEditorRoutes: FastifyPluginAsync<IssueEditorRoutesOptions> = a
     }
     if (err instanceof EditorialInputError)
       return reply.code(400).send({ error: 'bad_request', message: err.message });
+    // Framework refusals (a malformed body, a forged request) keep their own 4xx status.
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status && status >= 400 && status < 500)
+      return reply.code(status).send({ error: 'bad_request', message: (err as Error).message });
     deps.log.error({ event: 'issue.api.error', err: (err as Error).message }, 'issue API error');
     return reply.code(500).send({ error: 'internal' });
   });
@@ -155,6 +186,7 @@ export const issueEditorRoutes: FastifyPluginAsync<IssueEditorRoutesOptions> = a
           title: i.title,
           summary: i.summary,
           sources: i.sources,
+          version: i.version,
         })),
       })),
     };
@@ -164,12 +196,14 @@ export const issueEditorRoutes: FastifyPluginAsync<IssueEditorRoutesOptions> = a
     listAudit(deps.db, idParam(req.params.id)),
   );
 
-  app.get<{ Params: { id: string } }>('/api/issues/:id/check', async (req) =>
+  // `?links=false` leaves out the link probe (seconds of network time): the web editor refreshes
+  // the checklist after every save and probes links only when asked.
+  app.get<{ Params: { id: string }; Querystring: { links?: string } }>('/api/issues/:id/check', async (req) =>
     checkIssue(
       {
         db: deps.db,
         ...(opts.render ? { render: opts.render } : {}),
-        ...(opts.probeLink ? { probeLink: opts.probeLink } : {}),
+        ...(opts.probeLink && req.query.links !== 'false' ? { probeLink: opts.probeLink } : {}),
       },
       idParam(req.params.id),
     ),
@@ -191,31 +225,52 @@ export const issueEditorRoutes: FastifyPluginAsync<IssueEditorRoutesOptions> = a
 
   app.patch<{ Params: { id: string } }>('/api/issues/:id', async (req) => {
     const id = idParam(req.params.id);
-    await updateIssueFields(deps, id, parse(fieldsSchema, req.body), actorOf(req));
+    const { base, ...patch } = parse(fieldsSchema, req.body);
+    await updateIssueFields(deps, id, patch, actorOf(req), {
+      ...expectation(req),
+      ...(base ? { fields: base } : {}),
+    });
     return loadIssueDocument(deps.db, id);
   });
 
   app.put<{ Params: { id: string } }>('/api/issues/:id/sections', async (req) => {
     const id = idParam(req.params.id);
-    await reorderIssueSections(deps, id, parse(orderSchema, req.body).sections, actorOf(req));
+    await reorderIssueSections(
+      deps,
+      id,
+      parse(orderSchema, req.body).sections,
+      actorOf(req),
+      expectation(req),
+    );
     return { ok: true };
   });
 
   app.post<{ Params: { id: string } }>('/api/issues/:id/items', async (req, reply) => {
     const id = idParam(req.params.id);
-    const itemId = await addIssueItem(deps, id, parse(newItemSchema, req.body), actorOf(req));
+    const itemId = await addIssueItem(
+      deps,
+      id,
+      parse(newItemSchema, req.body),
+      actorOf(req),
+      expectation(req),
+    );
     return reply.code(201).send({ id: itemId });
   });
 
   app.patch<{ Params: { id: string; itemId: string } }>('/api/issues/:id/items/:itemId', async (req) => {
-    await updateIssueItem(
+    const { version, ...patch } = parse(itemPatchSchema, req.body);
+    const saved = await updateIssueItem(
       deps,
       idParam(req.params.id),
       idParam(req.params.itemId),
-      parse(itemPatchSchema, req.body),
+      patch,
       actorOf(req),
+      {
+        ...expectation(req),
+        ...(version !== undefined ? { itemVersion: version } : {}),
+      },
     );
-    return { ok: true };
+    return { ok: true, version: saved.version };
   });
 
   app.post<{ Params: { id: string; itemId: string } }>('/api/issues/:id/items/:itemId/move', async (req) => {
@@ -225,12 +280,19 @@ export const issueEditorRoutes: FastifyPluginAsync<IssueEditorRoutesOptions> = a
       idParam(req.params.itemId),
       parse(moveSchema, req.body),
       actorOf(req),
+      expectation(req),
     );
     return { ok: true };
   });
 
   app.delete<{ Params: { id: string; itemId: string } }>('/api/issues/:id/items/:itemId', async (req) => {
-    await removeIssueItem(deps, idParam(req.params.id), idParam(req.params.itemId), actorOf(req));
+    await removeIssueItem(
+      deps,
+      idParam(req.params.id),
+      idParam(req.params.itemId),
+      actorOf(req),
+      expectation(req),
+    );
     return { ok: true };
   });
 

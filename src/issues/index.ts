@@ -12,6 +12,8 @@ export {
 } from './check.js';
 export {
   addIssueItem,
+  EditConflictError,
+  type EditExpectation,
   moveIssueItem,
   type NewIssueItem,
   removeIssueItem,

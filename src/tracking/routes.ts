@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { SecretKeys } from '../config/secret.js';
 import type { Db } from '../db/schema.js';
+import { publicAccess } from '../http/auth/access.js';
 import type { Logger } from '../log.js';
 import { verifyLinkToken } from '../security/link-tokens.js';
 import { EventWriter } from './event-writer.js';
@@ -165,64 +166,75 @@ export const trackingRoutes: FastifyPluginAsync<TrackingRoutesOptions> = async (
       };
     }
 
-    hooks.post('/webhooks/ses', async (req, reply) => {
-      let msg: ReturnType<typeof parseSnsMessage>;
-      try {
-        msg = parseSnsMessage(req.body);
-      } catch (err) {
-        return reply.code(400).send({ error: (err as Error).message });
-      }
-      if (topics.length && !topics.includes(msg.TopicArn)) {
-        log.warn({ event: 'tracking.ses.topic_refused', topicArn: msg.TopicArn }, 'SNS topic not allowed');
-        return reply.code(403).send({ error: 'topic not accepted' });
-      }
-      try {
-        await verifier.verify(msg);
-      } catch (err) {
-        if (!(err instanceof SnsVerificationError))
-          log.error(
-            { event: 'tracking.ses.cert_failed', err: (err as Error).message },
-            'certificate fetch failed',
+    hooks.post(
+      '/webhooks/ses',
+      { config: { access: publicAccess('SNS signature verified') } },
+      async (req, reply) => {
+        let msg: ReturnType<typeof parseSnsMessage>;
+        try {
+          msg = parseSnsMessage(req.body);
+        } catch (err) {
+          return reply.code(400).send({ error: (err as Error).message });
+        }
+        if (topics.length && !topics.includes(msg.TopicArn)) {
+          log.warn({ event: 'tracking.ses.topic_refused', topicArn: msg.TopicArn }, 'SNS topic not allowed');
+          return reply.code(403).send({ error: 'topic not accepted' });
+        }
+        try {
+          await verifier.verify(msg);
+        } catch (err) {
+          if (!(err instanceof SnsVerificationError))
+            log.error(
+              { event: 'tracking.ses.cert_failed', err: (err as Error).message },
+              'certificate fetch failed',
+            );
+          log.warn(
+            { event: 'tracking.ses.signature_refused', reason: (err as Error).message },
+            'SNS message refused',
           );
-        log.warn(
-          { event: 'tracking.ses.signature_refused', reason: (err as Error).message },
-          'SNS message refused',
-        );
-        return reply.code(403).send({ error: 'signature not valid' });
-      }
-      if (msg.Type === 'SubscriptionConfirmation') {
-        if (!isAwsSnsUrl(msg.SubscribeURL))
-          return reply.code(400).send({ error: 'SubscribeURL is not an SNS URL' });
-        await confirm(msg.SubscribeURL as string);
-        log.info({ event: 'tracking.ses.subscribed', topicArn: msg.TopicArn }, 'SNS subscription confirmed');
-        return reply.send({ confirmed: true });
-      }
-      if (msg.Type !== 'Notification') return reply.send({ ignored: msg.Type });
-      let payload: unknown;
-      try {
-        payload = JSON.parse(msg.Message);
-      } catch {
-        return reply.code(400).send({ error: 'SNS Message is not JSON' });
-      }
-      return reply.send(await record(feedbackFromSes(payload, msg.MessageId)));
-    });
+          return reply.code(403).send({ error: 'signature not valid' });
+        }
+        if (msg.Type === 'SubscriptionConfirmation') {
+          if (!isAwsSnsUrl(msg.SubscribeURL))
+            return reply.code(400).send({ error: 'SubscribeURL is not an SNS URL' });
+          await confirm(msg.SubscribeURL as string);
+          log.info(
+            { event: 'tracking.ses.subscribed', topicArn: msg.TopicArn },
+            'SNS subscription confirmed',
+          );
+          return reply.send({ confirmed: true });
+        }
+        if (msg.Type !== 'Notification') return reply.send({ ignored: msg.Type });
+        let payload: unknown;
+        try {
+          payload = JSON.parse(msg.Message);
+        } catch {
+          return reply.code(400).send({ error: 'SNS Message is not JSON' });
+        }
+        return reply.send(await record(feedbackFromSes(payload, msg.MessageId)));
+      },
+    );
 
-    hooks.post('/webhooks/mailgun', async (req, reply) => {
-      if (!opts.mailgunSigningKey)
-        return reply
-          .code(503)
-          .send({ error: 'Mailgun webhooks are not configured (MAILGUN_WEBHOOK_SIGNING_KEY)' });
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(String(req.body)) as Record<string, unknown>;
-      } catch {
-        return reply.code(400).send({ error: 'body is not JSON' });
-      }
-      if (!verifyMailgunSignature(opts.mailgunSigningKey, body?.signature, { now: now() })) {
-        log.warn({ event: 'tracking.mailgun.signature_refused' }, 'Mailgun webhook refused');
-        return reply.code(403).send({ error: 'signature not valid' });
-      }
-      return reply.send(await record(feedbackFromMailgun(body['event-data'])));
-    });
+    hooks.post(
+      '/webhooks/mailgun',
+      { config: { access: publicAccess('Mailgun HMAC signature verified') } },
+      async (req, reply) => {
+        if (!opts.mailgunSigningKey)
+          return reply
+            .code(503)
+            .send({ error: 'Mailgun webhooks are not configured (MAILGUN_WEBHOOK_SIGNING_KEY)' });
+        let body: Record<string, unknown>;
+        try {
+          body = JSON.parse(String(req.body)) as Record<string, unknown>;
+        } catch {
+          return reply.code(400).send({ error: 'body is not JSON' });
+        }
+        if (!verifyMailgunSignature(opts.mailgunSigningKey, body?.signature, { now: now() })) {
+          log.warn({ event: 'tracking.mailgun.signature_refused' }, 'Mailgun webhook refused');
+          return reply.code(403).send({ error: 'signature not valid' });
+        }
+        return reply.send(await record(feedbackFromMailgun(body['event-data'])));
+      },
+    );
   });
 };

@@ -1,20 +1,17 @@
-import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileTokens, compileVariant } from '../../src/rendering/index.js';
-import { loadModelIssue, projectRoot } from '../support/model-issue.js';
+import { artifactsDir, launchChromium } from '../support/chromium.js';
+import { loadModelIssue } from '../support/model-issue.js';
 import { hostileIssue, PUBLIC_URL, TOKENS } from './fixtures.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARTIFACTS = path.join(projectRoot, 'test-artifacts/rendering');
+const ARTIFACTS = artifactsDir('rendering');
 
 let browser: Browser;
 let html: string;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} missing: apt-get install -y chromium`);
-  mkdirSync(ARTIFACTS, { recursive: true });
   const issue = loadModelIssue();
   const compiled = await compileVariant(issue, {
     sectionKeys: issue.sections.map((s) => s.key),
@@ -22,18 +19,7 @@ beforeAll(async () => {
     publicUrl: PUBLIC_URL,
   });
   html = compileTokens(compiled).fill({ ...TOKENS, name: '张律师' }).html;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {

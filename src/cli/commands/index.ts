@@ -9,6 +9,7 @@ import { registerSendCommands } from './send.js';
 import { registerSourceCommands } from './sources.js';
 import { registerSubscriberCommands } from './subscribers.js';
 import { registerTrackingCommands } from './tracking.js';
+import { registerUserCommands } from './users.js';
 
 /**
  * Each stage registers its own commands from its own file, so stages do not edit each other's
@@ -23,4 +24,5 @@ export function registerCommands(program: Command, runtime: CliRuntime): void {
   registerSendCommands(program, runtime);
   registerTrackingCommands(program, runtime);
   registerSourceCommands(program, runtime);
+  registerUserCommands(program, runtime);
 }

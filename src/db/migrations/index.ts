@@ -5,6 +5,9 @@ import * as m0003 from './0003_editorial.js';
 import * as m0005 from './0005_subscribers.js';
 import * as m0006 from './0006_delivery.js';
 import * as m0007 from './0007_tracking.js';
+import * as m0008 from './0008_web_sessions.js';
+import * as m0009iv from './0009_issue_item_versions.js';
+import * as m0010sl from './0010_subscriber_lookups.js';
 
 /**
  * Every migration, in order. Static imports (not a folder scan) so they load the same under tsx,
@@ -17,4 +20,7 @@ export const migrations: Record<string, Migration> = {
   '0005_subscribers': m0005,
   '0006_delivery': m0006,
   '0007_tracking': m0007,
+  '0008_web_sessions': m0008,
+  '0009_issue_item_versions': m0009iv,
+  '0010_subscriber_lookups': m0010sl,
 };

@@ -13,6 +13,7 @@ import {
 import { listSuppressions, suppress, unsuppress } from '../../../subscribers/suppression.js';
 import { type Locale, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../db/schema.js';
 import { isValidApiKey } from '../api-keys.js';
+import { publicAccess } from '../auth/access.js';
 import type { HttpDeps } from '../deps.js';
 import { acceptSignup } from './subscribe.js';
 
@@ -102,7 +103,10 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
     app.post<{ Body: { email: string; name?: string; locale?: Locale; sectionKeys?: string[] } }>(
       '/subscribe',
       {
-        config: { rateLimit: { max: ctx.env.SUBSCRIBE_RATE_PER_MINUTE, timeWindow: '1 minute' } },
+        config: {
+          rateLimit: { max: ctx.env.SUBSCRIBE_RATE_PER_MINUTE, timeWindow: '1 minute' },
+          access: publicAccess('double opt-in, rate-limited, same answer for every address'),
+        },
         schema: {
           summary: 'Sign up (double opt-in): a confirmation message is sent if the address can subscribe',
           tags: ['public'],
@@ -136,14 +140,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
     );
 
     await app.register(async (admin) => {
-      admin.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-        const header = request.headers['x-api-key'];
-        const bearer = request.headers.authorization?.match(/^Bearer\s+(\S+)$/i)?.[1];
-        const key = typeof header === 'string' ? header : bearer;
-        if (!(await isValidApiKey(ctx.db, ctx.env.API_KEYS, key))) {
-          return reply.code(401).send({ error: 'a valid API key is required (X-API-Key header)' });
-        }
-      });
+      // The access guard admits an API key, or a signed-in editor with a CSRF token (src/http/auth).
       const security = [{ apiKey: [] }];
       const idParam = {
         type: 'object',

@@ -9,6 +9,7 @@ import {
 import { unsubscribeAll } from '../../../subscribers/unsubscribe.js';
 import type { Locale } from '../../db/schema.js';
 import { verifyLinkToken } from '../../security/link-tokens.js';
+import { publicAccess } from '../auth/access.js';
 import type { HttpDeps } from '../deps.js';
 import { asLocale, strings } from '../i18n.js';
 import {
@@ -67,7 +68,7 @@ export function preferencesRoutes(deps: HttpDeps): FastifyPluginAsync {
   return async (app) => {
     app.get<{ Params: { token: string } }>(
       '/preferences/:token',
-      { schema: { hide: true } },
+      { schema: { hide: true }, config: { access: publicAccess('signed preferences token') } },
       async (request, reply) => {
         try {
           const sub = await load(request);
@@ -81,7 +82,7 @@ export function preferencesRoutes(deps: HttpDeps): FastifyPluginAsync {
 
     app.post<{ Params: { token: string } }>(
       '/preferences/:token',
-      { schema: { hide: true } },
+      { schema: { hide: true }, config: { access: publicAccess('signed preferences token') } },
       async (request, reply) => {
         let sub: SubscriberRecord | undefined;
         try {

@@ -3,6 +3,7 @@ import { InvalidEmailError, normalizeEmail } from '../../../subscribers/email.js
 import { confirmSubscription, type OptInDeps, requestSubscription } from '../../../subscribers/opt-in.js';
 import { allSections, sectionIdsForKeys, UnknownSectionError } from '../../../subscribers/sections.js';
 import type { Locale } from '../../db/schema.js';
+import { publicAccess } from '../auth/access.js';
 import type { HttpDeps } from '../deps.js';
 import { asLocale, strings } from '../i18n.js';
 import {
@@ -77,7 +78,13 @@ export function subscribeRoutes(deps: HttpDeps): FastifyPluginAsync {
 
     app.post(
       '/subscribe',
-      { config: { rateLimit: rate }, schema: { hide: true } },
+      {
+        config: {
+          rateLimit: rate,
+          access: publicAccess('double opt-in, rate-limited, same answer for every address'),
+        },
+        schema: { hide: true },
+      },
       async (request, reply) => {
         const body = (request.body ?? {}) as Record<string, unknown>;
         const locale = asLocale(body.locale) ?? pageLocale(deps, request);
@@ -130,6 +137,10 @@ export function subscribeRoutes(deps: HttpDeps): FastifyPluginAsync {
         }
       };
     app.get('/confirm/:token', { schema: { hide: true } }, confirm(true));
-    app.post('/confirm/:token', { schema: { hide: true } }, confirm(false));
+    app.post(
+      '/confirm/:token',
+      { schema: { hide: true }, config: { access: publicAccess('signed confirmation token') } },
+      confirm(false),
+    );
   };
 }

@@ -4,6 +4,7 @@ import { getSubscriber } from '../../../subscribers/store.js';
 import { unsubscribeAll, unsubscribeFromSection } from '../../../subscribers/unsubscribe.js';
 import { type UnsubscribeToken, verifyLinkToken } from '../../security/link-tokens.js';
 import { subscriberLinks } from '../../security/recipient-links.js';
+import { publicAccess } from '../auth/access.js';
 import type { HttpDeps } from '../deps.js';
 import { strings } from '../i18n.js';
 import {
@@ -98,7 +99,7 @@ export function unsubscribeRoutes(deps: HttpDeps): FastifyPluginAsync {
     app.get('/unsubscribe/:token', { schema: { hide: true } }, guard(showPage));
     app.post(
       '/unsubscribe/:token',
-      { schema: { hide: true } },
+      { schema: { hide: true }, config: { access: publicAccess('signed unsubscribe token') } },
       guard(async (request, reply) => {
         const body = (request.body ?? {}) as Record<string, unknown>;
         const scope = formString(body.scope) ?? 'all';
@@ -118,7 +119,7 @@ export function unsubscribeRoutes(deps: HttpDeps): FastifyPluginAsync {
       );
       oneClick.post(
         '/u/:token',
-        { schema: { hide: true } },
+        { schema: { hide: true }, config: { access: publicAccess('RFC 8058 one-click, signed token') } },
         guard(async (request, reply) => {
           const c = claim(request);
           return apply(request, reply, c.k ? `section:${c.k}` : 'all', 'one-click');

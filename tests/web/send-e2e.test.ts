@@ -1,0 +1,88 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
+import type { SendProgress } from '../../src/web/pages/send-progress.js';
+import { addSubscriber } from '../../subscribers/api.js';
+import { startWorkers, type WorkerSet } from '../../workers/index.js';
+import { FORM, form } from '../http/support.js';
+import { type Browser, startWebHarness, type WebHarness } from './support.js';
+
+/**
+ * The whole path from the send page: approve, "send now", the issues worker starts the send, the
+ * send worker delivers to a local SMTP peer, and the progress JSON the page polls reaches "sent".
+ */
+describe('sending from the send page to a local SMTP peer', () => {
+  let relay: SmtpCatcher;
+  let h: WebHarness;
+  let workers: WorkerSet;
+  let editor: Browser;
+  let issueId: number;
+  const readers = ['a', 'b', 'c', 'd', 'e'].map((n) => `reader-${n}@example.org`);
+
+  beforeAll(async () => {
+    relay = await startSmtpCatcher();
+    h = await startWebHarness({ SMTP_URL: relay.url });
+    issueId = await h.importModel();
+    for (const [i, email] of readers.entries())
+      await addSubscriber(h.ctx.db, {
+        email,
+        consentSource: 'editor',
+        status: 'active',
+        // Two readers chose only case studies: a second variant.
+        ...(i < 2 ? { sectionKeys: ['case-studies'] } : {}),
+      });
+    workers = await startWorkers(h.ctx, { roles: ['issues', 'send'] });
+    editor = await h.signIn('editor');
+  });
+  afterAll(async () => {
+    await workers?.close();
+    await h?.close();
+    await relay?.close();
+  });
+
+  const submit = (url: string) =>
+    h.web.inject({
+      method: 'POST',
+      url,
+      headers: { cookie: editor.cookie, ...FORM },
+      payload: form({ _csrf: editor.csrf }),
+    });
+
+  it('approves, sends now and watches the progress until every reader’s message is accepted', async () => {
+    expect((await submit(`/admin/issues/${issueId}/send/approve`)).statusCode).toBe(303);
+    expect((await submit(`/admin/issues/${issueId}/send/now`)).statusCode).toBe(303);
+
+    const seen: string[] = [];
+    let progress: SendProgress | undefined;
+    for (let i = 0; i < 240; i++) {
+      progress = (await editor.get(`/admin/issues/${issueId}/send/progress`)).json() as SendProgress;
+      if (seen.at(-1) !== progress.state) seen.push(progress.state);
+      if (!progress.live) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(progress).toMatchObject({
+      state: 'sent',
+      total: 5,
+      accepted: 5,
+      failed: 0,
+      unknown: 0,
+      pending: 0,
+      remaining: 0,
+      percent: 100,
+      live: false,
+    });
+    expect(seen[0]).toBe('scheduled');
+    expect(relay.messages.map((m) => m.to.join(',')).sort()).toEqual(readers);
+
+    const page = await editor.get(`/admin/issues/${issueId}/send`);
+    expect(page.body).toContain('已发送');
+    expect(page.body).toMatch(/data-progress="accepted">5</);
+    expect(page.body).not.toContain('<noscript><meta http-equiv="refresh"');
+    const stats = await editor.get(`/admin/issues/${issueId}/stats`);
+    expect(stats.body).toMatch(/data-key="accepted">5</);
+    // Two variants: every section (3 readers) and case studies only (2).
+    const prepared = [
+      ...stats.body.matchAll(/<tr data-variant="[^"]+">[\s\S]*?data-col="prepared">(\d+)</g),
+    ].map((m) => Number(m[1]));
+    expect(prepared.sort()).toEqual([2, 3]);
+  });
+});
