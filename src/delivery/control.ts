@@ -1,15 +1,32 @@
 import { sql } from 'kysely';
 import type { Db, IssueState } from '../db/schema.js';
+import type { IssueAction } from '../issues/state-machine.js';
+import type { StageProblem } from '../issues/store.js';
 import { ContentError, type DeliveryDeps } from './deps.js';
 import { moveIssue } from './issue-state.js';
 import { finishIfDone, type IssueStats, issueStats } from './ledger.js';
 import { type PrepareResult, prepareIssue } from './prepare.js';
 import { enqueueRanges, rangesOf, type SendQueue } from './queue.js';
 
-/** An operator asked for something the issue's state does not allow; the message says why. */
+/**
+ * An operator asked for something the issue's state does not allow; the message says why, and
+ * `state` and `action` let a page say it in the operator's language.
+ */
 export class IssueStateError extends Error {
   override name = 'IssueStateError';
   readonly userFacing = true;
+  constructor(
+    message: string,
+    readonly state?: IssueState,
+    readonly action?: IssueAction,
+  ) {
+    super(message);
+  }
+  get problem(): StageProblem | undefined {
+    return this.state && this.action
+      ? { code: 'illegal-transition', params: { state: this.state, action: this.action } }
+      : undefined;
+  }
 }
 
 async function currentState(db: Db, issueId: number): Promise<IssueState> {
@@ -35,6 +52,8 @@ export async function startIssueSend(
     if (state !== 'sending') {
       throw new IssueStateError(
         `Issue ${issueId} is ${state}; only an approved or scheduled issue can be sent.`,
+        state,
+        'start-sending',
       );
     }
     const prepared = await deps.db
@@ -121,7 +140,11 @@ export async function resumeIssue(
   const moved = await moveIssue(deps.db, issueId, 'resume', { pause_reason: null });
   if (!moved) {
     const state = await currentState(deps.db, issueId);
-    throw new IssueStateError(`Issue ${issueId} is ${state}; only a paused issue can be resumed.`);
+    throw new IssueStateError(
+      `Issue ${issueId} is ${state}; only a paused issue can be resumed.`,
+      state,
+      'resume',
+    );
   }
   await enqueuePending(deps.db, issueId, deps.queue, deps.env.SEND_BATCH_SIZE, 'resume');
   await finishIfDone(deps.db, issueId);
@@ -139,7 +162,7 @@ export async function cancelIssue(deps: Pick<DeliveryDeps, 'db' | 'log'>, issueI
   const moved = await moveIssue(deps.db, issueId, 'cancel');
   if (!moved) {
     const state = await currentState(deps.db, issueId);
-    throw new IssueStateError(`Issue ${issueId} is ${state}; it cannot be cancelled.`);
+    throw new IssueStateError(`Issue ${issueId} is ${state}; it cannot be cancelled.`, state, 'cancel');
   }
   const skipped = await skipWaitingRows(deps.db, issueId, 'cancelled');
   deps.log.warn({ event: 'delivery.issue.cancelled', issueId }, 'issue cancelled');
@@ -158,6 +181,8 @@ export async function resendUnknown(
   if (!['sending', 'sent', 'paused'].includes(state)) {
     throw new IssueStateError(
       `Issue ${issueId} is ${state}; unknown rows can be re-sent only for a sending, paused or sent issue.`,
+      state,
+      'resend',
     );
   }
   const result = await deps.db

@@ -54,10 +54,16 @@ export function validateSources(sources: SourceInput[]): ItemSourceLink[] {
     try {
       url = new URL(s.url.trim());
     } catch {
-      throw new EditorialInputError(`Source ${i + 1} is not a URL: "${s.url}"`);
+      throw new EditorialInputError(`Source ${i + 1} is not a URL: "${s.url}"`, 'source-not-url', {
+        n: i + 1,
+        url: s.url,
+      });
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new EditorialInputError(`Source ${i + 1} must be an http(s) URL: "${s.url}"`);
+      throw new EditorialInputError(`Source ${i + 1} must be an http(s) URL: "${s.url}"`, 'source-not-http', {
+        n: i + 1,
+        url: s.url,
+      });
     }
     const label = s.label?.trim();
     return label ? { url: s.url.trim(), label } : { url: s.url.trim() };
@@ -66,7 +72,7 @@ export function validateSources(sources: SourceInput[]): ItemSourceLink[] {
 
 async function sectionIdOf(trx: Transaction<Database>, key: string): Promise<number> {
   const row = await trx.selectFrom('sections').select('id').where('key', '=', key).executeTakeFirst();
-  if (!row) throw new EditorialInputError(`No section with key "${key}"`);
+  if (!row) throw new EditorialInputError(`No section with key "${key}"`, 'no-section', { key });
   return row.id;
 }
 
@@ -104,7 +110,10 @@ async function getIssueItem(
     .where('id', '=', issueItemId)
     .where('issue_id', '=', issueId)
     .executeTakeFirst();
-  if (!row) throw new EditorialInputError(`Issue ${issueId} has no item ${issueItemId}`);
+  if (!row)
+    throw new EditorialInputError(`Issue ${issueId} has no item ${issueItemId}`, 'no-item', {
+      item: issueItemId,
+    });
   return row;
 }
 
@@ -178,7 +187,7 @@ export function addIssueItem(
     deps,
     issueId,
     async (trx, _issue, at) => {
-      if (!input.title.trim()) throw new EditorialInputError('An item needs a title');
+      if (!input.title.trim()) throw new EditorialInputError('An item needs a title', 'item-title');
       const sectionId = await sectionIdOf(trx, input.sectionKey);
       await ensureIssueSection(trx, issueId, sectionId);
       const row = await trx
@@ -308,7 +317,7 @@ export function updateIssueItem(
         );
       }
       if (patch.title !== undefined && !patch.title.trim())
-        throw new EditorialInputError('An item needs a title');
+        throw new EditorialInputError('An item needs a title', 'item-title');
       const set = {
         ...(patch.title !== undefined ? { title: patch.title.trim() } : {}),
         ...(patch.summary !== undefined ? { summary: patch.summary.trim() } : {}),
@@ -363,7 +372,7 @@ export function updateIssueFields(
         );
       }
       if (patch.title !== undefined && !patch.title.trim())
-        throw new EditorialInputError('An issue needs a title');
+        throw new EditorialInputError('An issue needs a title', 'issue-title');
       const set = {
         ...(patch.title !== undefined ? { title: patch.title.trim() } : {}),
         ...(patch.subject !== undefined ? { subject: patch.subject } : {}),
@@ -371,7 +380,7 @@ export function updateIssueFields(
         ...(patch.intro !== undefined ? { intro: patch.intro } : {}),
         ...(patch.masthead !== undefined ? { masthead: JSON.stringify(patch.masthead) } : {}),
       };
-      if (!Object.keys(set).length) throw new EditorialInputError('Nothing to change');
+      if (!Object.keys(set).length) throw new EditorialInputError('Nothing to change', 'nothing-to-change');
       await trx.updateTable('issues').set(set).where('id', '=', issueId).execute();
       const before = Object.fromEntries(Object.keys(set).map((k) => [k, issue[k as keyof typeof issue]]));
       return { result: undefined, action: 'update-issue', detail: { before, after: patch } };

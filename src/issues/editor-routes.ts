@@ -125,7 +125,7 @@ export const issueEditorRoutes: FastifyPluginAsync<IssueEditorRoutesOptions> = a
         .send({ error: 'conflict', reason: err.reason, message: err.message, current: err.current });
     }
     if (err instanceof IssueNotFoundError)
-      return reply.code(404).send({ error: 'not_found', message: err.message });
+      return reply.code(404).send({ error: 'not_found', message: err.message, ...err.problem });
     if (err instanceof ChecklistFailedError) {
       return reply
         .code(409)
@@ -135,10 +135,10 @@ export const issueEditorRoutes: FastifyPluginAsync<IssueEditorRoutesOptions> = a
       return reply.code(422).send({ error: 'import_failed', message: err.message, problems: err.problems });
     }
     if (err instanceof IllegalIssueTransitionError) {
-      return reply.code(409).send({ error: 'illegal_transition', message: err.message });
+      return reply.code(409).send({ error: 'illegal_transition', message: err.message, ...err.problem });
     }
     if (err instanceof EditorialInputError)
-      return reply.code(400).send({ error: 'bad_request', message: err.message });
+      return reply.code(400).send({ error: 'bad_request', message: err.message, ...err.problem });
     // Framework refusals (a malformed body, a forged request) keep their own 4xx status.
     const status = (err as { statusCode?: number }).statusCode;
     if (status && status >= 400 && status < 500)

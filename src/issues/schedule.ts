@@ -19,12 +19,15 @@ export interface ScheduledSendJob {
  */
 export function parseScheduleTime(at: string, tz: string): Date {
   if (!IANAZone.isValidZone(tz))
-    throw new EditorialInputError(`"${tz}" is not an IANA time zone such as Asia/Shanghai`);
+    throw new EditorialInputError(`"${tz}" is not an IANA time zone such as Asia/Shanghai`, 'time-zone', {
+      tz,
+    });
   const text = at.trim();
   const hasOffset = /(Z|[+-]\d{2}:?\d{2})$/i.test(text);
   let dt = DateTime.fromISO(text.replace(' ', 'T'), { zone: tz, setZone: hasOffset });
   if (!dt.isValid) dt = DateTime.fromFormat(text, 'yyyy-MM-dd HH:mm', { zone: tz });
-  if (!dt.isValid) throw new EditorialInputError(`"${at}" is not a time like "2025-08-01 09:00"`);
+  if (!dt.isValid)
+    throw new EditorialInputError(`"${at}" is not a time like "2025-08-01 09:00"`, 'time-format', { at });
   return dt.toJSDate();
 }
 
@@ -57,7 +60,10 @@ async function setSchedule(
   const at = parseScheduleTime(when.at, tz);
   const now = deps.now();
   if (at.getTime() < now.getTime() - 60_000) {
-    throw new EditorialInputError(`${when.at} (${tz}) is in the past; choose a later time`);
+    throw new EditorialInputError(`${when.at} (${tz}) is in the past; choose a later time`, 'time-past', {
+      at: when.at,
+      tz,
+    });
   }
   const before = await getIssue(deps.db, issueId);
   const issue = await transitionIssue(deps, issueId, action, actor, {

@@ -1,4 +1,5 @@
 import type { IssueState } from '../db/schema.js';
+import type { StageProblem } from './store.js';
 
 /**
  * The whole issue lifecycle in one pure table, so editorial and delivery agree on what is legal.
@@ -49,6 +50,9 @@ export class IllegalIssueTransitionError extends Error {
       `Cannot ${action} an issue that is ${state}` +
         (allowed.length ? ` (only from: ${allowed.join(', ')})` : ''),
     );
+  }
+  get problem(): StageProblem {
+    return { code: 'illegal-transition', params: { state: this.state, action: this.action } };
   }
 }
 

@@ -14,17 +14,58 @@ export interface EditorialDeps {
 
 export type Executor = Db | Transaction<Database>;
 
+/**
+ * A refusal as data, beside the English message: the JSON API answers it, and the editors' pages
+ * say it in the editor's language (src/web/stage-errors.ts).
+ */
+export type StageProblem = { code: string; params: Readonly<Record<string, string | number>> };
+
 export class IssueNotFoundError extends Error {
   override name = 'IssueNotFoundError';
   readonly userFacing = true;
   constructor(readonly issueId: number) {
     super(`No issue with id ${issueId}`);
   }
+  get problem(): StageProblem {
+    return { code: 'issue-not-found', params: { id: this.issueId } };
+  }
 }
+
+/**
+ * What an editor got wrong, by a stable code, so each page can say it in the editor's language; the
+ * English message stays for the CLI, the JSON API and logs.
+ */
+export type EditorialErrorCode =
+  | 'time-zone'
+  | 'time-format'
+  | 'time-past'
+  | 'source-not-url'
+  | 'source-not-http'
+  | 'no-section'
+  | 'no-item'
+  | 'item-title'
+  | 'issue-title'
+  | 'nothing-to-change'
+  | 'test-no-address'
+  | 'test-bad-address'
+  | 'test-too-many'
+  | 'form-incomplete'
+  | 'move-item-where'
+  | 'move-section-where';
 
 export class EditorialInputError extends Error {
   override name = 'EditorialInputError';
   readonly userFacing = true;
+  constructor(
+    message: string,
+    readonly code?: EditorialErrorCode,
+    readonly params: Readonly<Record<string, string | number>> = {},
+  ) {
+    super(message);
+  }
+  get problem(): StageProblem | undefined {
+    return this.code ? { code: this.code, params: this.params } : undefined;
+  }
 }
 
 export async function getIssue(db: Executor, issueId: number): Promise<Issue> {

@@ -18,15 +18,23 @@ export async function testSend(
   opts: { sectionKeys?: string[]; locale?: Locale; actor?: string } = {},
 ): Promise<{ sent: number; subject: string }> {
   const to = [...new Set(addresses.map((a) => a.trim()).filter(Boolean))];
-  if (!to.length) throw new EditorialInputError('Give at least one address for the test send');
+  if (!to.length)
+    throw new EditorialInputError('Give at least one address for the test send', 'test-no-address');
   const bad = to.filter((a) => !ADDRESS.test(a));
-  if (bad.length) throw new EditorialInputError(`Not an email address: ${bad.join(', ')}`);
-  if (to.length > 20) throw new EditorialInputError('A test send goes to at most 20 addresses');
+  if (bad.length)
+    throw new EditorialInputError(`Not an email address: ${bad.join(', ')}`, 'test-bad-address', {
+      list: bad.join(', '),
+    });
+  if (to.length > 20)
+    throw new EditorialInputError('A test send goes to at most 20 addresses', 'test-too-many', { max: 20 });
 
   const issue = await loadRenderableIssue(deps.db, issueId);
   const keys = opts.sectionKeys?.length ? opts.sectionKeys : issue.sections.map((s) => s.key);
   const unknown = keys.filter((k) => !issue.sections.some((s) => s.key === k));
-  if (unknown.length) throw new EditorialInputError(`Issue ${issueId} has no section ${unknown.join(', ')}`);
+  if (unknown.length)
+    throw new EditorialInputError(`Issue ${issueId} has no section ${unknown.join(', ')}`, 'no-section', {
+      key: unknown.join(', '),
+    });
   const rendered = await deps.render(issue, keys, opts.locale ?? issue.locale);
   const subject = `[TEST] ${rendered.subject}`;
   for (const address of to) {

@@ -5,7 +5,8 @@ import { DateTime } from 'luxon';
 import type { Locale, UserRole } from '../db/schema.js';
 import { roleAllows } from '../http/auth/roles.js';
 import { compileTemplateFolder } from '../http/pages.js';
-import { type PageStrings, stringsFor } from './strings.js';
+import { stageErrorCatalogue } from './stage-errors.js';
+import { interpolate, type PageStrings, stringsFor } from './strings.js';
 
 const ADMIN_DIR = fileURLToPath(new URL('../../templates/admin/', import.meta.url));
 
@@ -44,11 +45,6 @@ const NAV: { key: string; href: string; role: UserRole }[] = [
   { key: 'navSettings', href: '/admin/settings', role: 'admin' },
   { key: 'navOps', href: '/admin/ops', role: 'admin' },
 ];
-
-/** Interpolates {name} placeholders; the result is escaped by Handlebars like any other value. */
-export function interpolate(text: string, values: Record<string, unknown>): string {
-  return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in values ? String(values[name]) : whole));
-}
 
 function registerHelpers(hb: typeof Handlebars): void {
   hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
@@ -104,7 +100,10 @@ export function loadAdminRenderer(dir = ADMIN_DIR): AdminRenderer {
       ? t[`role${context.user.role[0]?.toUpperCase()}${context.user.role.slice(1)}`]
       : '';
     const data = { ...context, ...view.data, t, nav, roleLabel, title: t[view.title] ?? view.title };
-    return layout({ ...data, scripts: view.scripts ?? [], body: template(data) });
+    // Pages with scripts get the table that explains the JSON API's refusals in this locale.
+    const scripts = view.scripts ?? [];
+    const stageErrors = scripts.length ? stageErrorCatalogue(context.locale) : null;
+    return layout({ ...data, scripts, stageErrors, body: template(data) });
   };
 }
 

@@ -106,3 +106,8 @@ export type CommonStrings = (typeof COMMON)['zh-CN'];
 export function stringsFor(locale: Locale, page?: PageStrings): Record<string, string> {
   return { ...COMMON[locale], ...(page?.[locale] ?? {}) };
 }
+
+/** Interpolates {name} placeholders; the result is escaped by Handlebars like any other value. */
+export function interpolate(text: string, values: Record<string, unknown>): string {
+  return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in values ? String(values[name]) : whole));
+}

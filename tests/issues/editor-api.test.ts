@@ -61,6 +61,21 @@ describe('issue editor JSON API', () => {
       payload: { summary: '网页编辑器改写的摘要。' },
     });
     expect(patched.statusCode).toBe(200);
+    // A refusal carries a stable code and its parameters beside the English message, so a client
+    // (the editors' pages among them) can say it in its own language.
+    const badSource = await app.inject({
+      method: 'PATCH',
+      url: `/api/issues/${id}/items/${firstItem}`,
+      headers: auth,
+      payload: { sources: [{ url: 'https://ok.example/a' }, { url: 'ftp://files.example/b' }] },
+    });
+    expect(badSource.statusCode).toBe(400);
+    expect(badSource.json()).toEqual({
+      error: 'bad_request',
+      message: 'Source 2 must be an http(s) URL: "ftp://files.example/b"',
+      code: 'source-not-http',
+      params: { n: 2, url: 'ftp://files.example/b' },
+    });
     const moved = await app.inject({
       method: 'POST',
       url: `/api/issues/${id}/items/${firstItem}/move`,
@@ -106,6 +121,11 @@ describe('issue editor JSON API', () => {
     await app.inject({ method: 'POST', url: '/api/issues/1/cancel', headers: auth });
     const again = await app.inject({ method: 'POST', url: '/api/issues/1/approve', headers: auth });
     expect(again.statusCode).toBe(409);
+    expect(again.json()).toMatchObject({
+      error: 'illegal_transition',
+      code: 'illegal-transition',
+      params: { state: 'cancelled', action: 'approve' },
+    });
     expect((await app.inject({ method: 'GET', url: '/api/issues/999', headers: auth })).statusCode).toBe(404);
     const unplaced = await app.inject({
       method: 'POST',

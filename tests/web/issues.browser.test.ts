@@ -161,6 +161,21 @@ describe('the issue editor in Chromium', () => {
       .executeTakeFirstOrThrow();
     expect(row).toEqual({ summary: '浏览器里自动保存的摘要。', version: 2 });
 
+    // A refused save is explained in the editor's language (the API answers a code; the page says it).
+    const refused = page.waitForResponse(
+      (r) => r.url().includes(`/items/${first}?`) && r.request().method() === 'PATCH',
+    );
+    await page.fill(`#item-${first}-src-1-url`, 'ftp://files.example/report.pdf');
+    expect((await refused).status()).toBe(400);
+    await expect
+      .poll(() => page.locator(`#item-${first} .save-status`).textContent(), { timeout: 10_000 })
+      .toBe('保存失败：第 1 个来源必须是 http(s) 网址：“ftp://files.example/report.pdf”。');
+    const fixed = page.waitForResponse(
+      (r) => r.url().includes(`/items/${first}?`) && r.request().method() === 'PATCH' && r.status() === 200,
+    );
+    await page.fill(`#item-${first}-src-1-url`, 'https://files.example/report.pdf');
+    await fixed;
+
     await page.screenshot({ path: path.join(ARTIFACTS, 'issue-editor.png'), fullPage: false });
     await page.setViewportSize({ width: 768, height: 1000 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

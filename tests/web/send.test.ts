@@ -221,7 +221,16 @@ describe('the send page', () => {
         time: '09:00',
       });
       const badPage = (await follow(editor, bad)).body;
-      expect(badPage).toMatch(/class="flash error"[^>]*>操作未完成：.*in the past/);
+      // Said in the editor's language, naming the time and zone that were refused.
+      expect(badPage).toMatch(
+        /class="flash error"[^>]*>操作未完成：2020-01-01 09:00（America\/New_York）已经过去，请选择更晚的时间。/,
+      );
+      expect(badPage).not.toContain('in the past');
+      const garbled = await submit(editor, `/admin/issues/${modelId}/send/schedule`, {
+        date: 'soon',
+        time: '9',
+      });
+      expect((await follow(editor, garbled)).body).toContain('“soon 9”不是有效的日期和时间');
       expect((await state(modelId)).scheduled_at?.toISOString()).toBe('2099-01-15T14:00:00.000Z');
     } finally {
       await h.ctx.db.updateTable('publication').set({ time_zone: 'Asia/Shanghai' }).execute();
@@ -274,6 +283,13 @@ describe('the send page', () => {
     expect((await state(modelId)).state).toBe('cancelled');
     expect(await issuesQueue.getJob(scheduleJobId(modelId))).toBeUndefined();
     expect((await follow(editor, cancel)).body).toContain('本期已取消。');
+
+    // A control the state no longer allows is refused in the editor's language, naming the state.
+    const again = await submit(editor, `/admin/issues/${modelId}/send/schedule`, {
+      date: '2099-01-15',
+      time: '09:00',
+    });
+    expect((await follow(editor, again)).body).toContain('本期当前状态为“已取消”，不能排期。');
   });
 
   describe('while sending', () => {
@@ -410,6 +426,10 @@ describe('the send page', () => {
         const page = await editor.get(`/admin/issues/${issueId}/send`);
         expect(page.body).toContain('Accepted by the relay');
         expect(page.body).toContain('Cancelled');
+        const refused = await submit(editor, `/admin/issues/${issueId}/send/resume`, {});
+        expect((await follow(editor, refused)).body).toContain(
+          'This issue is cancelled; it cannot resume now.',
+        );
       } finally {
         await editor.post('/admin/locale', { locale: 'zh-CN', next: '/admin' });
       }

@@ -3,6 +3,28 @@
 (() => {
   const token = () => document.querySelector('meta[name="csrf-token"]')?.getAttribute('content') ?? '';
 
+  /**
+   * The JSON API refuses in English with a code and parameters beside the message; the page
+   * embeds its locale's sentences for those codes (src/web/stage-errors.ts), so a refusal reads in
+   * the editor's language. A parameter whose value has a label ("state.approved") shows the label.
+   */
+  let catalogue;
+  function explain(data) {
+    if (catalogue === undefined) {
+      try {
+        catalogue = JSON.parse(document.getElementById('stage-errors')?.textContent || 'null');
+      } catch {
+        catalogue = null;
+      }
+    }
+    const template = data && typeof data.code === 'string' ? catalogue?.[data.code] : undefined;
+    if (!template) return undefined;
+    const params = data.params || {};
+    return template.replace(/\{(\w+)\}/g, (whole, name) =>
+      name in params ? String(catalogue[`${name}.${params[name]}`] ?? params[name]) : whole,
+    );
+  }
+
   /** fetch() for the admin JSON API: same-origin cookies, the CSRF header, JSON in and out. */
   async function api(method, url, body) {
     const res = await fetch(url, {
@@ -22,7 +44,7 @@
       data = { message: text };
     }
     if (!res.ok) {
-      const err = new Error(data?.message ?? data?.error ?? res.statusText);
+      const err = new Error(explain(data) ?? data?.message ?? data?.error ?? res.statusText);
       err.status = res.status;
       err.data = data;
       throw err;

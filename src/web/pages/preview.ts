@@ -6,6 +6,7 @@ import { testSend } from '../../issues/test-send.js';
 import type { RenderableIssue } from '../../rendering/types.js';
 import type { WebDeps } from '../deps.js';
 import { auditActor, currentUser, requestLocale, sendAdminPage, setFlash } from '../respond.js';
+import { stageErrorText } from '../stage-errors.js';
 import { defineStrings } from '../strings.js';
 import { issueTabs, parseIssueId, sectionName, TAB_STRINGS } from './send-shared.js';
 
@@ -236,7 +237,8 @@ export function previewPages(deps: WebDeps): FastifyPluginAsync {
         issue.locale,
       );
       const user = currentUser(req);
-      const t = PREVIEW_STRINGS[await requestLocale(deps, req)];
+      const locale = await requestLocale(deps, req);
+      const t = PREVIEW_STRINGS[locale];
       const back = `/admin/issues/${issue.id}/preview?${previewQuery(choice)}`;
       if (!choice.sectionKeys.length) {
         setFlash(reply, 'error', t.previewNoSections);
@@ -260,7 +262,7 @@ export function previewPages(deps: WebDeps): FastifyPluginAsync {
         );
         setFlash(reply, 'notice', t.previewTestSent.replace('{email}', user.email));
       } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
+        const message = stageErrorText(locale, err);
         if (!(err instanceof EditorialInputError))
           ctx.log.error(
             { event: 'web.preview.test_send_failed', issueId: issue.id, err: (err as Error).name },

@@ -26,6 +26,7 @@ import { QUEUES } from '../../queue/names.js';
 import type { WebDeps } from '../deps.js';
 import { issueStateLabel } from '../issue-states.js';
 import { auditActor, requestLocale, sendAdminPage, setFlash } from '../respond.js';
+import { stageErrorText } from '../stage-errors.js';
 import { defineStrings } from '../strings.js';
 import { formatDuration, loadSendProgress, type SendProgress } from './send-progress.js';
 import { issueTabs, parseIssueId, TAB_STRINGS } from './send-shared.js';
@@ -300,7 +301,8 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
     return async (req, reply) => {
       const issue = await issueOr404(req, reply);
       if (!issue) return reply;
-      const t = SEND_STRINGS[await requestLocale(deps, req)];
+      const locale = await requestLocale(deps, req);
+      const t = SEND_STRINGS[locale];
       const back = `/admin/issues/${issue.id}/send`;
       let ok = true;
       let message: string;
@@ -316,7 +318,7 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
           err instanceof IllegalIssueTransitionError ||
           err instanceof IssueStateError
         ) {
-          message = fmt(t.actionFailed, { message: err.message });
+          message = fmt(t.actionFailed, { message: stageErrorText(locale, err) });
         } else {
           ctx.log.error(
             { event: 'web.send.action_failed', action: name, issueId: issue.id, err: (err as Error).message },
@@ -453,7 +455,13 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
         const date = formField(req, 'date');
         const time = formField(req, 'time');
         if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || !/^\d{2}:\d{2}$/.test(time))
-          throw new EditorialInputError(`"${date} ${time}" is not a date and time like 2025-08-01 09:00`);
+          throw new EditorialInputError(
+            `"${date} ${time}" is not a date and time like 2025-08-01 09:00`,
+            'time-format',
+            {
+              at: `${date} ${time}`,
+            },
+          );
         const when = { at: `${date} ${time}`, tz };
         const deps2 = { ...editorial, queue: issuesQueue() };
         const updated =

@@ -15,8 +15,9 @@ import type { EditorialDeps } from '../../../issues/store.js';
 import { getPublication } from '../../../publication/publication.js';
 import { listSections } from '../../../publication/sections.js';
 import type { WebDeps } from '../../deps.js';
-import { interpolate } from '../../render.js';
 import { auditActor, requestLocale, sendAdminPage, setFlash } from '../../respond.js';
+import { stageErrorText } from '../../stage-errors.js';
+import { interpolate } from '../../strings.js';
 import { sectionName } from '../send-shared.js';
 import { idsFrom, inboxFilter, inboxHref, readInboxQuery, safeInboxBack } from './filters.js';
 import { INBOX_STRINGS } from './strings.js';
@@ -173,7 +174,8 @@ export function inboxPages(deps: WebDeps): FastifyPluginAsync {
 
     app.post('/admin/inbox/act', async (req, reply) => {
       const body = (req.body ?? {}) as Record<string, unknown>;
-      const t = await strings(req);
+      const locale = await requestLocale(deps, req);
+      const t = INBOX_STRINGS[locale];
       const back = safeInboxBack(body.back);
       const one = idsFrom(body.accept ?? body.dismiss ?? body.restore);
       const action =
@@ -231,9 +233,12 @@ export function inboxPages(deps: WebDeps): FastifyPluginAsync {
           return reply.redirect(back, 303);
         }
       } catch (err) {
-        const message = err instanceof Error ? err.message : String(err);
+        const message = stageErrorText(locale, err);
         if (!(err as { userFacing?: boolean }).userFacing)
-          ctx.log.error({ event: 'inbox.action_failed', action, err: message }, 'inbox action failed');
+          ctx.log.error(
+            { event: 'inbox.action_failed', action, err: (err as Error).message },
+            'inbox action failed',
+          );
         setFlash(reply, 'error', interpolate(t.inboxActionFailed, { message }));
         return reply.redirect(back, 303);
       }

@@ -28,9 +28,9 @@ import {
 import { listSections } from '../../../publication/sections.js';
 import type { WebDeps } from '../../deps.js';
 import { issueStateLabel } from '../../issue-states.js';
-import { interpolate } from '../../render.js';
 import { auditActor, currentUser, requestLocale, sendAdminPage, setFlash } from '../../respond.js';
-import { stringsFor } from '../../strings.js';
+import { stageErrorText } from '../../stage-errors.js';
+import { interpolate, stringsFor } from '../../strings.js';
 import { ISSUE_STRINGS } from './strings.js';
 import { acceptImportUploads, type ImportForm, MAX_IMPORT_BYTES, uploadedText } from './upload.js';
 import {
@@ -186,7 +186,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
     work: (t: Record<string, string>) => Promise<{ notice: string; itemId?: number }>,
     itemId?: number,
   ) {
-    const { t } = await strings(req);
+    const { locale, t } = await strings(req);
     try {
       const done = await work(t);
       setFlash(reply, 'notice', done.notice);
@@ -198,7 +198,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
         return reply.redirect(back(id, itemId), 303);
       }
       if (err instanceof EditorialInputError) {
-        setFlash(reply, 'error', err.message);
+        setFlash(reply, 'error', stageErrorText(locale, err));
         return reply.redirect(back(id, itemId), 303);
       }
       throw err;
@@ -296,7 +296,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
           : reply.redirect(location, 303);
       } catch (err) {
         if (err instanceof MarkdownImportError) return refuse(422, t.importFailed ?? '', err.problems);
-        if (err instanceof EditorialInputError) return refuse(400, err.message);
+        if (err instanceof EditorialInputError) return refuse(400, stageErrorText(locale, err));
         throw err;
       }
     });
@@ -429,7 +429,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
         try {
           base = JSON.parse(formString(body, 'base')) as IssueFieldValues;
         } catch {
-          throw new EditorialInputError('the form is incomplete; reload the page');
+          throw new EditorialInputError('the form is incomplete; reload the page', 'form-incomplete');
         }
         const submitted: IssueFieldValues = {
           title: formString(body, 'title'),
@@ -516,7 +516,8 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
           const sectionKey = formString(body, 'sectionKey');
           const sections = await loadIssueSections(ctx.db, id);
           const home = sections.find((s) => s.items.some((i) => i.id === itemId));
-          if (!home) throw new EditorialInputError(`Issue ${id} has no item ${itemId}`);
+          if (!home)
+            throw new EditorialInputError(`Issue ${id} has no item ${itemId}`, 'no-item', { item: itemId });
           if (direction === 'up' || direction === 'down') {
             const index = home.items.findIndex((i) => i.id === itemId);
             const position = stepPosition(index, home.items.length, direction);
@@ -533,7 +534,10 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
               DRAFT_ONLY,
             );
           } else if (!sectionKey) {
-            throw new EditorialInputError('say where to move the item: up, down or a section');
+            throw new EditorialInputError(
+              'say where to move the item: up, down or a section',
+              'move-item-where',
+            );
           }
           return { notice: t.itemMoved ?? '' };
         },
@@ -550,10 +554,13 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
         return formChange(req, reply, id, async (t) => {
           const direction = formString(req.body as FormBody, 'direction');
           if (direction !== 'up' && direction !== 'down')
-            throw new EditorialInputError('say where to move the section: up or down');
+            throw new EditorialInputError('say where to move the section: up or down', 'move-section-where');
           const keys = (await loadIssueSections(ctx.db, id)).map((s) => s.section.key);
           const index = keys.indexOf(req.params.key);
-          if (index < 0) throw new EditorialInputError(`Issue ${id} has no section ${req.params.key}`);
+          if (index < 0)
+            throw new EditorialInputError(`Issue ${id} has no section ${req.params.key}`, 'no-section', {
+              key: req.params.key,
+            });
           const to = stepPosition(index, keys.length, direction);
           if (to !== index) {
             keys.splice(index, 1);

@@ -13,8 +13,8 @@ import {
 } from '../../../feeds/sources.js';
 import { listSections } from '../../../publication/sections.js';
 import type { WebDeps } from '../../deps.js';
-import { interpolate } from '../../render.js';
 import { requestLocale, sendAdminPage, setFlash } from '../../respond.js';
+import { interpolate } from '../../strings.js';
 import { sectionName } from '../send-shared.js';
 import { intervalOf, readSourceForm, rowsOf, rulesOf, type SourceForm } from './form.js';
 import { SOURCES_STRINGS } from './strings.js';

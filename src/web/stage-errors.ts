@@ -1,0 +1,146 @@
+import type { IssueState, Locale } from '../db/schema.js';
+import type { IssueAction } from '../issues/state-machine.js';
+import type { EditorialErrorCode, StageProblem } from '../issues/store.js';
+import { issueStateLabel } from './issue-states.js';
+import { interpolate } from './strings.js';
+
+/**
+ * The pipeline stages explain refusals in English (the CLI, the JSON API and logs read those); the
+ * editors' pages say the same things in the editor's language, keyed by the error's code.
+ */
+const INPUT: Record<Locale, Record<EditorialErrorCode, string>> = {
+  'zh-CN': {
+    'time-zone': '“{tz}”不是有效的 IANA 时区（例如 Asia/Shanghai）。',
+    'time-format': '“{at}”不是有效的日期和时间，格式应为 2025-08-01 09:00。',
+    'time-past': '{at}（{tz}）已经过去，请选择更晚的时间。',
+    'source-not-url': '第 {n} 个来源不是网址：“{url}”。',
+    'source-not-http': '第 {n} 个来源必须是 http(s) 网址：“{url}”。',
+    'no-section': '本期没有栏目“{key}”。',
+    'no-item': '本期没有条目 {item}，可能已被他人移除；请刷新页面。',
+    'item-title': '条目需要标题。',
+    'issue-title': '本期需要标题。',
+    'nothing-to-change': '没有需要保存的修改。',
+    'test-no-address': '请至少填写一个测试收件地址。',
+    'test-bad-address': '不是有效的电子邮件地址：{list}。',
+    'test-too-many': '测试邮件最多发给 {max} 个地址。',
+    'form-incomplete': '表单不完整，请刷新页面后重试。',
+    'move-item-where': '请选择条目移动的方向：上移、下移或移到某个栏目。',
+    'move-section-where': '请选择栏目移动的方向：上移或下移。',
+  },
+  en: {
+    'time-zone': '"{tz}" is not an IANA time zone such as Asia/Shanghai.',
+    'time-format': '"{at}" is not a date and time like 2025-08-01 09:00.',
+    'time-past': '{at} ({tz}) is in the past; choose a later time.',
+    'source-not-url': 'Source {n} is not a URL: "{url}".',
+    'source-not-http': 'Source {n} must be an http(s) URL: "{url}".',
+    'no-section': 'This issue has no section "{key}".',
+    'no-item': 'This issue has no item {item}; someone may have removed it. Reload the page.',
+    'item-title': 'An item needs a title.',
+    'issue-title': 'An issue needs a title.',
+    'nothing-to-change': 'There is nothing to save.',
+    'test-no-address': 'Give at least one address for the test send.',
+    'test-bad-address': 'Not an email address: {list}.',
+    'test-too-many': 'A test send goes to at most {max} addresses.',
+    'form-incomplete': 'The form is incomplete; reload the page and try again.',
+    'move-item-where': 'Say where to move the item: up, down or to a section.',
+    'move-section-where': 'Say where to move the section: up or down.',
+  },
+};
+
+/** What each lifecycle action is called in "cannot {action} while {state}". */
+const ACTIONS: Record<Locale, Record<IssueAction, string>> = {
+  'zh-CN': {
+    edit: '编辑',
+    approve: '审核通过',
+    schedule: '排期',
+    reschedule: '更改发送时间',
+    unschedule: '取消排期',
+    'start-sending': '开始发送',
+    pause: '暂停',
+    resume: '继续发送',
+    finish: '完成发送',
+    cancel: '取消',
+    fail: '标记失败',
+    resend: '重新发送',
+  },
+  en: {
+    edit: 'edit',
+    approve: 'approve',
+    schedule: 'schedule',
+    reschedule: 'reschedule',
+    unschedule: 'unschedule',
+    'start-sending': 'send',
+    pause: 'pause',
+    resume: 'resume',
+    finish: 'finish',
+    cancel: 'cancel',
+    fail: 'fail',
+    resend: 'send again',
+  },
+};
+
+const OTHER: Record<Locale, Record<'illegal-transition' | 'issue-not-found', string>> = {
+  'zh-CN': {
+    'illegal-transition': '本期当前状态为“{state}”，不能{action}。',
+    'issue-not-found': '找不到这一期（编号 {id}）。',
+  },
+  en: {
+    'illegal-transition': 'This issue is {state}; it cannot {action} now.',
+    'issue-not-found': 'There is no issue {id}.',
+  },
+};
+
+const STATES: IssueState[] = [
+  'draft',
+  'approved',
+  'scheduled',
+  'sending',
+  'paused',
+  'sent',
+  'cancelled',
+  'failed',
+];
+
+/** The problem a stage error carries (see StageProblem), if it has one. */
+export function stageProblemOf(err: unknown): StageProblem | null {
+  const problem = (err as { problem?: StageProblem } | null)?.problem;
+  return problem && typeof problem.code === 'string' ? problem : null;
+}
+
+/**
+ * Every sentence for one locale, flat, so that the browser scripts explain the API's refusals with
+ * the same table (it is embedded in each admin page). A parameter whose value has a label here
+ * ("state.approved", "action.schedule") is shown by its label.
+ */
+export function stageErrorCatalogue(locale: Locale): Record<string, string> {
+  const out: Record<string, string> = { ...INPUT[locale], ...OTHER[locale] };
+  for (const state of STATES) {
+    const label = issueStateLabel(locale, state);
+    out[`state.${state}`] = locale === 'en' ? label.toLowerCase() : label;
+  }
+  for (const [action, label] of Object.entries(ACTIONS[locale])) out[`action.${action}`] = label;
+  return out;
+}
+
+const CATALOGUES: Record<Locale, Record<string, string>> = {
+  'zh-CN': stageErrorCatalogue('zh-CN'),
+  en: stageErrorCatalogue('en'),
+};
+
+export function explainProblem(locale: Locale, problem: StageProblem): string | null {
+  const table = CATALOGUES[locale];
+  const template = table[problem.code];
+  if (!template) return null;
+  const values = Object.fromEntries(
+    Object.entries(problem.params).map(([k, v]) => [k, table[`${k}.${v}`] ?? v]),
+  );
+  return interpolate(template, values);
+}
+
+/** The sentence an editor reads for a refused action; anything without a code keeps its message. */
+export function stageErrorText(locale: Locale, err: unknown): string {
+  const problem = stageProblemOf(err);
+  const text = problem && explainProblem(locale, problem);
+  if (text) return text;
+  return err instanceof Error ? err.message : String(err);
+}
