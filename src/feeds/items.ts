@@ -37,7 +37,8 @@ export async function addItemFromUrl(
   const { db, env, log } = deps;
   const now = deps.now?.() ?? new Date();
   const canonical = canonicalUrl(input.url);
-  if (!canonical) throw new SourceInputError(`"${input.url}" is not an http(s) URL`);
+  if (!canonical)
+    throw new SourceInputError(`"${input.url}" is not an http(s) URL`, 'item-url', { url: input.url });
   const existing = await db
     .selectFrom('items')
     .selectAll()
@@ -55,7 +56,10 @@ export async function addItemFromUrl(
   const page = decodeBody(res.body, res.headers['content-type']);
   const meta = extractPageMetadata(page.text, res.url, env.DEFAULT_TIME_ZONE);
   const editorDate = input.publishedAt ? parseFeedDate(input.publishedAt, env.DEFAULT_TIME_ZONE) : null;
-  if (input.publishedAt && !editorDate) throw new SourceInputError(`"${input.publishedAt}" is not a date`);
+  if (input.publishedAt && !editorDate)
+    throw new SourceInputError(`"${input.publishedAt}" is not a date`, 'item-date', {
+      date: input.publishedAt,
+    });
   const title = input.title?.trim() || meta.title || res.url;
   const summary = input.summary?.trim() ?? meta.description ?? '';
   const inserted = await db
@@ -111,7 +115,7 @@ export async function updateItem(
 ): Promise<Item> {
   const set: Record<string, unknown> = { updated_at: new Date() };
   if (update.title !== undefined) {
-    if (!update.title.trim()) throw new SourceInputError('an item needs a title');
+    if (!update.title.trim()) throw new SourceInputError('an item needs a title', 'item-title');
     set.title = update.title.trim();
   }
   if (update.summaryText !== undefined) set.summary_text = update.summaryText;
@@ -119,7 +123,10 @@ export async function updateItem(
     if (update.publishedAt === null) Object.assign(set, { published_at: null, published_offset: null });
     else {
       const d = parseFeedDate(update.publishedAt, defaultZone);
-      if (!d) throw new SourceInputError(`"${update.publishedAt}" is not a date`);
+      if (!d)
+        throw new SourceInputError(`"${update.publishedAt}" is not a date`, 'item-date', {
+          date: update.publishedAt,
+        });
       Object.assign(set, { published_at: d.utc, published_offset: d.offset });
     }
   }
@@ -127,7 +134,7 @@ export async function updateItem(
     set.section_id = update.sectionKey ? await sectionIdForKey(db, update.sectionKey) : null;
   if (update.status !== undefined) set.status = update.status;
   const row = await db.updateTable('items').set(set).where('id', '=', id).returningAll().executeTakeFirst();
-  if (!row) throw new SourceInputError(`no item with id ${id}`);
+  if (!row) throw new SourceInputError(`no item with id ${id}`, 'item-missing', { id });
   return row;
 }
 

@@ -6,9 +6,34 @@ import type { Db, Source, SourceRule } from '../db/schema.js';
  * Bad input is refused with a message that names the problem.
  */
 
+/** What an editor got wrong about a source, by a stable code (see StageProblem in src/issues/store.ts). */
+export type SourceErrorCode =
+  | 'source-url'
+  | 'source-scheme'
+  | 'source-rule'
+  | 'source-interval'
+  | 'source-section'
+  | 'source-name'
+  | 'source-exists'
+  | 'source-missing'
+  | 'item-url'
+  | 'item-date'
+  | 'item-title'
+  | 'item-missing';
+
 export class SourceInputError extends Error {
   override name = 'SourceInputError';
   readonly userFacing = true;
+  constructor(
+    message: string,
+    readonly code?: SourceErrorCode,
+    readonly params: Readonly<Record<string, string | number>> = {},
+  ) {
+    super(message);
+  }
+  get problem() {
+    return this.code ? { code: this.code, params: this.params } : undefined;
+  }
 }
 
 export interface SourceInput {
@@ -34,10 +59,10 @@ function checkUrl(url: string): string {
   try {
     parsed = new URL(url.trim());
   } catch {
-    throw new SourceInputError(`"${url}" is not a URL`);
+    throw new SourceInputError(`"${url}" is not a URL`, 'source-url', { url });
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new SourceInputError(`"${url}" must start with http:// or https://`);
+    throw new SourceInputError(`"${url}" must start with http:// or https://`, 'source-scheme', { url });
   }
   return parsed.href;
 }
@@ -46,7 +71,11 @@ function checkRules(rules: unknown): SourceRule[] {
   const parsed = z.array(ruleSchema).safeParse(rules);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new SourceInputError(`invalid rule at ${issue?.path.join('.') || 'rules'}: ${issue?.message}`);
+    throw new SourceInputError(
+      `invalid rule at ${issue?.path.join('.') || 'rules'}: ${issue?.message}`,
+      'source-rule',
+      { n: typeof issue?.path[0] === 'number' ? issue.path[0] + 1 : 1 },
+    );
   }
   return parsed.data.map((r) => ({
     type: r.type,
@@ -59,6 +88,8 @@ function checkInterval(minutes: number): number {
   if (!Number.isInteger(minutes) || minutes < 1 || minutes > 7 * 24 * 60) {
     throw new SourceInputError(
       `polling interval must be a whole number of minutes from 1 to 10080 (got ${minutes})`,
+      'source-interval',
+      { minutes },
     );
   }
   return minutes;
@@ -70,6 +101,8 @@ export async function sectionIdForKey(db: Db, key: string): Promise<number> {
     const known = await db.selectFrom('sections').select('key').orderBy('position').execute();
     throw new SourceInputError(
       `no section "${key}"${known.length ? ` (known: ${known.map((k) => k.key).join(', ')})` : ' (no sections exist yet)'}`,
+      'source-section',
+      { key },
     );
   }
   return row.id;
@@ -85,7 +118,7 @@ function isUniqueViolation(err: unknown): boolean {
 
 export async function addSource(db: Db, input: SourceInput): Promise<Source> {
   const name = input.name?.trim();
-  if (!name) throw new SourceInputError('a source needs a name');
+  if (!name) throw new SourceInputError('a source needs a name', 'source-name');
   const url = checkUrl(input.url);
   const rules = checkRules(input.rules ?? []);
   await checkRuleSections(db, rules);
@@ -106,7 +139,8 @@ export async function addSource(db: Db, input: SourceInput): Promise<Source> {
       .returningAll()
       .executeTakeFirstOrThrow();
   } catch (err) {
-    if (isUniqueViolation(err)) throw new SourceInputError(`a source with URL ${url} already exists`);
+    if (isUniqueViolation(err))
+      throw new SourceInputError(`a source with URL ${url} already exists`, 'source-exists', { url });
     throw err;
   }
 }
@@ -117,7 +151,7 @@ export async function getSource(db: Db, id: number): Promise<Source | undefined>
 
 export async function requireSource(db: Db, id: number): Promise<Source> {
   const source = await getSource(db, id);
-  if (!source) throw new SourceInputError(`no source with id ${id}`);
+  if (!source) throw new SourceInputError(`no source with id ${id}`, 'source-missing', { id });
   return source;
 }
 
@@ -131,7 +165,7 @@ export async function updateSource(db: Db, id: number, update: SourceUpdate): Pr
   await requireSource(db, id);
   const set: Record<string, unknown> = { updated_at: new Date() };
   if (update.name !== undefined) {
-    if (!update.name.trim()) throw new SourceInputError('a source needs a name');
+    if (!update.name.trim()) throw new SourceInputError('a source needs a name', 'source-name');
     set.name = update.name.trim();
   }
   if (update.url !== undefined) {
@@ -168,7 +202,9 @@ export async function updateSource(db: Db, id: number, update: SourceUpdate): Pr
       .executeTakeFirstOrThrow();
   } catch (err) {
     if (isUniqueViolation(err))
-      throw new SourceInputError(`a source with URL ${String(set.url)} already exists`);
+      throw new SourceInputError(`a source with URL ${String(set.url)} already exists`, 'source-exists', {
+        url: String(set.url),
+      });
     throw err;
   }
 }

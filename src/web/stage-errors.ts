@@ -1,4 +1,5 @@
 import type { IssueState, Locale } from '../db/schema.js';
+import type { SourceErrorCode } from '../feeds/sources.js';
 import type { IssueAction } from '../issues/state-machine.js';
 import type { EditorialErrorCode, StageProblem } from '../issues/store.js';
 import { issueStateLabel } from './issue-states.js';
@@ -8,7 +9,7 @@ import { interpolate } from './strings.js';
  * The pipeline stages explain refusals in English (the CLI, the JSON API and logs read those); the
  * editors' pages say the same things in the editor's language, keyed by the error's code.
  */
-const INPUT: Record<Locale, Record<EditorialErrorCode, string>> = {
+const INPUT: Record<Locale, Record<EditorialErrorCode | SourceErrorCode, string>> = {
   'zh-CN': {
     'time-zone': '“{tz}”不是有效的 IANA 时区（例如 Asia/Shanghai）。',
     'time-format': '“{at}”不是有效的日期和时间，格式应为 2025-08-01 09:00。',
@@ -26,6 +27,17 @@ const INPUT: Record<Locale, Record<EditorialErrorCode, string>> = {
     'form-incomplete': '表单不完整，请刷新页面后重试。',
     'move-item-where': '请选择条目移动的方向：上移、下移或移到某个栏目。',
     'move-section-where': '请选择栏目移动的方向：上移或下移。',
+    'source-url': '“{url}”不是网址。',
+    'source-scheme': '“{url}”必须以 http:// 或 https:// 开头。',
+    'source-rule': '第 {n} 条规则无效：请检查类型（包含或排除）和关键词。',
+    'source-interval': '抓取间隔须为 1 到 10080 之间的整数分钟（填写的是 {minutes}）。',
+    'source-section': '没有栏目“{key}”。',
+    'source-name': '来源需要名称。',
+    'source-exists': '已有使用该网址的来源：{url}',
+    'source-missing': '找不到编号为 {id} 的来源。',
+    'item-url': '“{url}”不是 http(s) 网址。',
+    'item-date': '“{date}”不是有效日期。',
+    'item-missing': '找不到编号为 {id} 的条目。',
   },
   en: {
     'time-zone': '"{tz}" is not an IANA time zone such as Asia/Shanghai.',
@@ -44,6 +56,18 @@ const INPUT: Record<Locale, Record<EditorialErrorCode, string>> = {
     'form-incomplete': 'The form is incomplete; reload the page and try again.',
     'move-item-where': 'Say where to move the item: up, down or to a section.',
     'move-section-where': 'Say where to move the section: up or down.',
+    'source-url': '"{url}" is not a URL.',
+    'source-scheme': '"{url}" must start with http:// or https://.',
+    'source-rule': 'Rule {n} is invalid: check its type (include or exclude) and its keywords.',
+    'source-interval':
+      'The polling interval must be a whole number of minutes from 1 to 10080 (got {minutes}).',
+    'source-section': 'There is no section "{key}".',
+    'source-name': 'A source needs a name.',
+    'source-exists': 'A source with this URL already exists: {url}',
+    'source-missing': 'There is no source {id}.',
+    'item-url': '"{url}" is not an http(s) URL.',
+    'item-date': '"{date}" is not a date.',
+    'item-missing': 'There is no item {id}.',
   },
 };
 

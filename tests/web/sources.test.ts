@@ -121,12 +121,18 @@ describe('the sources pages', () => {
   it('adds the source, then "poll now" stores its items with the rules applied', async () => {
     const bad = await postForm(editor, '/admin/sources', { ...sourceForm(), url: 'ftp://x.example/feed' });
     expect(bad.statusCode).toBe(400);
-    expect(bad.body).toContain('无法保存');
+    // The refusal names the problem in the editor's language, not the stage's English.
+    expect(bad.body).toContain('无法保存：“ftp://x.example/feed”必须以 http:// 或 https:// 开头。');
+    expect(bad.body).not.toContain('must start with');
     expect(await count('sources')).toBe(0);
 
     const res = await postForm(editor, '/admin/sources', sourceForm());
     expect(res.statusCode).toBe(303);
     expect((await follow(editor, res)).body).toContain('已添加“域外法规动态”');
+    const twice = await postForm(editor, '/admin/sources', sourceForm());
+    expect(twice.statusCode).toBe(400);
+    expect(twice.body).toContain('无法保存：已有使用该网址的来源：');
+    expect(await count('sources')).toBe(1);
     const source = await h.ctx.db.selectFrom('sources').selectAll().executeTakeFirstOrThrow();
     expect(source).toMatchObject({ name: '域外法规动态', poll_interval_minutes: 120, enabled: true });
     expect(source.rules).toEqual([

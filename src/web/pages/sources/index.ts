@@ -14,6 +14,7 @@ import {
 import { listSections } from '../../../publication/sections.js';
 import type { WebDeps } from '../../deps.js';
 import { requestLocale, sendAdminPage, setFlash } from '../../respond.js';
+import { stageErrorText } from '../../stage-errors.js';
 import { interpolate } from '../../strings.js';
 import { sectionName } from '../send-shared.js';
 import { intervalOf, readSourceForm, rowsOf, rulesOf, type SourceForm } from './form.js';
@@ -248,7 +249,8 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
 
     app.post('/admin/sources', async (req, reply) => {
       const form = readSourceForm(req.body);
-      const t = SOURCES_STRINGS[await requestLocale(deps, req)];
+      const locale = await requestLocale(deps, req);
+      const t = SOURCES_STRINGS[locale];
       try {
         const source = await addSource(ctx.db, {
           name: form.name,
@@ -267,7 +269,7 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
           req,
           reply,
           form,
-          { error: interpolate(t.sourcesInvalid, { message: err.message }) },
+          { error: interpolate(t.sourcesInvalid, { message: stageErrorText(locale, err) }) },
           400,
         );
       }
@@ -293,7 +295,8 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
       const source = await loadSource(req, reply);
       if (!source) return reply;
       const form = readSourceForm(req.body);
-      const t = SOURCES_STRINGS[await requestLocale(deps, req)];
+      const locale = await requestLocale(deps, req);
+      const t = SOURCES_STRINGS[locale];
       try {
         const saved = await updateSource(ctx.db, source.id, {
           name: form.name,
@@ -314,7 +317,7 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
           reply,
           source,
           form,
-          { error: interpolate(t.sourcesInvalid, { message: err.message }) },
+          { error: interpolate(t.sourcesInvalid, { message: stageErrorText(locale, err) }) },
           400,
         );
       }
