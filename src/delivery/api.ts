@@ -19,14 +19,17 @@ function full<T extends BaseDeps>(deps: T): T & DeliveryDeps {
   return { ...deps, content: deps.content ?? stageContent };
 }
 
-export const startIssueSend = (deps: BaseDeps & { queue: SendQueue; batchSize?: number }, issueId: number) =>
-  control.startIssueSend(full(deps), issueId);
+export const startIssueSend = (
+  deps: BaseDeps & { queue: SendQueue; batchSize?: number },
+  issueId: number,
+  actor?: string,
+) => control.startIssueSend(full(deps), issueId, actor);
 export const prepareIssue = (deps: BaseDeps, issueId: number, opts: Parameters<typeof prepare>[2] = {}) =>
   prepare(full(deps), issueId, opts);
-export const resumeIssue = (deps: BaseDeps & { queue: SendQueue }, issueId: number) =>
-  control.resumeIssue(full(deps), issueId);
-export const resendUnknown = (deps: BaseDeps & { queue: SendQueue }, issueId: number) =>
-  control.resendUnknown(full(deps), issueId);
+export const resumeIssue = (deps: BaseDeps & { queue: SendQueue }, issueId: number, actor?: string) =>
+  control.resumeIssue(full(deps), issueId, actor);
+export const resendUnknown = (deps: BaseDeps & { queue: SendQueue }, issueId: number, actor?: string) =>
+  control.resendUnknown(full(deps), issueId, actor);
 export const resumeScan = (deps: BaseDeps, opts: Parameters<typeof scan>[1]) => scan(full(deps), opts);
 export const { pauseIssue, cancelIssue, waitForIssue, IssueStateError } = control;
 export { classifySmtpReply, type SmtpDecision } from './classify.js';

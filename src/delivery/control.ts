@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Db, IssueState } from '../db/schema.js';
 import type { IssueAction } from '../issues/state-machine.js';
-import type { StageProblem } from '../issues/store.js';
+import { type StageProblem, writeAudit } from '../issues/store.js';
 import { ContentError, type DeliveryDeps } from './deps.js';
 import { moveIssue } from './issue-state.js';
 import { finishIfDone, type IssueStats, issueStats } from './ledger.js';
@@ -29,6 +29,25 @@ export class IssueStateError extends Error {
   }
 }
 
+/** Who moved an issue when no person did: the scheduler, a worker's failure guard. */
+export const SYSTEM_ACTOR = 'system';
+
+type ControlDeps = Pick<DeliveryDeps, 'db' | 'log' | 'now'>;
+
+/**
+ * Every delivery move of an issue goes into the issue's audit log beside the editorial ones, so
+ * "who paused this?" has an answer whether it was an editor, the CLI or a worker's failure guard.
+ */
+function audit(
+  deps: ControlDeps,
+  issueId: number,
+  actor: string,
+  action: string,
+  detail: Record<string, unknown> = {},
+): Promise<void> {
+  return writeAudit(deps.db, { issueId, actor, action, detail, at: deps.now() });
+}
+
 async function currentState(db: Db, issueId: number): Promise<IssueState> {
   const row = await db.selectFrom('issues').select('state').where('id', '=', issueId).executeTakeFirst();
   if (!row) throw new IssueStateError(`Issue ${issueId} does not exist.`);
@@ -42,12 +61,14 @@ async function currentState(db: Db, issueId: number): Promise<IssueState> {
 export async function startIssueSend(
   deps: DeliveryDeps & { queue: SendQueue; batchSize?: number },
   issueId: number,
+  actor = SYSTEM_ACTOR,
 ): Promise<PrepareResult | null> {
   const moved = await moveIssue(deps.db, issueId, 'start-sending', {
     sending_started_at: deps.now(),
     pause_reason: null,
   });
-  if (!moved) {
+  if (moved) await audit(deps, issueId, actor, 'start-sending');
+  else {
     const state = await currentState(deps.db, issueId);
     if (state !== 'sending') {
       throw new IssueStateError(
@@ -93,14 +114,15 @@ export async function prepareOrFail(
  * rows on the wire keep the outcome their worker records.
  */
 export async function failIssue(
-  deps: Pick<DeliveryDeps, 'db' | 'log'>,
+  deps: ControlDeps,
   issueId: number,
   reason: string,
 ): Promise<boolean> {
   // pause_reason holds why a send stopped, whether it may resume (paused) or not (failed).
   const moved = await moveIssue(deps.db, issueId, 'fail', { pause_reason: reason.slice(0, 500) });
   if (!moved) return false;
-  await skipWaitingRows(deps.db, issueId, 'issue_failed');
+  const skipped = await skipWaitingRows(deps.db, issueId, 'issue_failed');
+  await audit(deps, issueId, SYSTEM_ACTOR, 'fail', { reason: reason.slice(0, 500), skipped });
   deps.log.error({ event: 'delivery.issue.failed', issueId, reason }, 'issue failed');
   return true;
 }
@@ -123,12 +145,16 @@ async function skipWaitingRows(db: Db, issueId: number, reason: string): Promise
 }
 
 export async function pauseIssue(
-  deps: Pick<DeliveryDeps, 'db' | 'log'>,
+  deps: ControlDeps,
   issueId: number,
   reason = 'operator',
+  actor = SYSTEM_ACTOR,
 ): Promise<boolean> {
   const moved = await moveIssue(deps.db, issueId, 'pause', { pause_reason: reason });
-  if (moved) deps.log.warn({ event: 'delivery.issue.paused', issueId, reason }, 'issue paused');
+  if (moved) {
+    await audit(deps, issueId, actor, 'pause', { reason });
+    deps.log.warn({ event: 'delivery.issue.paused', issueId, reason }, 'issue paused');
+  }
   return moved;
 }
 
@@ -136,6 +162,7 @@ export async function pauseIssue(
 export async function resumeIssue(
   deps: DeliveryDeps & { queue: SendQueue },
   issueId: number,
+  actor = SYSTEM_ACTOR,
 ): Promise<boolean> {
   const moved = await moveIssue(deps.db, issueId, 'resume', { pause_reason: null });
   if (!moved) {
@@ -146,6 +173,7 @@ export async function resumeIssue(
       'resume',
     );
   }
+  await audit(deps, issueId, actor, 'resume');
   await enqueuePending(deps.db, issueId, deps.queue, deps.env.SEND_BATCH_SIZE, 'resume');
   await finishIfDone(deps.db, issueId);
   deps.log.info({ event: 'delivery.issue.resumed', issueId }, 'issue resumed');
@@ -157,7 +185,7 @@ export async function resumeIssue(
  * lifecycle cancels only an issue that is not sending, so a sending issue is paused first (workers
  * stop taking rows at once) and then cancelled.
  */
-export async function cancelIssue(deps: Pick<DeliveryDeps, 'db' | 'log'>, issueId: number): Promise<number> {
+export async function cancelIssue(deps: ControlDeps, issueId: number, actor = SYSTEM_ACTOR): Promise<number> {
   await moveIssue(deps.db, issueId, 'pause', { pause_reason: 'cancelling' });
   const moved = await moveIssue(deps.db, issueId, 'cancel');
   if (!moved) {
@@ -165,6 +193,7 @@ export async function cancelIssue(deps: Pick<DeliveryDeps, 'db' | 'log'>, issueI
     throw new IssueStateError(`Issue ${issueId} is ${state}; it cannot be cancelled.`, state, 'cancel');
   }
   const skipped = await skipWaitingRows(deps.db, issueId, 'cancelled');
+  await audit(deps, issueId, actor, 'cancel', { skipped });
   deps.log.warn({ event: 'delivery.issue.cancelled', issueId }, 'issue cancelled');
   return skipped;
 }
@@ -176,6 +205,7 @@ export async function cancelIssue(deps: Pick<DeliveryDeps, 'db' | 'log'>, issueI
 export async function resendUnknown(
   deps: DeliveryDeps & { queue: SendQueue },
   issueId: number,
+  actor = SYSTEM_ACTOR,
 ): Promise<number> {
   const state = await currentState(deps.db, issueId);
   if (!['sending', 'sent', 'paused'].includes(state)) {
@@ -192,6 +222,7 @@ export async function resendUnknown(
     .where('state', '=', 'unknown')
     .executeTakeFirst();
   const n = Number(result.numUpdatedRows);
+  if (n > 0) await audit(deps, issueId, actor, 'resend-unknown', { rows: n });
   // A sent issue sends again the rows the operator chose to re-send.
   if (n > 0 && state === 'sent') await moveIssue(deps.db, issueId, 'resend', { sent_at: null });
   if (n > 0 && state !== 'paused')

@@ -92,45 +92,30 @@ describe('send progress (pure)', () => {
   });
 });
 
-describe('gazette issue send --wait', () => {
+describe('gazette issue send --wait, pause, resume and cancel-send', () => {
   let tdb: TestDatabase;
   let sink: SmtpCatcher;
+  let sectionIds: Map<string, number>;
+  const env = () => testEnv({ SMTP_URL: sink.url, SEND_BATCH_SIZE: '10', SEND_CONCURRENCY: '5' });
   beforeAll(async () => {
     tdb = await createTestDatabase();
     sink = await startSmtpCatcher();
+    sectionIds = await seedSections(tdb.db);
   });
   afterAll(async () => {
     await sink.close();
     await tdb.drop();
   });
 
-  it('shows progress while workers send the issue and returns once it is sent', async () => {
-    const env = testEnv({ SMTP_URL: sink.url, SEND_BATCH_SIZE: '10', SEND_CONCURRENCY: '5' });
-    const sectionIds = await seedSections(tdb.db);
-    const issueId = await createIssue(tdb.db);
-    const n = 30;
-    await addSubscribers(
-      tdb.db,
-      sectionIds,
-      Array.from({ length: n }, (_, i) => ({ email: `reader${i}.wait@example.test` })),
-    );
-    const content = standInContent((id) => renderable(id));
-    const worker = await createSendWorker({
-      ...makeDeps(tdb.db, env, content),
-      connection: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX },
-      scanIntervalMs: 0,
-    });
-    // Prepared with the stand-in stages while the worker holds off; the command then finds the
-    // issue sending and watches it.
-    await worker.worker.pause();
-    await startIssueSend({ ...makeDeps(tdb.db, env, content), queue: worker.queue }, issueId);
+  /** The send commands on a runtime over this file's database; `printed` collects their JSON. */
+  function cli(e: ReturnType<typeof testEnv>) {
     const printed: unknown[] = [];
     const runtime: CliRuntime = {
       json: true,
-      env: () => env,
+      env: () => e,
       log: () => silentLogger,
       context: async () => ({
-        env,
+        env: e,
         log: silentLogger,
         db: tdb.db,
         database: { db: tdb.db, kind: 'postgres', where: 'test', close: async () => {} },
@@ -143,13 +128,49 @@ describe('gazette issue send --wait', () => {
     };
     const program = new Command('gazette').exitOverride();
     registerSendCommands(program, runtime);
+    return { printed, run: (...args: string[]) => program.parseAsync(['node', 'gazette', ...args]) };
+  }
+
+  /** An issue with `n` subscribers, sending, while the worker holds off. */
+  async function heldSend(e: ReturnType<typeof testEnv>, n: number, tag: string) {
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(
+      tdb.db,
+      sectionIds,
+      Array.from({ length: n }, (_, i) => ({ email: `reader${i}.${tag}@example.test` })),
+    );
+    const content = standInContent((id) => renderable(id));
+    const worker = await createSendWorker({
+      ...makeDeps(tdb.db, e, content),
+      connection: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
+      scanIntervalMs: 0,
+    });
+    await worker.worker.pause();
+    await startIssueSend({ ...makeDeps(tdb.db, e, content), queue: worker.queue }, issueId);
+    return { issueId, worker };
+  }
+
+  const auditOf = (issueId: number) =>
+    tdb.db
+      .selectFrom('issue_audit')
+      .select(['action', 'actor'])
+      .where('issue_id', '=', issueId)
+      .orderBy('id')
+      .execute();
+
+  it('shows progress while workers send the issue and returns once it is sent', async () => {
+    const e = env();
+    const n = 30;
+    // Prepared while the worker holds off; the command then finds the issue sending and watches it.
+    const { issueId, worker } = await heldSend(e, n, 'wait');
+    const { printed, run } = cli(e);
     const stderr: string[] = [];
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
       stderr.push(String(chunk));
       return true;
     });
     try {
-      const command = program.parseAsync(['node', 'gazette', 'issue', 'send', String(issueId), '--wait']);
+      const command = run('issue', 'send', String(issueId), '--wait');
       while (!stderr.join('').includes('\n')) await new Promise((r) => setTimeout(r, 20));
       expect(stderr.join('')).toMatch(/^sending \|░+\| 0\/30 0% · accepted 0 /);
       worker.worker.resume();
@@ -161,10 +182,43 @@ describe('gazette issue send --wait', () => {
     const result = printed[0] as { state: string; stats: IssueStats };
     expect(result.state).toBe('sent');
     expect(result.stats.byState.accepted).toBe(n);
-    expect(sink.messages).toHaveLength(n);
+    expect(sink.messages.filter((m) => m.to.some((t) => t.includes('.wait@')))).toHaveLength(n);
     const lines = stderr.join('').trim().split('\n');
     expect(lines[lines.length - 1]).toMatch(
       /^sent \|█+\| 30\/30 100% · accepted 30 deferred 0 failed 0 · \d+ msg\/s · ETA 0:00$/,
     );
+  });
+
+  it('pauses, resumes and cancels from the command line, naming the operator in the audit log', async () => {
+    const e = env();
+    const { issueId, worker } = await heldSend(e, 12, 'ctl');
+    try {
+      const { printed, run } = cli(e);
+      await run('issue', 'pause', String(issueId), '--actor', 'ops@committee.example');
+      await run('issue', 'resume', String(issueId), '--actor', 'ops@committee.example');
+      await run('issue', 'cancel', String(issueId), '--actor', 'chief@committee.example');
+      // Every subscriber of the file is in the audience, and none was sent to: all are skipped.
+      const audience = await tdb.db
+        .selectFrom('deliveries')
+        .select((eb) => eb.fn.countAll<string>().as('n'))
+        .where('issue_id', '=', issueId)
+        .executeTakeFirstOrThrow();
+      expect(printed).toEqual([
+        { issueId, state: 'paused' },
+        { issueId, state: 'sending' },
+        { issueId, state: 'cancelled', skipped: Number(audience.n) },
+      ]);
+      expect(Number(audience.n)).toBeGreaterThanOrEqual(12);
+      expect(await auditOf(issueId)).toEqual([
+        { action: 'start-sending', actor: 'system' },
+        { action: 'pause', actor: 'ops@committee.example' },
+        { action: 'resume', actor: 'ops@committee.example' },
+        { action: 'cancel', actor: 'chief@committee.example' },
+      ]);
+      // Pausing what is no longer sending is refused, naming the issue.
+      await expect(run('issue', 'pause', String(issueId))).rejects.toThrow(`issue ${issueId} is not sending`);
+    } finally {
+      await worker.close();
+    }
   });
 });

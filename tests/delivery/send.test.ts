@@ -99,6 +99,16 @@ function recipientsOf(c: SmtpCatcher): string[] {
   return c.messages.flatMap((m) => m.to);
 }
 
+async function auditOf(issueId: number) {
+  const rows = await tdb.db
+    .selectFrom('issue_audit')
+    .select(['action', 'actor', 'detail'])
+    .where('issue_id', '=', issueId)
+    .orderBy('id')
+    .execute();
+  return rows.map((r) => ({ ...r, detail: typeof r.detail === 'string' ? JSON.parse(r.detail) : r.detail }));
+}
+
 describe('delivery engine', () => {
   it('sends exactly one message per eligible subscriber, with the per-recipient headers and tokens', async () => {
     const sink = await catcher();
@@ -322,18 +332,24 @@ describe('delivery engine', () => {
     await addSubscribers(tdb.db, sectionIds, emails(40, 'ctl'));
     // Hold the worker so the pause lands before any job runs; then nothing may go out.
     await w.worker.pause();
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    expect(await pauseIssue(base, issueId)).toBe(true);
+    await startIssueSend({ ...base, queue: w.queue }, issueId, 'cli:ops');
+    expect(await pauseIssue(base, issueId, 'operator', 'user:editor@committee.example')).toBe(true);
     w.worker.resume();
     await new Promise((r) => setTimeout(r, 700));
     expect(recipientsOf(sink)).toHaveLength(0);
     const paused = await issueStats(tdb.db, issueId);
     expect(paused.byState.queued).toBe(40);
 
-    await resumeIssue({ ...base, queue: w.queue }, issueId);
+    await resumeIssue({ ...base, queue: w.queue }, issueId, 'user:editor@committee.example');
     const done = await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
     expect(done.state).toBe('sent');
     expect(done.stats.byState.accepted).toBe(40);
+    // Each move is in the issue's audit log under whoever made it.
+    expect(await auditOf(issueId)).toEqual([
+      { action: 'start-sending', actor: 'cli:ops', detail: {} },
+      { action: 'pause', actor: 'user:editor@committee.example', detail: { reason: 'operator' } },
+      { action: 'resume', actor: 'user:editor@committee.example', detail: {} },
+    ]);
 
     const second = await createIssue(tdb.db);
     await w.worker.pause();
@@ -345,6 +361,11 @@ describe('delivery engine', () => {
     const after = await issueStats(tdb.db, second);
     expect(after.byState).toMatchObject({ skipped: 40, accepted: 0 });
     expect(recipientsOf(sink)).toHaveLength(40);
+    expect((await auditOf(second)).at(-1)).toEqual({
+      action: 'cancel',
+      actor: 'system',
+      detail: { skipped: 40 },
+    });
   });
 
   it('finishes the issue from the ledger after the queue keys are deleted mid-send', async () => {
@@ -423,6 +444,12 @@ describe('delivery engine', () => {
       .where('id', '=', issueId)
       .executeTakeFirstOrThrow();
     expect(issue.pause_reason).toBe('failure_rate');
+    // The worker's guard paused it, and the audit log says so.
+    expect((await auditOf(issueId)).at(-1)).toEqual({
+      action: 'pause',
+      actor: 'system',
+      detail: { reason: 'failure_rate' },
+    });
     expect(stats.byState.failed).toBeLessThan(60);
     expect(stats.byState.queued).toBeGreaterThan(0);
   });

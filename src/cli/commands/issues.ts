@@ -29,6 +29,7 @@ import {
 import { editSection, listSections, upsertSection } from '../../publication/sections.js';
 import { QUEUES } from '../../queue/names.js';
 import { assertRedisReachable, createRedis } from '../../queue/redis.js';
+import { actorOption } from '../actor.js';
 import type { CliRuntime } from '../runtime.js';
 
 /**
@@ -40,8 +41,6 @@ export interface IssueCommandHooks {
   sendMail?: SendMailFn;
   probeLink?: LinkProbe;
 }
-
-const defaultActor = () => process.env.GAZETTE_ACTOR ?? process.env.USER ?? 'cli';
 
 function id(value: string): number {
   const n = Number(value);
@@ -88,8 +87,6 @@ export function registerIssueCommands(
     return { db: ctx.db, log: ctx.log, env: ctx.env, now: ctx.now };
   };
   const issue = program.command('issue').description('draft, edit, approve and schedule issues');
-  const actorOption = (cmd: Command) =>
-    cmd.option('--actor <name>', 'who is making the change (audit log)', defaultActor());
 
   issue
     .command('draft')

@@ -13,6 +13,7 @@ import {
 import { formatProgress, type ProgressSample, progressOf } from '../../delivery/progress.js';
 import { assertRedisReachable } from '../../queue/redis.js';
 import { formatIssueStatistics, issueStatistics } from '../../tracking/stats.js';
+import { actorOption } from '../actor.js';
 import { UsageError } from '../main.js';
 import type { CliRuntime } from '../runtime.js';
 
@@ -46,68 +47,71 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
     return { db: ctx.db, log: ctx.log, env: ctx.env, secrets: ctx.secrets, now: ctx.now };
   }
 
-  issue
-    .command('send <id>')
-    .description('start sending an approved or scheduled issue (workers do the sending: `gazette worker`)')
-    .option('--wait', 'show progress until the issue is sent, paused or cancelled')
-    .action(async (idArg: string, o: { wait?: boolean }) => {
-      const id = issueId(idArg);
-      const prepared = await withQueue((deps, queue) => startIssueSend({ ...deps, queue }, id));
-      if (!o.wait) {
-        runtime.print(
-          { issueId: id, prepared },
-          prepared
-            ? `Issue ${id} is sending: ${prepared.queued} queued, ${prepared.skipped} skipped, ${prepared.variants.length} variant(s).`
-            : `Issue ${id} was already sending.`,
-        );
-        return;
-      }
-      const deps = await depsOf();
-      const result = await waitWithProgress(deps, id);
-      runtime.print(result, `Issue ${id} is ${result.state}: ${JSON.stringify(result.stats.byState)}`);
-    });
+  actorOption(
+    issue
+      .command('send <id>')
+      .description('start sending an approved or scheduled issue (workers do the sending: `gazette worker`)')
+      .option('--wait', 'show progress until the issue is sent, paused or cancelled'),
+  ).action(async (idArg: string, o: { wait?: boolean; actor: string }) => {
+    const id = issueId(idArg);
+    const prepared = await withQueue((deps, queue) => startIssueSend({ ...deps, queue }, id, o.actor));
+    if (!o.wait) {
+      runtime.print(
+        { issueId: id, prepared },
+        prepared
+          ? `Issue ${id} is sending: ${prepared.queued} queued, ${prepared.skipped} skipped, ${prepared.variants.length} variant(s).`
+          : `Issue ${id} was already sending.`,
+      );
+      return;
+    }
+    const deps = await depsOf();
+    const result = await waitWithProgress(deps, id);
+    runtime.print(result, `Issue ${id} is ${result.state}: ${JSON.stringify(result.stats.byState)}`);
+  });
 
-  issue
-    .command('pause <id>')
-    .description('pause a sending issue (messages on the wire finish; the rest wait)')
-    .action(async (idArg: string) => {
-      const id = issueId(idArg);
-      const ok = await pauseIssue(await depsOf(), id, 'operator');
-      if (!ok) throw new UsageError(`issue ${id} is not sending`);
-      runtime.print({ issueId: id, state: 'paused' }, `Issue ${id} paused.`);
-    });
+  actorOption(
+    issue
+      .command('pause <id>')
+      .description('pause a sending issue (messages on the wire finish; the rest wait)'),
+  ).action(async (idArg: string, o: { actor: string }) => {
+    const id = issueId(idArg);
+    const ok = await pauseIssue(await depsOf(), id, 'operator', o.actor);
+    if (!ok) throw new UsageError(`issue ${id} is not sending`);
+    runtime.print({ issueId: id, state: 'paused' }, `Issue ${id} paused.`);
+  });
 
-  issue
-    .command('resume <id>')
-    .description('resume a paused issue')
-    .action(async (idArg: string) => {
+  actorOption(issue.command('resume <id>').description('resume a paused issue')).action(
+    async (idArg: string, o: { actor: string }) => {
       const id = issueId(idArg);
-      await withQueue((deps, queue) => resumeIssue({ ...deps, queue }, id));
+      await withQueue((deps, queue) => resumeIssue({ ...deps, queue }, id, o.actor));
       runtime.print({ issueId: id, state: 'sending' }, `Issue ${id} is sending again.`);
-    });
+    },
+  );
 
   // The editorial stage's `issue cancel` covers issues not yet sending; this one also stops a send.
   const cancelName = issue.commands.some((c) => c.name() === 'cancel') ? 'cancel-send' : 'cancel';
-  issue
-    .command(`${cancelName} <id>`)
-    .description('cancel an issue, also while it sends: rows not yet on the wire are skipped')
-    .action(async (idArg: string) => {
-      const id = issueId(idArg);
-      const skipped = await cancelIssue(await depsOf(), id);
-      runtime.print(
-        { issueId: id, state: 'cancelled', skipped },
-        `Issue ${id} cancelled; ${skipped} message(s) will not be sent.`,
-      );
-    });
+  actorOption(
+    issue
+      .command(`${cancelName} <id>`)
+      .description('cancel an issue, also while it sends: rows not yet on the wire are skipped'),
+  ).action(async (idArg: string, o: { actor: string }) => {
+    const id = issueId(idArg);
+    const skipped = await cancelIssue(await depsOf(), id, o.actor);
+    runtime.print(
+      { issueId: id, state: 'cancelled', skipped },
+      `Issue ${id} cancelled; ${skipped} message(s) will not be sent.`,
+    );
+  });
 
-  issue
-    .command('resend-unknown <id>')
-    .description('send again the messages whose fate is unknown after a crash (some may arrive twice)')
-    .action(async (idArg: string) => {
-      const id = issueId(idArg);
-      const n = await withQueue((deps, queue) => resendUnknown({ ...deps, queue }, id));
-      runtime.print({ issueId: id, requeued: n }, `${n} message(s) queued again.`);
-    });
+  actorOption(
+    issue
+      .command('resend-unknown <id>')
+      .description('send again the messages whose fate is unknown after a crash (some may arrive twice)'),
+  ).action(async (idArg: string, o: { actor: string }) => {
+    const id = issueId(idArg);
+    const n = await withQueue((deps, queue) => resendUnknown({ ...deps, queue }, id, o.actor));
+    runtime.print({ issueId: id, requeued: n }, `${n} message(s) queued again.`);
+  });
 
   program
     .command('stats <issue>')

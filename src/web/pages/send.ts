@@ -336,15 +336,6 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
     };
   }
 
-  const audit = (issue: Issue, req: FastifyRequest, act: string, detail: Record<string, unknown> = {}) =>
-    writeAudit(ctx.db, {
-      issueId: issue.id,
-      actor: auditActor(req),
-      action: act,
-      detail: { state: issue.state, ...detail },
-      at: ctx.now(),
-    });
-
   const formField = (req: FastifyRequest, name: string): string => {
     const v = (req.body as Record<string, unknown> | undefined)?.[name];
     return typeof v === 'string' ? v.trim() : '';
@@ -502,8 +493,7 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
       '/admin/issues/:id/send/cancel',
       action('cancel', async (issue, req, t) => {
         if (issue.state === 'sending' || issue.state === 'paused') {
-          const skipped = await cancelSending(delivery(), issue.id);
-          await audit(issue, req, 'cancel', { skipped });
+          const skipped = await cancelSending(delivery(), issue.id, auditActor(req));
           return fmt(t.cancelledSending, { n: skipped });
         }
         if (issue.state === 'draft') throw new IllegalIssueTransitionError(issue.state, 'cancel');
@@ -515,8 +505,8 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
     app.post(
       '/admin/issues/:id/send/pause',
       action('pause', async (issue, req, t) => {
-        if (!(await pauseIssue(delivery(), issue.id, 'operator'))) throw new IssueStateError(t.notSending);
-        await audit(issue, req, 'pause');
+        if (!(await pauseIssue(delivery(), issue.id, 'operator', auditActor(req))))
+          throw new IssueStateError(t.notSending);
         return t.paused;
       }),
     );
@@ -524,8 +514,7 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
     app.post(
       '/admin/issues/:id/send/resume',
       action('resume', async (issue, req, t) => {
-        await resumeIssue(delivery(), issue.id);
-        await audit(issue, req, 'resume');
+        await resumeIssue(delivery(), issue.id, auditActor(req));
         return t.resumed;
       }),
     );
@@ -533,8 +522,7 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
     app.post(
       '/admin/issues/:id/send/resend-unknown',
       action('resend-unknown', async (issue, req, t) => {
-        const n = await resendUnknown(delivery(), issue.id);
-        await audit(issue, req, 'resend-unknown', { rows: n });
+        const n = await resendUnknown(delivery(), issue.id, auditActor(req));
         return fmt(t.resentUnknown, { n });
       }),
     );
