@@ -340,6 +340,27 @@ export interface UsersTable {
   last_sign_in_at: Timestamp | null;
 }
 
+export const RELAY_SECURITY = ['starttls', 'tls'] as const;
+export type RelaySecurity = (typeof RELAY_SECURITY)[number];
+
+export interface SmtpRelaysTable {
+  id: Generated<number>;
+  name: string;
+  host: string;
+  port: number;
+  /** starttls: smtp:// (STARTTLS when offered); tls: smtps:// (TLS from the first byte). */
+  security: RelaySecurity;
+  username: string | null;
+  /** AES-256-GCM under a key derived from SECRET_KEY (src/delivery/relays.ts); never shown. */
+  password_encrypted: string | null;
+  weight: ColumnType<number, number | undefined, number>;
+  per_second: ColumnType<number, number | undefined, number>;
+  per_hour: ColumnType<number, number | undefined, number>;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
 export const USER_ROLES = ['viewer', 'editor', 'admin'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
 
@@ -374,6 +395,7 @@ export interface Database {
   users: UsersTable;
   user_sessions: UserSessionsTable;
   api_keys: ApiKeysTable;
+  smtp_relays: SmtpRelaysTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,4 +1,5 @@
 import type { IssueState, Locale } from '../db/schema.js';
+import type { RelayErrorCode } from '../delivery/relays.js';
 import type { SourceErrorCode } from '../feeds/sources.js';
 import type { IssueAction } from '../issues/state-machine.js';
 import type { EditorialErrorCode, StageProblem } from '../issues/store.js';
@@ -9,7 +10,7 @@ import { interpolate } from './strings.js';
  * The pipeline stages explain refusals in English (the CLI, the JSON API and logs read those); the
  * editors' pages say the same things in the editor's language, keyed by the error's code.
  */
-const INPUT: Record<Locale, Record<EditorialErrorCode | SourceErrorCode, string>> = {
+const INPUT: Record<Locale, Record<EditorialErrorCode | SourceErrorCode | RelayErrorCode, string>> = {
   'zh-CN': {
     'time-zone': '“{tz}”不是有效的 IANA 时区（例如 Asia/Shanghai）。',
     'time-format': '“{at}”不是有效的日期和时间，格式应为 2025-08-01 09:00。',
@@ -38,6 +39,15 @@ const INPUT: Record<Locale, Record<EditorialErrorCode | SourceErrorCode, string>
     'item-url': '“{url}”不是 http(s) 网址。',
     'item-date': '“{date}”不是有效日期。',
     'item-missing': '找不到编号为 {id} 的条目。',
+    'relay-name': '中继名称“{name}”无效：请用 1–63 个字母、数字或 . _ : -。',
+    'relay-host': '“{host}”不是有效的主机名或地址。',
+    'relay-port': '端口须在 1 到 65535 之间（填写的是 {port}）。',
+    'relay-number': '{field} 须为不小于 0 的整数（填写的是 {value}）。',
+    'relay-security': '加密方式须为 STARTTLS 或 TLS。',
+    'relay-credentials': '中继“{name}”填写了用户名但没有密码。',
+    'relay-exists': '已有名为“{name}”的中继。',
+    'relay-missing': '找不到编号为 {id} 的中继。',
+    'relay-secret': '已保存的 SMTP 密码无法用当前 SECRET_KEY 解密，请重新输入密码。',
   },
   en: {
     'time-zone': '"{tz}" is not an IANA time zone such as Asia/Shanghai.',
@@ -68,6 +78,16 @@ const INPUT: Record<Locale, Record<EditorialErrorCode | SourceErrorCode, string>
     'item-url': '"{url}" is not an http(s) URL.',
     'item-date': '"{date}" is not a date.',
     'item-missing': 'There is no item {id}.',
+    'relay-name': 'Relay name "{name}" is not valid: use 1-63 letters, digits or . _ : -.',
+    'relay-host': '"{host}" is not a host name or address.',
+    'relay-port': 'The port must be 1-65535 (got {port}).',
+    'relay-number': '{field} must be a whole number of at least 0 (got {value}).',
+    'relay-security': 'Security must be STARTTLS or TLS.',
+    'relay-credentials': 'Relay "{name}" has a user name but no password.',
+    'relay-exists': 'A relay named "{name}" already exists.',
+    'relay-missing': 'There is no relay {id}.',
+    'relay-secret':
+      'A stored SMTP password cannot be read with the current SECRET_KEY; enter the password again.',
   },
 };
 
@@ -101,6 +121,12 @@ const ACTIONS: Record<Locale, Record<IssueAction, string>> = {
     fail: 'fail',
     resend: 'send again',
   },
+};
+
+/** Field names a refusal may mention. */
+const FIELDS: Record<Locale, Record<string, string>> = {
+  'zh-CN': { weight: '权重', perSecond: '每秒上限', perHour: '每小时上限' },
+  en: { weight: 'The weight', perSecond: 'The per-second limit', perHour: 'The hourly limit' },
 };
 
 const OTHER: Record<Locale, Record<'illegal-transition' | 'issue-not-found', string>> = {
@@ -143,6 +169,7 @@ export function stageErrorCatalogue(locale: Locale): Record<string, string> {
     out[`state.${state}`] = locale === 'en' ? label.toLowerCase() : label;
   }
   for (const [action, label] of Object.entries(ACTIONS[locale])) out[`action.${action}`] = label;
+  for (const [field, label] of Object.entries(FIELDS[locale])) out[`field.${field}`] = label;
   return out;
 }
 

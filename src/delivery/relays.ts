@@ -1,0 +1,345 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import type { Env } from '../config/env.js';
+import type { SecretKeys } from '../config/secret.js';
+import { type Db, RELAY_SECURITY, type RelaySecurity, type SmtpRelaysTable } from '../db/schema.js';
+import { parseTransportSpecs, type TransportSpec } from './transports.js';
+
+/**
+ * SMTP relays an admin manages in the web app (table smtp_relays). While any is enabled they are
+ * the relays; otherwise SMTP_URL is. Send workers re-read them between jobs (see
+ * createSendWorker), so a change needs no restart.
+ */
+
+export type RelayErrorCode =
+  | 'relay-name'
+  | 'relay-host'
+  | 'relay-port'
+  | 'relay-number'
+  | 'relay-security'
+  | 'relay-credentials'
+  | 'relay-exists'
+  | 'relay-missing'
+  | 'relay-secret';
+
+export class RelayInputError extends Error {
+  override name = 'RelayInputError';
+  readonly userFacing = true;
+  constructor(
+    message: string,
+    readonly code: RelayErrorCode,
+    readonly params: Readonly<Record<string, string | number>> = {},
+  ) {
+    super(message);
+  }
+  get problem() {
+    return { code: this.code, params: this.params };
+  }
+}
+
+export interface RelayInput {
+  name: string;
+  host: string;
+  port: number;
+  security: RelaySecurity;
+  /** Empty: no authentication. */
+  username?: string;
+  /** Undefined or empty on an edit: keep the stored password. */
+  password?: string;
+  weight?: number;
+  perSecond?: number;
+  perHour?: number;
+  enabled?: boolean;
+}
+
+/** What pages and the CLI show: everything but the password. */
+export interface RelayView {
+  id: number;
+  name: string;
+  host: string;
+  port: number;
+  security: RelaySecurity;
+  username: string | null;
+  hasPassword: boolean;
+  weight: number;
+  perSecond: number;
+  perHour: number;
+  enabled: boolean;
+  updatedAt: Date;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$/;
+const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[[0-9A-Fa-f:.]+\]$/;
+
+/** Checks and normalises a relay (pure); the message names the field at fault. */
+export function checkRelayInput(input: RelayInput): RelayInput {
+  const name = input.name.trim();
+  if (!NAME.test(name))
+    throw new RelayInputError(
+      `relay name "${name}" must be 1-63 letters, digits, ".", "_", ":" or "-"`,
+      'relay-name',
+      { name },
+    );
+  const host = input.host.trim();
+  if (!HOST.test(host))
+    throw new RelayInputError(`"${host}" is not a host name or address`, 'relay-host', { host });
+  if (!Number.isInteger(input.port) || input.port < 1 || input.port > 65535)
+    throw new RelayInputError(`port must be 1-65535 (got ${input.port})`, 'relay-port', {
+      port: String(input.port),
+    });
+  if (!RELAY_SECURITY.includes(input.security))
+    throw new RelayInputError(`security must be starttls or tls`, 'relay-security');
+  const numbers = { weight: input.weight ?? 1, perSecond: input.perSecond ?? 0, perHour: input.perHour ?? 0 };
+  for (const [field, value] of Object.entries(numbers)) {
+    if (!Number.isInteger(value) || value < 0 || value > 1_000_000_000)
+      throw new RelayInputError(`${field} must be a whole number ≥ 0 (got ${value})`, 'relay-number', {
+        field,
+        value: String(value),
+      });
+  }
+  const username = input.username?.trim() ?? '';
+  return {
+    name,
+    host: host.toLowerCase(),
+    port: input.port,
+    security: input.security,
+    username,
+    ...(input.password !== undefined ? { password: input.password } : {}),
+    ...numbers,
+    enabled: input.enabled ?? true,
+  };
+}
+
+/* ---------- passwords at rest ---------- */
+
+function keyOf(secret: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, 'gazette', 'smtp-relay-password', 32));
+}
+
+/** AES-256-GCM under a key derived from SECRET_KEY: "v1.<iv>.<tag>.<ciphertext>" (base64url). */
+export function sealPassword(secrets: SecretKeys, password: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', keyOf(secrets.current), iv);
+  const body = Buffer.concat([cipher.update(password, 'utf8'), cipher.final()]);
+  return ['v1', iv, cipher.getAuthTag(), body]
+    .map((p) => (typeof p === 'string' ? p : p.toString('base64url')))
+    .join('.');
+}
+
+/** The password, trying the current key and then the previous one (SECRET_KEY rotation). */
+export function openPassword(secrets: SecretKeys, sealed: string): string {
+  const [version, iv, tag, body] = sealed.split('.');
+  if (version !== 'v1' || !iv || !tag || body === undefined)
+    throw new RelayInputError('a stored SMTP password is not in a known format', 'relay-secret');
+  for (const secret of [secrets.current, secrets.previous]) {
+    if (!secret) continue;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', keyOf(secret), Buffer.from(iv, 'base64url'));
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString(
+        'utf8',
+      );
+    } catch {}
+  }
+  throw new RelayInputError(
+    'a stored SMTP password cannot be read with SECRET_KEY (was the key changed without SECRET_KEY_PREVIOUS?); enter it again',
+    'relay-secret',
+  );
+}
+
+/* ---------- the table ---------- */
+
+type RelayRow = import('kysely').Selectable<SmtpRelaysTable>;
+
+function view(row: RelayRow): RelayView {
+  return {
+    id: row.id,
+    name: row.name,
+    host: row.host,
+    port: row.port,
+    security: row.security,
+    username: row.username,
+    hasPassword: row.password_encrypted !== null,
+    weight: row.weight,
+    perSecond: row.per_second,
+    perHour: row.per_hour,
+    enabled: row.enabled,
+    updatedAt: row.updated_at,
+  };
+}
+
+const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
+
+export async function listRelays(db: Db): Promise<RelayView[]> {
+  const rows = await db.selectFrom('smtp_relays').selectAll().orderBy('id').execute();
+  return rows.map(view);
+}
+
+export async function getRelay(db: Db, id: number): Promise<RelayView> {
+  const row = await db.selectFrom('smtp_relays').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) throw new RelayInputError(`no SMTP relay with id ${id}`, 'relay-missing', { id });
+  return view(row);
+}
+
+function credentials(
+  secrets: SecretKeys,
+  input: RelayInput,
+  stored: { username: string | null; password_encrypted: string | null } | null,
+) {
+  if (!input.username) return { username: null, password_encrypted: null };
+  if (input.password)
+    return { username: input.username, password_encrypted: sealPassword(secrets, input.password) };
+  // An edit that leaves the password blank keeps the stored one (it is never shown).
+  if (stored?.password_encrypted)
+    return { username: input.username, password_encrypted: stored.password_encrypted };
+  throw new RelayInputError(`relay "${input.name}" has a user name but no password`, 'relay-credentials', {
+    name: input.name,
+  });
+}
+
+export async function addRelay(db: Db, secrets: SecretKeys, raw: RelayInput): Promise<RelayView> {
+  const input = checkRelayInput(raw);
+  try {
+    const row = await db
+      .insertInto('smtp_relays')
+      .values({
+        name: input.name,
+        host: input.host,
+        port: input.port,
+        security: input.security,
+        ...credentials(secrets, input, null),
+        weight: input.weight as number,
+        per_second: input.perSecond as number,
+        per_hour: input.perHour as number,
+        enabled: input.enabled as boolean,
+      })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return view(row);
+  } catch (err) {
+    if (isUniqueViolation(err))
+      throw new RelayInputError(`an SMTP relay named "${input.name}" already exists`, 'relay-exists', {
+        name: input.name,
+      });
+    throw err;
+  }
+}
+
+export async function updateRelay(
+  db: Db,
+  secrets: SecretKeys,
+  id: number,
+  raw: RelayInput,
+): Promise<RelayView> {
+  const input = checkRelayInput(raw);
+  const stored = await db
+    .selectFrom('smtp_relays')
+    .select(['username', 'password_encrypted'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (!stored) throw new RelayInputError(`no SMTP relay with id ${id}`, 'relay-missing', { id });
+  try {
+    const row = await db
+      .updateTable('smtp_relays')
+      .set({
+        name: input.name,
+        host: input.host,
+        port: input.port,
+        security: input.security,
+        ...credentials(secrets, input, stored),
+        weight: input.weight as number,
+        per_second: input.perSecond as number,
+        per_hour: input.perHour as number,
+        enabled: input.enabled as boolean,
+        updated_at: new Date(),
+      })
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return view(row);
+  } catch (err) {
+    if (isUniqueViolation(err))
+      throw new RelayInputError(`an SMTP relay named "${input.name}" already exists`, 'relay-exists', {
+        name: input.name,
+      });
+    throw err;
+  }
+}
+
+export async function setRelayEnabled(db: Db, id: number, enabled: boolean): Promise<void> {
+  const result = await db
+    .updateTable('smtp_relays')
+    .set({ enabled, updated_at: new Date() })
+    .where('id', '=', id)
+    .executeTakeFirst();
+  if (!Number(result.numUpdatedRows))
+    throw new RelayInputError(`no SMTP relay with id ${id}`, 'relay-missing', { id });
+}
+
+export async function removeRelay(db: Db, id: number): Promise<void> {
+  const result = await db.deleteFrom('smtp_relays').where('id', '=', id).executeTakeFirst();
+  if (!Number(result.numDeletedRows))
+    throw new RelayInputError(`no SMTP relay with id ${id}`, 'relay-missing', { id });
+}
+
+/* ---------- what delivery sends through ---------- */
+
+/** A relay as nodemailer's URL, credentials included (pure). */
+export function relayUrl(
+  relay: Pick<RelayRow, 'host' | 'port' | 'security'>,
+  auth?: { user: string; pass: string },
+): string {
+  const u = new URL(`${relay.security === 'tls' ? 'smtps' : 'smtp'}://placeholder`);
+  u.hostname = relay.host;
+  u.port = String(relay.port);
+  if (auth) {
+    u.username = encodeURIComponent(auth.user);
+    u.password = encodeURIComponent(auth.pass);
+  }
+  return u.toString();
+}
+
+/** The enabled relays of the table as transport specs (empty when none is enabled). */
+export async function storedRelaySpecs(db: Db, secrets: SecretKeys): Promise<TransportSpec[]> {
+  const rows = await db
+    .selectFrom('smtp_relays')
+    .selectAll()
+    .where('enabled', '=', true)
+    .orderBy('id')
+    .execute();
+  return rows.map((row) => ({
+    name: row.name,
+    url: relayUrl(
+      row,
+      row.username && row.password_encrypted
+        ? { user: row.username, pass: openPassword(secrets, row.password_encrypted) }
+        : undefined,
+    ),
+    weight: row.weight,
+    perSecond: row.per_second,
+    perHour: row.per_hour,
+  }));
+}
+
+/** The relays delivery uses now: the table's enabled ones, else SMTP_URL's. */
+export async function currentRelaySpecs(deps: {
+  db: Db;
+  secrets: SecretKeys;
+  env: Pick<Env, 'SMTP_URL' | 'SMTP_RATE_PER_SECOND' | 'SMTP_RATE_PER_HOUR'>;
+}): Promise<{ source: 'settings' | 'env'; specs: TransportSpec[] }> {
+  const stored = await storedRelaySpecs(deps.db, deps.secrets);
+  if (stored.length) return { source: 'settings', specs: stored };
+  return {
+    source: 'env',
+    specs: parseTransportSpecs(deps.env.SMTP_URL ?? [], {
+      perSecond: deps.env.SMTP_RATE_PER_SECOND,
+      perHour: deps.env.SMTP_RATE_PER_HOUR,
+    }),
+  };
+}
+
+/** Whether two relay lists send the same way (pure): a worker swaps its pools only when not. */
+export function sameRelays(a: TransportSpec[], b: TransportSpec[]): boolean {
+  const key = (list: TransportSpec[]) =>
+    JSON.stringify(list.map((s) => [s.name, s.url, s.weight, s.perSecond, s.perHour]));
+  return key(a) === key(b);
+}
