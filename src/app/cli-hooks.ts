@@ -1,5 +1,6 @@
 import type { IssueCommandHooks } from '../cli/commands/issues.js';
 import type { CliRuntime } from '../cli/runtime.js';
+import { storedRelaySpecs } from '../delivery/relays.js';
 import { createSendMail } from '../http/mail-transport.js';
 import { createLinkProbe } from '../issues/link-probe.js';
 import { previewRenderer } from './preview.js';
@@ -13,7 +14,8 @@ export function issueCommandHooks(runtime: CliRuntime): IssueCommandHooks {
     render: (issue, sectionKeys, locale) =>
       previewRenderer(runtime.env().PUBLIC_URL)(issue, sectionKeys, locale),
     sendMail: async (msg) => {
-      const mail = await createSendMail(runtime.env());
+      const ctx = await runtime.context();
+      const mail = await createSendMail(ctx.env, () => storedRelaySpecs(ctx.db, ctx.secrets));
       try {
         await mail.sendMail(msg);
       } finally {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import pLimit from 'p-limit';
 import { QUEUES } from '../queue/names.js';
 import { createRedis } from '../queue/redis.js';
 import { recipientName } from '../rendering/recipient-name.js';
@@ -24,6 +23,8 @@ import { buildMimeTemplate, type MimeTemplate, type RenderedMessage } from './mi
 import { variantLocale } from './prepare.js';
 import { enqueueRanges, openSendQueue, type SendQueue } from './queue.js';
 import { type RateGrant, TransportRateLimiter } from './rate-limit.js';
+import { openRelayPools, type RelaySet } from './relay-pools.js';
+import { currentRelaySpecs } from './relays.js';
 import { leaseOwnerId, resumeScan } from './resume.js';
 import {
   dkimFromEnv,
@@ -36,8 +37,14 @@ import {
 
 export interface SendWorkerOptions {
   connection: QueueConnection;
-  /** SMTP relay URLs (weights in the fragment) or parsed specs; default env.SMTP_URL. */
+  /**
+   * SMTP relay URLs (weights in the fragment) or parsed specs, fixed for the worker's life. Default:
+   * the relays of the settings (table smtp_relays) while any is enabled, else SMTP_URL's, read
+   * again every `relayRefreshMs` so a change needs no restart.
+   */
   transports?: (string | TransportSpec)[];
+  /** How often the relay list is read again (default 5 s); ignored with `transports`. */
+  relayRefreshMs?: number;
   /** Jobs run at once by this process. */
   concurrency?: number;
   /** Rows claimed together (and counted against the rate limit); they go on the wire a group at a time. */
@@ -59,7 +66,8 @@ export interface SendWorker {
   owner: string;
   worker: Worker<SendJobData>;
   queue: SendQueue;
-  transports: Transport[];
+  /** The transports new jobs use (they change when an admin changes the relays). */
+  readonly transports: Transport[];
   /** Rows at most in `sending` per transport in this process (the wire window). */
   wireWindowRows: number;
   /** Messages the relays accepted from this process, and their bytes. */
@@ -84,7 +92,7 @@ interface IssueInfo {
 export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): Promise<SendWorker> {
   const { db, log, env } = deps;
   const owner = leaseOwnerId(randomBytes(4).toString('hex'));
-  const specs = (deps.transports ?? env.SMTP_URL ?? []).map((t) =>
+  const fixed = deps.transports?.map((t) =>
     typeof t === 'string'
       ? (parseTransportSpecs([t], {
           perSecond: env.SMTP_RATE_PER_SECOND,
@@ -92,21 +100,24 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         })[0] as TransportSpec)
       : t,
   );
-  if (!specs.length) throw new Error('No SMTP transport: set SMTP_URL (or pass transports).');
   const dkim = dkimFromEnv(env);
-  const transports = await Promise.all(
-    specs.map((spec) => openTransport(spec, { connections: env.SMTP_POOL_CONNECTIONS, dkim })),
-  );
   // The wire window (invariant 3): per transport, at most WIRE_GROUPS groups of one row per pooled
   // connection are in `sending` at once — one group on the wire while the other's ledger writes
   // run. A crash leaves at most that many rows unknown, whatever the chunk size or job count, and
   // memory holds only the messages in the window.
   const groupSize = env.SMTP_POOL_CONNECTIONS;
-  const windows = new Map(transports.map((t) => [t, pLimit(deps.wireGroups ?? WIRE_GROUPS)]));
-  const wireWindow = (t: Transport) => windows.get(t) as ReturnType<typeof pLimit>;
+  const relays = await openRelayPools({
+    load: async () => fixed ?? (await currentRelaySpecs(deps)).specs,
+    refreshMs: fixed ? 0 : (deps.relayRefreshMs ?? 5000),
+    open: (spec) => openTransport(spec, { connections: env.SMTP_POOL_CONNECTIONS, dkim }),
+    wireGroups: deps.wireGroups ?? WIRE_GROUPS,
+    log,
+  });
   const counters = { accepted: 0, bytes: 0 };
   // Enough reusable message buffers for every wire window of this process.
-  const messageBuffers = new BufferPool(groupSize * (deps.wireGroups ?? WIRE_GROUPS) * transports.length);
+  const messageBuffers = new BufferPool(
+    groupSize * (deps.wireGroups ?? WIRE_GROUPS) * relays.current().length,
+  );
   const queue = openSendQueue(deps.connection);
   const redis: Redis = createRedis(deps.connection.url);
   const limiter = new TransportRateLimiter(redis, deps.connection.prefix);
@@ -381,14 +392,16 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
   }
 
   // Until when a transport's hourly budget is spent (learned from the shared limiter).
-  const spentUntil = new Map<Transport, number>();
+  const spentUntil = new WeakMap<Transport, number>();
 
   /**
    * A transport with budget for (up to) a chunk now: tried in weighted random order, so weights
    * share the work and a transport out of budget hands its share to the others. When none has
    * budget, says how long to wait and whether every hourly budget is spent.
    */
-  async function acquireTransport(): Promise<
+  async function acquireTransport(
+    transports: Transport[],
+  ): Promise<
     | { transport: Transport; grant: RateGrant; granted: number }
     | { transport: null; retryInMs: number; hourly: boolean }
   > {
@@ -408,6 +421,15 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
   }
 
   async function processJob(job: Job<SendJobData>): Promise<{ sent: number }> {
+    const { set, release } = await relays.acquire();
+    try {
+      return await sendRange(job, set);
+    } finally {
+      release();
+    }
+  }
+
+  async function sendRange(job: Job<SendJobData>, set: RelaySet): Promise<{ sent: number }> {
     const { issueId, toId } = job.data;
     let cursor = job.data.fromId;
     let sent = 0;
@@ -422,7 +444,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         await handOn(cursor);
         break;
       }
-      const pick = await acquireTransport();
+      const pick = await acquireTransport(set.transports);
       if (!pick.transport) {
         if (pick.hourly) {
           // Every transport has spent its hourly budget: the whole queue waits.
@@ -484,7 +506,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         groupStart = next;
         const group = eligible.slice(next, next + groupSize);
         next += group.length;
-        const out = await wireWindow(transport)(() =>
+        const out = await set.window(transport)(() =>
           sendGroup(issueId, info, transport, templatesOf, group),
         );
         for (const address of out.suppress) {
@@ -572,7 +594,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       : undefined;
   timer?.unref();
   log.info(
-    { event: 'delivery.worker.started', owner, transports: specs.map((s) => s.name) },
+    { event: 'delivery.worker.started', owner, transports: relays.current().map((t) => t.spec.name) },
     'send worker started',
   );
 
@@ -580,7 +602,9 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     owner,
     worker,
     queue,
-    transports,
+    get transports() {
+      return relays.current();
+    },
     wireWindowRows: groupSize * (deps.wireGroups ?? WIRE_GROUPS),
     counters,
     scan,
@@ -589,7 +613,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       if (timer) clearInterval(timer);
       await worker.close();
       await releaseClaimed(db, owner);
-      for (const t of transports) t.close();
+      relays.close();
       await queue.close();
       redis.disconnect();
       log.info({ event: 'delivery.worker.stopped', owner }, 'send worker stopped');

@@ -16,6 +16,7 @@ import { listSuppressions, suppress, unsuppress } from '../../../subscribers/sup
 import { startAppServer } from '../../app/server.js';
 import type { AppContext } from '../../context.js';
 import { LOCALES, type Locale, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../db/schema.js';
+import { storedRelaySpecs } from '../../delivery/relays.js';
 import { createApiKey } from '../../http/api-keys.js';
 import { createSendMail } from '../../http/mail-transport.js';
 import { UsageError } from '../main.js';
@@ -279,7 +280,7 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
     )
     .action(async () => {
       const ctx = await runtime.context();
-      const mail = await createSendMail(ctx.env);
+      const mail = await createSendMail(ctx.env, () => storedRelaySpecs(ctx.db, ctx.secrets));
       const { app, url } = await startAppServer(ctx, mail.sendMail);
       process.stderr.write(`Gazette web server on ${url} (public URL ${ctx.env.PUBLIC_URL})\n`);
       await new Promise<void>((resolve) => {
