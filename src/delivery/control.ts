@@ -113,11 +113,7 @@ export async function prepareOrFail(
  * sending|paused → failed, for good: rows not yet on the wire are skipped (reason "issue_failed");
  * rows on the wire keep the outcome their worker records.
  */
-export async function failIssue(
-  deps: ControlDeps,
-  issueId: number,
-  reason: string,
-): Promise<boolean> {
+export async function failIssue(deps: ControlDeps, issueId: number, reason: string): Promise<boolean> {
   // pause_reason holds why a send stopped, whether it may resume (paused) or not (failed).
   const moved = await moveIssue(deps.db, issueId, 'fail', { pause_reason: reason.slice(0, 500) });
   if (!moved) return false;
