@@ -4,6 +4,7 @@ import type { CliRuntime } from '../runtime.js';
 import { registerDbCommands } from './db.js';
 import { registerIssueCommands } from './issues.js';
 import { registerOpsCommands } from './ops.js';
+import { registerRelayCommands } from './relays.js';
 import { registerRenderCommands } from './render.js';
 import { registerSendCommands } from './send.js';
 import { registerSourceCommands } from './sources.js';
@@ -25,4 +26,5 @@ export function registerCommands(program: Command, runtime: CliRuntime): void {
   registerTrackingCommands(program, runtime);
   registerSourceCommands(program, runtime);
   registerUserCommands(program, runtime);
+  registerRelayCommands(program, runtime);
 }

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { LOCALES, type Locale, USER_ROLES, type UserRole } from '../../db/schema.js';
 import { WeakPasswordError } from '../../http/auth/passwords.js';
@@ -14,6 +13,7 @@ import {
 } from '../../http/auth/users.js';
 import { UsageError } from '../errors.js';
 import type { CliRuntime } from '../runtime.js';
+import { readFirstLine } from '../stdin.js';
 
 function role(value: string | undefined): UserRole | undefined {
   if (value === undefined) return undefined;
@@ -42,12 +42,7 @@ async function explained<T>(work: () => Promise<T>): Promise<T> {
 /** The password from stdin (first line) when asked, else a generated one shown once. */
 async function readPassword(fromStdin: boolean): Promise<{ password: string; generated: boolean }> {
   if (!fromStdin) return { password: randomBytes(15).toString('base64url'), generated: true };
-  const rl = createInterface({ input: process.stdin, terminal: false });
-  for await (const line of rl) {
-    rl.close();
-    return { password: line, generated: false };
-  }
-  throw new UsageError('--password-stdin was given but stdin was empty');
+  return { password: await readFirstLine('--password-stdin'), generated: false };
 }
 
 function line(u: PublicUser): string {
