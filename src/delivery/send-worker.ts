@@ -124,7 +124,8 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
   const chunkSize = deps.chunkSize ?? env.SEND_CONCURRENCY;
   const leaseSeconds = env.SEND_LEASE_SECONDS;
   const baseThrottle = deps.throttleMs ?? 5000;
-  let throttleMs = baseThrottle;
+  // Per relay: the next pause it gets if it asks again (doubles while it keeps asking, up to a minute).
+  const throttleOf = new WeakMap<Transport, number>();
   let stopping = false;
 
   const issueInfo = new Map<number, IssueInfo>();
@@ -391,8 +392,10 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     }
   }
 
-  // Until when a transport's hourly budget is spent (learned from the shared limiter).
-  const spentUntil = new WeakMap<Transport, number>();
+  // Until when a transport rests: its hourly budget is spent (learned from the shared limiter), or
+  // it answered 421/454. Resting relays hand their share to the others; when all rest, the whole
+  // queue waits (BullMQ's rate limiter) rather than spin.
+  const restingUntil = new WeakMap<Transport, number>();
 
   /**
    * A transport with budget for (up to) a chunk now: tried in weighted random order, so weights
@@ -406,17 +409,17 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     | { transport: null; retryInMs: number; hourly: boolean }
   > {
     const now = Date.now();
-    const open = transports.filter((t) => (spentUntil.get(t) ?? 0) <= now);
+    const open = transports.filter((t) => (restingUntil.get(t) ?? 0) <= now);
     let retryInMs = Number.POSITIVE_INFINITY;
     for (const transport of weightedOrder(open)) {
       const limits = { perSecond: transport.spec.perSecond, perHour: transport.spec.perHour };
       const grant = await limiter.acquire(transport.spec.name, limits, chunkSize);
       if (grant.granted > 0) return { transport, grant, granted: grant.granted };
-      if (grant.hourly) spentUntil.set(transport, now + grant.retryInMs);
+      if (grant.hourly) restingUntil.set(transport, now + grant.retryInMs);
       retryInMs = Math.min(retryInMs, grant.retryInMs);
     }
-    const hourly = transports.every((t) => (spentUntil.get(t) ?? 0) > now);
-    if (hourly) retryInMs = Math.min(...transports.map((t) => (spentUntil.get(t) as number) - now));
+    const hourly = transports.every((t) => (restingUntil.get(t) ?? 0) > now);
+    if (hourly) retryInMs = Math.min(...transports.map((t) => (restingUntil.get(t) as number) - now));
     return { transport: null, retryInMs: Math.max(1, retryInMs), hourly };
   }
 
@@ -520,7 +523,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         }
         const accepted = out.results.filter((r) => r.state === 'accepted').length;
         sent += accepted;
-        if (accepted > 0 && !out.throttled) throttleMs = baseThrottle;
+        if (accepted > 0 && !out.throttled) throttleOf.delete(transport);
         pauseReason = out.pauseReason;
         throttled = out.throttled;
         stoppedIssue = out.stopped;
@@ -542,14 +545,24 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         break;
       }
       if (throttled) {
+        const wait = throttleOf.get(transport) ?? baseThrottle;
+        throttleOf.set(transport, Math.min(wait * 2, 60_000));
+        restingUntil.set(transport, Date.now() + wait);
         log.warn(
-          { event: 'delivery.throttled', issueId, transport: transport.spec.name, ms: throttleMs },
+          { event: 'delivery.throttled', issueId, transport: transport.spec.name, ms: wait },
           'relay asked to slow down',
         );
-        const wait = throttleMs;
-        throttleMs = Math.min(throttleMs * 2, 60_000);
-        await queue.rateLimit(wait);
-        throw Worker.RateLimitError();
+        const now = Date.now();
+        if (set.transports.every((t) => (restingUntil.get(t) ?? 0) > now)) {
+          // Every relay rests: the whole queue waits for the first to be ready again.
+          await queue.rateLimit(
+            Math.min(...set.transports.map((t) => (restingUntil.get(t) as number) - now)),
+          );
+          throw Worker.RateLimitError();
+        }
+        // Another relay carries on from the first row this one refused.
+        cursor = Math.min(cursor, (eligible[groupStart] as ClaimedRow).id);
+        continue;
       }
       if (stoppedIssue) break;
       if (stopping) {

@@ -60,12 +60,13 @@ async function peer(): Promise<SmtpCatcher & { at: number[] }> {
   return Object.assign(c, { at });
 }
 
-async function worker(urls: string[]): Promise<SendWorker> {
+async function worker(urls: string[], throttleMs?: number): Promise<SendWorker> {
   const w = await createSendWorker({
     ...base,
     connection: { url: env.REDIS_URL, prefix: `gtest-${randomBytes(5).toString('hex')}` },
     transports: urls,
     scanIntervalMs: 0,
+    ...(throttleMs ? { throttleMs } : {}),
   });
   open.push(w);
   return w;
@@ -111,6 +112,37 @@ describe('several transports', () => {
     const counted = Object.fromEntries(byTransport.map((r) => [r.transport, Number(r.n)]));
     expect(counted[`127.0.0.1:${a.port}`]).toBe(a.messages.length);
     expect(counted[`127.0.0.1:${b.port}`]).toBe(b.messages.length);
+  });
+
+  it('rests a relay that answers 421 while the others carry on, without holding the whole queue', async () => {
+    const busy = await startSmtpCatcher({
+      respond: () => Object.assign(new Error('4.7.0 too many messages, slow down'), { responseCode: 421 }),
+    });
+    open.push(busy);
+    const calm = await peer();
+    // A pause long enough that, were the whole queue held, this send could not finish in the wait.
+    const w = await worker([`${busy.url}#weight=1`, `${calm.url}#weight=1`], 120_000);
+    const n = 60;
+    const { state, stats } = await sendTo(n, 'rest', w);
+    expect(state).toBe('sent');
+    expect(stats.byState.accepted).toBe(n);
+    expect(new Set(recipients(calm)).size).toBe(n);
+    expect(busy.messages).toHaveLength(0);
+    expect(await w.queue.getRateLimitTtl()).toBeLessThanOrEqual(0);
+    const latest = await tdb.db
+      .selectFrom('issues')
+      .select('id')
+      .orderBy('id', 'desc')
+      .limit(1)
+      .executeTakeFirstOrThrow();
+    const via = await tdb.db
+      .selectFrom('deliveries')
+      .select('transport')
+      .distinct()
+      .where('issue_id', '=', latest.id)
+      .where('state', '=', 'accepted')
+      .execute();
+    expect(via.map((r) => r.transport)).toEqual([w.transports[1]?.spec.name]);
   });
 
   it('keeps a transport within its hourly budget and sends the rest through the others', async () => {
