@@ -2,8 +2,21 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { IANAZone } from 'luxon';
 import nodemailer from 'nodemailer';
 import type { Env } from '../../config/env.js';
-import type { Masthead } from '../../db/schema.js';
-import { parseTransportSpecs, TransportConfigError } from '../../delivery/transports.js';
+import type { Locale, Masthead, RelaySecurity } from '../../db/schema.js';
+import {
+  addRelay,
+  currentRelaySpecs,
+  getRelay,
+  listRelays,
+  openPassword,
+  type RelayInput,
+  RelayInputError,
+  relayUrl,
+  removeRelay,
+  setRelayEnabled,
+  updateRelay,
+} from '../../delivery/relays.js';
+import { parseTransportSpecs, TransportConfigError, type TransportSpec } from '../../delivery/transports.js';
 import {
   editSection,
   ensurePublication,
@@ -16,8 +29,9 @@ import {
 import { PublicationInputError } from '../../publication/publication.js';
 import type { WebDeps } from '../deps.js';
 import { requestLocale, sendAdminPage, setFlash } from '../respond.js';
-import { defineStrings } from '../strings.js';
-import { field, textsFor } from './subscribers/form.js';
+import { stageErrorText } from '../stage-errors.js';
+import { defineStrings, interpolate } from '../strings.js';
+import { field, parseId, type Texts, textsFor } from './subscribers/form.js';
 
 export const SETTINGS_STRINGS = defineStrings({
   'zh-CN': {
@@ -66,8 +80,16 @@ export const SETTINGS_STRINGS = defineStrings({
     secNameRequired: '请至少填写一个名称。',
     secInvalid: '无法保存：{message}',
     smtpTitle: 'SMTP 发送通道',
-    smtpIntro: '由环境变量 SMTP_URL 配置（只读）；凭据不显示。“测试连接”会连接服务器并登录，但不发送邮件。',
-    smtpNone: '未设置 SMTP_URL：邮件由内置的测试收件服务器接收，并以 .eml 文件保存在 {dir}。',
+    smtpIntro:
+      '邮件经由 SMTP 中继（发信服务器）发出。只要下方“已保存的中继”中有一个已启用，就只使用这些中继，忽略环境变量 SMTP_URL；否则使用 SMTP_URL。“测试连接”会连接服务器并登录，但不发送任何邮件。',
+    smtpInUse: '当前发信使用：',
+    smtpFromSettings: '下方已启用的中继',
+    smtpEnvIgnored:
+      '环境变量 SMTP_URL 也配置了中继，但只要这里有已启用的中继，就不会使用它们。停用下方全部中继后，将恢复使用 SMTP_URL。',
+    smtpFromEnv: '环境变量 SMTP_URL 中的中继（只读，不显示凭据），因为下方没有已启用的中继。',
+    smtpNone:
+      '内置的测试收件服务器：邮件不会真正发出，而是以 .eml 文件保存在 {dir}。（未设置 SMTP_URL，下方也没有已启用的中继。）',
+    smtpApplyNote: '修改保存后，发送进程会在开始下一个发送任务前读取，无需重启。',
     smtpName: '名称',
     smtpHost: '服务器',
     smtpSecurity: '加密',
@@ -77,7 +99,7 @@ export const SETTINGS_STRINGS = defineStrings({
     smtpPerSecond: '每秒上限',
     smtpPerHour: '每小时上限',
     smtpUnlimited: '不限',
-    smtpPool: '每个发送进程对每个通道最多 {n} 个连接。',
+    smtpPool: '每个发送进程对每个中继最多建立 {n} 个连接。',
     smtpVerify: '测试连接',
     smtpVerified: '{name}：连接和登录成功。',
     smtpVerifyFailed: '{name}：连接失败：{message}',
@@ -85,6 +107,44 @@ export const SETTINGS_STRINGS = defineStrings({
     smtpImplicitTls: 'TLS（smtps）',
     smtpStartTls: 'STARTTLS（如服务器支持）',
     smtpSet: '已设置',
+    smtpStoredTitle: '已保存的中继',
+    smtpStoredEmpty: '还没有保存任何中继。',
+    smtpStatus: '状态',
+    smtpOn: '已启用',
+    smtpOff: '已停用',
+    smtpFallback: '仅备用',
+    smtpEnable: '启用',
+    smtpDisable: '停用',
+    smtpRowSuffix: '：{name}',
+    smtpRemoveConfirm: '确定删除中继“{name}”吗？此操作无法撤销。',
+    smtpEnableFirstConfirm:
+      '启用“{name}”后，发信将只使用这里已启用的中继，不再使用 SMTP_URL 或测试收件服务器。确定启用吗？',
+    smtpDisableLastConfirm:
+      '“{name}”是唯一已启用的中继。停用后，发信将改用环境变量 SMTP_URL；未设置时，邮件只保存在测试收件服务器，不会真正发出。确定停用吗？',
+    smtpRemoveLastConfirm:
+      '“{name}”是唯一已启用的中继。删除后，发信将改用环境变量 SMTP_URL；未设置时，邮件只保存在测试收件服务器，不会真正发出。确定删除吗？此操作无法撤销。',
+    smtpEditTitle: '编辑中继“{name}”',
+    smtpSave: '保存修改',
+    smtpNameHint: '用来区分各个中继，会记在每封邮件的发送记录里。可用字母、数字和 . _ : -，例如 mail-1。',
+    smtpHostName: '服务器地址',
+    smtpPort: '端口',
+    smtpPortHint: 'STARTTLS 通常用 587 端口，TLS 通常用 465 端口。',
+    smtpUserHint: '服务器不需要登录时，用户名和密码都留空。清空用户名会同时删除已保存的密码。',
+    smtpPasswordKeep: '留空则保留已保存的密码',
+    smtpWeightHint: '按权重比例分配发信量；0 表示仅作备用，其他中继发送失败时才使用。',
+    smtpLimitHint: '填 0 表示不限。',
+    smtpEnableNow: '立即启用',
+    smtpEnableNowHint:
+      '启用后，发信将只使用这里已启用的中继，不再使用 SMTP_URL。建议先不勾选，保存后“测试连接”成功再启用。',
+    smtpAddTitle: '添加中继',
+    smtpAdd: '添加中继',
+    smtpAdded: '已添加中继“{name}”，并已启用。',
+    smtpAddedDisabled: '已添加中继“{name}”（尚未启用）。可以先测试连接，成功后再启用。',
+    smtpUpdated: '已保存中继“{name}”。',
+    smtpEnabledNow: '已启用中继“{name}”。',
+    smtpDisabledNow: '已停用中继“{name}”。',
+    smtpRemoved: '已删除中继“{name}”。',
+    smtpNotSaved: '未保存：{message}',
   },
   en: {
     settingsTitle: 'Settings',
@@ -133,9 +193,16 @@ export const SETTINGS_STRINGS = defineStrings({
     secInvalid: 'Not saved: {message}',
     smtpTitle: 'SMTP relays',
     smtpIntro:
-      'Configured by the SMTP_URL variable (read-only); credentials are not shown. "Verify connection" connects and signs in, and sends nothing.',
+      'Mail leaves through SMTP relays (sending servers). While any saved relay below is enabled, only the saved relays are used and the SMTP_URL variable is ignored; otherwise SMTP_URL is used. "Verify connection" connects and signs in, and sends nothing.',
+    smtpInUse: 'Sending now uses: ',
+    smtpFromSettings: 'the enabled relays below',
+    smtpEnvIgnored:
+      'SMTP_URL names relays too, but they are not used while a relay here is enabled. Disable every relay below to go back to SMTP_URL.',
+    smtpFromEnv:
+      'the relays of the SMTP_URL variable (read-only, credentials not shown), because no relay below is enabled.',
     smtpNone:
-      'SMTP_URL is not set: messages go to the built-in catcher, which writes .eml files under {dir}.',
+      'the built-in catcher: nothing really leaves; messages are written as .eml files under {dir}. (SMTP_URL is not set and no relay below is enabled.)',
+    smtpApplyNote: 'Send workers read a change before their next job; no restart is needed.',
     smtpName: 'Name',
     smtpHost: 'Server',
     smtpSecurity: 'Encryption',
@@ -153,14 +220,57 @@ export const SETTINGS_STRINGS = defineStrings({
     smtpImplicitTls: 'TLS (smtps)',
     smtpStartTls: 'STARTTLS (when offered)',
     smtpSet: 'set',
+    smtpStoredTitle: 'Saved relays',
+    smtpStoredEmpty: 'No relay is saved yet.',
+    smtpStatus: 'Status',
+    smtpOn: 'Enabled',
+    smtpOff: 'Disabled',
+    smtpFallback: 'fallback only',
+    smtpEnable: 'Enable',
+    smtpDisable: 'Disable',
+    smtpRowSuffix: ': {name}',
+    smtpRemoveConfirm: 'Remove the relay "{name}"? This cannot be undone.',
+    smtpEnableFirstConfirm:
+      'Once "{name}" is enabled, mail goes only through the enabled relays here, no longer through SMTP_URL or the catcher. Enable it?',
+    smtpDisableLastConfirm:
+      '"{name}" is the only enabled relay. Once it is disabled, mail goes through SMTP_URL, or, when that is not set, only to the catcher and nowhere else. Disable it?',
+    smtpRemoveLastConfirm:
+      '"{name}" is the only enabled relay. Once it is removed, mail goes through SMTP_URL, or, when that is not set, only to the catcher and nowhere else. Remove it? This cannot be undone.',
+    smtpEditTitle: 'Edit relay "{name}"',
+    smtpSave: 'Save changes',
+    smtpNameHint:
+      'Tells the relays apart and is recorded with every delivery. Letters, digits and . _ : -, e.g. mail-1.',
+    smtpHostName: 'Server host',
+    smtpPort: 'Port',
+    smtpPortHint: 'Usually 587 with STARTTLS, 465 with TLS.',
+    smtpUserHint:
+      'Leave user and password blank for a server that needs no sign-in. Clearing the user also deletes the saved password.',
+    smtpPasswordKeep: 'Leave blank to keep the saved password',
+    smtpWeightHint:
+      'Mail is shared out in proportion to the weights; 0 = fallback only, used when the others fail.',
+    smtpLimitHint: '0 = no limit.',
+    smtpEnableNow: 'Enable now',
+    smtpEnableNowHint:
+      'Once enabled, mail goes only through the enabled relays here, no longer through SMTP_URL. Better: save it unticked, verify the connection, then enable it.',
+    smtpAddTitle: 'Add a relay',
+    smtpAdd: 'Add relay',
+    smtpAdded: 'Relay "{name}" added and enabled.',
+    smtpAddedDisabled: 'Relay "{name}" added (not enabled yet). Verify the connection, then enable it.',
+    smtpUpdated: 'Relay "{name}" saved.',
+    smtpEnabledNow: 'Relay "{name}" enabled.',
+    smtpDisabledNow: 'Relay "{name}" disabled.',
+    smtpRemoved: 'Relay "{name}" removed.',
+    smtpNotSaved: 'Not saved: {message}',
   },
 });
+
+type SettingsTexts = Texts<keyof (typeof SETTINGS_STRINGS)['zh-CN']>;
 
 const ADMIN = { config: { access: { kind: 'session', role: 'admin' } } } as const;
 const EMAIL = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 
-/** What the page shows of one relay: never the password, and the user name only as "set". */
-export interface RelayView {
+/** What the page shows of one SMTP_URL relay: never the password, and the user name only as "set". */
+export interface EnvRelayView {
   index: number;
   name: string;
   host: string;
@@ -173,30 +283,99 @@ export interface RelayView {
   perHour: number;
 }
 
+/** One SMTP_URL relay, masked for display (pure). */
+function envRelayView(spec: TransportSpec, index: number): EnvRelayView {
+  const u = new URL(spec.url);
+  const tls = u.protocol === 'smtps:';
+  return {
+    index,
+    name: spec.name,
+    host: u.hostname,
+    port: Number(u.port || (tls ? 465 : 587)),
+    tls,
+    hasUser: u.username !== '',
+    hasPassword: u.password !== '',
+    weight: spec.weight,
+    perSecond: spec.perSecond,
+    perHour: spec.perHour,
+  };
+}
+
 /** The relays SMTP_URL configures, masked for display (pure). Throws TransportConfigError. */
 export function relayViews(
   env: Pick<Env, 'SMTP_URL' | 'SMTP_RATE_PER_SECOND' | 'SMTP_RATE_PER_HOUR'>,
-): RelayView[] {
+): EnvRelayView[] {
   const specs = parseTransportSpecs(env.SMTP_URL ?? [], {
     perSecond: env.SMTP_RATE_PER_SECOND,
     perHour: env.SMTP_RATE_PER_HOUR,
   });
-  return specs.map((spec, index) => {
-    const u = new URL(spec.url);
-    const tls = u.protocol === 'smtps:';
-    return {
-      index,
-      name: spec.name,
-      host: u.hostname,
-      port: Number(u.port || (tls ? 465 : 587)),
-      tls,
-      hasUser: u.username !== '',
-      hasPassword: u.password !== '',
-      weight: spec.weight,
-      perSecond: spec.perSecond,
-      perHour: spec.perHour,
-    };
-  });
+  return specs.map(envRelayView);
+}
+
+/**
+ * The add/edit relay form as a RelayInput. A number that is not one is refused here with what was
+ * typed (checkRelayInput would only see NaN); ranges and names are checkRelayInput's to judge.
+ */
+export function readRelayForm(body: unknown): RelayInput {
+  const security = field(body, 'security') as RelaySecurity;
+  const whole = (name: 'port' | 'weight' | 'perSecond' | 'perHour', fallback: number): number => {
+    const raw = field(body, name).trim();
+    if (raw === '') return fallback;
+    if (/^\d{1,10}$/.test(raw)) return Number(raw);
+    if (name === 'port')
+      throw new RelayInputError(`port must be 1-65535 (got "${raw}")`, 'relay-port', { port: raw });
+    throw new RelayInputError(`${name} must be a whole number ≥ 0 (got "${raw}")`, 'relay-number', {
+      field: name,
+      value: raw,
+    });
+  };
+  return {
+    name: field(body, 'name'),
+    host: field(body, 'host'),
+    port: whole('port', security === 'tls' ? 465 : 587),
+    security,
+    username: field(body, 'username'),
+    // Not trimmed: a password may begin or end with a space. Blank on an edit keeps the stored one.
+    password: field(body, 'password'),
+    weight: whole('weight', 1),
+    perSecond: whole('perSecond', 0),
+    perHour: whole('perHour', 0),
+    enabled: field(body, 'enabled') === '1',
+  };
+}
+
+/** A secret's raw and URL-encoded forms replaced by *** (messages a relay or nodemailer wrote). */
+function maskSecret(message: string, url: string): string {
+  const encoded = new URL(url).password;
+  if (!encoded) return message;
+  let decoded = encoded;
+  try {
+    decoded = decodeURIComponent(encoded);
+  } catch {} // a stray % in SMTP_URL: only the form as written can appear
+  let out = message;
+  for (const secret of new Set([encoded, decoded])) out = out.split(secret).join('***');
+  return out;
+}
+
+/**
+ * Connects, greets, upgrades to TLS where offered and signs in, with nodemailer's verify(); sends
+ * nothing. Null when it worked, else nodemailer's message (it names the failing step), masked.
+ */
+export async function verifyRelay(spec: TransportSpec): Promise<string | null> {
+  const mailer = nodemailer.createTransport({
+    url: spec.url,
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 15_000,
+  } as unknown as Parameters<typeof nodemailer.createTransport>[0]);
+  try {
+    await mailer.verify();
+    return null;
+  } catch (err) {
+    return maskSecret(err instanceof Error ? err.message : String(err), spec.url);
+  } finally {
+    mailer.close();
+  }
 }
 
 /** One name per line (blank lines dropped), for the masthead's lists of people. */
@@ -210,7 +389,8 @@ export function lines(text: string): string[] {
 /**
  * /admin/settings (admins): the publication (name, sender, reply-to, time zone, postal address,
  * tracking, masthead defaults), sections (add, rename in both languages, reorder with buttons),
- * and a read-only view of the SMTP relays with a "verify connection" button.
+ * and the SMTP relays: which ones send now, the saved relays (add, edit, enable/disable, remove)
+ * and SMTP_URL's read-only while they are in effect, each with "verify connection".
  */
 export function settingsPages(deps: WebDeps): FastifyPluginAsync {
   const { ctx } = deps;
@@ -229,20 +409,104 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
     }
   }
 
+  /** One saved relay (enabled or not) as a transport spec, credentials included, for verify only. */
+  async function storedRelaySpec(id: number): Promise<TransportSpec> {
+    const row = await db.selectFrom('smtp_relays').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new RelayInputError(`no SMTP relay with id ${id}`, 'relay-missing', { id });
+    const auth =
+      row.username && row.password_encrypted
+        ? { user: row.username, pass: openPassword(ctx.secrets, row.password_encrypted) }
+        : undefined;
+    return {
+      name: row.name,
+      url: relayUrl(row, auth),
+      weight: row.weight,
+      perSecond: row.per_second,
+      perHour: row.per_hour,
+    };
+  }
+
+  /** The SMTP section: what sends now (as delivery decides it), the saved relays, SMTP_URL's. */
+  async function smtpView(t: SettingsTexts, locale: Locale) {
+    const saved = await listRelays(db);
+    const enabledCount = saved.filter((r) => r.enabled).length;
+    const stored = saved.map((r) => {
+      // Confirm the moves that switch delivery between these relays and SMTP_URL (or the catcher).
+      const last = r.enabled && enabledCount === 1;
+      return {
+        ...r,
+        formId: `relay-${r.id}`,
+        tls: r.security === 'tls',
+        fallback: r.weight === 0,
+        suffix: interpolate(t.smtpRowSuffix, { name: r.name }),
+        editTitle: interpolate(t.smtpEditTitle, { name: r.name }),
+        toggleConfirm: last
+          ? interpolate(t.smtpDisableLastConfirm, { name: r.name })
+          : !r.enabled && enabledCount === 0
+            ? interpolate(t.smtpEnableFirstConfirm, { name: r.name })
+            : null,
+        removeConfirm: interpolate(last ? t.smtpRemoveLastConfirm : t.smtpRemoveConfirm, { name: r.name }),
+      };
+    });
+    const base = {
+      stored,
+      blank: { port: 587, security: 'starttls', weight: 1, perSecond: 0, perHour: 0 },
+      envSet: !!env.SMTP_URL,
+      outbox: `${env.DATA_DIR}/outbox`,
+      poolConnections: env.SMTP_POOL_CONNECTIONS,
+    };
+    try {
+      const { source, specs } = await currentRelaySpecs({ db, secrets: ctx.secrets, env });
+      const inUse = source === 'settings' ? 'settings' : specs.length ? 'env' : 'catcher';
+      return { ...base, inUse, names: specs.map((s) => s.name), envRelays: specs.map(envRelayView) };
+    } catch (err) {
+      // A saved password SECRET_KEY cannot open (delivery fails the same way), or a bad SMTP_URL.
+      if (err instanceof RelayInputError) {
+        const names = saved.filter((r) => r.enabled).map((r) => r.name);
+        return { ...base, inUse: 'settings', names, envRelays: [], problem: stageErrorText(locale, err) };
+      }
+      if (!(err instanceof TransportConfigError || err instanceof TypeError)) throw err;
+      const problem = interpolate(t.smtpConfigError, { message: err.message });
+      return { ...base, inUse: 'env', names: [], envRelays: [], problem };
+    }
+  }
+
+  /** Verifies one relay and says how it went, on the page and in the log (never its URL). */
+  async function answerVerify(
+    reply: FastifyReply,
+    t: SettingsTexts,
+    spec: TransportSpec,
+    source: 'settings' | 'env',
+  ) {
+    const failure = await verifyRelay(spec);
+    if (failure === null) {
+      ctx.log.info({ event: 'web.settings.relay_verified', relay: spec.name, source }, 'SMTP relay verified');
+      return back(reply, 'smtp', 'notice', interpolate(t.smtpVerified, { name: spec.name }));
+    }
+    ctx.log.warn(
+      { event: 'web.settings.relay_verify_failed', relay: spec.name, source, message: failure },
+      'SMTP relay verify failed',
+    );
+    return back(
+      reply,
+      'smtp',
+      'error',
+      interpolate(t.smtpVerifyFailed, { name: spec.name, message: failure }),
+    );
+  }
+
+  /** A refused relay change: the stage's sentence in the admin's language; anything else is a bug. */
+  function refuse(reply: FastifyReply, locale: Locale, err: unknown, template = '{message}') {
+    if (!(err instanceof RelayInputError)) throw err;
+    return back(reply, 'smtp', 'error', interpolate(template, { message: stageErrorText(locale, err) }));
+  }
+
   return async (app) => {
     app.get('/admin/settings', ADMIN, async (req, reply) => {
       const t = await texts(req);
       const locale = await requestLocale(deps, req);
       const publication = await ensurePublication(db, env);
       const sections = await listSections(db);
-      let relays: RelayView[] = [];
-      let relayError: string | null = null;
-      try {
-        relays = relayViews(env);
-      } catch (err) {
-        if (!(err instanceof TransportConfigError || err instanceof TypeError)) throw err;
-        relayError = t.smtpConfigError.replace('{message}', err.message);
-      }
       const m = publication.masthead ?? {};
       return sendAdminPage(deps, req, reply, {
         page: 'settings-index',
@@ -271,11 +535,7 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
               downLabel: t.secMoveDown.replace('{name}', name),
             };
           }),
-          relays,
-          relayError,
-          catcher: !env.SMTP_URL,
-          outbox: `${env.DATA_DIR}/outbox`,
-          poolConnections: env.SMTP_POOL_CONNECTIONS,
+          smtp: await smtpView(t, locale),
         },
       });
     });
@@ -390,42 +650,114 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
       return back(reply, target, 'notice', t.secMoved);
     });
 
-    // Connects, greets, upgrades to TLS where offered and signs in; sends nothing. The error
-    // shown is nodemailer's message, which names the failing step and never the password.
     app.post('/admin/settings/transports/:index/verify', ADMIN, async (req, reply) => {
       const t = await texts(req);
       const index = Number((req.params as { index: string }).index);
       const specs = parseTransportSpecs(env.SMTP_URL ?? []);
       const spec = Number.isInteger(index) ? specs[index] : undefined;
       if (!spec) return reply.callNotFound();
-      const mailer = nodemailer.createTransport({
-        url: spec.url,
-        connectionTimeout: 10_000,
-        greetingTimeout: 10_000,
-        socketTimeout: 15_000,
-      } as unknown as Parameters<typeof nodemailer.createTransport>[0]);
+      return answerVerify(reply, t, spec, 'env');
+    });
+
+    /* ---------- saved relays; relays.ts checks, seals passwords, refuses with codes ---------- */
+
+    const relayId = (req: FastifyRequest) => parseId((req.params as { id?: string }).id);
+
+    app.post('/admin/settings/relays', ADMIN, async (req, reply) => {
+      const locale = await requestLocale(deps, req);
+      const t = textsFor(locale, SETTINGS_STRINGS);
       try {
-        await mailer.verify();
-        ctx.log.info({ event: 'web.settings.smtp_verified', transport: spec.name }, 'SMTP relay verified');
-        return back(reply, 'smtp', 'notice', t.smtpVerified.replace('{name}', spec.name));
-      } catch (err) {
-        const message = (err instanceof Error ? err.message : String(err)).replace(
-          new URL(spec.url).password || '\u0000',
-          '***',
+        const relay = await addRelay(db, ctx.secrets, readRelayForm(req.body));
+        ctx.log.info(
+          { event: 'web.settings.relay_added', relay: relay.name, relayId: relay.id, enabled: relay.enabled },
+          'SMTP relay added',
         );
-        ctx.log.warn(
-          { event: 'web.settings.smtp_verify_failed', transport: spec.name, message },
-          'SMTP verify failed',
+        const message = relay.enabled ? t.smtpAdded : t.smtpAddedDisabled;
+        return back(reply, 'smtp', 'notice', interpolate(message, { name: relay.name }));
+      } catch (err) {
+        return refuse(reply, locale, err, t.smtpNotSaved);
+      }
+    });
+
+    app.post('/admin/settings/relays/:id', ADMIN, async (req, reply) => {
+      const id = relayId(req);
+      if (!id) return reply.callNotFound();
+      const locale = await requestLocale(deps, req);
+      const t = textsFor(locale, SETTINGS_STRINGS);
+      try {
+        const input = readRelayForm(req.body);
+        // The form edits the relay, not whether it sends: that is the enable/disable button's.
+        const { enabled } = await getRelay(db, id);
+        const relay = await updateRelay(db, ctx.secrets, id, { ...input, enabled });
+        ctx.log.info(
+          {
+            event: 'web.settings.relay_updated',
+            relay: relay.name,
+            relayId: id,
+            passwordChanged: !!(input.username && input.password),
+          },
+          'SMTP relay updated',
+        );
+        return back(reply, 'smtp', 'notice', interpolate(t.smtpUpdated, { name: relay.name }));
+      } catch (err) {
+        return refuse(reply, locale, err, t.smtpNotSaved);
+      }
+    });
+
+    app.post('/admin/settings/relays/:id/enabled', ADMIN, async (req, reply) => {
+      const id = relayId(req);
+      if (!id) return reply.callNotFound();
+      const locale = await requestLocale(deps, req);
+      const t = textsFor(locale, SETTINGS_STRINGS);
+      const enabled = field(req.body, 'enabled') === '1';
+      try {
+        const { name } = await getRelay(db, id);
+        await setRelayEnabled(db, id, enabled);
+        ctx.log.info(
+          {
+            event: enabled ? 'web.settings.relay_enabled' : 'web.settings.relay_disabled',
+            relay: name,
+            relayId: id,
+          },
+          enabled ? 'SMTP relay enabled' : 'SMTP relay disabled',
         );
         return back(
           reply,
           'smtp',
-          'error',
-          t.smtpVerifyFailed.replace('{name}', spec.name).replace('{message}', message),
+          'notice',
+          interpolate(enabled ? t.smtpEnabledNow : t.smtpDisabledNow, { name }),
         );
-      } finally {
-        mailer.close();
+      } catch (err) {
+        return refuse(reply, locale, err);
       }
+    });
+
+    app.post('/admin/settings/relays/:id/remove', ADMIN, async (req, reply) => {
+      const id = relayId(req);
+      if (!id) return reply.callNotFound();
+      const locale = await requestLocale(deps, req);
+      const t = textsFor(locale, SETTINGS_STRINGS);
+      try {
+        const { name } = await getRelay(db, id);
+        await removeRelay(db, id);
+        ctx.log.info({ event: 'web.settings.relay_removed', relay: name, relayId: id }, 'SMTP relay removed');
+        return back(reply, 'smtp', 'notice', interpolate(t.smtpRemoved, { name }));
+      } catch (err) {
+        return refuse(reply, locale, err);
+      }
+    });
+
+    app.post('/admin/settings/relays/:id/verify', ADMIN, async (req, reply) => {
+      const id = relayId(req);
+      if (!id) return reply.callNotFound();
+      const locale = await requestLocale(deps, req);
+      let spec: TransportSpec;
+      try {
+        spec = await storedRelaySpec(id);
+      } catch (err) {
+        return refuse(reply, locale, err);
+      }
+      return answerVerify(reply, textsFor(locale, SETTINGS_STRINGS), spec, 'settings');
     });
   };
 }
