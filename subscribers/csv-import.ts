@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { sql, type Transaction } from 'kysely';
 import type { Database, Db, Locale } from '../src/db/schema.js';
+import type { StageProblem } from '../src/problem.js';
 import { emailDomain, emailHash, InvalidEmailError, normalizeEmail } from './email.js';
 import { allSections } from './sections.js';
 import { INACTIVE_FOR_GOOD } from './store.js';
@@ -15,7 +16,10 @@ export class CsvImportError extends Error {
 
 export interface ImportProblem {
   line: number;
+  /** In English, for the CLI and logs. */
   reason: string;
+  /** The same as a code and values, for pages in the reader's language. */
+  problem: StageProblem;
 }
 
 export interface ImportSummary {
@@ -97,9 +101,9 @@ export async function importSubscribersCsv(
     problems: [],
     skippedReasons: {},
   };
-  const problem = (line: number, reason: string) => {
+  const problem = (line: number, reason: string, code: string, params: StageProblem['params'] = {}) => {
     summary.invalid++;
-    const p = { line, reason };
+    const p = { line, reason, problem: { code, params } };
     if (summary.problems.length < maxKept) summary.problems.push(p);
     opts.onProblem?.(p);
   };
@@ -145,7 +149,7 @@ export async function importSubscribersCsv(
   stream.on('error', (err: Error) => parser.destroy(err));
   // A malformed record (e.g. an unclosed quote) is reported and skipped rather than ending the import.
   parser.on('skip', (err: Error & { lines?: number }) =>
-    problem(err.lines ?? 0, `unreadable CSV row: ${err.message}`),
+    problem(err.lines ?? 0, `unreadable CSV row: ${err.message}`, 'csv-unreadable', { message: err.message }),
   );
 
   let batch: Row[] = [];
@@ -161,12 +165,13 @@ export async function importSubscribersCsv(
       try {
         normalized = normalizeEmail(r.email ?? '');
       } catch (err) {
-        problem(line, err instanceof InvalidEmailError ? err.message : String(err));
+        if (err instanceof InvalidEmailError) problem(line, err.message, err.code);
+        else problem(line, String(err), 'csv-unreadable', { message: String(err) });
         continue;
       }
       const locale = parseLocale(r.locale);
       if (locale instanceof Error) {
-        problem(line, locale.message);
+        problem(line, locale.message, 'csv-locale', { value: r.locale?.trim() ?? '' });
         continue;
       }
       let sectionIds: number[] | undefined;
@@ -174,14 +179,21 @@ export async function importSubscribersCsv(
       if (topics.length) {
         const unknown = topics.filter((t) => !sectionByKey.has(t));
         if (unknown.length) {
-          problem(line, `unknown topic${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`);
+          problem(
+            line,
+            `unknown topic${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
+            'csv-topics',
+            {
+              list: unknown.join(', '),
+            },
+          );
           continue;
         }
         sectionIds = [...new Set(topics.map((t) => sectionByKey.get(t) as number))];
       }
       const first = seen.get(normalized);
       if (first !== undefined) {
-        problem(line, `duplicate of the address on line ${first}`);
+        problem(line, `duplicate of the address on line ${first}`, 'csv-duplicate', { first });
         continue;
       }
       seen.set(normalized, line);

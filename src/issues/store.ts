@@ -2,6 +2,7 @@ import type { Transaction } from 'kysely';
 import type { Env } from '../config/env.js';
 import type { Database, Db, Issue, IssueState, IssueUpdate } from '../db/schema.js';
 import type { Logger } from '../log.js';
+import type { StageProblem } from '../problem.js';
 import { nextIssueState } from './state-machine.js';
 
 /** What editorial functions need; the clock is injected so scheduling rules are testable. */
@@ -14,11 +15,7 @@ export interface EditorialDeps {
 
 export type Executor = Db | Transaction<Database>;
 
-/**
- * A refusal as data, beside the English message: the JSON API answers it, and the editors' pages
- * say it in the editor's language (src/web/stage-errors.ts).
- */
-export type StageProblem = { code: string; params: Readonly<Record<string, string | number>> };
+export type { StageProblem } from '../problem.js';
 
 export class IssueNotFoundError extends Error {
   override name = 'IssueNotFoundError';

@@ -1,3 +1,4 @@
+import type { EmailErrorCode } from '../../subscribers/email.js';
 import type { IssueState, Locale } from '../db/schema.js';
 import type { RelayErrorCode } from '../delivery/relays.js';
 import type { SourceErrorCode } from '../feeds/sources.js';
@@ -10,7 +11,13 @@ import { interpolate } from './strings.js';
  * The pipeline stages explain refusals in English (the CLI, the JSON API and logs read those); the
  * editors' pages say the same things in the editor's language, keyed by the error's code.
  */
-const INPUT: Record<Locale, Record<EditorialErrorCode | SourceErrorCode | RelayErrorCode, string>> = {
+/** Refusals of a subscriber list's CSV import, row by row. */
+type CsvErrorCode = 'csv-unreadable' | 'csv-locale' | 'csv-topics' | 'csv-duplicate';
+
+const INPUT: Record<
+  Locale,
+  Record<EditorialErrorCode | SourceErrorCode | RelayErrorCode | EmailErrorCode | CsvErrorCode, string>
+> = {
   'zh-CN': {
     'time-zone': '“{tz}”不是有效的 IANA 时区（例如 Asia/Shanghai）。',
     'time-format': '“{at}”不是有效的日期和时间，格式应为 2025-08-01 09:00。',
@@ -48,6 +55,23 @@ const INPUT: Record<Locale, Record<EditorialErrorCode | SourceErrorCode | RelayE
     'relay-exists': '已有名为“{name}”的中继。',
     'relay-missing': '找不到编号为 {id} 的中继。',
     'relay-secret': '已保存的 SMTP 密码无法用当前 SECRET_KEY 解密，请重新输入密码。',
+    'email-missing': '缺少邮箱地址。',
+    'email-line-break': '邮箱地址中有换行。',
+    'email-control': '邮箱地址中有控制字符。',
+    'email-empty': '邮箱地址为空。',
+    'email-too-long': '邮箱地址超过 254 个字符。',
+    'email-bad-char': '邮箱地址中有空格或 < > ( ) , ; : " [ ] \\ 之类的字符。',
+    'email-no-at': '邮箱地址缺少 @。',
+    'email-many-at': '邮箱地址中有不止一个 @。',
+    'email-no-local': '邮箱地址 @ 前面没有内容。',
+    'email-local-too-long': '邮箱地址 @ 前面的部分超过 64 个字符。',
+    'email-local-char': '邮箱地址 @ 前面有不允许的字符。',
+    'email-no-domain': '邮箱地址 @ 后面没有域名。',
+    'email-bad-domain': '邮箱地址的域名无效。',
+    'csv-unreadable': '这一行无法按 CSV 读取：{message}',
+    'csv-locale': '语言“{value}”无效，应为 zh-CN 或 en。',
+    'csv-topics': '没有这些栏目：{list}',
+    'csv-duplicate': '与第 {first} 行的地址重复。',
   },
   en: {
     'time-zone': '"{tz}" is not an IANA time zone such as Asia/Shanghai.',
@@ -88,6 +112,23 @@ const INPUT: Record<Locale, Record<EditorialErrorCode | SourceErrorCode | RelayE
     'relay-missing': 'There is no relay {id}.',
     'relay-secret':
       'A stored SMTP password cannot be read with the current SECRET_KEY; enter the password again.',
+    'email-missing': 'The email address is missing.',
+    'email-line-break': 'The email address contains a line break.',
+    'email-control': 'The email address contains a control character.',
+    'email-empty': 'The email address is empty.',
+    'email-too-long': 'The email address is longer than 254 characters.',
+    'email-bad-char': 'The email address contains a space or one of < > ( ) , ; : " [ ] \\.',
+    'email-no-at': 'The email address has no @.',
+    'email-many-at': 'The email address has more than one @.',
+    'email-no-local': 'The email address has nothing before the @.',
+    'email-local-too-long': 'The part before the @ is longer than 64 characters.',
+    'email-local-char': 'The part before the @ has a character that is not allowed.',
+    'email-no-domain': 'The email address has no domain after the @.',
+    'email-bad-domain': 'The domain of the email address is not valid.',
+    'csv-unreadable': 'This row cannot be read as CSV: {message}',
+    'csv-locale': 'Language "{value}" is not zh-CN or en.',
+    'csv-topics': 'No such sections: {list}',
+    'csv-duplicate': 'The same address as on line {first}.',
   },
 };
 

@@ -41,12 +41,29 @@ describe('CSV import', () => {
   it('imports the good rows and reports each bad row with its line number and reason', async () => {
     const summary = await importSubscribersCsv(db, FIXTURE);
     expect(summary).toMatchObject({ added: 4, updated: 0, skipped: 0, invalid: 5 });
+    // Each reason in English (CLI, logs) and as a code with its values (pages say it in Chinese).
     expect(summary.problems).toEqual([
-      { line: 4, reason: 'Email address has no @' },
-      { line: 7, reason: 'Email address contains a line break' },
-      { line: 8, reason: 'locale "fr" is not zh-CN or en' },
-      { line: 9, reason: 'unknown topic: no-such-topic' },
-      { line: 10, reason: 'duplicate of the address on line 2' },
+      { line: 4, reason: 'Email address has no @', problem: { code: 'email-no-at', params: {} } },
+      {
+        line: 7,
+        reason: 'Email address contains a line break',
+        problem: { code: 'email-line-break', params: {} },
+      },
+      {
+        line: 8,
+        reason: 'locale "fr" is not zh-CN or en',
+        problem: { code: 'csv-locale', params: { value: 'fr' } },
+      },
+      {
+        line: 9,
+        reason: 'unknown topic: no-such-topic',
+        problem: { code: 'csv-topics', params: { list: 'no-such-topic' } },
+      },
+      {
+        line: 10,
+        reason: 'duplicate of the address on line 2',
+        problem: { code: 'csv-duplicate', params: { first: 2 } },
+      },
     ]);
     const li = await getSubscriberByEmail(db, 'li@example.com');
     expect(li).toMatchObject({
@@ -141,7 +158,9 @@ describe('CSV import', () => {
     await once(out, 'finish');
     const summary = await importSubscribersCsv(db, file, { batchSize: 2000 });
     expect(summary).toMatchObject({ added: 100_000, updated: 0, skipped: 0, invalid: 1 });
-    expect(summary.problems).toEqual([{ line: 100_002, reason: 'Email address has no @' }]);
+    expect(summary.problems).toEqual([
+      { line: 100_002, reason: 'Email address has no @', problem: { code: 'email-no-at', params: {} } },
+    ]);
     const counted = await db
       .selectFrom('subscribers')
       .select((eb) => eb.fn.countAll<string>().as('n'))

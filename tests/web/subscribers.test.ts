@@ -241,28 +241,46 @@ describe('subscriber pages', () => {
     expect(en.body).not.toContain('/erase');
   });
 
-  it('imports a CSV upload and reports each bad row with its line number', async () => {
-    const body = multipart({ _csrf: editor.csrf }, { name: 'list.csv', content: readFileSync(FIXTURE) });
-    const res = await h.web.inject({
-      method: 'POST',
-      url: '/admin/subscribers/import',
-      headers: { cookie: editor.cookie, ...body.headers },
-      payload: body.payload,
-    });
+  it('imports a CSV upload and reports each bad row with its line number, in the editor’s language', async () => {
+    const upload = () => {
+      const body = multipart({ _csrf: editor.csrf }, { name: 'list.csv', content: readFileSync(FIXTURE) });
+      return h.web.inject({
+        method: 'POST',
+        url: '/admin/subscribers/import',
+        headers: { cookie: editor.cookie, ...body.headers },
+        payload: body.payload,
+      });
+    };
+    const res = await upload();
     expect(res.statusCode).toBe(200);
     const text = res.body.replace(/\s+/g, ' ');
     expect(text).toContain('Import report: list.csv');
     expect(text).toMatch(/Added<\/th><td>4</);
     expect(text).toMatch(/Rows with problems<\/th><td>5</);
     for (const [line, reason] of [
-      [4, 'Email address has no @'],
-      [7, 'Email address contains a line break'],
-      [8, 'locale &quot;fr&quot; is not zh-CN or en'],
-      [9, 'unknown topic: no-such-topic'],
-      [10, 'duplicate of the address on line 2'],
+      [4, 'The email address has no @.'],
+      [7, 'The email address contains a line break.'],
+      [8, 'Language &quot;fr&quot; is not zh-CN or en.'],
+      [9, 'No such sections: no-such-topic'],
+      [10, 'The same address as on line 2.'],
     ] as const)
       expect(text).toContain(`<tr><td>${line}</td><td>${reason}</td></tr>`);
     expect((await getSubscriberByEmail(h.ctx.db, 'sun@example.com'))?.sectionKeys).toEqual(['industry-news']);
+
+    await setLocale(editor, 'zh-CN');
+    try {
+      const zh = (await upload()).body.replace(/\s+/g, ' ');
+      for (const [line, reason] of [
+        [4, '邮箱地址缺少 @。'],
+        [7, '邮箱地址中有换行。'],
+        [8, '语言“fr”无效，应为 zh-CN 或 en。'],
+        [9, '没有这些栏目：no-such-topic'],
+        [10, '与第 2 行的地址重复。'],
+      ] as const)
+        expect(zh).toContain(`<tr><td>${line}</td><td>${reason}</td></tr>`);
+    } finally {
+      await setLocale(editor, 'en');
+    }
   });
 
   it('refuses an upload without its CSRF token, and says so when no file was chosen', async () => {

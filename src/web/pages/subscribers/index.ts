@@ -24,6 +24,7 @@ import { type Locale, type Section, SUBSCRIBER_STATUSES, type SubscriberStatus }
 import { listSections } from '../../../publication/index.js';
 import type { WebDeps } from '../../deps.js';
 import { requestLocale, sendAdminPage, setFlash } from '../../respond.js';
+import { explainProblem, stageErrorText } from '../../stage-errors.js';
 import { field, fields, isLocale, localName, parseId, textsFor } from './form.js';
 import { SUBSCRIBER_STRINGS } from './strings.js';
 import { acceptUploads, MAX_UPLOAD_BYTES, type UploadBody } from './upload.js';
@@ -56,7 +57,11 @@ export function subscriberFilter(query: Record<string, unknown>, sectionKeys: st
 }
 
 /** A user-facing message for the subscriber stage's errors, in the page's language. */
-export function subscriberErrorMessage(err: unknown, t: Record<string, string | undefined>): string | null {
+export function subscriberErrorMessage(
+  err: unknown,
+  t: Record<string, string | undefined>,
+  locale: Locale,
+): string | null {
   const fill = (text: string | undefined, message: string) => (text ?? '').replace('{message}', message);
   if (err instanceof SubscriberError) {
     const byCode: Record<string, string | undefined> = {
@@ -68,7 +73,7 @@ export function subscriberErrorMessage(err: unknown, t: Record<string, string | 
     };
     return byCode[err.code] ?? fill(t.errInvalid, err.message);
   }
-  if (err instanceof InvalidEmailError) return fill(t.errEmail, err.message);
+  if (err instanceof InvalidEmailError) return fill(t.errEmail, stageErrorText(locale, err));
   if (err instanceof UnknownSectionError) return fill(t.errSection, err.keys.join(', '));
   return null;
 }
@@ -240,7 +245,7 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
         ctx.log.info({ event: 'web.subscriber.added', subscriberId: sub.id }, 'subscriber added');
         return back(reply, `/admin/subscribers/${sub.id}`, 'notice', t.subAdded);
       } catch (err) {
-        const message = subscriberErrorMessage(err, t);
+        const message = subscriberErrorMessage(err, t, locale);
         if (!message) throw err;
         return back(reply, '/admin/subscribers', 'error', message);
       }
@@ -249,7 +254,7 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
     app.post('/admin/subscribers/:id', { config: EDITOR }, async (req, reply) => {
       const id = parseId((req.params as { id: string }).id);
       if (!id) return reply.callNotFound();
-      const { t } = await strings(req);
+      const { locale: pageLocale, t } = await strings(req);
       const body = req.body;
       const locale = field(body, 'locale');
       try {
@@ -266,7 +271,7 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
         ctx.log.info({ event: 'web.subscriber.updated', subscriberId: id }, 'subscriber updated');
         return back(reply, `/admin/subscribers/${id}`, 'notice', t.subUpdated);
       } catch (err) {
-        const message = subscriberErrorMessage(err, t);
+        const message = subscriberErrorMessage(err, t, pageLocale);
         if (!message) throw err;
         return back(reply, `/admin/subscribers/${id}`, 'error', message);
       }
@@ -357,7 +362,7 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
         '/admin/subscribers/import',
         { config: EDITOR, bodyLimit: MAX_UPLOAD_BYTES },
         async (req, reply) => {
-          const { t } = await strings(req);
+          const { locale, t } = await strings(req);
           const file = (req.body as UploadBody | undefined)?.files?.file;
           const show = (status: number, data: Record<string, unknown>) =>
             sendAdminPage(deps, req, reply, {
@@ -385,7 +390,14 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
             );
             return show(200, {
               fileName: file.name,
-              summary,
+              summary: {
+                ...summary,
+                // Each bad row's reason in the editor's language (the English one stays for the CLI).
+                problems: summary.problems.map((p) => ({
+                  line: p.line,
+                  reason: explainProblem(locale, p.problem) ?? p.reason,
+                })),
+              },
               skippedReasons: Object.entries(summary.skippedReasons).map(([reason, n]) => ({ reason, n })),
               unlisted: summary.invalid - summary.problems.length,
             });
