@@ -298,6 +298,21 @@ export function relayUrl(
   return u.toString();
 }
 
+/** A stored relay as a transport spec, its password opened into the URL. */
+function specOf(row: RelayRow, secrets: SecretKeys): TransportSpec {
+  const auth =
+    row.username && row.password_encrypted
+      ? { user: row.username, pass: openPassword(secrets, row.password_encrypted) }
+      : undefined;
+  return {
+    name: row.name,
+    url: relayUrl(row, auth),
+    weight: row.weight,
+    perSecond: row.per_second,
+    perHour: row.per_hour,
+  };
+}
+
 /** The enabled relays of the table as transport specs (empty when none is enabled). */
 export async function storedRelaySpecs(db: Db, secrets: SecretKeys): Promise<TransportSpec[]> {
   const rows = await db
@@ -306,18 +321,14 @@ export async function storedRelaySpecs(db: Db, secrets: SecretKeys): Promise<Tra
     .where('enabled', '=', true)
     .orderBy('id')
     .execute();
-  return rows.map((row) => ({
-    name: row.name,
-    url: relayUrl(
-      row,
-      row.username && row.password_encrypted
-        ? { user: row.username, pass: openPassword(secrets, row.password_encrypted) }
-        : undefined,
-    ),
-    weight: row.weight,
-    perSecond: row.per_second,
-    perHour: row.per_hour,
-  }));
+  return rows.map((row) => specOf(row, secrets));
+}
+
+/** One stored relay (enabled or not) as a transport spec: what "verify connection" connects with. */
+export async function relaySpec(db: Db, secrets: SecretKeys, id: number): Promise<TransportSpec> {
+  const row = await db.selectFrom('smtp_relays').selectAll().where('id', '=', id).executeTakeFirst();
+  if (!row) throw new RelayInputError(`no SMTP relay with id ${id}`, 'relay-missing', { id });
+  return specOf(row, secrets);
 }
 
 /** The relays delivery uses now: the table's enabled ones, else SMTP_URL's. */

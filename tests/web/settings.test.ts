@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { currentRelaySpecs, openPassword } from '../../src/delivery/relays.js';
 import { getPublication, listSections } from '../../src/publication/index.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
-import { relayViews } from '../../src/web/pages/settings.js';
+import { relayViews } from '../../src/web/pages/settings-relays.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
 describe('settings page', () => {

@@ -22,6 +22,9 @@ export type Actor =
     }
   | { kind: 'api-key'; label: string };
 
+/** Route options for a page or action only admins may use (Fastify's `config.access`). */
+export const ADMIN_ROUTE = { config: { access: { kind: 'session', role: 'admin' } } } as const;
+
 export const SAFE_METHODS: readonly string[] = ['GET', 'HEAD', 'OPTIONS'];
 
 export function isMutating(method: string): boolean {

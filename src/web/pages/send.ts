@@ -14,13 +14,7 @@ import { type Checklist, checkIssue } from '../../issues/check.js';
 import { approveIssue, ChecklistFailedError, cancelIssue as cancelUnsent } from '../../issues/lifecycle.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../issues/schedule.js';
 import { canTransition, IllegalIssueTransitionError } from '../../issues/state-machine.js';
-import {
-  type EditorialDeps,
-  EditorialInputError,
-  getIssue,
-  IssueNotFoundError,
-  writeAudit,
-} from '../../issues/store.js';
+import { type EditorialDeps, EditorialInputError, getIssue, IssueNotFoundError } from '../../issues/store.js';
 import { getPublication } from '../../publication/publication.js';
 import { QUEUES } from '../../queue/names.js';
 import type { WebDeps } from '../deps.js';
