@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DateTime } from 'luxon';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addRelay } from '../../src/delivery/relays.js';
 import { createUser } from '../../src/http/auth/users.js';
 import { getPublication } from '../../src/publication/publication.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
@@ -220,9 +221,26 @@ describe("an editor's month in the browser", () => {
   });
 
   it('opens every main page without an error, and saves a screenshot of each', async () => {
+    // A saved relay (switched off, so delivery is unchanged) puts the relay table on the settings
+    // page for the screenshot and the accessibility and width checks below.
+    await addRelay(h.ctx.db, h.ctx.secrets, {
+      name: 'committee-relay',
+      host: 'smtp.committee.example',
+      port: 587,
+      security: 'starttls',
+      username: 'newsletter',
+      password: 'not-shown-anywhere',
+      weight: 2,
+      perSecond: 10,
+      enabled: false,
+    });
     for (const [name, url] of MAIN_PAGES) {
       const res = await page.goto(`${base}${url}`);
       expect(res?.status(), url).toBe(200);
+      if (name === 'settings') {
+        expect(await page.locator('#smtp').textContent()).toContain('committee-relay');
+        expect(await page.content()).not.toContain('not-shown-anywhere');
+      }
       await shot(name);
     }
   });
