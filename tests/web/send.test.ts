@@ -402,6 +402,16 @@ describe('the send page', () => {
         .execute();
       expect(audit.map((a) => a.action)).toEqual(['pause', 'resume']);
       expect(audit[0]?.actor).toBe(`user:${editor.email}`);
+      // The page's history says who did it, newest first, in the editor's language.
+      const page = (await editor.get(`/admin/issues/${issueId}/send`)).body;
+      const history = page.split('id="history-title"')[1]?.split('</section>')[0] ?? '';
+      const rows = [...history.matchAll(/<tr><td>[^<]+<\/td><td>([^<]+)<\/td><td>([^<]+)<\/td><\/tr>/g)].map(
+        (m) => [m[1], m[2]],
+      );
+      expect(rows).toEqual([
+        [editor.email, '继续发送'],
+        [editor.email, '暂停（手动）'],
+      ]);
     });
 
     it('cancels: rows not yet on the wire are skipped', async () => {

@@ -14,7 +14,13 @@ import { type Checklist, checkIssue } from '../../issues/check.js';
 import { approveIssue, ChecklistFailedError, cancelIssue as cancelUnsent } from '../../issues/lifecycle.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../issues/schedule.js';
 import { canTransition, IllegalIssueTransitionError } from '../../issues/state-machine.js';
-import { type EditorialDeps, EditorialInputError, getIssue, IssueNotFoundError } from '../../issues/store.js';
+import {
+  type EditorialDeps,
+  EditorialInputError,
+  getIssue,
+  IssueNotFoundError,
+  listAudit,
+} from '../../issues/store.js';
 import { getPublication } from '../../publication/publication.js';
 import { QUEUES } from '../../queue/names.js';
 import type { WebDeps } from '../deps.js';
@@ -22,6 +28,7 @@ import { issueStateLabel } from '../issue-states.js';
 import { auditActor, requestLocale, sendAdminPage, setFlash } from '../respond.js';
 import { stageErrorText } from '../stage-errors.js';
 import { defineStrings } from '../strings.js';
+import { HISTORY_STRINGS, historyRows } from './send-history.js';
 import { formatDuration, loadSendProgress, type SendProgress } from './send-progress.js';
 import { issueTabs, parseIssueId, TAB_STRINGS } from './send-shared.js';
 
@@ -199,6 +206,12 @@ export const SEND_STRINGS = defineStrings({
 
 type T = (typeof SEND_STRINGS)['zh-CN'];
 
+/** The page's strings: its own and the history's. */
+const PAGE_STRINGS = {
+  'zh-CN': { ...SEND_STRINGS['zh-CN'], ...HISTORY_STRINGS['zh-CN'] },
+  en: { ...SEND_STRINGS.en, ...HISTORY_STRINGS.en },
+};
+
 /** A string whose key is built at run time (a state or check id), or undefined. */
 const lookup = (t: T, key: string): string | undefined => (t as Record<string, string | undefined>)[key];
 
@@ -367,10 +380,11 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
         ? { date: scheduledIn.toFormat('yyyy-MM-dd'), time: scheduledIn.toFormat('HH:mm') }
         : defaultScheduleTime(ctx.now(), tz);
       const started = issue.sending_started_at !== null || progress.total > 0;
+      const history = historyRows(await listAudit(ctx.db, issue.id), locale, tz);
       return sendAdminPage(deps, req, reply, {
         page: 'send-issue',
         title: 'sendTitle',
-        strings: SEND_STRINGS,
+        strings: PAGE_STRINGS,
         scripts: ['send.js'],
         data: {
           issue: {
@@ -408,6 +422,7 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
           progress: progressView(progress, t, locale),
           live: progress.live && started,
           progressUrl: `/admin/issues/${issue.id}/send/progress`,
+          history,
           base: `/admin/issues/${issue.id}/send`,
         },
       });
