@@ -234,7 +234,8 @@ const MIN_SIMILAR_LENGTH = 6;
  * coefficient of their character bigrams is at least 0.75. Character bigrams suit Chinese,
  * which has no spaces (words are mostly two characters), as well as English; 0.75 joins
  * "欧盟发布《通用人工智能实践准则》" with "欧盟正式发布通用人工智能实践准则" (0.86) and keeps it
- * apart from "欧盟发布《通用人工智能模型提供者义务范围指南》" (0.48). Grouping is transitive.
+ * apart from "欧盟发布《通用人工智能模型提供者义务范围指南》" (0.48). Titles whose numbers
+ * differ never group. Grouping is transitive.
  * An inverted index on bigrams means only titles sharing a bigram are compared.
  */
 export function groupNearDuplicates<T extends { id: number; title: string }>(
@@ -261,6 +262,9 @@ export function groupNearDuplicates<T extends { id: number; title: string }>(
 
   const norms = items.map((it) => normaliseTitle(it.title));
   const grams = norms.map((n) => bigrams(n));
+  // Numbers tell parts, issues and articles apart ("… - Part 1" and "… - Part 2" lose their tails
+  // alike; "第5条" and "第6条" differ by one bigram): titles with different numbers never group.
+  const numbers = items.map((it) => (it.title.normalize('NFKC').match(/\d+/g) ?? []).join(','));
   const exact = new Map<string, number>();
   const index = new Map<string, number[]>();
   const shared = new Uint32Array(items.length);
@@ -268,9 +272,10 @@ export function groupNearDuplicates<T extends { id: number; title: string }>(
   for (let i = 0; i < items.length; i++) {
     const norm = norms[i] as string;
     if (norm) {
-      const same = exact.get(norm);
+      const key = `${norm}#${numbers[i]}`;
+      const same = exact.get(key);
       if (same !== undefined) union(same, i);
-      else exact.set(norm, i);
+      else exact.set(key, i);
     }
     const mine = grams[i] as Set<string>;
     if ([...norm].length >= MIN_SIMILAR_LENGTH) {
@@ -285,7 +290,7 @@ export function groupNearDuplicates<T extends { id: number; title: string }>(
       }
       for (const j of touched) {
         const dice = (2 * (shared[j] as number)) / (mine.size + (grams[j] as Set<string>).size);
-        if (dice >= threshold) union(j, i);
+        if (dice >= threshold && numbers[j] === numbers[i]) union(j, i);
         shared[j] = 0;
       }
       for (const g of mine) {

@@ -32,6 +32,17 @@ describe('near-duplicate rule (pure)', () => {
     expect(groups.map((g) => g.map((i) => i.id))).toEqual([[1, 3], [2, 5], [4]]);
   });
 
+  it('keeps apart titles that differ only in their numbers (parts, articles, dates)', () => {
+    const groups = groupNearDuplicates([
+      { id: 1, title: 'Reading the EU AI Act - Part 1' },
+      { id: 2, title: 'Reading the EU AI Act - Part 2' },
+      { id: 3, title: '《人工智能法》第5条解读' },
+      { id: 4, title: '《人工智能法》第6条解读' },
+      { id: 5, title: 'Reading the EU AI Act - Part 1 | Lexology' },
+    ]);
+    expect(groups.map((g) => g.map((i) => i.id))).toEqual([[1, 5], [2], [3], [4]]);
+  });
+
   it('escapes LIKE wildcards so a search for "%" means a percent sign', () => {
     expect(likePattern('50%_a\\b')).toBe('%50\\%\\_a\\\\b%');
   });
