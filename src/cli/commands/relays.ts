@@ -108,10 +108,10 @@ export function registerRelayCommands(program: Command, runtime: CliRuntime): vo
       const now = await currentRelaySpecs(ctx);
       const inUse =
         now.source === 'settings'
-          ? 'the relays below'
+          ? 'the relays above'
           : now.specs.length
             ? 'SMTP_URL'
-            : 'the built-in catcher (SMTP_URL is unset)';
+            : 'no relay (SMTP_URL is unset: send workers will not start; one-off mail goes to the built-in catcher)';
       runtime.print(
         { relays: list, inUse: now.source, names: now.specs.map((s) => s.name) },
         `${list.length ? list.map(line).join('\n') : 'No relays stored.'}\nDelivery uses ${inUse}.`,
