@@ -1,6 +1,6 @@
 import type { Db, Issue } from '../db/schema.js';
 import { addIssueItem } from './edit.js';
-import type { EditorialDeps } from './store.js';
+import { type EditorialDeps, EditorialInputError } from './store.js';
 
 /**
  * Accepting fetched items into a draft from the editors' inbox. The current draft is the newest
@@ -78,7 +78,11 @@ export async function acceptItem(
   }
 }
 
-/** Accepts several items in order; stops at the first error (those before it stay accepted). */
+/**
+ * Accepts several items in order. An item whose section no longer exists is skipped like one with
+ * no section; any other error (the issue left draft meanwhile) stops the rest, and those before it
+ * stay accepted.
+ */
 export async function acceptItems(
   deps: EditorialDeps,
   issueId: number,
@@ -86,6 +90,13 @@ export async function acceptItems(
   actor: string,
 ): Promise<AcceptOutcome[]> {
   const out: AcceptOutcome[] = [];
-  for (const a of acceptances) out.push(await acceptItem(deps, issueId, a, actor));
+  for (const a of acceptances) {
+    try {
+      out.push(await acceptItem(deps, issueId, a, actor));
+    } catch (err) {
+      if (!(err instanceof EditorialInputError && err.code === 'no-section')) throw err;
+      out.push({ itemId: a.itemId, accepted: false, reason: 'no-section' });
+    }
+  }
   return out;
 }

@@ -378,6 +378,55 @@ describe('the inbox page', () => {
     expect(status).toBe('new');
   });
 
+  it('accepts the rest of a bulk choice when one item names a section that no longer exists', async () => {
+    await storeItems(
+      h.ctx.db,
+      domestic,
+      [
+        entry('https://miit.example/bulk-a', '批量采用的第一条', '2025-09-04T02:00:00Z'),
+        entry('https://miit.example/bulk-b', '栏目已被删除的一条', '2025-09-04T03:00:00Z'),
+        entry('https://miit.example/bulk-c', '批量采用的第三条', '2025-09-04T04:00:00Z'),
+      ],
+      new Date('2025-09-05T00:00:00Z'),
+    );
+    const [a, b, c] = [
+      await itemId('https://miit.example/bulk-a'),
+      await itemId('https://miit.example/bulk-b'),
+      await itemId('https://miit.example/bulk-c'),
+    ];
+    const res = await h.web.inject({
+      method: 'POST',
+      url: '/admin/inbox/act',
+      headers: { cookie: editor.cookie },
+      payload: {
+        _csrf: editor.csrf,
+        bulk: 'accept',
+        ids: [String(a), String(b), String(c)],
+        bulk_section: '',
+        [`section_${a}`]: 'domestic-regulation',
+        [`section_${b}`]: 'removed-meanwhile',
+        [`section_${c}`]: 'domestic-regulation',
+        back: '/admin/inbox',
+      },
+    });
+    expect(res.statusCode).toBe(303);
+    const page = (await follow(editor, res)).body;
+    expect(page).toMatch(/已采用 2 条/);
+    expect(page).toContain('1 条未采用');
+    const statuses = await h.ctx.db
+      .selectFrom('items')
+      .select(['id', 'status'])
+      .where('id', 'in', [a, b, c])
+      .orderBy('id')
+      .execute();
+    expect(statuses).toEqual([
+      { id: a, status: 'accepted' },
+      { id: b, status: 'new' },
+      { id: c, status: 'accepted' },
+    ]);
+    await editor.post('/admin/inbox/act', { dismiss: String(b), back: '/admin/inbox' });
+  });
+
   it('dismisses the checked items in bulk', async () => {
     const res = await h.web.inject({
       method: 'POST',
