@@ -218,6 +218,14 @@ describe('saved SMTP relays on the settings page', () => {
     h.ctx.db.updateTable('users').set({ locale }).where('email', '=', b.email).execute();
 
   /** A form post answered 303 to the SMTP section; the page it leads to, with its flash. */
+  /** A relay form the server refuses: the page again (400), with the form as typed. */
+  async function refused(url: string, form: Record<string, string>): Promise<string> {
+    const res = await admin.post(url, form);
+    expect(res.statusCode, url).toBe(400);
+    bodies.push(res.body);
+    return res.body;
+  }
+
   async function act(url: string, form: Record<string, string>): Promise<string> {
     const res = await admin.post(url, form);
     expect(res.statusCode, url).toBe(303);
@@ -306,22 +314,42 @@ describe('saved SMTP relays on the settings page', () => {
 
   it('refuses a bad port, a bad number and a duplicate name with the Chinese sentence, storing nothing', async () => {
     const stored = await rows();
-    expect(await act('/admin/settings/relays', relayForm({ name: 'mail-2', port: '70000' }))).toContain(
+    expect(await refused('/admin/settings/relays', relayForm({ name: 'mail-2', port: '70000' }))).toContain(
       '未保存：端口须在 1 到 65535 之间（填写的是 70000）。',
     );
-    expect(await act('/admin/settings/relays', relayForm({ name: 'mail-2', port: 'abc' }))).toContain(
+    expect(await refused('/admin/settings/relays', relayForm({ name: 'mail-2', port: 'abc' }))).toContain(
       '端口须在 1 到 65535 之间（填写的是 abc）。',
     );
-    expect(await act('/admin/settings/relays', relayForm({ name: 'mail-2', weight: '-1' }))).toContain(
+    expect(await refused('/admin/settings/relays', relayForm({ name: 'mail-2', weight: '-1' }))).toContain(
       '权重 须为不小于 0 的整数（填写的是 -1）。',
     );
-    expect(await act('/admin/settings/relays', relayForm({ host: 'other.example' }))).toContain(
+    expect(await refused('/admin/settings/relays', relayForm({ host: 'other.example' }))).toContain(
       '未保存：已有名为“mail-1”的中继。',
     );
-    expect(await act(`/admin/settings/relays/${relayId}`, relayForm({ port: '0' }))).toContain(
+    expect(await refused(`/admin/settings/relays/${relayId}`, relayForm({ port: '0' }))).toContain(
       '端口须在 1 到 65535 之间（填写的是 0）。',
     );
     expect(await rows()).toEqual(stored);
+  });
+
+  it('shows a refused form again as it was typed, with the reason inside it, but never the password', async () => {
+    const add = await refused(
+      '/admin/settings/relays',
+      relayForm({ name: 'mail-2', host: 'backup.example', port: '70000', password: 'typed-secret' }),
+    );
+    const addForm = add.split('action="/admin/settings/relays" class="card"')[1]?.split('</form>')[0] ?? '';
+    expect(addForm).toContain('role="alert">未保存：端口须在 1 到 65535 之间（填写的是 70000）。');
+    expect(addForm).toContain(
+      'id="relay-new-name" name="name" type="text" required maxlength="63" autocomplete="off" value="mail-2"',
+    );
+    expect(addForm).toContain('value="backup.example"');
+    expect(add).not.toContain('typed-secret');
+
+    const edit = await refused(`/admin/settings/relays/${relayId}`, relayForm({ port: '0', weight: '7' }));
+    const editBox = edit.split(`id="relay-${relayId}-edit"`)[1]?.split('</details>')[0] ?? '';
+    expect(editBox.startsWith(' class="card settings-relay-edit" open>')).toBe(true);
+    expect(editBox).toContain('role="alert">未保存：端口须在 1 到 65535 之间（填写的是 0）。');
+    expect(editBox).toMatch(/name="weight"[^>]*value="7"/);
   });
 
   it('edits a relay: a blank password keeps the stored one, a new one replaces it', async () => {
@@ -417,10 +445,13 @@ describe('saved SMTP relays on the settings page', () => {
     expect(body).toContain('placeholder="Leave blank to keep the saved password"');
     expect(body).toContain('Add a relay');
     expect(body).not.toContain('已保存的中继');
-    expect(await act('/admin/settings/relays', relayForm({ name: 'mail-2', port: '0' }))).toContain(
-      'Not saved: The port must be 1-65535 (got 0).',
-    );
-    await setLocale(admin, 'zh-CN');
+    try {
+      expect(await refused('/admin/settings/relays', relayForm({ name: 'mail-2', port: '0' }))).toContain(
+        'Not saved: The port must be 1-65535 (got 0).',
+      );
+    } finally {
+      await setLocale(admin, 'zh-CN');
+    }
   });
 
   it('removes a relay after asking', async () => {

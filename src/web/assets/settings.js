@@ -1,6 +1,7 @@
 // Settings: a "verify connection" form shows it is working while the relay answers (up to ten
 // seconds). (After a section moves, the redirect's #fragment names the pressed button, and the
-// browser itself puts keyboard focus back on it.) A relay's "edit" link opens its folded form.
+// browser itself puts keyboard focus back on it.) A relay's "edit" link opens its folded form,
+// and a refused relay form is brought into view.
 (() => {
   document.addEventListener('submit', (e) => {
     const form = e.target;
@@ -30,4 +31,14 @@
     }
   });
   open(decodeURIComponent(location.hash.slice(1)));
+
+  // A refused relay form comes back filled in, with the reason inside it: bring it into view.
+  const refused = document.querySelector('form .flash.error[role="alert"]');
+  if (refused) {
+    refused.scrollIntoView({ block: 'center' });
+    refused
+      .closest('form')
+      ?.querySelector('input:not([type="hidden"]), select')
+      ?.focus({ preventScroll: true });
+  }
 })();

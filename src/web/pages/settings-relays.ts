@@ -141,21 +141,49 @@ export async function verifyRelay(spec: TransportSpec): Promise<string | null> {
   }
 }
 
-export function settingsRelays(deps: WebDeps) {
+/** A refused add or edit form, shown again with what was typed (never the password) and why. */
+export interface KeptRelayForm {
+  formId: string;
+  values: Record<string, string | boolean>;
+  error: string;
+}
+
+/** What the admin typed into a relay form, to fill it in again after a refusal. */
+function keptValues(body: unknown): KeptRelayForm['values'] {
+  const keys = ['name', 'host', 'port', 'security', 'username', 'weight', 'perSecond', 'perHour'];
+  return {
+    ...Object.fromEntries(keys.map((k) => [k, field(body, k)])),
+    enabled: field(body, 'enabled') === '1',
+  };
+}
+
+export type SettingsPageRenderer = (
+  req: FastifyRequest,
+  reply: FastifyReply,
+  kept: KeptRelayForm,
+  status: number,
+) => Promise<FastifyReply>;
+
+export function settingsRelays(deps: WebDeps, renderPage: SettingsPageRenderer) {
   const { ctx } = deps;
   const { db, env } = ctx;
   const back = (reply: FastifyReply, kind: 'notice' | 'error', message: string) =>
     setFlash(reply, kind, message).redirect('/admin/settings#smtp', 303);
 
   /** The SMTP section: what sends now (as delivery decides it), the saved relays, SMTP_URL's. */
-  async function smtpView(t: SettingsTexts, locale: Locale) {
+  async function smtpView(t: SettingsTexts, locale: Locale, kept?: KeptRelayForm) {
     const saved = await listRelays(db);
     const enabledCount = saved.filter((r) => r.enabled).length;
     const stored = saved.map((r) => {
       // Confirm the moves that switch delivery between these relays and SMTP_URL (or the catcher).
       const last = r.enabled && enabledCount === 1;
+      const mine = kept?.formId === `relay-${r.id}`;
       return {
         ...r,
+        // The edit form shows what was typed when it was refused, and opens with the reason.
+        form: mine ? { ...r, ...kept.values } : r,
+        open: mine,
+        formError: mine ? kept.error : null,
         formId: `relay-${r.id}`,
         tls: r.security === 'tls',
         fallback: r.weight === 0,
@@ -171,7 +199,15 @@ export function settingsRelays(deps: WebDeps) {
     });
     const base = {
       stored,
-      blank: { port: 587, security: 'starttls', weight: 1, perSecond: 0, perHour: 0 },
+      blank: {
+        port: 587,
+        security: 'starttls',
+        weight: 1,
+        perSecond: 0,
+        perHour: 0,
+        ...(kept?.formId === 'relay-new' ? kept.values : {}),
+      },
+      newError: kept?.formId === 'relay-new' ? kept.error : null,
       envSet: !!env.SMTP_URL,
       outbox: `${env.DATA_DIR}/outbox`,
       poolConnections: env.SMTP_POOL_CONNECTIONS,
@@ -217,6 +253,20 @@ export function settingsRelays(deps: WebDeps) {
     return back(reply, 'error', interpolate(template, { message: stageErrorText(locale, err) }));
   }
 
+  /** A refused add or edit: the page again (400) with the form as typed and the reason beside it. */
+  function refuseForm(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    locale: Locale,
+    err: unknown,
+    formId: string,
+  ) {
+    if (!(err instanceof RelayInputError)) throw err;
+    const t = textsFor(locale, SETTINGS_STRINGS);
+    const error = interpolate(t.smtpNotSaved, { message: stageErrorText(locale, err) });
+    return renderPage(req, reply, { formId, values: keptValues(req.body), error }, 400);
+  }
+
   function register(app: FastifyInstance): void {
     app.post('/admin/settings/transports/:index/verify', ADMIN, async (req, reply) => {
       const t = textsFor(await requestLocale(deps, req), SETTINGS_STRINGS);
@@ -243,7 +293,7 @@ export function settingsRelays(deps: WebDeps) {
         const message = relay.enabled ? t.smtpAdded : t.smtpAddedDisabled;
         return back(reply, 'notice', interpolate(message, { name: relay.name }));
       } catch (err) {
-        return refuse(reply, locale, err, t.smtpNotSaved);
+        return refuseForm(req, reply, locale, err, 'relay-new');
       }
     });
 
@@ -268,7 +318,7 @@ export function settingsRelays(deps: WebDeps) {
         );
         return back(reply, 'notice', interpolate(t.smtpUpdated, { name: relay.name }));
       } catch (err) {
-        return refuse(reply, locale, err, t.smtpNotSaved);
+        return refuseForm(req, reply, locale, err, `relay-${id}`);
       }
     });
 

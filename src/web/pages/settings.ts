@@ -14,7 +14,7 @@ import {
 import { PublicationInputError } from '../../publication/publication.js';
 import type { WebDeps } from '../deps.js';
 import { requestLocale, sendAdminPage, setFlash } from '../respond.js';
-import { settingsRelays } from './settings-relays.js';
+import { type KeptRelayForm, settingsRelays } from './settings-relays.js';
 import { SETTINGS_STRINGS } from './settings-strings.js';
 import { field, textsFor } from './subscribers/form.js';
 
@@ -52,48 +52,57 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
     }
   }
 
-  const relays = settingsRelays(deps);
+  /** The page; after a refused relay form, with that form as typed and the reason (`kept`). */
+  async function renderSettings(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    kept?: KeptRelayForm,
+    status = 200,
+  ) {
+    const t = await texts(req);
+    const locale = await requestLocale(deps, req);
+    const publication = await ensurePublication(db, env);
+    const sections = await listSections(db);
+    const m = publication.masthead ?? {};
+    return sendAdminPage(deps, req, reply, {
+      page: 'settings-index',
+      status,
+      title: 'settingsTitle',
+      strings: SETTINGS_STRINGS,
+      scripts: ['settings.js'],
+      data: {
+        pub: publication,
+        masthead: {
+          committee: m.committee ?? '',
+          director: (m.director ?? []).join('\n'),
+          deputyDirectors: (m.deputyDirectors ?? []).join('\n'),
+          editorialBoard: (m.editorialBoard ?? []).join('\n'),
+          editor: m.editor ?? '',
+        },
+        sections: sections.map((s, i) => {
+          const name = s.names[locale] || s.names['zh-CN'] || s.names.en || s.key;
+          return {
+            key: s.key,
+            position: i + 1,
+            zh: s.names['zh-CN'] ?? '',
+            en: s.names.en ?? '',
+            first: i === 0,
+            last: i === sections.length - 1,
+            upLabel: t.secMoveUp.replace('{name}', name),
+            downLabel: t.secMoveDown.replace('{name}', name),
+          };
+        }),
+        smtp: await relays.view(t, locale, kept),
+      },
+    });
+  }
+
+  const relays = settingsRelays(deps, renderSettings);
 
   return async (app) => {
     relays.register(app);
 
-    app.get('/admin/settings', ADMIN, async (req, reply) => {
-      const t = await texts(req);
-      const locale = await requestLocale(deps, req);
-      const publication = await ensurePublication(db, env);
-      const sections = await listSections(db);
-      const m = publication.masthead ?? {};
-      return sendAdminPage(deps, req, reply, {
-        page: 'settings-index',
-        title: 'settingsTitle',
-        strings: SETTINGS_STRINGS,
-        scripts: ['settings.js'],
-        data: {
-          pub: publication,
-          masthead: {
-            committee: m.committee ?? '',
-            director: (m.director ?? []).join('\n'),
-            deputyDirectors: (m.deputyDirectors ?? []).join('\n'),
-            editorialBoard: (m.editorialBoard ?? []).join('\n'),
-            editor: m.editor ?? '',
-          },
-          sections: sections.map((s, i) => {
-            const name = s.names[locale] || s.names['zh-CN'] || s.names.en || s.key;
-            return {
-              key: s.key,
-              position: i + 1,
-              zh: s.names['zh-CN'] ?? '',
-              en: s.names.en ?? '',
-              first: i === 0,
-              last: i === sections.length - 1,
-              upLabel: t.secMoveUp.replace('{name}', name),
-              downLabel: t.secMoveDown.replace('{name}', name),
-            };
-          }),
-          smtp: await relays.view(t, locale),
-        },
-      });
-    });
+    app.get('/admin/settings', ADMIN, (req, reply) => renderSettings(req, reply));
 
     app.post('/admin/settings/publication', ADMIN, async (req, reply) => {
       const t = await texts(req);
