@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { InvalidEmailError } from '../../../subscribers/email.js';
 import { eraseSubscriber, exportSubscriberData } from '../../../subscribers/privacy.js';
 import { UnknownSectionError } from '../../../subscribers/sections.js';
@@ -12,7 +12,6 @@ import {
 } from '../../../subscribers/store.js';
 import { listSuppressions, suppress, unsuppress } from '../../../subscribers/suppression.js';
 import { type Locale, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../db/schema.js';
-import { isValidApiKey } from '../api-keys.js';
 import { publicAccess } from '../auth/access.js';
 import type { HttpDeps } from '../deps.js';
 import { acceptSignup } from './subscribe.js';
