@@ -209,7 +209,8 @@ describe("an editor's month in the browser", () => {
       'two@readers.example',
     ]);
     await shot('send');
-  });
+    // Up to a minute's wait for a clean minute to reschedule into, then the send itself.
+  }, 150_000);
 
   it('reads the statistics of the issue', async () => {
     await page.goto(`${base}/admin/issues/${issueId}/stats`);
