@@ -81,12 +81,20 @@ describe('settings page', () => {
     });
 
     const bad = await admin.post('/admin/settings/publication', {
-      name: 'x',
+      name: '新的刊名',
       fromName: 'x',
       fromEmail: 'newsletter@lawyers.example',
       timeZone: 'Mars/Olympus',
+      editorialBoard: '甲\n乙\n丙',
     });
-    expect((await follow(admin, bad)).body).toContain('&quot;Mars/Olympus&quot; is not an IANA time zone');
+    // Refused: the page again (400) with the reason inside the form, and the form as it was typed.
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toContain('role="alert">&quot;Mars/Olympus&quot; is not an IANA time zone');
+    expect(bad.body).toContain(
+      'id="pub-name" name="name" type="text" required maxlength="200" value="新的刊名"',
+    );
+    expect(bad.body).toContain('value="Mars/Olympus"');
+    expect(bad.body).toContain('>甲\n乙\n丙</textarea>');
     expect((await getPublication(h.ctx.db))?.time_zone).toBe('Asia/Shanghai');
   });
 

@@ -141,15 +141,15 @@ export async function verifyRelay(spec: TransportSpec): Promise<string | null> {
   }
 }
 
-/** A refused add or edit form, shown again with what was typed (never the password) and why. */
-export interface KeptRelayForm {
+/** A refused form (a relay, the publication), shown again with what was typed (never a password) and why. */
+export interface KeptForm {
   formId: string;
   values: Record<string, string | boolean>;
   error: string;
 }
 
 /** What the admin typed into a relay form, to fill it in again after a refusal. */
-function keptValues(body: unknown): KeptRelayForm['values'] {
+function keptValues(body: unknown): KeptForm['values'] {
   const keys = ['name', 'host', 'port', 'security', 'username', 'weight', 'perSecond', 'perHour'];
   return {
     ...Object.fromEntries(keys.map((k) => [k, field(body, k)])),
@@ -160,7 +160,7 @@ function keptValues(body: unknown): KeptRelayForm['values'] {
 export type SettingsPageRenderer = (
   req: FastifyRequest,
   reply: FastifyReply,
-  kept: KeptRelayForm,
+  kept: KeptForm,
   status: number,
 ) => Promise<FastifyReply>;
 
@@ -171,7 +171,7 @@ export function settingsRelays(deps: WebDeps, renderPage: SettingsPageRenderer) 
     setFlash(reply, kind, message).redirect('/admin/settings#smtp', 303);
 
   /** The SMTP section: what sends now (as delivery decides it), the saved relays, SMTP_URL's. */
-  async function smtpView(t: SettingsTexts, locale: Locale, kept?: KeptRelayForm) {
+  async function smtpView(t: SettingsTexts, locale: Locale, kept?: KeptForm) {
     const saved = await listRelays(db);
     const enabledCount = saved.filter((r) => r.enabled).length;
     const stored = saved.map((r) => {

@@ -14,7 +14,7 @@ import {
 import { PublicationInputError } from '../../publication/publication.js';
 import type { WebDeps } from '../deps.js';
 import { requestLocale, sendAdminPage, setFlash } from '../respond.js';
-import { type KeptRelayForm, settingsRelays } from './settings-relays.js';
+import { type KeptForm, settingsRelays } from './settings-relays.js';
 import { SETTINGS_STRINGS } from './settings-strings.js';
 import { field, textsFor } from './subscribers/form.js';
 
@@ -27,6 +27,55 @@ export function lines(text: string): string[] {
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter(Boolean);
+}
+
+const PUBLICATION_FIELDS = [
+  'name',
+  'locale',
+  'fromName',
+  'fromEmail',
+  'replyTo',
+  'timeZone',
+  'postalAddress',
+  'committee',
+  'director',
+  'deputyDirectors',
+  'editorialBoard',
+  'editor',
+] as const;
+
+/** The publication form as typed, to show it again after a refusal. */
+function typedValues(body: unknown): KeptForm['values'] {
+  return {
+    ...Object.fromEntries(PUBLICATION_FIELDS.map((k) => [k, field(body, k)])),
+    trackingEnabled: field(body, 'trackingEnabled') === '1',
+  };
+}
+
+const text = (v: string | boolean | undefined) => (typeof v === 'string' ? v : '');
+
+/** Typed values in the shape the page shows a stored publication in (pure). */
+function typedPublication(v: KeptForm['values']) {
+  return {
+    name: text(v.name),
+    locale: text(v.locale) as 'zh-CN' | 'en',
+    from_name: text(v.fromName),
+    from_email: text(v.fromEmail),
+    reply_to: text(v.replyTo),
+    time_zone: text(v.timeZone),
+    postal_address: text(v.postalAddress),
+    tracking_enabled: v.trackingEnabled === true,
+  };
+}
+
+function typedMasthead(v: KeptForm['values']): Masthead {
+  return {
+    committee: text(v.committee),
+    director: lines(text(v.director)),
+    deputyDirectors: lines(text(v.deputyDirectors)),
+    editorialBoard: lines(text(v.editorialBoard)),
+    editor: text(v.editor),
+  };
 }
 
 /**
@@ -56,14 +105,17 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
   async function renderSettings(
     req: FastifyRequest,
     reply: FastifyReply,
-    kept?: KeptRelayForm,
+    kept?: KeptForm,
     status = 200,
   ) {
     const t = await texts(req);
     const locale = await requestLocale(deps, req);
-    const publication = await ensurePublication(db, env);
+    const stored = await ensurePublication(db, env);
     const sections = await listSections(db);
-    const m = publication.masthead ?? {};
+    // A refused publication form comes back as it was typed, with the reason inside it.
+    const typed = kept?.formId === 'publication' ? kept.values : null;
+    const publication = typed ? { ...stored, ...typedPublication(typed) } : stored;
+    const m = typed ? typedMasthead(typed) : (stored.masthead ?? {});
     return sendAdminPage(deps, req, reply, {
       page: 'settings-index',
       status,
@@ -92,6 +144,7 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
             downLabel: t.secMoveDown.replace('{name}', name),
           };
         }),
+        pubError: typed ? kept?.error : null,
         smtp: await relays.view(t, locale, kept),
       },
     });
@@ -113,11 +166,12 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
       const replyTo = field(b, 'replyTo').trim();
       const timeZone = field(b, 'timeZone').trim();
       const locale = field(b, 'locale');
-      if (!name || !fromName) return back(reply, 'publication', 'error', t.pubNameRequired);
-      if (!EMAIL.test(fromEmail)) return back(reply, 'publication', 'error', t.pubBadEmail);
-      if (replyTo && !EMAIL.test(replyTo)) return back(reply, 'publication', 'error', t.pubBadReplyTo);
-      if (!IANAZone.isValidZone(timeZone))
-        return back(reply, 'publication', 'error', t.pubBadZone.replace('{zone}', timeZone));
+      const refuse = (error: string) =>
+        renderSettings(req, reply, { formId: 'publication', values: typedValues(b), error }, 400);
+      if (!name || !fromName) return refuse(t.pubNameRequired);
+      if (!EMAIL.test(fromEmail)) return refuse(t.pubBadEmail);
+      if (replyTo && !EMAIL.test(replyTo)) return refuse(t.pubBadReplyTo);
+      if (!IANAZone.isValidZone(timeZone)) return refuse(t.pubBadZone.replace('{zone}', timeZone));
       const committee = field(b, 'committee').trim();
       const editor = field(b, 'editor').trim();
       await ensurePublication(db, env);
