@@ -101,13 +101,8 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
     }
   }
 
-  /** The page; after a refused relay form, with that form as typed and the reason (`kept`). */
-  async function renderSettings(
-    req: FastifyRequest,
-    reply: FastifyReply,
-    kept?: KeptForm,
-    status = 200,
-  ) {
+  /** The page; after a refused form (a relay, the publication), with it as typed and why (`kept`). */
+  async function renderSettings(req: FastifyRequest, reply: FastifyReply, kept?: KeptForm, status = 200) {
     const t = await texts(req);
     const locale = await requestLocale(deps, req);
     const stored = await ensurePublication(db, env);
