@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Redis } from 'ioredis';
-import { type Kysely, Migrator, sql } from 'kysely';
+import { sql } from 'kysely';
 import { migrations } from '../../db/migrations/index.js';
 import type { Db } from '../../db/schema.js';
 import { publicAccess } from '../auth/access.js';
@@ -41,18 +41,19 @@ export async function pingRedis(client: Redis): Promise<void> {
   if (answer !== 'PONG') throw new Error(`Redis answered ${answer}`);
 }
 
-/** Migrations this build knows that the database has not applied (empty: schema is current). */
+/**
+ * Migrations this build knows that the database has not applied (empty: schema is current). Reads
+ * this schema's migration table directly: Kysely's Migrator first introspects every schema of the
+ * database, which is slow where there are many and fails when one is dropped meanwhile.
+ */
 export async function pendingMigrations(db: Db): Promise<string[]> {
-  const schema = (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0]?.s ?? 'public';
-  const migrator = new Migrator({
-    // biome-ignore lint/suspicious/noExplicitAny: the migrator works on any schema
-    db: db as Kysely<any>,
-    migrationTableSchema: schema,
-    provider: { getMigrations: async () => migrations },
-    allowUnorderedMigrations: true,
-  });
-  const known = await migrator.getMigrations();
-  return known.filter((m) => m.executedAt === undefined).map((m) => m.name);
+  const table = await sql<{ t: string | null }>`SELECT to_regclass('kysely_migration')::text AS t`.execute(
+    db,
+  );
+  if (!table.rows[0]?.t) return Object.keys(migrations);
+  const { rows } = await sql<{ name: string }>`SELECT name FROM kysely_migration`.execute(db);
+  const applied = new Set(rows.map((r) => r.name));
+  return Object.keys(migrations).filter((name) => !applied.has(name));
 }
 
 export type CheckResult = { ok: true } | { ok: false; error: string };
