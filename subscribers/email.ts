@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { domainToASCII } from 'node:url';
-import type { StageProblem } from '../src/problem.js';
+import { ProblemError } from '../src/problem.js';
 import { hasControl } from './text.js';
 
 export type EmailErrorCode =
@@ -18,18 +18,9 @@ export type EmailErrorCode =
   | 'email-no-domain'
   | 'email-bad-domain';
 
-export class InvalidEmailError extends Error {
+export class InvalidEmailError extends ProblemError<EmailErrorCode> {
   override name = 'InvalidEmailError';
-  readonly userFacing = true;
-  constructor(
-    message: string,
-    readonly code: EmailErrorCode,
-  ) {
-    super(message);
-  }
-  get problem(): StageProblem {
-    return { code: this.code, params: {} };
-  }
+  declare readonly code: EmailErrorCode;
 }
 
 // Printable ASCII allowed in an unquoted local part (RFC 5322 atext and dots); quoted local parts

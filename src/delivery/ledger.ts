@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db, DeliveryState } from '../db/schema.js';
+import { type Db, DELIVERY_STATES, type DeliveryState } from '../db/schema.js';
 import { transitionOf } from './issue-state.js';
 
 /**
@@ -194,20 +194,14 @@ export async function issueStats(db: Db, issueId: number): Promise<IssueStats> {
     .where('issue_id', '=', issueId)
     .groupBy('state')
     .execute();
-  const byState: Record<DeliveryState, number> = {
-    queued: 0,
-    claimed: 0,
-    sending: 0,
-    accepted: 0,
-    deferred: 0,
-    failed: 0,
-    unknown: 0,
-    skipped: 0,
-  };
-  let total = 0;
-  for (const r of rows) {
-    byState[r.state] = Number(r.n);
-    total += Number(r.n);
-  }
-  return { total, byState };
+  return statsOf(Object.fromEntries(rows.map((r) => [r.state, Number(r.n)])));
+}
+
+/** Counts by state, every state present (0 when absent), and their total (pure). */
+export function statsOf(counts: Partial<Record<DeliveryState, number>>): IssueStats {
+  const byState = Object.fromEntries(DELIVERY_STATES.map((s) => [s, counts[s] ?? 0])) as Record<
+    DeliveryState,
+    number
+  >;
+  return { total: Object.values(byState).reduce((a, b) => a + b, 0), byState };
 }

@@ -1,7 +1,9 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { Env } from '../config/env.js';
 import type { SecretKeys } from '../config/secret.js';
+import { isUniqueViolation } from '../db/errors.js';
 import { type Db, RELAY_SECURITY, type RelaySecurity, type SmtpRelaysTable } from '../db/schema.js';
+import { ProblemError } from '../problem.js';
 import { parseTransportSpecs, type TransportSpec } from './transports.js';
 
 /**
@@ -21,19 +23,9 @@ export type RelayErrorCode =
   | 'relay-missing'
   | 'relay-secret';
 
-export class RelayInputError extends Error {
+export class RelayInputError extends ProblemError<RelayErrorCode> {
   override name = 'RelayInputError';
-  readonly userFacing = true;
-  constructor(
-    message: string,
-    readonly code: RelayErrorCode,
-    readonly params: Readonly<Record<string, string | number>> = {},
-  ) {
-    super(message);
-  }
-  get problem() {
-    return { code: this.code, params: this.params };
-  }
+  declare readonly code: RelayErrorCode;
 }
 
 export interface RelayInput {
@@ -167,7 +159,7 @@ function view(row: RelayRow): RelayView {
   };
 }
 
-const isUniqueViolation = (err: unknown) => (err as { code?: string }).code === '23505';
+const missing = (id: number) => new RelayInputError(`no SMTP relay with id ${id}`, 'relay-missing', { id });
 
 export async function listRelays(db: Db): Promise<RelayView[]> {
   const rows = await db.selectFrom('smtp_relays').selectAll().orderBy('id').execute();
@@ -176,7 +168,7 @@ export async function listRelays(db: Db): Promise<RelayView[]> {
 
 export async function getRelay(db: Db, id: number): Promise<RelayView> {
   const row = await db.selectFrom('smtp_relays').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!row) throw new RelayInputError(`no SMTP relay with id ${id}`, 'relay-missing', { id });
+  if (!row) throw missing(id);
   return view(row);
 }
 
@@ -196,32 +188,46 @@ function credentials(
   });
 }
 
-export async function addRelay(db: Db, secrets: SecretKeys, raw: RelayInput): Promise<RelayView> {
-  const input = checkRelayInput(raw);
+/** The row a checked relay is stored as; `stored` holds the credentials an edit may keep. */
+function columns(
+  secrets: SecretKeys,
+  input: RelayInput,
+  stored: { username: string | null; password_encrypted: string | null } | null,
+) {
+  return {
+    name: input.name,
+    host: input.host,
+    port: input.port,
+    security: input.security,
+    ...credentials(secrets, input, stored),
+    weight: input.weight as number,
+    per_second: input.perSecond as number,
+    per_hour: input.perHour as number,
+    enabled: input.enabled as boolean,
+  };
+}
+
+/** Runs a write, saying a duplicate name in the relay's own terms. */
+async function namedUniquely<T>(name: string, write: () => Promise<T>): Promise<T> {
   try {
-    const row = await db
-      .insertInto('smtp_relays')
-      .values({
-        name: input.name,
-        host: input.host,
-        port: input.port,
-        security: input.security,
-        ...credentials(secrets, input, null),
-        weight: input.weight as number,
-        per_second: input.perSecond as number,
-        per_hour: input.perHour as number,
-        enabled: input.enabled as boolean,
-      })
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    return view(row);
+    return await write();
   } catch (err) {
     if (isUniqueViolation(err))
-      throw new RelayInputError(`an SMTP relay named "${input.name}" already exists`, 'relay-exists', {
-        name: input.name,
-      });
+      throw new RelayInputError(`an SMTP relay named "${name}" already exists`, 'relay-exists', { name });
     throw err;
   }
+}
+
+export async function addRelay(db: Db, secrets: SecretKeys, raw: RelayInput): Promise<RelayView> {
+  const input = checkRelayInput(raw);
+  const row = await namedUniquely(input.name, () =>
+    db
+      .insertInto('smtp_relays')
+      .values(columns(secrets, input, null))
+      .returningAll()
+      .executeTakeFirstOrThrow(),
+  );
+  return view(row);
 }
 
 export async function updateRelay(
@@ -236,33 +242,16 @@ export async function updateRelay(
     .select(['username', 'password_encrypted'])
     .where('id', '=', id)
     .executeTakeFirst();
-  if (!stored) throw new RelayInputError(`no SMTP relay with id ${id}`, 'relay-missing', { id });
-  try {
-    const row = await db
+  if (!stored) throw missing(id);
+  const row = await namedUniquely(input.name, () =>
+    db
       .updateTable('smtp_relays')
-      .set({
-        name: input.name,
-        host: input.host,
-        port: input.port,
-        security: input.security,
-        ...credentials(secrets, input, stored),
-        weight: input.weight as number,
-        per_second: input.perSecond as number,
-        per_hour: input.perHour as number,
-        enabled: input.enabled as boolean,
-        updated_at: new Date(),
-      })
+      .set({ ...columns(secrets, input, stored), updated_at: new Date() })
       .where('id', '=', id)
       .returningAll()
-      .executeTakeFirstOrThrow();
-    return view(row);
-  } catch (err) {
-    if (isUniqueViolation(err))
-      throw new RelayInputError(`an SMTP relay named "${input.name}" already exists`, 'relay-exists', {
-        name: input.name,
-      });
-    throw err;
-  }
+      .executeTakeFirstOrThrow(),
+  );
+  return view(row);
 }
 
 export async function setRelayEnabled(db: Db, id: number, enabled: boolean): Promise<void> {
@@ -271,14 +260,12 @@ export async function setRelayEnabled(db: Db, id: number, enabled: boolean): Pro
     .set({ enabled, updated_at: new Date() })
     .where('id', '=', id)
     .executeTakeFirst();
-  if (!Number(result.numUpdatedRows))
-    throw new RelayInputError(`no SMTP relay with id ${id}`, 'relay-missing', { id });
+  if (!Number(result.numUpdatedRows)) throw missing(id);
 }
 
 export async function removeRelay(db: Db, id: number): Promise<void> {
   const result = await db.deleteFrom('smtp_relays').where('id', '=', id).executeTakeFirst();
-  if (!Number(result.numDeletedRows))
-    throw new RelayInputError(`no SMTP relay with id ${id}`, 'relay-missing', { id });
+  if (!Number(result.numDeletedRows)) throw missing(id);
 }
 
 /* ---------- what delivery sends through ---------- */
@@ -327,7 +314,7 @@ export async function storedRelaySpecs(db: Db, secrets: SecretKeys): Promise<Tra
 /** One stored relay (enabled or not) as a transport spec: what "verify connection" connects with. */
 export async function relaySpec(db: Db, secrets: SecretKeys, id: number): Promise<TransportSpec> {
   const row = await db.selectFrom('smtp_relays').selectAll().where('id', '=', id).executeTakeFirst();
-  if (!row) throw new RelayInputError(`no SMTP relay with id ${id}`, 'relay-missing', { id });
+  if (!row) throw missing(id);
   return specOf(row, secrets);
 }
 

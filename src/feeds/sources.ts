@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import { isUniqueViolation } from '../db/errors.js';
 import type { Db, Source, SourceRule } from '../db/schema.js';
+import { ProblemError } from '../problem.js';
 
 /**
  * Sources: a feed URL with a default section, keyword rules, a polling interval and a switch.
@@ -21,19 +23,8 @@ export type SourceErrorCode =
   | 'item-title'
   | 'item-missing';
 
-export class SourceInputError extends Error {
+export class SourceInputError extends ProblemError<SourceErrorCode> {
   override name = 'SourceInputError';
-  readonly userFacing = true;
-  constructor(
-    message: string,
-    readonly code?: SourceErrorCode,
-    readonly params: Readonly<Record<string, string | number>> = {},
-  ) {
-    super(message);
-  }
-  get problem() {
-    return this.code ? { code: this.code, params: this.params } : undefined;
-  }
 }
 
 export interface SourceInput {
@@ -110,10 +101,6 @@ export async function sectionIdForKey(db: Db, key: string): Promise<number> {
 
 async function checkRuleSections(db: Db, rules: SourceRule[]): Promise<void> {
   for (const rule of rules) if (rule.sectionKey) await sectionIdForKey(db, rule.sectionKey);
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  return (err as { code?: string }).code === '23505';
 }
 
 export async function addSource(db: Db, input: SourceInput): Promise<Source> {

@@ -2,7 +2,7 @@ import type { Transaction } from 'kysely';
 import type { Env } from '../config/env.js';
 import type { Database, Db, Issue, IssueState, IssueUpdate } from '../db/schema.js';
 import type { Logger } from '../log.js';
-import type { StageProblem } from '../problem.js';
+import { ProblemError, type StageProblem } from '../problem.js';
 import { nextIssueState } from './state-machine.js';
 
 /** What editorial functions need; the clock is injected so scheduling rules are testable. */
@@ -50,19 +50,8 @@ export type EditorialErrorCode =
   | 'move-item-where'
   | 'move-section-where';
 
-export class EditorialInputError extends Error {
+export class EditorialInputError extends ProblemError<EditorialErrorCode> {
   override name = 'EditorialInputError';
-  readonly userFacing = true;
-  constructor(
-    message: string,
-    readonly code?: EditorialErrorCode,
-    readonly params: Readonly<Record<string, string | number>> = {},
-  ) {
-    super(message);
-  }
-  get problem(): StageProblem | undefined {
-    return this.code ? { code: this.code, params: this.params } : undefined;
-  }
 }
 
 export async function getIssue(db: Executor, issueId: number): Promise<Issue> {

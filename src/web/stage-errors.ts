@@ -1,5 +1,5 @@
 import type { EmailErrorCode } from '../../subscribers/email.js';
-import type { IssueState, Locale } from '../db/schema.js';
+import { ISSUE_STATES, type Locale } from '../db/schema.js';
 import type { RelayErrorCode } from '../delivery/relays.js';
 import type { SourceErrorCode } from '../feeds/sources.js';
 import type { IssueAction } from '../issues/state-machine.js';
@@ -181,17 +181,6 @@ const OTHER: Record<Locale, Record<'illegal-transition' | 'issue-not-found', str
   },
 };
 
-const STATES: IssueState[] = [
-  'draft',
-  'approved',
-  'scheduled',
-  'sending',
-  'paused',
-  'sent',
-  'cancelled',
-  'failed',
-];
-
 /** The problem a stage error carries (see StageProblem), if it has one. */
 export function stageProblemOf(err: unknown): StageProblem | null {
   const problem = (err as { problem?: StageProblem } | null)?.problem;
@@ -205,7 +194,7 @@ export function stageProblemOf(err: unknown): StageProblem | null {
  */
 export function stageErrorCatalogue(locale: Locale): Record<string, string> {
   const out: Record<string, string> = { ...INPUT[locale], ...OTHER[locale] };
-  for (const state of STATES) {
+  for (const state of ISSUE_STATES) {
     const label = issueStateLabel(locale, state);
     out[`state.${state}`] = locale === 'en' ? label.toLowerCase() : label;
   }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerSendCommands } from '../../src/cli/commands/send.js';
 import type { CliRuntime } from '../../src/cli/runtime.js';
 import { startIssueSend } from '../../src/delivery/control.js';
-import type { IssueStats } from '../../src/delivery/ledger.js';
+import { type IssueStats, statsOf } from '../../src/delivery/ledger.js';
 import {
   formatDuration,
   formatProgress,
@@ -25,20 +25,7 @@ import {
   standInContent,
 } from './support.js';
 
-function stats(by: Partial<IssueStats['byState']>): IssueStats {
-  const byState = {
-    queued: 0,
-    claimed: 0,
-    sending: 0,
-    accepted: 0,
-    deferred: 0,
-    failed: 0,
-    unknown: 0,
-    skipped: 0,
-    ...by,
-  };
-  return { byState, total: Object.values(byState).reduce((a, b) => a + b, 0) };
-}
+const stats = statsOf;
 
 describe('send progress (pure)', () => {
   it('measures the rate over the recent window and the ETA of what is left', () => {

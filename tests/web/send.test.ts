@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { statsOf } from '../../src/delivery/ledger.js';
 import { scheduleJobId } from '../../src/issues/lifecycle.js';
 import { QUEUES } from '../../src/queue/names.js';
 import { createRedis } from '../../src/queue/redis.js';
@@ -10,20 +11,7 @@ import { FORM, form } from '../http/support.js';
 import { seedSentIssue } from '../tracking/seed.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
-const byState = (over: Partial<Record<string, number>>) => {
-  const s = {
-    queued: 0,
-    claimed: 0,
-    sending: 0,
-    accepted: 0,
-    deferred: 0,
-    failed: 0,
-    unknown: 0,
-    skipped: 0,
-    ...over,
-  };
-  return { total: Object.values(s).reduce((a, b) => a + b, 0), byState: s };
-};
+const byState = statsOf;
 
 describe('send progress (pure)', () => {
   it('counts, rate over the last minute and ETA', () => {

@@ -8,7 +8,7 @@ import { defineStrings, interpolate } from '../strings.js';
  * stay on the editor page; they would drown these.
  */
 
-const SHOWN = [
+export const HISTORY_ACTIONS = [
   'import',
   'assemble',
   'approve',
@@ -23,7 +23,7 @@ const SHOWN = [
   'fail',
   'resend-unknown',
 ] as const;
-type Shown = (typeof SHOWN)[number];
+type Shown = (typeof HISTORY_ACTIONS)[number];
 
 export const HISTORY_STRINGS = defineStrings({
   'zh-CN': {
@@ -98,13 +98,15 @@ export interface HistoryRow {
   what: string;
 }
 
-/** The history rows for the send page (pure): newest first, at most `limit`. */
+/** The history rows for the send page (pure), from entries oldest first: newest first, at most `limit`. */
 export function historyRows(entries: AuditEntry[], locale: Locale, tz: string, limit = 30): HistoryRow[] {
   const t = HISTORY_STRINGS[locale];
   const time = (d: Date | string) =>
     DateTime.fromJSDate(new Date(d), { zone: tz }).toFormat('yyyy-MM-dd HH:mm');
   return entries
-    .filter((e): e is AuditEntry & { action: Shown } => (SHOWN as readonly string[]).includes(e.action))
+    .filter((e): e is AuditEntry & { action: Shown } =>
+      (HISTORY_ACTIONS as readonly string[]).includes(e.action),
+    )
     .slice(-limit)
     .reverse()
     .map((e) => {

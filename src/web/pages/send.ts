@@ -14,13 +14,7 @@ import { type Checklist, checkIssue } from '../../issues/check.js';
 import { approveIssue, ChecklistFailedError, cancelIssue as cancelUnsent } from '../../issues/lifecycle.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../issues/schedule.js';
 import { canTransition, IllegalIssueTransitionError } from '../../issues/state-machine.js';
-import {
-  type EditorialDeps,
-  EditorialInputError,
-  getIssue,
-  IssueNotFoundError,
-  listAudit,
-} from '../../issues/store.js';
+import { type EditorialDeps, EditorialInputError, getIssue, IssueNotFoundError } from '../../issues/store.js';
 import { getPublication } from '../../publication/publication.js';
 import { QUEUES } from '../../queue/names.js';
 import type { WebDeps } from '../deps.js';
@@ -28,7 +22,7 @@ import { issueStateLabel } from '../issue-states.js';
 import { auditActor, requestLocale, sendAdminPage, setFlash } from '../respond.js';
 import { stageErrorText } from '../stage-errors.js';
 import { defineStrings } from '../strings.js';
-import { HISTORY_STRINGS, historyRows } from './send-history.js';
+import { HISTORY_ACTIONS, HISTORY_STRINGS, historyRows } from './send-history.js';
 import { formatDuration, loadSendProgress, type SendProgress } from './send-progress.js';
 import { issueTabs, parseIssueId, TAB_STRINGS } from './send-shared.js';
 
@@ -380,7 +374,16 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
         ? { date: scheduledIn.toFormat('yyyy-MM-dd'), time: scheduledIn.toFormat('HH:mm') }
         : defaultScheduleTime(ctx.now(), tz);
       const started = issue.sending_started_at !== null || progress.total > 0;
-      const history = historyRows(await listAudit(ctx.db, issue.id), locale, tz);
+      // Only the entries the history shows, newest 30: an issue's log also holds every item edit.
+      const entries = await ctx.db
+        .selectFrom('issue_audit')
+        .select(['action', 'actor', 'at', 'detail'])
+        .where('issue_id', '=', issue.id)
+        .where('action', 'in', [...HISTORY_ACTIONS])
+        .orderBy('id', 'desc')
+        .limit(30)
+        .execute();
+      const history = historyRows(entries.reverse(), locale, tz);
       return sendAdminPage(deps, req, reply, {
         page: 'send-issue',
         title: 'sendTitle',

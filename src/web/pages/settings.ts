@@ -103,8 +103,8 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
 
   /** The page; after a refused form (a relay, the publication), with it as typed and why (`kept`). */
   async function renderSettings(req: FastifyRequest, reply: FastifyReply, kept?: KeptForm, status = 200) {
-    const t = await texts(req);
     const locale = await requestLocale(deps, req);
+    const t = textsFor(locale, SETTINGS_STRINGS);
     const stored = await ensurePublication(db, env);
     const sections = await listSections(db);
     // A refused publication form comes back as it was typed, with the reason inside it.
