@@ -7,10 +7,11 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Masthead } from '../../src/db/schema.js';
 import { parseIssueMarkdown } from '../../src/issues/markdown-parse.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 
 const run = promisify(execFile);
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const model = path.resolve(projectRoot, '../shared/reference/sample-issue-2025-07.md');
+const model = sharedFixture(MODEL_DOCUMENT);
 // The embedded database (PGlite), as a newcomer without DATABASE_URL gets it.
 const dataDir = mkdtempSync(path.join(tmpdir(), 'gazette-issue-cli-'));
 const env = { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'silent', NODE_ENV: 'test' };
@@ -19,10 +20,10 @@ const gazette = (...args: string[]) =>
 
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
-describe('gazette issue import / export (CLI, embedded database)', () => {
+describe.skipIf(!model.present)('gazette issue import / export (CLI, embedded database)', () => {
   // Two process starts only: each opens the embedded database and runs the migrations.
   it('prints {id, title, period, masthead, sections} as JSON, and exports Markdown that reads back the same', async () => {
-    const { stdout } = await gazette('issue', 'import', model, '--json');
+    const { stdout } = await gazette('issue', 'import', model.path, '--json');
     const out = JSON.parse(stdout) as {
       id: number;
       title: string;

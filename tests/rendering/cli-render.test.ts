@@ -2,11 +2,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerRenderCommands } from '../../src/cli/commands/render.js';
 import { createRuntime } from '../../src/cli/runtime.js';
 import { loadModelIssue } from '../support/model-issue.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
 const dir = mkdtempSync(path.join(tmpdir(), 'gazette-render-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -23,9 +25,9 @@ async function render(args: string[]): Promise<void> {
   }
 }
 
-describe('gazette render', () => {
+describe.skipIf(!modelDocument.present)('gazette render', () => {
   const issueFile = path.join(dir, 'issue.json');
-  writeFileSync(issueFile, JSON.stringify(loadModelIssue()));
+  beforeAll(() => writeFileSync(issueFile, JSON.stringify(loadModelIssue())));
 
   it('writes the html, the text and a size report for the chosen topics', async () => {
     const out = path.join(dir, 'one');

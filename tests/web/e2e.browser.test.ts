@@ -10,7 +10,8 @@ import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import { addSubscriber } from '../../subscribers/store.js';
 import { startWorkers, type WorkerSet } from '../../workers/index.js';
 import { artifactsDir, launchChromium } from '../support/chromium.js';
-import { MODEL_DOCUMENT, PASSWORD, startWebHarness, type WebHarness } from './support.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
+import { PASSWORD, startWebHarness, type WebHarness } from './support.js';
 
 /**
  * An editor's month, end to end in Debian's Chromium against the real server, PostgreSQL, Redis,
@@ -19,6 +20,7 @@ import { MODEL_DOCUMENT, PASSWORD, startWebHarness, type WebHarness } from './su
  * as a screenshot in test-artifacts/web/e2e-*.png.
  */
 const ARTIFACTS = artifactsDir('web');
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
 const EDITOR = 'editor-in-chief@committee.example';
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 const MAIN_PAGES = [
@@ -84,7 +86,7 @@ async function issueOrder(issueId: number): Promise<number[]> {
   return rows.map((r) => r.id);
 }
 
-describe("an editor's month in the browser", () => {
+describe.skipIf(!modelDocument.present)("an editor's month in the browser", () => {
   let issueId: number;
 
   it('signs in and lands on the issue list, in Chinese', async () => {
@@ -100,7 +102,7 @@ describe("an editor's month in the browser", () => {
   });
 
   it("imports the committee's Markdown document by upload", async () => {
-    await page.locator('#import-file').setInputFiles(MODEL_DOCUMENT);
+    await page.locator('#import-file').setInputFiles(modelDocument.path);
     await page.locator('#import-period').fill('2025-07');
     await Promise.all([
       page.waitForURL(/\/admin\/issues\/\d+$/),

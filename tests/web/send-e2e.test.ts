@@ -4,13 +4,15 @@ import type { SendProgress } from '../../src/web/pages/send-progress.js';
 import { addSubscriber } from '../../subscribers/api.js';
 import { startWorkers, type WorkerSet } from '../../workers/index.js';
 import { FORM, form } from '../http/support.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
 /**
  * The whole path from the send page: approve, "send now", the issues worker starts the send, the
  * send worker delivers to a local SMTP peer, and the progress JSON the page polls reaches "sent".
  */
-describe('sending from the send page to a local SMTP peer', () => {
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
+describe.skipIf(!modelDocument.present)('sending from the send page to a local SMTP peer', () => {
   let relay: SmtpCatcher;
   let h: WebHarness;
   let workers: WorkerSet;
