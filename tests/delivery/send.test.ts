@@ -1,4 +1,5 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPair, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -488,7 +489,7 @@ describe('delivery engine', () => {
   });
 
   it('signs messages with DKIM when a key is configured', async () => {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
     const sink = await catcher();
     const w = await worker(sink.url, {
       env: {
