@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerSendCommands } from '../../src/cli/commands/send.js';
-import type { CliRuntime } from '../../src/cli/runtime.js';
+import { type CliRuntime, processIo } from '../../src/cli/runtime.js';
 import { startIssueSend } from '../../src/delivery/control.js';
 import { type IssueStats, statsOf } from '../../src/delivery/ledger.js';
 import {
@@ -111,6 +111,8 @@ describe('gazette issue send --wait, pause, resume and cancel-send', () => {
         close: async () => {},
       }),
       print: (value) => printed.push(value),
+      io: processIo(),
+      exitCode: 0,
       close: async () => {},
     };
     const program = new Command('gazette').exitOverride();

@@ -1,14 +1,12 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { DatabaseLockedError, openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { assertRedisReachable, RedisUnavailableError } from '../../src/queue/redis.js';
-
-const root = resolve(import.meta.dirname, '../..');
+import { runBin } from '../support/cli.js';
 
 describe('Redis', () => {
   it('explains how to start Redis when none answers', async () => {
@@ -58,13 +56,11 @@ describe('embedded PGlite', { timeout: 120_000 }, () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'gazette-pglite-'));
     const handle = await openDatabase({ dataDir });
     try {
-      const child = spawnSync(process.execPath, [join(root, 'bin/gazette.js'), 'migrate'], {
-        cwd: root,
+      // The bin itself, a second process: the lock is per process.
+      const child = await runBin(['migrate'], {
         env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'silent' },
-        encoding: 'utf8',
-        timeout: 60_000,
       });
-      expect(child.status).toBe(2);
+      expect(child.code).toBe(2);
       expect(child.stderr).toContain(`in use by process ${process.pid}`);
       expect(child.stderr).toContain('DATABASE_URL');
       // The same process opening it twice is refused too, rather than corrupting it.
