@@ -16,6 +16,7 @@ import { silentLogger } from '../../src/log.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
+import { waitFor } from '../support/wait.js';
 import {
   addSubscribers,
   createIssue,
@@ -160,7 +161,7 @@ describe('gazette issue send --wait, pause, resume and cancel-send', () => {
     });
     try {
       const command = run('issue', 'send', String(issueId), '--wait');
-      while (!stderr.join('').includes('\n')) await new Promise((r) => setTimeout(r, 20));
+      await waitFor('the first progress line', () => stderr.join('').includes('\n'), { intervalMs: 20 });
       expect(stderr.join('')).toMatch(/^sending \|░+\| 0\/30 0% · accepted 0 /);
       worker.worker.resume();
       await command;

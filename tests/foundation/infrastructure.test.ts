@@ -7,6 +7,7 @@ import { DatabaseLockedError, openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { assertRedisReachable, RedisUnavailableError } from '../../src/queue/redis.js';
 import { runBin } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
 
 describe('Redis', () => {
   it('explains how to start Redis when none answers', async () => {
@@ -97,7 +98,15 @@ describe('PostgreSQL schema changes', () => {
         finished = true;
         return applied;
       });
-      await new Promise((r) => setTimeout(r, 300));
+      // It has reached the lock and waits behind this session (or behind it with other files').
+      const { rows: me } = await admin.query('SELECT pg_backend_pid() AS pid');
+      await waitFor('a migration waiting for the schema-change lock', async () => {
+        const { rows } = await admin.query(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+          [me[0].pid],
+        );
+        return rows[0].n > 0;
+      });
       expect(finished).toBe(false);
       await admin.query(`SELECT pg_advisory_unlock(${SCHEMA_CHANGE_LOCK})`);
       expect(await run).toContain('0001_initial');

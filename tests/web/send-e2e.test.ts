@@ -5,6 +5,7 @@ import { addSubscriber } from '../../subscribers/api.js';
 import { startWorkers, type WorkerSet } from '../../workers/index.js';
 import { FORM, form } from '../http/support.js';
 import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
+import { waitFor } from '../support/wait.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
 /**
@@ -55,12 +56,15 @@ describe.skipIf(!modelDocument.present)('sending from the send page to a local S
 
     const seen: string[] = [];
     let progress: SendProgress | undefined;
-    for (let i = 0; i < 240; i++) {
-      progress = (await editor.get(`/admin/issues/${issueId}/send/progress`)).json() as SendProgress;
-      if (seen.at(-1) !== progress.state) seen.push(progress.state);
-      if (!progress.live) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitFor(
+      'the send to finish',
+      async () => {
+        progress = (await editor.get(`/admin/issues/${issueId}/send/progress`)).json() as SendProgress;
+        if (seen.at(-1) !== progress.state) seen.push(progress.state);
+        return !progress.live;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
     expect(progress).toMatchObject({
       state: 'sent',
       total: 5,
