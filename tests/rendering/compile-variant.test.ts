@@ -14,8 +14,10 @@ import {
 } from '../../src/rendering/index.js';
 import type { RenderableIssue } from '../../src/rendering/types.js';
 import { loadModelIssue } from '../support/model-issue.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { hostileIssue, PUBLIC_URL, TOKENS } from './fixtures.js';
 
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
 const ALL = ['domestic', 'foreign', 'cases', 'industry'];
 let model: RenderableIssue;
 const variants = new Map<string, CompiledVariant>();
@@ -31,10 +33,10 @@ async function variant(keys: string[], locale: 'zh-CN' | 'en' = 'zh-CN'): Promis
 }
 
 beforeAll(() => {
-  model = loadModelIssue();
+  if (modelDocument.present) model = loadModelIssue();
 });
 
-describe('the model issue loader (test support)', () => {
+describe.skipIf(!modelDocument.present)('the model issue loader (test support)', () => {
   it('finds 4 sections and 27 items with summaries and sources', () => {
     expect(model.sections.map((s) => s.key)).toEqual(ALL);
     expect(model.sections.map((s) => s.items.length)).toEqual([2, 8, 6, 11]);
@@ -45,7 +47,7 @@ describe('the model issue loader (test support)', () => {
   });
 });
 
-describe('variant keys and planning', () => {
+describe.skipIf(!modelDocument.present)('variant keys and planning', () => {
   it('keys a variant by its sorted sections and locale', () => {
     expect(variantKey(['industry', 'cases'], 'zh-CN')).toBe(variantKey(['cases', 'industry'], 'zh-CN'));
     expect(variantKey(['cases'], 'zh-CN')).not.toBe(variantKey(['cases'], 'en'));
@@ -72,7 +74,7 @@ describe('variant keys and planning', () => {
   });
 });
 
-describe('compiled html structure', () => {
+describe.skipIf(!modelDocument.present)('compiled html structure', () => {
   for (const keys of [ALL, ['industry', 'domestic'], ['cases'], ['foreign', 'cases', 'industry']]) {
     it(`has exactly the sections ${keys.join('+')} in issue order, each with its items`, async () => {
       const v = await variant(keys);
@@ -154,7 +156,7 @@ describe('compiled html structure', () => {
   });
 });
 
-describe('per-recipient tokens', () => {
+describe.skipIf(!modelDocument.present)('per-recipient tokens', () => {
   it('contains only the five recipient tokens, and all of them', async () => {
     const v = await variant(ALL);
     const found = new Set([...v.html.matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]));

@@ -144,7 +144,7 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
         status: o.status,
         ...(locale(o.locale) ? { defaultLocale: locale(o.locale) } : {}),
         onProblem: (p) => {
-          if (!runtime.json) process.stderr.write(`${file}:${p.line}: ${p.reason}\n`);
+          if (!runtime.json) runtime.io.stderr.write(`${file}:${p.line}: ${p.reason}\n`);
         },
       });
       ctx.log.info(
@@ -175,13 +175,13 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
     .option('--status <status>', 'only this status')
     .action(async (file: string | undefined, o: { status?: string }) => {
       const ctx = await runtime.context();
-      const out = file ? createWriteStream(file) : process.stdout;
+      const out = file ? createWriteStream(file) : runtime.io.stdout;
       const count = await exportSubscribersCsv(ctx.db, out, {
         ...(status(o.status) ? { status: status(o.status) } : {}),
       });
       if (file) {
         if (!out.writableFinished) await once(out, 'finish');
-        process.stderr.write(`Exported ${count} subscribers to ${file}.\n`);
+        runtime.io.stderr.write(`Exported ${count} subscribers to ${file}.\n`);
       }
     });
 
@@ -195,7 +195,7 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
       const data = await exportSubscriberData(ctx.db, sub.id);
       const json = `${JSON.stringify(data, null, 2)}\n`;
       if (o.out) writeFileSync(o.out, json);
-      else process.stdout.write(json);
+      else runtime.io.stdout.write(json);
     });
 
   subs
@@ -282,7 +282,7 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
       const ctx = await runtime.context();
       const mail = await createSendMail(ctx.env, () => storedRelaySpecs(ctx.db, ctx.secrets));
       const { app, url } = await startAppServer(ctx, mail.sendMail);
-      process.stderr.write(`Gazette web server on ${url} (public URL ${ctx.env.PUBLIC_URL})\n`);
+      runtime.io.stderr.write(`Gazette web server on ${url} (public URL ${ctx.env.PUBLIC_URL})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
