@@ -104,7 +104,12 @@ describe('compiled html structure', () => {
       .map((_, el) => $(el).attr('href'))
       .get();
     expect(tocLinks.length).toBe(4 + 27);
-    for (const href of tocLinks) expect($(`[id="${href.slice(1)}"]`)).toHaveLength(1);
+    // Gmail, Yahoo and Samsung Mail follow only <a name>; browsers and Apple Mail the id.
+    for (const href of [...tocLinks, ...$('a[href="#toc"]').map((_, el) => $(el).attr('href')).get()]) {
+      expect($(`[id="${href.slice(1)}"]`), href).toHaveLength(1);
+      expect($(`a[name="${href.slice(1)}"]`), href).toHaveLength(1);
+    }
+    expect($('a[href="#toc"]')).toHaveLength(4);
     expect(tocLinks.filter((h) => h.startsWith('#sec-'))).toEqual(ALL.map((k) => `#sec-${k}`));
   });
 
