@@ -2,6 +2,7 @@ import Handlebars from 'handlebars';
 import type { Locale } from '../db/schema.js';
 import { escapeHtmlContent, escapeTextContent } from './escape.js';
 import type { Strings } from './template-store.js';
+import { joinLines } from './text-join.js';
 import type { Theme } from './theme.js';
 import type { RenderableIssue, RenderableSection } from './types.js';
 
@@ -56,10 +57,11 @@ export function sectionName(section: RenderableSection, locale: Locale, issueLoc
   return section.names[locale] ?? section.names[issueLocale] ?? section.key;
 }
 
+/** Paragraphs are split by blank lines; a single line break inside one is joined (text-join.ts). */
 export function paragraphsOf(text: string): string[] {
   return text
     .split(/\n\s*\n/)
-    .map((p) => p.trim())
+    .map((p) => joinLines(p.trim()))
     .filter(Boolean);
 }
 

@@ -105,7 +105,12 @@ describe('compiled html structure', () => {
       .get();
     expect(tocLinks.length).toBe(4 + 27);
     // Gmail, Yahoo and Samsung Mail follow only <a name>; browsers and Apple Mail the id.
-    for (const href of [...tocLinks, ...$('a[href="#toc"]').map((_, el) => $(el).attr('href')).get()]) {
+    for (const href of [
+      ...tocLinks,
+      ...$('a[href="#toc"]')
+        .map((_, el) => $(el).attr('href'))
+        .get(),
+    ]) {
       expect($(`[id="${href.slice(1)}"]`), href).toHaveLength(1);
       expect($(`a[name="${href.slice(1)}"]`), href).toHaveLength(1);
     }
