@@ -1,6 +1,7 @@
 import Handlebars from 'handlebars';
 import type { Locale } from '../db/schema.js';
 import { escapeHtmlContent, escapeTextContent } from './escape.js';
+import { sourceLinkText } from './source-names.js';
 import type { Strings } from './template-store.js';
 import { joinLines } from './text-join.js';
 import type { Theme } from './theme.js';
@@ -125,7 +126,10 @@ export function buildViewModel(input: {
         anchor: anchorFor('item', item.id),
         title: c(item.title),
         paragraphs: paragraphsOf(item.summary).map(c),
-        sources: item.sources.map((src) => ({ url: src.url, label: opt(src.label) })),
+        sources: item.sources.map((src) => ({
+          url: src.url,
+          label: opt(sourceLinkText(src.url, locale, src.label) ?? src.label),
+        })),
       })),
     })),
     publicationName: c(issue.publication.name),

@@ -229,7 +229,7 @@ describe('hostile content', () => {
     expect($('h1').text()).toBe('Weekly {{name}} digest <script>alert(1)</script>');
     expect($('h3').first().text()).toBe('1. First <img src=x onerror=alert(1)> {{preferencesUrl}}');
     expect(html).toContain('Body with &#125;&#125; and &#123;&#123; and');
-    expect($('a[href="https://example.org/a?x=1&y=2"]').text()).toBe('Example {{name}}');
+    expect($('a[href="https://example.org/a?x=1&y=2"]').text()).toBe('Example {{name}} · example.org');
     expect($('a[href="https://example.org/{{trackingToken}}"]')).toHaveLength(1);
     expect($('h2#sec-empty')).toHaveLength(0);
     // Text reads the same with the braces kept apart by zero-width spaces.
