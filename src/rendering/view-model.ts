@@ -1,6 +1,7 @@
 import Handlebars from 'handlebars';
 import type { Locale } from '../db/schema.js';
 import { escapeHtmlContent, escapeTextContent } from './escape.js';
+import { PREHEADER_PADDING_HTML, variantPreheader, variantSubject } from './inbox-line.js';
 import { sourceLinkText } from './source-names.js';
 import type { Strings } from './template-store.js';
 import { joinLines } from './text-join.js';
@@ -29,6 +30,8 @@ export interface ViewModel {
   locale: Locale;
   subject: Content;
   preheader: Content;
+  /** Invisible characters after the preheader (html only). */
+  preheaderPadding: Content;
   title: Content;
   period: string;
   periodKind: 'month' | 'week';
@@ -105,11 +108,12 @@ export function buildViewModel(input: {
   const base = input.publicUrl.replace(/\/+$/, '');
 
   return {
-    lang: issue.locale,
-    dir: RTL.has(issue.locale.split('-')[0] ?? '') ? 'rtl' : 'ltr',
+    lang: locale,
+    dir: RTL.has(locale.split('-')[0] ?? '') ? 'rtl' : 'ltr',
     locale,
-    subject: c(issue.subject || issue.title),
-    preheader: c(issue.preheader),
+    subject: c(variantSubject(issue, locale)),
+    preheader: c(variantPreheader(issue, input.sections, locale, sep)),
+    preheaderPadding: new Handlebars.SafeString(mode === 'html' ? PREHEADER_PADDING_HTML : ''),
     title: c(issue.title),
     period: issue.period,
     periodKind: issue.periodKind,

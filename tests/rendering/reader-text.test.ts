@@ -1,6 +1,8 @@
 import * as cheerio from 'cheerio';
 import { describe, expect, it } from 'vitest';
+import { firstSentence } from '../../src/rendering/inbox-line.js';
 import { compileVariant } from '../../src/rendering/index.js';
+import { defaultSubject, localizePeriod } from '../../src/rendering/locale-format.js';
 import { sourceLinkText } from '../../src/rendering/source-names.js';
 import { joinLines } from '../../src/rendering/text-join.js';
 import type { RenderableIssue } from '../../src/rendering/types.js';
@@ -87,5 +89,61 @@ describe.skipIf(!modelIssuePresent())('source links in the model issue', () => {
       );
       for (const url of urls) expect(v.text).toContain(url);
     }
+  });
+});
+
+describe.skipIf(!modelIssuePresent())('each variant’s language, subject and preheader', () => {
+  it('follow the variant’s locale: lang, subject and dates of the English variant are English', async () => {
+    const issue = loadModelIssue();
+    const en = await compileVariant(issue, { sectionKeys: ALL, locale: 'en', publicUrl: PUBLIC_URL });
+    const $ = cheerio.load(en.html);
+    expect($('html').attr('lang')).toBe('en');
+    expect(en.subject).toBe('数字科技与人工智能每月资讯 (July 2025)');
+    expect(en.subject).not.toContain('年');
+    expect($('title').text()).toBe(en.subject);
+    expect($('h1').next().text()).toContain('July 2025');
+    const zh = await compileVariant(issue, { sectionKeys: ALL, locale: 'zh-CN', publicUrl: PUBLIC_URL });
+    expect(zh.subject).toBe('数字科技与人工智能每月资讯（2025年7月）');
+    expect(cheerio.load(zh.html)('html').attr('lang')).toBe('zh-CN');
+    expect(localizePeriod('2025年7月精选', issue, 'en')).toBe('July 2025精选');
+    expect(defaultSubject('Digest', '2025-07', 'month', 'en')).toBe('Digest (July 2025)');
+  });
+
+  it('hides the preheader without colour tricks and pads it so the snippet stops there', async () => {
+    const v = await compileVariant(loadModelIssue(), {
+      sectionKeys: ALL,
+      locale: 'zh-CN',
+      publicUrl: PUBLIC_URL,
+    });
+    const $ = cheerio.load(v.html);
+    const pre = $('.gz-pre');
+    expect(pre).toHaveLength(1);
+    const style = pre.attr('style') ?? '';
+    for (const rule of ['display:none', 'max-height:0', 'opacity:0', 'mso-hide:all'])
+      expect(style).toContain(rule);
+    expect(style).not.toMatch(/color/);
+    // The first element of the body: nothing visible comes before it in the snippet.
+    expect($('body').text().trimStart().startsWith(loadModelIssue().preheader)).toBe(true);
+    expect(pre.text()).toMatch(/[\u034f\u200c]\u00a0/);
+    expect(pre.text().length - loadModelIssue().preheader.length).toBeGreaterThanOrEqual(200);
+    expect(v.html).not.toMatch(/color:#ffffff;line-height:1px/);
+  });
+
+  it('uses the intro’s first sentence when the issue has no preheader, else the first titles', async () => {
+    const issue = {
+      ...loadModelIssue(),
+      preheader: '',
+      intro: '各位委员：\n本期汇集七月的新规。其余从略。\n\n第二段。',
+    };
+    const v = await compileVariant(issue, { sectionKeys: ALL, locale: 'zh-CN', publicUrl: PUBLIC_URL });
+    expect(cheerio.load(v.html)('.gz-pre').text()).toMatch(
+      /^各位委员：本期汇集七月的新规。[\u034f\u200c\u00a0]/,
+    );
+    expect(firstSentence('One. Two.')).toBe('One.');
+    const bare = { ...issue, intro: '' };
+    const w = await compileVariant(bare, { sectionKeys: ['cases'], locale: 'zh-CN', publicUrl: PUBLIC_URL });
+    const titles = issue.sections[2]?.items.map((i) => i.title) ?? [];
+    expect(cheerio.load(w.html)('.gz-pre').text()).toContain((titles[0] ?? '').slice(0, 10));
+    expect(cheerio.load(w.html)('.gz-pre').text()).not.toContain('在浏览器中查看');
   });
 });
