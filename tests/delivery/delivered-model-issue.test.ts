@@ -72,7 +72,7 @@ describe.skipIf(!modelIssuePresent())('the delivered model issue, every variant'
             await page.route('**/*', (route) => route.abort());
             await page.setContent(html, { waitUntil: 'load' });
             const m = await page.evaluate(() => {
-              const links = [...document.querySelectorAll('a[href]')].map((a) => {
+              const links = Array.from(document.querySelectorAll('a[href]')).map((a) => {
                 const r = a.getBoundingClientRect();
                 return {
                   text: (a.textContent ?? '').trim(),

@@ -1,5 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { previewRenderer } from '../../src/app/preview.js';
+import { htmlPartBytes } from '../../src/app/wire-size.js';
+import { checkIssue } from '../../src/issues/check.js';
+import { loadRenderableIssue } from '../../src/issues/load.js';
 import { parseIssueMarkdown } from '../../src/issues/markdown-parse.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import { MODEL_ISSUE_PATH, modelIssuePresent } from '../support/model-issue.js';
@@ -15,6 +19,7 @@ describe.skipIf(!modelIssuePresent())('following every tracked link of the deliv
   let relay: SmtpCatcher;
   let h: WebHarness;
   let delivered: Delivered[];
+  let issueId: number;
   const sourceUrls = () =>
     new Set(
       parseIssueMarkdown(readFileSync(MODEL_ISSUE_PATH, 'utf8')).sections.flatMap((s) =>
@@ -30,7 +35,7 @@ describe.skipIf(!modelIssuePresent())('following every tracked link of the deliv
       locale,
       sectionKeys: MODEL_SECTION_KEYS,
     }));
-    ({ delivered } = await sendModelIssue(h, readers, relay));
+    ({ delivered, issueId } = await sendModelIssue(h, readers, relay));
   }, 300_000);
   afterAll(async () => {
     await h?.close();
@@ -58,5 +63,21 @@ describe.skipIf(!modelIssuePresent())('following every tracked link of the deliv
       // The plain-text part keeps the full source URLs (no redirect there).
       for (const url of expected) expect(parsed.text, url).toContain(url);
     }
+  });
+
+  it('measures, before sending, the HTML bytes that went on the wire for the largest variant', async () => {
+    const actual = Math.max(...delivered.map((d) => htmlPartBytes(d.raw.toString('latin1'))));
+    const list = await checkIssue({ db: h.ctx.db, render: previewRenderer(h.env.PUBLIC_URL) }, issueId);
+    const size = list.checks.find((c) => c.id === 'variant-html-size');
+    const measured = Number(/largest variant (\d+) bytes/.exec(size?.message ?? '')?.[1]);
+    // The sample ids and tokens are at least as long as real ones: never less than was sent.
+    expect(measured).toBeGreaterThanOrEqual(actual);
+    expect(measured - actual).toBeLessThan(1200); // longer sample ids, within ~1%
+    const bare = await previewRenderer(h.env.PUBLIC_URL)(
+      await loadRenderableIssue(h.ctx.db, issueId),
+      MODEL_SECTION_KEYS,
+      'zh-CN',
+    );
+    expect(actual - Buffer.byteLength(bare.html)).toBeGreaterThan(1000); // what the old check missed
   });
 });
