@@ -42,11 +42,11 @@ describe.skipIf(!modelIssuePresent())('the delivered model issue, every variant'
     async () => {
       const verdicts = await spamScores(delivered.map((d) => d.raw));
       const report = verdicts.map((v, i) => ({ reader: delivered[i]?.reader.email, ...v }));
-      console.log('SA-REPORT', JSON.stringify(report.map((r) => [r.reader, r.score, r.tests.join(' ')])));
       for (const r of report) expect(r.score, JSON.stringify(r)).toBeLessThan(1);
       expect(report.flatMap((r) => r.tests)).not.toContain('HTML_FONT_LOW_CONTRAST');
     },
-    300_000,
+    // About two seconds of CPU per 130 KB message; the machine may be shared.
+    900_000,
   );
 
   describe('in Chromium with images blocked', () => {
