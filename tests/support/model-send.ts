@@ -4,7 +4,7 @@ import type { SendProgress } from '../../src/web/pages/send-progress.js';
 import { addSubscriber } from '../../subscribers/api.js';
 import { startWorkers } from '../../workers/index.js';
 import { FORM, form } from '../http/support.js';
-import type { WebHarness } from '../web/support.js';
+import type { Browser, WebHarness } from '../web/support.js';
 
 /** The model issue's sections as the importer keys them. */
 export const MODEL_SECTION_KEYS = [
@@ -33,6 +33,16 @@ export function oneReaderPerVariant(): Reader[] {
   return out;
 }
 
+/** Presses a page's button: an urlencoded form POST carrying only the CSRF token. */
+export function submitButton(h: WebHarness, editor: Browser, url: string) {
+  return h.web.inject({
+    method: 'POST',
+    url,
+    headers: { cookie: editor.cookie, ...FORM },
+    payload: form({ _csrf: editor.csrf }),
+  });
+}
+
 export interface Delivered {
   reader: Reader;
   raw: Buffer;
@@ -59,13 +69,7 @@ export async function sendModelIssue(
       status: 'active',
     });
   const editor = await h.signIn('editor');
-  const submit = (url: string) =>
-    h.web.inject({
-      method: 'POST',
-      url,
-      headers: { cookie: editor.cookie, ...FORM },
-      payload: form({ _csrf: editor.csrf }),
-    });
+  const submit = (url: string) => submitButton(h, editor, url);
   const workers = await startWorkers(h.ctx, { roles: ['issues', 'send'] });
   try {
     for (const step of ['approve', 'now']) {
