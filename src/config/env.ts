@@ -58,7 +58,7 @@ export const envSchema = z.object({
   API_KEYS: list.pipe(z.array(z.string().min(24, 'each API key must be at least 24 characters'))).default([]),
   /** How long a double opt-in confirmation link stays valid. */
   CONFIRM_TOKEN_TTL_HOURS: int(1, 24 * 30).default(48),
-  /** How long unsubscribe and preference links in a message keep working. */
+  /** How long preference links in a message keep working (unsubscribe links never expire). */
   LINK_TOKEN_TTL_DAYS: int(1, 3650).default(400),
   /** Bearer token a Prometheus server presents to scrape /metrics (read-only; 24+ characters). Unset: API keys and admin sessions only. */
   METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
