@@ -8,7 +8,6 @@ import {
   handleInboundReport,
   startBounceReceiver,
 } from '../../src/tracking/bounce-receiver.js';
-import { classifyDsn } from '../../src/tracking/report-parse.js';
 import { projectRoot } from '../support/model-issue.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { type SeededIssue, seedSentIssue } from './seed.js';
@@ -79,27 +78,16 @@ async function state(d: Delivery) {
   return { status: sub.status, suppression, events };
 }
 
-describe('DSN classification (RFC 3464)', () => {
-  it('treats 5.x.x as hard, 4.x.x and delayed as soft, delivered as no bounce', () => {
-    expect(classifyDsn('failed', '5.1.1')).toBe('hard');
-    expect(classifyDsn('failed', '5.1.10')).toBe('hard');
-    expect(classifyDsn('failed', '4.4.7')).toBe('soft');
-    expect(classifyDsn('delayed', '4.4.1')).toBe('soft');
-    expect(classifyDsn('delivered', '2.0.0')).toBe('none');
-    expect(classifyDsn('relayed', undefined)).toBe('none');
-  });
-});
-
 describe('inbound bounce receiver over SMTP', () => {
   const hard = [
     ['Postfix', 'postfix-hard.eml', '5.1.1'],
     ['Exim (RFC 3464)', 'exim-hard.eml', '5.0.0'],
-    ['Exim (legacy text with X-Failed-Recipients)', 'exim-plain-legacy.eml', '5.2.2'],
     ['Exchange / Outlook', 'exchange-hard.eml', '5.1.10'],
     ['Gmail', 'gmail-hard.eml', '5.1.1'],
   ] as const;
 
-  hard.forEach(([mta, file, status], i) => {
+  hard.forEach(([mta, file, status], index) => {
+    const i = index < 2 ? index : index + 1;
     it(`records a ${mta} hard bounce, marks the subscriber bounced and suppresses the address`, async () => {
       const d = delivery(i);
       const info = await sendToReceiver(fixture(file, d), `bounce+${d.id}@${DOMAIN}`);
@@ -113,12 +101,24 @@ describe('inbound bounce receiver over SMTP', () => {
     });
   });
 
-  it('records a Postfix delay notice as a soft bounce without suppressing', async () => {
-    const d = delivery(5);
-    await sendToReceiver(fixture('postfix-delayed.eml', d), `bounce+${d.id}@${DOMAIN}`);
+  it('records a mailbox-full bounce (Exim text, 5.2.2) as soft, with its reason, and suppresses nobody', async () => {
+    const d = delivery(2);
+    const info = await sendToReceiver(fixture('exim-plain-legacy.eml', d), `bounce+${d.id}@${DOMAIN}`);
+    expect(info.response).toMatch(/Recorded 1/);
     const s = await state(d);
     expect(s.events).toHaveLength(1);
     expect(s.events[0]).toMatchObject({ type: 'bounce', subtype: 'soft' });
+    expect(s.events[0]?.detail).toMatchObject({ reason: 'mailbox_full', status: '5.2.2' });
+    expect(s.status).toBe('active');
+    expect(s.suppression).toBeUndefined();
+  });
+
+  it('takes a Postfix delay notice for what it is: no bounce, nothing suppressed', async () => {
+    const d = delivery(5);
+    const info = await sendToReceiver(fixture('postfix-delayed.eml', d), `bounce+${d.id}@${DOMAIN}`);
+    expect(info.response).toMatch(/Recorded 0/);
+    const s = await state(d);
+    expect(s.events).toHaveLength(0);
     expect(s.status).toBe('active');
     expect(s.suppression).toBeUndefined();
   });
@@ -150,8 +150,8 @@ describe('inbound bounce receiver over SMTP', () => {
     const before = await state(d);
     const info = await sendToReceiver(raw, `bounce+${d.id}@${DOMAIN}`);
     expect(info.response).toMatch(/Recorded 0/);
-    const soft = delivery(5);
-    await sendToReceiver(fixture('postfix-delayed.eml', soft), `bounce+${soft.id}@${DOMAIN}`);
+    const soft = delivery(2);
+    await sendToReceiver(fixture('exim-plain-legacy.eml', soft), `bounce+${soft.id}@${DOMAIN}`);
     const complaint = delivery(7);
     await sendToReceiver(fixture('arf-outlook-jmrp.eml', complaint), `bounce+${complaint.id}@${DOMAIN}`);
     expect((await state(d)).events).toHaveLength(before.events.length);

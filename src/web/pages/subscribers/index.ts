@@ -23,7 +23,7 @@ import {
 import { type Locale, type Section, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../../db/schema.js';
 import { listSections } from '../../../publication/index.js';
 import type { WebDeps } from '../../deps.js';
-import { requestLocale, sendAdminPage, setFlash } from '../../respond.js';
+import { auditActor, requestLocale, sendAdminPage, setFlash } from '../../respond.js';
 import { explainProblem, stageErrorText } from '../../stage-errors.js';
 import { field, fields, isLocale, localName, parseId, textsFor } from './form.js';
 import { SUBSCRIBER_STRINGS } from './strings.js';
@@ -298,7 +298,7 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
       const sub = id ? await getSubscriber(db, id) : undefined;
       if (!sub) return reply.callNotFound();
       const { t } = await strings(req);
-      await unsuppress(db, { kind: 'address', value: sub.email_normalized });
+      await unsuppress(db, { kind: 'address', value: sub.email_normalized, actor: auditActor(req) });
       ctx.log.info({ event: 'web.subscriber.unsuppressed', subscriberId: sub.id }, 'suppression removed');
       return back(reply, `/admin/subscribers/${sub.id}`, 'notice', t.subUnsuppressedDone);
     });
