@@ -81,7 +81,7 @@ export const GENERIC_RULES: readonly ReplyRule[] = [
   ),
   rule(
     'generic',
-    /user (?:unknown|not found|doesn'?t exist|does not exist)|unknown (?:user|recipient|local part|mailbox)|no such (?:user|mailbox|recipient|address|person)|mailbox (?:not found|does not exist|doesn'?t exist|unknown)|recipient (?:not found|unknown|does not exist)|invalid (?:recipient|mailbox|user)\b|address (?:does not exist|unknown|not found)|account (?:does not exist|not found|doesn'?t exist)|unrouteable address|not a valid mailbox|用户不存在|收件人不存在|邮箱不存在|地址不存在|帐号不存在|账号不存在|账户不存在|无此用户|查无此人/i,
+    /user (?:unknown|not found|doesn'?t exist|does not exist)|unknown (?:user|recipient|local part|mailbox)|no such (?:user|mailbox|recipient|address|person)|mailbox (?:not found|does not exist|doesn'?t exist|unknown)|recipient (?:not found|unknown|does not exist)|invalid (?:recipient|mailbox|user)\b|address (?:does not exist|unknown|not found)|account (?:does not exist|not found|doesn'?t exist)|unrouteable address|not a valid mailbox|not listed in (?:the )?(?:Domino )?(?:public )?(?:directory|address book|Name & Address Book)|用户不存在|收件人不存在|邮箱不存在|地址不存在|帐号不存在|账号不存在|账户不存在|无此用户|查无此人/i,
     'user_unknown',
   ),
   rule(
@@ -98,7 +98,7 @@ export const GENERIC_RULES: readonly ReplyRule[] = [
   ),
   rule(
     'generic',
-    /(?:mailbox|inbox|quota|storage|mail ?box).{0,20}(?:full|exceeded)|over ?quota|quota exceed|insufficient (?:system )?storage|not enough (?:disk )?space|邮箱已满|邮箱空间不足|容量不足|超出.{0,4}容量|空间已满/i,
+    /(?:mailbox|inbox|quota|storage|mail ?box).{0,20}(?:full|exceeded)|over ?quota|over (?:its |the |the allowed |allowed )?quota|quota exceed|insufficient (?:system )?storage|not enough (?:disk )?space|邮箱已满|邮箱空间不足|容量不足|超出.{0,4}容量|空间已满/i,
     'mailbox_full',
   ),
   rule(

@@ -15,7 +15,8 @@ interface Family {
   read(body: string): PlainRecipient[];
 }
 
-const ADDR = String.raw`[^\s<>()"',;:@]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`;
+// Local parts may be UTF-8 (RFC 6531) but never hold the full-width punctuation of Chinese text.
+const ADDR = String.raw`[^\s<>()"',;:@：，；（）、《》“”]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}`;
 const addrIn = (s: string): string | undefined => new RegExp(ADDR).exec(s)?.[0];
 
 /** Lines after `from` up to the first blank line (or the end). */
@@ -86,11 +87,25 @@ const FAMILIES: Family[] = [
     read(body) {
       const at = body.search(/following recipient\(s\) (?:cannot|could not) be reached:/i);
       if (at < 0) return [];
+      const lines = body
+        .slice(at)
+        .split('\n')
+        .slice(1)
+        .filter((l) => l.trim());
+      const indent = (l: string) => (/^[ \t]*/.exec(l)?.[0] ?? '').replace(/\t/g, '        ').length;
+      const top = Math.min(...lines.map(indent));
       const out: PlainRecipient[] = [];
-      const re = new RegExp(String.raw`^[ \t]+(?:'[^']*'|"[^"]*"|[^\n]*?)?[ <]?(${ADDR})>?(?: on .*)?$`, 'gm');
-      for (const m of body.slice(at).matchAll(re)) {
-        out.push({ address: m[1] as string, text: paragraphAfter(body.slice(at), (m.index ?? 0) + m[0].length) });
+      let block: string[] = [];
+      const flush = () => {
+        const address = addrIn(block[0] ?? '') ?? addrIn(block.join('\n'));
+        if (address) out.push({ address, text: block.slice(1).join('\n').trim() || block.join('\n') });
+        block = [];
+      };
+      for (const l of lines) {
+        if (indent(l) === top) flush();
+        block.push(l);
       }
+      flush();
       return out;
     },
   },

@@ -71,8 +71,8 @@ export function addressOf(value: string | undefined): string | undefined {
 const stripId = (id: string) => id.trim().replace(/^<|>$/g, '').trim();
 
 const FAILURE_SUBJECT =
-  /undeliver|delivery (?:status notification(?! \(delay)|failure|has failed|failed|problem)|returned mail|returned to sender|failure notice|mail delivery failed|could not be delivered|non[- ]?deliver|not delivered|mail system error|系统退信|退信|投递失败|发送失败|无法投递|未能送达|未送达|退回/i;
-const DAEMON_FROM = /mailer[-_ ]?daemon|postmaster|mail ?delivery (?:sub)?system|mail administrator|MAILER_DAEMON|系统管理员|邮件系统/i;
+  /undeliver|delivery (?:status notification(?! \(delay)|failure|has failed|failed|problem)|returned mail|returned to sender|failure notice|mail delivery failed|could not be delivered|non[- ]?deliver|not delivered|mail system error|mail delivery status|系统退信|退信|投递失败|发送失败|无法投递|未能送达|未送达|退回/i;
+const DAEMON_FROM = /mailer[-_ ]?daemon|postmaster|courier mail server|mail ?delivery (?:sub)?system|mail administrator|MAILER_DAEMON|系统管理员|邮件系统/i;
 const DELAY_SUBJECT = /delay|warning: (?:could not send|message .* delayed)|still being retried|not (?:yet )?been delivered|延迟|延时/i;
 const DELAY_BODY =
   /will (?:continue to )?(?:be )?retr(?:y|ied)|has been delayed|is delayed|no action is required on your part|still trying|delivery attempts will continue|仍在尝试|将继续尝试/i;
