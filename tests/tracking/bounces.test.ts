@@ -8,6 +8,8 @@ import {
   handleInboundReport,
   startBounceReceiver,
 } from '../../src/tracking/bounce-receiver.js';
+import { suppressionAudit, unsuppress } from '../../subscribers/suppression.js';
+import { bounceStatistics } from '../../src/tracking/bounce-stats.js';
 import { projectRoot } from '../support/model-issue.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { type SeededIssue, seedSentIssue } from './seed.js';
@@ -182,6 +184,59 @@ describe('inbound bounce receiver over SMTP', () => {
     ).rejects.toMatchObject({
       responseCode: 550,
     });
+  });
+
+  it('suppresses a reader for soft bounces only after three issues in a row bounced, keeping the evidence; an editor can lift it, audited', async () => {
+    const d = delivery(10);
+    // Two later issues sent to the same reader.
+    const later: Delivery[] = [];
+    for (const period of ['2025-08', '2025-09']) {
+      const next = await seedSentIssue(tdb.db, { recipients: 0, period });
+      const row = await tdb.db
+        .insertInto('deliveries')
+        .values({ issue_id: next.issueId, subscriber_id: d.subscriberId, variant_key: 'all', state: 'accepted' } as never)
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const messageId = `g${next.issueId}.${row.id}.v1@example.org`;
+      await tdb.db.updateTable('deliveries').set({ message_id: messageId }).where('id', '=', row.id).execute();
+      later.push({ ...d, id: Number(row.id), messageId });
+    }
+    for (const [i, x] of [d, ...later].entries()) {
+      await sendToReceiver(fixture('exim-plain-legacy.eml', x), `bounce+${x.id}@${DOMAIN}`);
+      const s = await state(d);
+      expect(s.suppression === undefined, `after ${i + 1} mailbox-full bounce(s)`).toBe(i < 2);
+    }
+    const s = await state(d);
+    expect(s.status).toBe('bounced');
+    expect(s.suppression).toMatchObject({
+      reason: 'soft_bounce',
+      bounce_reason: 'mailbox_full',
+      evidence: { channel: 'text', reason: 'mailbox_full', status: '5.2.2' },
+    });
+    expect(await unsuppress(tdb.db, { kind: 'address', value: d.email, actor: 'user:editor@example.org' })).toBe(true);
+    expect((await state(d)).suppression).toBeUndefined();
+    expect(await suppressionAudit(tdb.db, 'address', d.email)).toMatchObject([
+      { action: 'lift', reason: 'soft_bounce', bounce_reason: 'mailbox_full', actor: 'user:editor@example.org' },
+    ]);
+  });
+
+  it('records a DMARC auth-failure report without suppressing the reader', async () => {
+    const d = delivery(11);
+    const raw = fixture('arf-yahoo-complaint.eml', d).replace(/Feedback-Type: abuse/, 'Feedback-Type: auth-failure');
+    await sendToReceiver(raw, `bounce+${d.id}@${DOMAIN}`);
+    const s = await state(d);
+    expect(s.events.map((e) => [e.type, e.subtype])).toEqual([['complaint', 'auth-failure']]);
+    expect(s.status).toBe('active');
+    expect(s.suppression).toBeUndefined();
+  });
+
+  it('counts the issue\'s failures by reason and recipient domain, and reconciles its deliveries', async () => {
+    const b = await bounceStatistics(tdb.db, issue.issueId);
+    expect(b.byReason.find((r) => r.reason === 'user_unknown')).toMatchObject({ bounced: 4, hard: 4 });
+    expect(b.byReason.find((r) => r.reason === 'mailbox_full')).toMatchObject({ bounced: 2, hard: 0 });
+    expect(b.byDomain).toEqual([expect.objectContaining({ domain: 'example.com', bounced: 6, hard: 4 })]);
+    expect(b.reconciliation).toMatchObject({ prepared: 12, accepted: 12, failed: 0, unknown: 0, neverAttempted: 0 });
+    expect(b.reconciliation.suppressedSince).toBeGreaterThanOrEqual(4);
   });
 
   it('accepts and ignores a message that is not a report', async () => {
