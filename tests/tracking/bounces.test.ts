@@ -10,6 +10,7 @@ import {
 } from '../../src/tracking/bounce-receiver.js';
 import { suppressionAudit, unsuppress } from '../../subscribers/suppression.js';
 import { bounceStatistics } from '../../src/tracking/bounce-stats.js';
+import { ensurePublication, updatePublication } from '../../src/publication/publication.js';
 import { projectRoot } from '../support/model-issue.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { type SeededIssue, seedSentIssue } from './seed.js';
@@ -246,5 +247,18 @@ describe('inbound bounce receiver over SMTP', () => {
     );
     expect(info.response).toMatch(/Recorded 0/);
     expect((await state(delivery(9))).events).toHaveLength(0);
+  });
+});
+
+describe('soft bounce settings per publication', () => {
+  it('takes N and M from 1 to 50 with N at most M, and refuses anything else with the reason', async () => {
+    await ensurePublication(tdb.db, { MAIL_FROM: 'Gazette <n@example.org>', DEFAULT_TIME_ZONE: 'Asia/Shanghai', DEFAULT_LOCALE: 'zh-CN' });
+    expect(await updatePublication(tdb.db, { softBounceLimit: 2, softBounceIssues: 4 })).toMatchObject({
+      soft_bounce_limit: 2,
+      soft_bounce_issues: 4,
+    });
+    await expect(updatePublication(tdb.db, { softBounceLimit: 0 })).rejects.toThrow(/from 1 to 50/);
+    await expect(updatePublication(tdb.db, { softBounceLimit: 5 })).rejects.toThrow(/cannot be larger/);
+    await updatePublication(tdb.db, { softBounceLimit: 3, softBounceIssues: 3 });
   });
 });
