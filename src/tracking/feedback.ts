@@ -175,11 +175,11 @@ export async function recordFeedback(db: Db, log: Logger, fb: MailFeedback): Pro
     why = verdict.why;
     if (verdict.suppress) suppressed = await markComplained(db, found.subscriberId, { now: fb.occurredAt, ...evidence });
   } else {
-    const reason = fb.reason && isBounceReason(fb.reason) ? fb.reason : fb.severity === 'hard' ? 'user_unknown' : 'undetermined';
+    const reason = fb.reason && isBounceReason(fb.reason) ? fb.reason : 'undetermined';
     const settings = await softBounceSettings(db);
-    const history = fb.severity === 'hard' ? [] : await issueHistory(db, found.subscriberId, settings.issues);
-    // A provider's own "permanent" (SES, Mailgun) without a reason is taken as hard, as before.
-    const verdict = bounceVerdict({ reason: fb.severity === 'hard' && !fb.reason ? 'user_unknown' : reason, failed: true }, history, settings);
+    const hard = fb.severity === 'hard';
+    const history = hard ? [] : await issueHistory(db, found.subscriberId, settings.issues);
+    const verdict = bounceVerdict({ reason, failed: true, hard }, history, settings);
     why = verdict.why;
     if (verdict.suppress) {
       suppressed = await markBounced(db, found.subscriberId, {

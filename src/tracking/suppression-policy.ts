@@ -44,13 +44,17 @@ export function softBounceStreak(history: readonly IssueOutcome[], issues: numbe
   return streak;
 }
 
+/**
+ * `hard` is the report's own verdict: for DSNs and text bounces it is isHardReason(reason); a
+ * provider (SES, Mailgun) that says "permanent" without a reason we can read is trusted.
+ */
 export function bounceVerdict(
-  bounce: { reason: BounceReason; failed: boolean },
+  bounce: { reason: BounceReason; failed: boolean; hard?: boolean },
   history: readonly IssueOutcome[],
   settings: SoftBounceSettings = DEFAULT_SOFT_BOUNCE,
 ): BounceVerdict {
   if (!bounce.failed) return { suppress: false, why: 'not_a_bounce' };
-  if (isHardReason(bounce.reason)) return { suppress: true, why: 'hard_bounce' };
+  if (bounce.hard ?? isHardReason(bounce.reason)) return { suppress: true, why: 'hard_bounce' };
   const streak = softBounceStreak(history, settings.issues);
   return streak >= settings.limit
     ? { suppress: true, why: 'soft_bounce' }
