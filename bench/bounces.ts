@@ -20,10 +20,15 @@ export async function run(args: string[]): Promise<object> {
   const dir = path.join(projectRoot, 'tests/fixtures/bounces');
   const corpus = readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory())
-    .flatMap((d) => readdirSync(path.join(dir, d.name)).map((f) => readFileSync(path.join(dir, d.name, f), 'latin1')));
+    .flatMap((d) =>
+      readdirSync(path.join(dir, d.name)).map((f) => readFileSync(path.join(dir, d.name, f), 'latin1')),
+    );
   const reports = Array.from({ length: count }, (_, i) => {
     const text = corpus[i % corpus.length] as string;
-    return Buffer.from(text.replace(/([A-Za-z0-9._-]+)@(example\.(?:com|net|org|cn))/g, `$1.${i}@$2`), 'latin1');
+    return Buffer.from(
+      text.replace(/([A-Za-z0-9._-]+)@(example\.(?:com|net|org|cn))/g, `$1.${i}@$2`),
+      'latin1',
+    );
   });
   const bytes = reports.reduce((n, r) => n + r.length, 0);
   global.gc?.();

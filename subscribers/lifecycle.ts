@@ -40,7 +40,14 @@ export function markBounced(
   opts: { now?: Date; soft?: boolean } & SuppressionEvidence = {},
 ): Promise<boolean> {
   const { now, soft, ...evidence } = opts;
-  return markAndSuppress(db, subscriberId, 'bounced', soft ? 'soft_bounce' : 'hard_bounce', now ?? new Date(), evidence);
+  return markAndSuppress(
+    db,
+    subscriberId,
+    'bounced',
+    soft ? 'soft_bounce' : 'hard_bounce',
+    now ?? new Date(),
+    evidence,
+  );
 }
 
 export function markComplained(

@@ -44,28 +44,60 @@ export const PROVIDER_RULES: readonly ReplyRule[] = [
   rule('netease', /\bRP:FRL\b|Local user only/i, 'relay_refused'),
   rule('netease', /\bUser suspended\b|被冻结|已停用|已被禁用/i, 'suspended'),
   // Alibaba Mail (qiye.aliyun.com) and Sina/Sohu: their own wording for limits and blocks.
-  rule('alibaba', /too (?:frequent|many) (?:sending|mails|messages|connections)|发送频率过高/i, 'rate_limited'),
+  rule(
+    'alibaba',
+    /too (?:frequent|many) (?:sending|mails|messages|connections)|发送频率过高/i,
+    'rate_limited',
+  ),
   rule('alibaba', /\bIP in blacklist\b|ip address is blocked/i, 'blocked'),
   rule('sina', /\bfrequency (?:limit|too high)|over the limit of sending/i, 'rate_limited'),
   // Gmail (support.google.com/a/answer/3726730).
-  rule('google', /very low reputation|unusual rate of unsolicited mail|not authorized to send email directly/i, 'blocked'),
+  rule(
+    'google',
+    /very low reputation|unusual rate of unsolicited mail|not authorized to send email directly/i,
+    'blocked',
+  ),
   rule('google', /likely unsolicited mail|has been identified as spam/i, 'spam_content'),
   rule('google', /unusual rate of mail|temporarily rate limited/i, 'rate_limited'),
   rule('google', /account that you tried to reach does not exist/i, 'user_unknown'),
-  rule('google', /account that you tried to reach is (?:inactive|disabled)|account has been disabled/i, 'suspended'),
+  rule(
+    'google',
+    /account that you tried to reach is (?:inactive|disabled)|account has been disabled/i,
+    'suspended',
+  ),
   rule('google', /out of storage space|is over quota|email quota exceeded/i, 'mailbox_full'),
-  rule('google', /exceeded google's message size limits|exceeds google's message size limit/i, 'message_too_big'),
-  rule('google', /senders to authenticate|dmarc policy|fails to pass (?:spf|authentication) checks/i, 'security'),
+  rule(
+    'google',
+    /exceeded google's message size limits|exceeds google's message size limit/i,
+    'message_too_big',
+  ),
+  rule(
+    'google',
+    /senders to authenticate|dmarc policy|fails to pass (?:spf|authentication) checks/i,
+    'security',
+  ),
   // Outlook.com / Office 365 / Exchange (learn.microsoft.com NDR list).
   rule('microsoft', /temporarily rate limited due to ip reputation|\b4\.7\.[5-8]\d\d\b/i, 'rate_limited'),
-  rule('microsoft', /RESOLVER\.ADR\.(?:RecipNotFound|RecipientNotFound|ExRecipNotFound)|Recipient not found by SMTP address lookup/i, 'user_unknown'),
+  rule(
+    'microsoft',
+    /RESOLVER\.ADR\.(?:RecipNotFound|RecipientNotFound|ExRecipNotFound)|Recipient not found by SMTP address lookup/i,
+    'user_unknown',
+  ),
   rule('microsoft', /\b5\.4\.1 Recipient address rejected: Access denied/i, 'user_unknown'),
   rule('microsoft', /\b5\.5\.0 Requested action not taken: mailbox unavailable/i, 'user_unknown'),
   rule('microsoft', /RESOLVER\.ST\.OverQuota|mailbox (?:is )?full/i, 'mailbox_full'),
-  rule('microsoft', /on our block list|banned sending ip|banned sender|using customer block list|traffic not accepted from this ip/i, 'blocked'),
+  rule(
+    'microsoft',
+    /on our block list|banned sending ip|banned sender|using customer block list|traffic not accepted from this ip/i,
+    'blocked',
+  ),
   rule('microsoft', /does not pass dmarc verification|sender policy framework violation/i, 'security'),
   // Yahoo / AOL (senders.yahooinc.com/smtp-error-codes).
-  rule('yahoo', /\[TS0[1-4]\]|temporarily deferred due to unexpected volume or user complaints/i, 'rate_limited'),
+  rule(
+    'yahoo',
+    /\[TS0[1-4]\]|temporarily deferred due to unexpected volume or user complaints/i,
+    'rate_limited',
+  ),
   rule('yahoo', /\[TSS0[59]\]|permanently deferred|not accepted for policy reasons/i, 'blocked'),
   rule('yahoo', /\[PH0\d\]/i, 'spam_content'),
   rule('yahoo', /doesn't have a (?:yahoo|ymail|aol)\.com account|mailbox not found/i, 'user_unknown'),
@@ -112,14 +144,22 @@ export const GENERIC_RULES: readonly ReplyRule[] = [
     /relay(?:ing)? (?:access )?(?:denied|not permitted|not allowed|prohibited)|not permitted to relay|we do not relay|unable to relay/i,
     'relay_refused',
   ),
-  rule('generic', /block ?list|black ?list|deny ?list|blocked using|reputation|\bRBL\b|\bDNSBL\b|spamhaus|spamcop|barracuda|黑名单/i, 'blocked'),
-  rule('generic', /spam|junk|unsolicited|content (?:denied|rejected|filter)|virus|垃圾邮件|内容.{0,4}(?:违规|拒绝)/i, 'spam_content'),
   rule(
     'generic',
-    /blocked|policy|access denied|not allowed|refused|拒绝|拦截/i,
+    /block ?list|black ?list|deny ?list|blocked using|reputation|\bRBL\b|\bDNSBL\b|spamhaus|spamcop|barracuda|黑名单/i,
     'blocked',
   ),
-  rule('generic', /expired|too long in (?:the )?queue|retry time(?:out)? (?:not )?(?:reached|exceeded)|gave up|过期/i, 'expired'),
+  rule(
+    'generic',
+    /spam|junk|unsolicited|content (?:denied|rejected|filter)|virus|垃圾邮件|内容.{0,4}(?:违规|拒绝)/i,
+    'spam_content',
+  ),
+  rule('generic', /blocked|policy|access denied|not allowed|refused|拒绝|拦截/i, 'blocked'),
+  rule(
+    'generic',
+    /expired|too long in (?:the )?queue|retry time(?:out)? (?:not )?(?:reached|exceeded)|gave up|过期/i,
+    'expired',
+  ),
 ];
 
 /** RFC 3463 enhanced status → reason (subject.detail; the class is told apart by the caller). */
@@ -171,7 +211,11 @@ const STATUS_IN_TEXT = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/;
  * The reason a reply (or a report's diagnostic text) gives. `status` is the DSN Status field when
  * there is one; otherwise the enhanced code is looked for in the text.
  */
-export function readReply(input: { code?: number | undefined; status?: string | undefined; text?: string | undefined }): ReplyReading {
+export function readReply(input: {
+  code?: number | undefined;
+  status?: string | undefined;
+  text?: string | undefined;
+}): ReplyReading {
   const text = input.text ?? '';
   for (const r of PROVIDER_RULES) if (r.pattern.test(text)) return { reason: r.reason, source: r.provider };
   for (const r of GENERIC_RULES) if (r.pattern.test(text)) return { reason: r.reason, source: 'generic' };

@@ -338,7 +338,11 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
               out.results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
               break;
             case 'fail-block':
-              out.blocked ??= { reason: c.errorClass ?? 'blocked', smtpCode: c.smtpCode, response: base.smtpResponse };
+              out.blocked ??= {
+                reason: c.errorClass ?? 'blocked',
+                smtpCode: c.smtpCode,
+                response: base.smtpResponse,
+              };
               out.results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
               break;
             case 'fail-suppress':
@@ -564,7 +568,13 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         if (blocked) {
           // The operator's alert: the failed rows carry the reason (issue statistics), this says why the relay rests.
           log.warn(
-            { event: 'delivery.relay.blocked', issueId, transport: transport.spec.name, ms: wait, ...blocked },
+            {
+              event: 'delivery.relay.blocked',
+              issueId,
+              transport: transport.spec.name,
+              ms: wait,
+              ...blocked,
+            },
             'relay refused for reputation, content or authentication; it rests',
           );
         } else {

@@ -105,7 +105,9 @@ export async function updatePublication(db: Db, patch: PublicationPatch): Promis
     .executeTakeFirst()
     .catch((err: { constraint?: string }) => {
       if (err.constraint === 'publication_soft_bounce_window')
-        throw new PublicationInputError('The soft bounce limit cannot be larger than the issues it counts over');
+        throw new PublicationInputError(
+          'The soft bounce limit cannot be larger than the issues it counts over',
+        );
       throw err;
     });
   if (!row)

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import { reasonLabel } from '../delivery/reasons.js';
 import type { Db } from '../db/schema.js';
+import { reasonLabel } from '../delivery/reasons.js';
 
 /**
  * Why an issue's messages did not get through, for editors: refusals at send time (the row's
@@ -27,7 +27,11 @@ export interface BounceStatistics {
 
 const n = (v: unknown) => Number(v ?? 0);
 
-export async function bounceStatistics(db: Db, issueId: number, opts: { domains?: number } = {}): Promise<BounceStatistics> {
+export async function bounceStatistics(
+  db: Db,
+  issueId: number,
+  opts: { domains?: number } = {},
+): Promise<BounceStatistics> {
   const reasons = await sql<{ reason: string; refused: string; bounced: string; hard: string }>`
     WITH refused AS (
       SELECT coalesce(error_class, 'undetermined') AS reason, count(*) AS n FROM deliveries
@@ -114,11 +118,17 @@ export function formatBounceStatistics(b: BounceStatistics, locale: string): str
   if (failed) lines.push(`  failed by reason: ${failed}`);
   if (b.byReason.length) {
     lines.push('  refused / bounced by reason:');
-    for (const x of b.byReason) lines.push(`    ${reasonLabel(x.reason, locale)}: refused ${x.refused}, bounced ${x.bounced} (hard ${x.hard})`);
+    for (const x of b.byReason)
+      lines.push(
+        `    ${reasonLabel(x.reason, locale)}: refused ${x.refused}, bounced ${x.bounced} (hard ${x.hard})`,
+      );
   }
   if (b.byDomain.length) {
     lines.push('  by recipient domain:');
-    for (const d of b.byDomain) lines.push(`    ${d.domain}: refused ${d.refused}, bounced ${d.bounced} (hard ${d.hard}), accepted ${d.accepted}`);
+    for (const d of b.byDomain)
+      lines.push(
+        `    ${d.domain}: refused ${d.refused}, bounced ${d.bounced} (hard ${d.hard}), accepted ${d.accepted}`,
+      );
   }
   return lines.join('\n');
 }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import { normalizeEmail } from '../../subscribers/email.js';
 import { markBounced, markComplained } from '../../subscribers/lifecycle.js';
-import { sql } from 'kysely';
-import { isBounceReason } from '../delivery/reasons.js';
 import type { Db } from '../db/schema.js';
+import { isBounceReason } from '../delivery/reasons.js';
 import type { Logger } from '../log.js';
 import {
   bounceVerdict,
@@ -173,7 +173,8 @@ export async function recordFeedback(db: Db, log: Logger, fb: MailFeedback): Pro
   if (fb.kind === 'complaint') {
     const verdict = complaintVerdict(fb.feedbackType, fb.userAgent ?? fb.channel);
     why = verdict.why;
-    if (verdict.suppress) suppressed = await markComplained(db, found.subscriberId, { now: fb.occurredAt, ...evidence });
+    if (verdict.suppress)
+      suppressed = await markComplained(db, found.subscriberId, { now: fb.occurredAt, ...evidence });
   } else {
     const reason = fb.reason && isBounceReason(fb.reason) ? fb.reason : 'undetermined';
     const settings = await softBounceSettings(db);

@@ -84,7 +84,10 @@ export function decodeWords(value: string): string {
 }
 
 /** `text/plain; charset="gbk"; boundary=x` → type and parameters. */
-export function parseContentType(value: string | undefined): { type: string; params: Record<string, string> } {
+export function parseContentType(value: string | undefined): {
+  type: string;
+  params: Record<string, string>;
+} {
   const [head, ...rest] = (value ?? 'text/plain').split(';');
   const params: Record<string, string> = {};
   for (const p of rest) {

@@ -54,11 +54,17 @@ const FAMILIES: Family[] = [
     // Exim: "The following address(es) failed:" then indented addresses, each with indented detail.
     name: 'exim',
     read(body) {
-      const at = body.search(/following address(?:\(es\))? failed:|could not be delivered to one or more of its recipients/i);
+      const at = body.search(
+        /following address(?:\(es\))? failed:|could not be delivered to one or more of its recipients/i,
+      );
       if (at < 0) return [];
       const out: PlainRecipient[] = [];
-      const re = new RegExp(String.raw`^[ \t]{1,4}(?:<)?(${ADDR})(?:>)?(?:[ \t].*)?\n((?:[ \t]{4,}.*\n?|[ \t]*\n(?=[ \t]{4,}))*)`, 'gm');
-      for (const m of body.slice(at).matchAll(re)) out.push({ address: m[1] as string, text: (m[2] ?? '').trim() });
+      const re = new RegExp(
+        String.raw`^[ \t]{1,4}(?:<)?(${ADDR})(?:>)?(?:[ \t].*)?\n((?:[ \t]{4,}.*\n?|[ \t]*\n(?=[ \t]{4,}))*)`,
+        'gm',
+      );
+      for (const m of body.slice(at).matchAll(re))
+        out.push({ address: m[1] as string, text: (m[2] ?? '').trim() });
       return out;
     },
   },
@@ -66,7 +72,9 @@ const FAMILIES: Family[] = [
     // Sendmail: "----- The following addresses had permanent fatal errors -----" then "<x>" and "(reason: ...)".
     name: 'sendmail',
     read(body) {
-      const at = body.search(/-{3,} ?The following addresses? (?:had|has) (?:permanent fatal errors|transient non-fatal errors)/i);
+      const at = body.search(
+        /-{3,} ?The following addresses? (?:had|has) (?:permanent fatal errors|transient non-fatal errors)/i,
+      );
       if (at < 0) return [];
       const out: PlainRecipient[] = [];
       const section = body.slice(at).split(/\n-{3,} ?Transcript of session follows/i);
@@ -74,7 +82,8 @@ const FAMILIES: Family[] = [
       for (const m of (section[0] ?? '').matchAll(new RegExp(String.raw`^<?(${ADDR})>?\s*$`, 'gm'))) {
         const address = m[1] as string;
         const reason = /\(reason: ([^)]*)\)/.exec(paragraphAfter(section[0] ?? '', m.index ?? 0))?.[1] ?? '';
-        const said = transcript.split('\n').find((l) => /^\s*[45]\d\d[ -]/.test(l) && l.includes(address)) ?? '';
+        const said =
+          transcript.split('\n').find((l) => /^\s*[45]\d\d[ -]/.test(l) && l.includes(address)) ?? '';
         out.push({ address, text: `${reason}\n${said}`.trim() });
       }
       return out;
@@ -113,9 +122,12 @@ const FAMILIES: Family[] = [
     // Lotus Domino: "was not delivered to:" / the address / "because:" / the reason.
     name: 'domino',
     read(body) {
-      const m = /was not delivered to:\s*\n\s*\n?([^\n]+)\n[\s\S]*?because:\s*\n\s*\n?([^\n]+(?:\n[^\n]+)*)/i.exec(body);
+      const m =
+        /was not delivered to:\s*\n\s*\n?([^\n]+)\n[\s\S]*?because:\s*\n\s*\n?([^\n]+(?:\n[^\n]+)*)/i.exec(
+          body,
+        );
       const address = m ? addrIn(m[1] as string) : undefined;
-      return address ? [{ address, text: (m?.[2] as string).trim() }] : [];
+      return address ? [{ address, text: (m?.[2] ?? '').trim() }] : [];
     },
   },
   {
@@ -125,7 +137,9 @@ const FAMILIES: Family[] = [
       const re = new RegExp(String.raw`error delivering your mail to <(${ADDR})>\.?`, 'gi');
       return [...body.matchAll(re)].map((m) => ({
         address: m[1] as string,
-        text: paragraphAfter(body, (m.index ?? 0) + m[0].length) || body.slice((m.index ?? 0) + m[0].length, (m.index ?? 0) + m[0].length + 400),
+        text:
+          paragraphAfter(body, (m.index ?? 0) + m[0].length) ||
+          body.slice((m.index ?? 0) + m[0].length, (m.index ?? 0) + m[0].length + 400),
       }));
     },
   },
@@ -143,9 +157,13 @@ const FAMILIES: Family[] = [
         String.raw`(?:收件人|收信人|收件地址|以下地址|以下收件人|投递到|发送到|发往)[^\n@]{0,20}?[:：]?\s*<?(${ADDR})>?`,
         'g',
       );
-      const reason = /(?:退信原因|失败原因|错误原因|拒收原因|原因|错误信息|Reason)\s*[:：]\s*([^\n]+(?:\n(?![^\n]*[:：])[^\n]+)*)/.exec(body)?.[1] ?? '';
+      const reason =
+        /(?:退信原因|失败原因|错误原因|拒收原因|原因|错误信息|Reason)\s*[:：]\s*([^\n]+(?:\n(?![^\n]*[:：])[^\n]+)*)/.exec(
+          body,
+        )?.[1] ?? '';
       const remote = /(?:^|\n)\s*((?:[45]\d\d)[ -][^\n]+)/.exec(body)?.[1] ?? '';
-      for (const m of body.matchAll(re)) out.push({ address: m[1] as string, text: `${reason}\n${remote}`.trim() });
+      for (const m of body.matchAll(re))
+        out.push({ address: m[1] as string, text: `${reason}\n${remote}`.trim() });
       return out;
     },
   },

@@ -16,7 +16,10 @@ function providerBounce(
 ): { severity: 'hard' | 'soft'; reason: BounceReason } {
   const read = readReply({ status, text: diagnostic ?? '' }).reason;
   const reason = read === 'undetermined' && hint ? hint : read;
-  return { severity: permanent && (isHardReason(reason) || reason === 'undetermined') ? 'hard' : 'soft', reason };
+  return {
+    severity: permanent && (isHardReason(reason) || reason === 'undetermined') ? 'hard' : 'soft',
+    reason,
+  };
 }
 
 const SES_SUBTYPES: Record<string, BounceReason> = {

@@ -1,4 +1,4 @@
-import { isHardReason, type BounceReason } from '../delivery/reasons.js';
+import { type BounceReason, isHardReason } from '../delivery/reasons.js';
 import { readReply } from '../delivery/reply-rules.js';
 import { type MimeNode, parseHeaderBlock, parseMime, plainText } from './mime-tree.js';
 import { plainRecipients } from './plain-bounces.js';
@@ -72,8 +72,10 @@ const stripId = (id: string) => id.trim().replace(/^<|>$/g, '').trim();
 
 const FAILURE_SUBJECT =
   /undeliver|delivery (?:status notification(?! \(delay)|failure|has failed|failed|problem)|returned mail|returned to sender|failure notice|mail delivery failed|could not be delivered|non[- ]?deliver|not delivered|mail system error|mail delivery status|系统退信|退信|投递失败|发送失败|无法投递|未能送达|未送达|退回/i;
-const DAEMON_FROM = /mailer[-_ ]?daemon|postmaster|courier mail server|mail ?delivery (?:sub)?system|mail administrator|MAILER_DAEMON|系统管理员|邮件系统/i;
-const DELAY_SUBJECT = /delay|warning: (?:could not send|message .* delayed)|still being retried|not (?:yet )?been delivered|延迟|延时/i;
+const DAEMON_FROM =
+  /mailer[-_ ]?daemon|postmaster|courier mail server|mail ?delivery (?:sub)?system|mail administrator|MAILER_DAEMON|系统管理员|邮件系统/i;
+const DELAY_SUBJECT =
+  /delay|warning: (?:could not send|message .* delayed)|still being retried|not (?:yet )?been delivered|延迟|延时/i;
 const DELAY_BODY =
   /will (?:continue to )?(?:be )?retr(?:y|ied)|has been delayed|is delayed|no action is required on your part|still trying|delivery attempts will continue|仍在尝试|将继续尝试/i;
 const AUTO_SUBJECT =
@@ -198,12 +200,16 @@ export function parseReport(raw: Buffer | string): ParsedReport {
   const failedHeader = h.get('x-failed-recipients');
   if (report.format === 'dsn' && !report.recipients.some((r) => r.address || r.originalRecipient)) {
     // Status without an address (some appliances): the address comes from the header or the text.
-    const addrs = failedHeader?.split(',').map(addressOf).filter((a): a is string => !!a) ?? [];
+    const addrs =
+      failedHeader
+        ?.split(',')
+        .map(addressOf)
+        .filter((a): a is string => !!a) ?? [];
     const text = plainRecipients(body());
     const first = report.recipients[0];
-    report.recipients = (addrs.length ? addrs : (text?.recipients.map((r) => r.address.toLowerCase()) ?? [])).map((address) =>
-      withReason({ ...(first ?? { action: 'failed' }), address }, body()),
-    );
+    report.recipients = (
+      addrs.length ? addrs : (text?.recipients.map((r) => r.address.toLowerCase()) ?? [])
+    ).map((address) => withReason({ ...(first ?? { action: 'failed' }), address }, body()));
   }
 
   if (report.format === 'none') {
@@ -216,7 +222,10 @@ export function parseReport(raw: Buffer | string): ParsedReport {
       h.has('x-autorespond') ||
       /auto[_-]reply/i.test(h.get('precedence') ?? '') ||
       AUTO_SUBJECT.test(subject.trim());
-    if (bounceLike && !(autoReply && !failedHeader && !DAEMON_FROM.test(from) && !FAILURE_SUBJECT.test(subject))) {
+    if (
+      bounceLike &&
+      !(autoReply && !failedHeader && !DAEMON_FROM.test(from) && !FAILURE_SUBJECT.test(subject))
+    ) {
       readTextBounce(report, root, body(), { subject, failedHeader });
     } else if (autoReply) {
       report.kind = 'auto-reply';
@@ -274,7 +283,12 @@ function readTextBounce(
     const status = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(own || text)?.[1];
     report.recipients.push(
       withReason(
-        { action, address, ...(status ? { status } : {}), ...(own ? { diagnostic: own.slice(0, 1000) } : {}) },
+        {
+          action,
+          address,
+          ...(status ? { status } : {}),
+          ...(own ? { diagnostic: own.slice(0, 1000) } : {}),
+        },
         text,
       ),
     );

@@ -75,6 +75,7 @@ export type ComplaintVerdict = { suppress: boolean; why: string };
 export function complaintVerdict(feedbackType: string | undefined, source?: string): ComplaintVerdict {
   const type = (feedbackType ?? 'abuse').trim().toLowerCase();
   if (type === 'abuse' || type === 'fraud' || type === 'virus') return { suppress: true, why: type };
-  if (type === 'other' && source && KNOWN_LOOPS.test(source)) return { suppress: true, why: 'other_known_loop' };
+  if (type === 'other' && source && KNOWN_LOOPS.test(source))
+    return { suppress: true, why: 'other_known_loop' };
   return { suppress: false, why: type };
 }

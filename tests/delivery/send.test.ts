@@ -266,7 +266,11 @@ describe('delivery engine', () => {
     expect(state).toBe('sent');
     expect(stats.byState.accepted).toBe(3);
     expect(refusals).toBe(2);
-    const sup = await tdb.db.selectFrom('suppressions').select('value').where('value', 'like', '%.qq@%').execute();
+    const sup = await tdb.db
+      .selectFrom('suppressions')
+      .select('value')
+      .where('value', 'like', '%.qq@%')
+      .execute();
     expect(sup).toEqual([]);
   });
 
@@ -297,7 +301,11 @@ describe('delivery engine', () => {
       smtpCode: 554,
       ms: 300,
     });
-    const sup = await tdb.db.selectFrom('suppressions').select('value').where('value', 'like', '%.spm@%').execute();
+    const sup = await tdb.db
+      .selectFrom('suppressions')
+      .select('value')
+      .where('value', 'like', '%.spm@%')
+      .execute();
     expect(sup).toEqual([]);
   });
 

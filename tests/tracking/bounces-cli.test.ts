@@ -10,7 +10,12 @@ const run = promisify(execFile);
 const cli = (...args: string[]) =>
   run('node', [path.join(projectRoot, 'bin/gazette.js'), ...args], {
     cwd: projectRoot,
-    env: { PATH: process.env.PATH, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'gazette-bounces-cli-')), LOG_LEVEL: 'silent', NODE_ENV: 'test' },
+    env: {
+      PATH: process.env.PATH,
+      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'gazette-bounces-cli-')),
+      LOG_LEVEL: 'silent',
+      NODE_ENV: 'test',
+    },
     timeout: 60_000,
   });
 
@@ -29,7 +34,10 @@ describe('gazette bounces parse --json', () => {
       path.join(projectRoot, 'tests/fixtures/bounces/arf/auth-failure.eml'),
       dir,
     );
-    const lines = stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => path.basename(l.file))).toEqual([
       'zh-frequency.eml',
       'zh-not-found.eml',
@@ -41,8 +49,15 @@ describe('gazette bounces parse --json', () => {
       kind: 'bounce',
       recipients: [{ address: '11223344@qq.com', reason: 'rate_limited', hard: false }],
     });
-    expect(lines[1].recipients[0]).toMatchObject({ address: '987654321@qq.com', reason: 'user_unknown', hard: true });
-    expect(lines[2]).toEqual({ file: path.join(dir, 'missing.eml'), error: expect.stringContaining('ENOENT') });
+    expect(lines[1].recipients[0]).toMatchObject({
+      address: '987654321@qq.com',
+      reason: 'user_unknown',
+      hard: true,
+    });
+    expect(lines[2]).toEqual({
+      file: path.join(dir, 'missing.eml'),
+      error: expect.stringContaining('ENOENT'),
+    });
     expect(lines[3]).toMatchObject({ kind: 'complaint', feedbackType: 'auth-failure' });
     expect(lines[4]).toMatchObject({ kind: 'none', recipients: [] });
   });

@@ -3,14 +3,14 @@ import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
+import { ensurePublication, updatePublication } from '../../src/publication/publication.js';
 import {
   type BounceReceiver,
   handleInboundReport,
   startBounceReceiver,
 } from '../../src/tracking/bounce-receiver.js';
-import { suppressionAudit, unsuppress } from '../../subscribers/suppression.js';
 import { bounceStatistics } from '../../src/tracking/bounce-stats.js';
-import { ensurePublication, updatePublication } from '../../src/publication/publication.js';
+import { suppressionAudit, unsuppress } from '../../subscribers/suppression.js';
 import { projectRoot } from '../support/model-issue.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { type SeededIssue, seedSentIssue } from './seed.js';
@@ -195,11 +195,20 @@ describe('inbound bounce receiver over SMTP', () => {
       const next = await seedSentIssue(tdb.db, { recipients: 0, period });
       const row = await tdb.db
         .insertInto('deliveries')
-        .values({ issue_id: next.issueId, subscriber_id: d.subscriberId, variant_key: 'all', state: 'accepted' } as never)
+        .values({
+          issue_id: next.issueId,
+          subscriber_id: d.subscriberId,
+          variant_key: 'all',
+          state: 'accepted',
+        } as never)
         .returning('id')
         .executeTakeFirstOrThrow();
       const messageId = `g${next.issueId}.${row.id}.v1@example.org`;
-      await tdb.db.updateTable('deliveries').set({ message_id: messageId }).where('id', '=', row.id).execute();
+      await tdb.db
+        .updateTable('deliveries')
+        .set({ message_id: messageId })
+        .where('id', '=', row.id)
+        .execute();
       later.push({ ...d, id: Number(row.id), messageId });
     }
     for (const [i, x] of [d, ...later].entries()) {
@@ -214,16 +223,26 @@ describe('inbound bounce receiver over SMTP', () => {
       bounce_reason: 'mailbox_full',
       evidence: { channel: 'text', reason: 'mailbox_full', status: '5.2.2' },
     });
-    expect(await unsuppress(tdb.db, { kind: 'address', value: d.email, actor: 'user:editor@example.org' })).toBe(true);
+    expect(
+      await unsuppress(tdb.db, { kind: 'address', value: d.email, actor: 'user:editor@example.org' }),
+    ).toBe(true);
     expect((await state(d)).suppression).toBeUndefined();
     expect(await suppressionAudit(tdb.db, 'address', d.email)).toMatchObject([
-      { action: 'lift', reason: 'soft_bounce', bounce_reason: 'mailbox_full', actor: 'user:editor@example.org' },
+      {
+        action: 'lift',
+        reason: 'soft_bounce',
+        bounce_reason: 'mailbox_full',
+        actor: 'user:editor@example.org',
+      },
     ]);
   });
 
   it('records a DMARC auth-failure report without suppressing the reader', async () => {
     const d = delivery(11);
-    const raw = fixture('arf-yahoo-complaint.eml', d).replace(/Feedback-Type: abuse/, 'Feedback-Type: auth-failure');
+    const raw = fixture('arf-yahoo-complaint.eml', d).replace(
+      /Feedback-Type: abuse/,
+      'Feedback-Type: auth-failure',
+    );
     await sendToReceiver(raw, `bounce+${d.id}@${DOMAIN}`);
     const s = await state(d);
     expect(s.events.map((e) => [e.type, e.subtype])).toEqual([['complaint', 'auth-failure']]);
@@ -231,12 +250,18 @@ describe('inbound bounce receiver over SMTP', () => {
     expect(s.suppression).toBeUndefined();
   });
 
-  it('counts the issue\'s failures by reason and recipient domain, and reconciles its deliveries', async () => {
+  it("counts the issue's failures by reason and recipient domain, and reconciles its deliveries", async () => {
     const b = await bounceStatistics(tdb.db, issue.issueId);
     expect(b.byReason.find((r) => r.reason === 'user_unknown')).toMatchObject({ bounced: 4, hard: 4 });
     expect(b.byReason.find((r) => r.reason === 'mailbox_full')).toMatchObject({ bounced: 2, hard: 0 });
     expect(b.byDomain).toEqual([expect.objectContaining({ domain: 'example.com', bounced: 6, hard: 4 })]);
-    expect(b.reconciliation).toMatchObject({ prepared: 12, accepted: 12, failed: 0, unknown: 0, neverAttempted: 0 });
+    expect(b.reconciliation).toMatchObject({
+      prepared: 12,
+      accepted: 12,
+      failed: 0,
+      unknown: 0,
+      neverAttempted: 0,
+    });
     expect(b.reconciliation.suppressedSince).toBeGreaterThanOrEqual(4);
   });
 
@@ -252,7 +277,11 @@ describe('inbound bounce receiver over SMTP', () => {
 
 describe('soft bounce settings per publication', () => {
   it('takes N and M from 1 to 50 with N at most M, and refuses anything else with the reason', async () => {
-    await ensurePublication(tdb.db, { MAIL_FROM: 'Gazette <n@example.org>', DEFAULT_TIME_ZONE: 'Asia/Shanghai', DEFAULT_LOCALE: 'zh-CN' });
+    await ensurePublication(tdb.db, {
+      MAIL_FROM: 'Gazette <n@example.org>',
+      DEFAULT_TIME_ZONE: 'Asia/Shanghai',
+      DEFAULT_LOCALE: 'zh-CN',
+    });
     expect(await updatePublication(tdb.db, { softBounceLimit: 2, softBounceIssues: 4 })).toMatchObject({
       soft_bounce_limit: 2,
       soft_bounce_issues: 4,

@@ -16,7 +16,10 @@ interface Expected {
 }
 
 const dir = path.join(projectRoot, 'tests/fixtures/bounces');
-const expected = JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Record<string, Expected>;
+const expected = JSON.parse(readFileSync(path.join(dir, 'expected.json'), 'utf8')) as Record<
+  string,
+  Expected
+>;
 const figures = new Map<string, { files: number; recognised: number; recipient: number; reason: number }>();
 
 describe('bounce corpus', () => {
@@ -36,7 +39,9 @@ describe('bounce corpus', () => {
     const got =
       report.kind === 'complaint'
         ? [{ address: report.originalRcptTo ?? '', reason: 'complaint' }]
-        : report.recipients.filter((r) => r.action === 'failed').map((r) => ({ address: r.address ?? '', reason: r.reason }));
+        : report.recipients
+            .filter((r) => r.action === 'failed')
+            .map((r) => ({ address: r.address ?? '', reason: r.reason }));
     if (report.kind === want.kind) f.recognised++;
     const sameAddresses = got.map((g) => g.address).join() === want.recipients.map((r) => r.address).join();
     if (report.kind === want.kind && sameAddresses) f.recipient++;
@@ -44,14 +49,28 @@ describe('bounce corpus', () => {
 
     expect({ kind: report.kind, recipients: got }).toEqual({ kind: want.kind, recipients: want.recipients });
     if (want.feedbackType) expect(report.feedbackType).toBe(want.feedbackType);
-    for (const r of report.recipients) expect(r.hard).toBe(r.action === 'failed' && ['user_unknown', 'host_unknown', 'has_moved', 'not_accepted'].includes(r.reason));
+    for (const r of report.recipients)
+      expect(r.hard).toBe(
+        r.action === 'failed' &&
+          ['user_unknown', 'host_unknown', 'has_moved', 'not_accepted'].includes(r.reason),
+      );
   });
 });
 
 afterAll(() => {
   const rows = [...figures].sort(([a], [b]) => a.localeCompare(b));
-  const total = rows.reduce((t, [, f]) => ({ files: t.files + f.files, recognised: t.recognised + f.recognised, recipient: t.recipient + f.recipient, reason: t.reason + f.reason }), { files: 0, recognised: 0, recipient: 0, reason: 0 });
+  const total = rows.reduce(
+    (t, [, f]) => ({
+      files: t.files + f.files,
+      recognised: t.recognised + f.recognised,
+      recipient: t.recipient + f.recipient,
+      reason: t.reason + f.reason,
+    }),
+    { files: 0, recognised: 0, recipient: 0, reason: 0 },
+  );
   const line = (name: string, f: typeof total) =>
     `${name.padEnd(16)} ${String(f.files).padStart(3)} files  recognised ${f.recognised}/${f.files}  right recipient ${f.recipient}/${f.files}  right reason ${f.reason}/${f.files}`;
-  console.log(['bounce corpus by family:', ...rows.map(([n, f]) => line(n, f)), line('total', total)].join('\n'));
+  console.log(
+    ['bounce corpus by family:', ...rows.map(([n, f]) => line(n, f)), line('total', total)].join('\n'),
+  );
 });

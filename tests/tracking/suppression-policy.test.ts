@@ -32,9 +32,14 @@ describe('bounce suppression policy', () => {
   });
 
   it('reads N and M from the publication: 2 of the last 4 issues', () => {
-    expect(bounceVerdict({ reason: 'blocked', failed: true }, [soft, soft], { limit: 2, issues: 4 }).suppress).toBe(true);
+    expect(
+      bounceVerdict({ reason: 'blocked', failed: true }, [soft, soft], { limit: 2, issues: 4 }).suppress,
+    ).toBe(true);
     expect(softBounceStreak([soft, soft, soft, soft, soft], 4)).toBe(4);
-    expect(bounceVerdict({ reason: 'blocked', failed: true }, [soft, soft, soft], { limit: 3, issues: 2 }).suppress).toBe(false);
+    expect(
+      bounceVerdict({ reason: 'blocked', failed: true }, [soft, soft, soft], { limit: 3, issues: 2 })
+        .suppress,
+    ).toBe(false);
   });
 
   it('never suppresses for a throttle, a block or spam content alone', () => {

@@ -209,7 +209,13 @@ describe('the statistics pages', () => {
     expect(cell(html, 'failure-domains', 'data-domain="example.com"', 'bounced')).toBe('1');
     const rec = html.match(/data-stats="reconciliation"[\s\S]*?<\/table>/)?.[0] ?? '';
     const value = (key: string) => rec.match(new RegExp(`data-key="${key}">([^<]*)<`))?.[1];
-    expect([value('prepared'), value('accepted'), value('failed-undetermined'), value('unknown'), value('pending')]).toEqual(['8', '4', '1', '1', '2']);
+    expect([
+      value('prepared'),
+      value('accepted'),
+      value('failed-undetermined'),
+      value('unknown'),
+      value('pending'),
+    ]).toEqual(['8', '4', '1', '1', '2']);
     expect(value('suppressedSince')).toBe('1');
   });
 

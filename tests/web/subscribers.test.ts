@@ -184,8 +184,14 @@ describe('subscriber pages', () => {
     expect(
       await h.ctx.db.selectFrom('suppressions').selectAll().where('value', '=', 'li@firm.example').execute(),
     ).toEqual([]);
-    const audit = await h.ctx.db.selectFrom('suppression_audit').selectAll().where('value', '=', 'li@firm.example').execute();
-    expect(audit).toMatchObject([{ action: 'lift', reason: 'manual', actor: expect.stringMatching(/^user:/) }]);
+    const audit = await h.ctx.db
+      .selectFrom('suppression_audit')
+      .selectAll()
+      .where('value', '=', 'li@firm.example')
+      .execute();
+    expect(audit).toMatchObject([
+      { action: 'lift', reason: 'manual', actor: expect.stringMatching(/^user:/) },
+    ]);
   });
 
   it("shows why a bounce suppressed an address, with the report's words", async () => {

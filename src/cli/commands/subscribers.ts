@@ -234,7 +234,11 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
     .option('--actor <name>', 'who lifts it (suppression audit)', defaultActor())
     .action(async (value: string, o: { domain?: boolean; actor: string }) => {
       const ctx = await runtime.context();
-      const removed = await unsuppress(ctx.db, { kind: o.domain ? 'domain' : 'address', value, actor: o.actor });
+      const removed = await unsuppress(ctx.db, {
+        kind: o.domain ? 'domain' : 'address',
+        value,
+        actor: o.actor,
+      });
       if (!removed) throw new UsageError(`${value} is not on the suppression list`);
       runtime.print({ removed: value }, `Removed ${value} from the suppression list.`);
     });

@@ -117,7 +117,11 @@ export function registerTrackingCommands(program: Command, runtime: CliRuntime):
           line = { file, ...reportLine(report) };
           if (ctx) {
             line.outcomes = await handleInboundReport(
-              { db: ctx.db, log: ctx.log, ...(ctx.env.BOUNCE_DOMAIN ? { bounceDomain: ctx.env.BOUNCE_DOMAIN } : {}) },
+              {
+                db: ctx.db,
+                log: ctx.log,
+                ...(ctx.env.BOUNCE_DOMAIN ? { bounceDomain: ctx.env.BOUNCE_DOMAIN } : {}),
+              },
               raw,
               opts.to ? [opts.to] : [],
             );
@@ -126,9 +130,7 @@ export function registerTrackingCommands(program: Command, runtime: CliRuntime):
           // One unreadable file does not stop the run: its line says why.
           line = { file, error: (err as Error).message };
         }
-        process.stdout.write(
-          runtime.json ? `${JSON.stringify(line)}\n` : `${humanLine(line)}\n`,
-        );
+        process.stdout.write(runtime.json ? `${JSON.stringify(line)}\n` : `${humanLine(line)}\n`);
       }
     });
 }
@@ -138,7 +140,9 @@ async function reportFiles(input: string): Promise<string[]> {
   const info = await stat(input).catch(() => undefined);
   if (!info?.isDirectory()) return [input];
   const out: string[] = [];
-  for (const entry of (await readdir(input, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const entry of (await readdir(input, { withFileTypes: true })).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  )) {
     const p = path.join(input, entry.name);
     if (entry.isDirectory()) out.push(...(await reportFiles(p)));
     else if (entry.isFile() && !entry.name.endsWith('.json')) out.push(p);

@@ -419,7 +419,8 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         async (request, reply) => {
           try {
             const who = request.actor;
-            const actor = who?.kind === 'user' ? `user:${who.user.email}` : who?.kind === 'api-key' ? who.label : 'api';
+            const actor =
+              who?.kind === 'user' ? `user:${who.user.email}` : who?.kind === 'api-key' ? who.label : 'api';
             const removed = await unsuppress(ctx.db, { ...request.body, actor });
             return removed
               ? reply.code(204).send()

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { DateTime } from 'luxon';
 import type { Db, IssueState, Locale } from '../../db/schema.js';
+import { reasonLabel } from '../../delivery/reasons.js';
 import { getPublication } from '../../publication/publication.js';
 import { listSections } from '../../publication/sections.js';
-import { reasonLabel } from '../../delivery/reasons.js';
 import { bounceStatistics } from '../../tracking/bounce-stats.js';
 import { type IssueStatistics, issueStatistics } from '../../tracking/stats.js';
 import type { WebDeps } from '../deps.js';
@@ -70,7 +70,8 @@ export const STATS_STRINGS = defineStrings({
     allSections: '全部栏目',
     unknownVariant: '（未知）',
     statsFailures: '失败与退信原因',
-    statsFailuresIntro: '“拒收”是发送时对方服务器的答复，“退信”是事后收到的退信报告。只有“邮箱不存在”等硬原因会立即停发；限流、拦截和垃圾邮件判定不会停发读者。',
+    statsFailuresIntro:
+      '“拒收”是发送时对方服务器的答复，“退信”是事后收到的退信报告。只有“邮箱不存在”等硬原因会立即停发；限流、拦截和垃圾邮件判定不会停发读者。',
     statsReason: '原因',
     statsRefused: '发送时拒收',
     statsBouncedAll: '退信',
@@ -418,8 +419,16 @@ export function statsPages(deps: WebDeps): FastifyPluginAsync {
             })),
             { label: t.statsUnknown, value: bounces.reconciliation.unknown, key: 'unknown' },
             { label: t.statsPending, value: bounces.reconciliation.pending, key: 'pending' },
-            { label: t.statsNeverAttempted, value: bounces.reconciliation.neverAttempted, key: 'neverAttempted' },
-            { label: t.statsSuppressedSince, value: bounces.reconciliation.suppressedSince, key: 'suppressedSince' },
+            {
+              label: t.statsNeverAttempted,
+              value: bounces.reconciliation.neverAttempted,
+              key: 'neverAttempted',
+            },
+            {
+              label: t.statsSuppressedSince,
+              value: bounces.reconciliation.suppressedSince,
+              key: 'suppressedSince',
+            },
           ],
           sectionsChart: sectionRows.length
             ? barChart({

@@ -21,8 +21,8 @@ import {
   unsuppress,
   updateSubscriber,
 } from '../../../../subscribers/api.js';
-import { reasonLabel } from '../../../delivery/reasons.js';
 import { type Locale, type Section, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../../db/schema.js';
+import { reasonLabel } from '../../../delivery/reasons.js';
 import { listSections } from '../../../publication/index.js';
 import type { WebDeps } from '../../deps.js';
 import { auditActor, requestLocale, sendAdminPage, setFlash } from '../../respond.js';
@@ -187,7 +187,10 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
       suppressionAudit(db, 'address', sub.email_normalized),
     ]);
     const whyOf = (reason: string, bounceReason: string | null) =>
-      [t[`why${cap(reason.replace(/_(\w)/g, (_m, c: string) => c.toUpperCase()))}`] ?? reason, bounceReason ? reasonLabel(bounceReason, locale) : null]
+      [
+        t[`why${cap(reason.replace(/_(\w)/g, (_m, c: string) => c.toUpperCase()))}`] ?? reason,
+        bounceReason ? reasonLabel(bounceReason, locale) : null,
+      ]
         .filter(Boolean)
         .join(' · ');
     const nameOf = new Map(sections.map((s) => [s.key, localName(s.names, locale, s.key)]));
