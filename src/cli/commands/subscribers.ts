@@ -19,6 +19,7 @@ import { LOCALES, type Locale, SUBSCRIBER_STATUSES, type SubscriberStatus } from
 import { storedRelaySpecs } from '../../delivery/relays.js';
 import { createApiKey } from '../../http/api-keys.js';
 import { createSendMail } from '../../http/mail-transport.js';
+import { defaultActor } from '../actor.js';
 import { UsageError } from '../main.js';
 import type { CliRuntime } from '../runtime.js';
 
@@ -230,9 +231,14 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
   sup
     .command('remove <value>')
     .option('--domain', 'value is a whole domain')
-    .action(async (value: string, o: { domain?: boolean }) => {
+    .option('--actor <name>', 'who lifts it (suppression audit)', defaultActor())
+    .action(async (value: string, o: { domain?: boolean; actor: string }) => {
       const ctx = await runtime.context();
-      const removed = await unsuppress(ctx.db, { kind: o.domain ? 'domain' : 'address', value });
+      const removed = await unsuppress(ctx.db, {
+        kind: o.domain ? 'domain' : 'address',
+        value,
+        actor: o.actor,
+      });
       if (!removed) throw new UsageError(`${value} is not on the suppression list`);
       runtime.print({ removed: value }, `Removed ${value} from the suppression list.`);
     });
