@@ -49,7 +49,7 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
     loggerInstance: ctx.log.child({ component: 'http' }) as FastifyBaseLogger,
     // Request lines would carry link tokens; our own events log ids instead.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: parseTrustProxy(ctx.env.HTTP_TRUST_PROXY),
+    trustProxy: parseTrustProxy(ctx.env.TRUST_PROXY),
     bodyLimit: 64 * 1024,
     // Signed link tokens are path parameters of 100-300 characters.
     routerOptions: { maxParamLength: 1024 },
@@ -145,7 +145,7 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
   return app;
 }
 
-/** HTTP_TRUST_PROXY: a spoofed X-Forwarded-For must not let a client dodge the subscribe rate limit. */
+/** TRUST_PROXY: a spoofed X-Forwarded-For must not let a client dodge a per-address rate limit. */
 export function parseTrustProxy(value: string): boolean | string[] {
   if (value === 'true') return true;
   if (value === 'false') return false;
