@@ -14,6 +14,7 @@ import { type BackgroundTasks, createBackgroundTasks } from './background.js';
 import type { HttpDeps } from './deps.js';
 import { fromAcceptLanguage, strings } from './i18n.js';
 import { loadPages } from './pages.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { apiRoutes } from './routes/api.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -98,6 +99,7 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
         : pages('message', locale, { title: t.forbiddenTitle, message: t.forbiddenBody });
     },
   });
+  await registerSecurityHeaders(app, { publicUrl: ctx.env.PUBLIC_URL });
   await app.register(formbody);
   await app.register(rateLimit, { global: false });
 
