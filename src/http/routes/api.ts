@@ -167,7 +167,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
               additionalProperties: false,
               properties: {
                 status,
-                after: { type: 'integer', minimum: 0 },
+                after: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
                 limit: { type: 'integer', minimum: 1, maximum: 1000 },
                 search: { type: 'string', maxLength: 254 },
               },
@@ -349,7 +349,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
               additionalProperties: false,
               properties: {
                 kind: { type: 'string', enum: ['address', 'domain'] },
-                after: { type: 'integer', minimum: 0 },
+                after: { type: 'integer', minimum: 0, maximum: 2147483647 },
                 limit: { type: 'integer', minimum: 1, maximum: 1000 },
               },
             },
