@@ -1,6 +1,7 @@
 import { generateKeyPair, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
+import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config/env.js';
@@ -241,13 +242,73 @@ describe('delivery engine', () => {
       .where('issue_id', '=', issueId)
       .where('state', '=', 'failed')
       .executeTakeFirstOrThrow();
-    expect(row).toEqual({ smtp_code: 550, error_class: 'mailbox', attempts: 1 });
+    expect(row).toEqual({ smtp_code: 550, error_class: 'user_unknown', attempts: 1 });
     const sup = await tdb.db
       .selectFrom('suppressions')
       .selectAll()
       .where('value', '=', 'reader0.bad@example.test')
       .execute();
     expect(sup.map((s) => s.reason)).toEqual(['smtp_rejected']);
+  });
+
+  it('takes QQ\'s "550 Domain frequency limited" as a throttle: the row waits and goes out, nobody is suppressed', async () => {
+    let refusals = 0;
+    const sink = await catcher(({ to }) => {
+      if (to[0] === 'reader1.qq@example.test' && refusals < 2) {
+        refusals++;
+        return Object.assign(new Error('Domain frequency limited'), { responseCode: 550 });
+      }
+      return undefined;
+    });
+    const w = await worker(sink.url);
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(tdb.db, sectionIds, emails(3, 'qq'));
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+    expect(state).toBe('sent');
+    expect(stats.byState.accepted).toBe(3);
+    expect(refusals).toBe(2);
+    const sup = await tdb.db
+      .selectFrom('suppressions')
+      .select('value')
+      .where('value', 'like', '%.qq@%')
+      .execute();
+    expect(sup).toEqual([]);
+  });
+
+  it('fails a NetEase "554 DT:SPM" spam refusal without suppressing, and rests the relay before it sends more', async () => {
+    const logged: Array<Record<string, unknown>> = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const sink = await catcher(({ to }) =>
+      to[0] === 'reader0.spm@example.test'
+        ? Object.assign(new Error('DT:SPM 163 mx3, content judged as spam'), { responseCode: 554 })
+        : undefined,
+    );
+    const w = await worker(sink.url, { blockRestMs: 300, log });
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(tdb.db, sectionIds, emails(3, 'spm'));
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    const { stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+    expect(stats.byState).toMatchObject({ accepted: 2, failed: 1 });
+    const row = await tdb.db
+      .selectFrom('deliveries')
+      .select(['smtp_code', 'error_class'])
+      .where('issue_id', '=', issueId)
+      .where('state', '=', 'failed')
+      .executeTakeFirstOrThrow();
+    expect(row).toEqual({ smtp_code: 554, error_class: 'spam_content' });
+    expect(logged.find((l) => l.event === 'delivery.relay.blocked')).toMatchObject({
+      issueId,
+      reason: 'spam_content',
+      smtpCode: 554,
+      ms: 300,
+    });
+    const sup = await tdb.db
+      .selectFrom('suppressions')
+      .select('value')
+      .where('value', 'like', '%.spm@%')
+      .execute();
+    expect(sup).toEqual([]);
   });
 
   it('slows down on 421 and then delivers everything', async () => {
@@ -428,7 +489,7 @@ describe('delivery engine', () => {
 
   it('pauses the issue when too many messages fail (circuit breaker)', async () => {
     const sink = await catcher(() =>
-      Object.assign(new Error('5.7.1 rejected by policy'), { responseCode: 554 }),
+      Object.assign(new Error('5.3.0 mail system error'), { responseCode: 554 }),
     );
     const w = await worker(sink.url, {
       env: { ...env, SEND_BREAKER_WINDOW: 10, SEND_BREAKER_RATIO: 0.5 },

@@ -106,7 +106,17 @@ describe.skipIf(!modelDocument.present)('compiled html structure', () => {
       .map((_, el) => $(el).attr('href'))
       .get();
     expect(tocLinks.length).toBe(4 + 27);
-    for (const href of tocLinks) expect($(`[id="${href.slice(1)}"]`)).toHaveLength(1);
+    // Gmail, Yahoo and Samsung Mail follow only <a name>; browsers and Apple Mail the id.
+    for (const href of [
+      ...tocLinks,
+      ...$('a[href="#toc"]')
+        .map((_, el) => $(el).attr('href'))
+        .get(),
+    ]) {
+      expect($(`[id="${href.slice(1)}"]`), href).toHaveLength(1);
+      expect($(`a[name="${href.slice(1)}"]`), href).toHaveLength(1);
+    }
+    expect($('a[href="#toc"]')).toHaveLength(4);
     expect(tocLinks.filter((h) => h.startsWith('#sec-'))).toEqual(ALL.map((k) => `#sec-${k}`));
   });
 
@@ -221,7 +231,7 @@ describe('hostile content', () => {
     expect($('h1').text()).toBe('Weekly {{name}} digest <script>alert(1)</script>');
     expect($('h3').first().text()).toBe('1. First <img src=x onerror=alert(1)> {{preferencesUrl}}');
     expect(html).toContain('Body with &#125;&#125; and &#123;&#123; and');
-    expect($('a[href="https://example.org/a?x=1&y=2"]').text()).toBe('Example {{name}}');
+    expect($('a[href="https://example.org/a?x=1&y=2"]').text()).toBe('Example {{name}} · example.org');
     expect($('a[href="https://example.org/{{trackingToken}}"]')).toHaveLength(1);
     expect($('h2#sec-empty')).toHaveLength(0);
     // Text reads the same with the braces kept apart by zero-width spaces.

@@ -3,7 +3,7 @@ import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import type { SendProgress } from '../../src/web/pages/send-progress.js';
 import { addSubscriber } from '../../subscribers/api.js';
 import { startWorkers, type WorkerSet } from '../../workers/index.js';
-import { FORM, form } from '../http/support.js';
+import { submitButton } from '../support/model-send.js';
 import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { waitFor } from '../support/wait.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
@@ -42,13 +42,7 @@ describe.skipIf(!modelDocument.present)('sending from the send page to a local S
     await relay?.close();
   });
 
-  const submit = (url: string) =>
-    h.web.inject({
-      method: 'POST',
-      url,
-      headers: { cookie: editor.cookie, ...FORM },
-      payload: form({ _csrf: editor.csrf }),
-    });
+  const submit = (url: string) => submitButton(h, editor, url);
 
   it('approves, sends now and watches the progress until every reader’s message is accepted', async () => {
     expect((await submit(`/admin/issues/${issueId}/send/approve`)).statusCode).toBe(303);

@@ -508,6 +508,8 @@ export function registerIssueCommands(
     .option('--masthead <json>')
     .option('--postal-address <text>')
     .option('--tracking <on|off>')
+    .option('--soft-bounce-limit <n>', 'soft-bounced issues in a row that suppress a reader (default 3)')
+    .option('--soft-bounce-issues <n>', 'how many of the reader’s latest issues count (default 3)')
     .action(async (o: Record<string, string | undefined>) => {
       const d = await deps();
       await ensurePublication(d.db, d.env);
@@ -521,6 +523,8 @@ export function registerIssueCommands(
         ...(o.masthead !== undefined ? { masthead: json<Masthead>(o.masthead, '--masthead') } : {}),
         ...(o.postalAddress !== undefined ? { postalAddress: o.postalAddress } : {}),
         ...(o.tracking !== undefined ? { trackingEnabled: o.tracking === 'on' } : {}),
+        ...(o.softBounceLimit !== undefined ? { softBounceLimit: Number(o.softBounceLimit) } : {}),
+        ...(o.softBounceIssues !== undefined ? { softBounceIssues: Number(o.softBounceIssues) } : {}),
       };
       const row = await updatePublication(d.db, patch);
       runtime.print(row, `Publication updated.`);
