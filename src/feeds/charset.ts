@@ -140,7 +140,7 @@ function implausible(bytes: Buffer, charset: string, text: string): string | nul
   if (hasHighBytes(bytes) && isValidUtf8(bytes)) return 'valid UTF-8';
   // A stray bad byte is tolerated; a text full of replacement characters is the wrong charset.
   const replaced = text.split('\ufffd').length - 1;
-  if (replaced > 0 && replaced * 50 > text.replace(/[\x00-\x7f]/g, '').length) return 'bytes that do not decode';
+  if (replaced > 0 && replaced * 50 > text.replace(/[ -~\s]/g, '').length) return 'bytes that do not decode';
   if (SINGLE_BYTE_WESTERN.has(charset) && looksLikeGb2312(bytes)) return 'Chinese double-byte text';
   return null;
 }

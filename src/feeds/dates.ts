@@ -179,7 +179,14 @@ function parseRfc822(value: string, defaultZone: string, ctx: DateContext): Feed
   if (m) {
     const [, d, mon, y, h, mi, s, z] = m;
     return build(
-      { year: fullYear(y as string), month: monthOf(mon as string), day: Number(d), hour: num(h), minute: num(mi), second: num(s) },
+      {
+        year: fullYear(y as string),
+        month: monthOf(mon as string),
+        day: Number(d),
+        hour: num(h),
+        minute: num(mi),
+        second: num(s),
+      },
       z,
       defaultZone,
       ctx,
@@ -189,7 +196,14 @@ function parseRfc822(value: string, defaultZone: string, ctx: DateContext): Feed
   if (m) {
     const [, mon, d, y, h, mi, s, z] = m;
     return build(
-      { year: Number(y), month: monthOf(mon as string), day: Number(d), hour: num(h), minute: num(mi), second: num(s) },
+      {
+        year: Number(y),
+        month: monthOf(mon as string),
+        day: Number(d),
+        hour: num(h),
+        minute: num(mi),
+        second: num(s),
+      },
       z,
       defaultZone,
       ctx,
@@ -199,7 +213,14 @@ function parseRfc822(value: string, defaultZone: string, ctx: DateContext): Feed
   if (m) {
     const [, mon, d, h, mi, s, y] = m;
     return build(
-      { year: Number(y), month: monthOf(mon as string), day: Number(d), hour: num(h), minute: num(mi), second: num(s) },
+      {
+        year: Number(y),
+        month: monthOf(mon as string),
+        day: Number(d),
+        hour: num(h),
+        minute: num(mi),
+        second: num(s),
+      },
       undefined,
       defaultZone,
       ctx,
@@ -211,7 +232,9 @@ function parseRfc822(value: string, defaultZone: string, ctx: DateContext): Feed
 function parseIso(value: string, defaultZone: string): FeedDate | null | undefined {
   // W3C-DTF and ISO 8601; a space instead of "T" is common.
   if (!/^\d{4}(?:-?\d{2}){0,2}(?:[T ]|$)|^\d{4}-\d{3}$/.test(value)) return undefined;
-  const text = value.replace(/^(\d{4}-\d{2}-\d{2}) (?=\d)/, '$1T').replace(/\s+(?=[+-]\d{2}:?\d{2}$|Z$)/i, '');
+  const text = value
+    .replace(/^(\d{4}-\d{2}-\d{2}) (?=\d)/, '$1T')
+    .replace(/\s+(?=[+-]\d{2}:?\d{2}$|Z$)/i, '');
   const zoned = /(?:Z|[+-]\d{2}(?::?\d{2})?)$/i.test(text) && /T/.test(text);
   const dt = zoned
     ? DateTime.fromISO(text, { setZone: true })

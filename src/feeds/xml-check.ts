@@ -2,9 +2,15 @@ import sax from 'sax';
 
 /**
  * The first well-formedness error of a document, as a strict XML parser reports it, or null.
- * A feed that needed the lenient path is still read, but its source's health says so.
+ * `atEnd` says the document was fine until it stopped: a truncated tail, which a lenient parser
+ * can close; an error in the middle (mismatched tags) is not something to guess around.
  */
-export function wellFormednessError(text: string): string | null {
+export interface XmlError {
+  message: string;
+  atEnd: boolean;
+}
+
+export function wellFormednessError(text: string): XmlError | null {
   // strictEntities: only the five XML entities; without it sax accepts &nbsp; and the rest of HTML's.
   const options = { trim: false, normalize: false, position: true, strictEntities: true };
   const parser = sax.parser(true, options as sax.SAXOptions);
@@ -14,14 +20,13 @@ export function wellFormednessError(text: string): string | null {
     // Stop at the first error: the rest is the lenient parser's job.
     throw err;
   };
+  let atEnd = false;
   try {
-    parser.write(text).close();
+    parser.write(text);
+    atEnd = true;
+    parser.close();
   } catch (err) {
     first ??= (err as Error).message.split('\n')[0] ?? String(err);
   }
-  if (first) {
-    const line = parser.line + 1;
-    return `${first.replace(/\.$/, '')} (line ${line})`;
-  }
-  return null;
+  return first ? { message: `${first.replace(/\.$/, '')} (line ${parser.line + 1})`, atEnd } : null;
 }

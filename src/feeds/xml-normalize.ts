@@ -99,8 +99,17 @@ function decodeBase64(text: string): string | null {
   }
 }
 
-function textOf(el: Element): string {
-  return el.children.map((c) => (c instanceof Text ? c.data : isElement(c) ? textOf(c) : '')).join('');
+/** The text inside an element, CDATA included. */
+export function textContent(el: Element): string {
+  return el.children
+    .map((c) =>
+      c instanceof Text ? c.data : isElement(c) ? textContent(c) : c.type === 'cdata' ? cdataText(c) : '',
+    )
+    .join('');
+}
+
+function cdataText(node: ChildNode): string {
+  return 'children' in node ? node.children.map((c) => (c instanceof Text ? c.data : '')).join('') : '';
 }
 
 function setText(el: Element, text: string) {
@@ -117,7 +126,7 @@ function flattenTextFields(node: Element, xhtmlPrefixes: Set<string>): boolean {
     const name = child.name.toLowerCase();
     const field = TEXT_FIELDS.has(name) || TEXT_FIELDS.has(name.replace(/^\w+:/, ''));
     if (field && child.attribs.mode?.toLowerCase() === 'base64') {
-      const decoded = decodeBase64(textOf(child));
+      const decoded = decodeBase64(textContent(child));
       if (decoded !== null) {
         setText(child, decoded);
         delete child.attribs.mode;
