@@ -28,7 +28,8 @@ export async function main(argv: string[]): Promise<void> {
   } finally {
     await runtime.close().catch(() => {});
   }
-  process.exit(code);
+  // A command that finished its work but found problems (e.g. some feeds refused) sets exitCode.
+  process.exit(code || Number(process.exitCode ?? 0));
 }
 
 function reportError(err: unknown): number {

@@ -1,5 +1,6 @@
 import chardet from 'chardet';
 import iconv from 'iconv-lite';
+import type { FeedNote } from './feed-notes.js';
 
 /**
  * Turns fetched bytes into text. Chinese sites often send GBK, GB18030 or Big5, sometimes without
@@ -187,4 +188,21 @@ export function decodeBody(bytes: Buffer, contentType?: string): DecodedText {
   if (detected)
     return { text: iconv.decode(bytes, detected), charset: detected, from: 'detected', ...withOverruled };
   return { text: iconv.decode(bytes, 'utf-8'), charset: 'utf-8', from: 'default', ...withOverruled };
+}
+
+/** A declared charset that lost to the bytes, as a note for the source's health. */
+export function charsetNotes(decoded: DecodedText): FeedNote[] {
+  const o = decoded.overruled;
+  if (!o) return [];
+  return [
+    {
+      code: 'charset-overruled',
+      params: {
+        declared: o.charset,
+        from: o.from === 'header' ? 'HTTP header' : 'document',
+        reason: o.reason,
+        used: decoded.charset,
+      },
+    },
+  ];
 }

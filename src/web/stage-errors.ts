@@ -40,6 +40,7 @@ const INPUT: Record<
     'source-rule': '第 {n} 条规则无效：请检查类型（包含或排除）和关键词。',
     'source-interval': '抓取间隔须为 1 到 10080 之间的整数分钟（填写的是 {minutes}）。',
     'source-section': '没有栏目“{key}”。',
+    'source-time-zone': '“{tz}”不是有效的 IANA 时区（例如 Asia/Shanghai）。',
     'source-name': '来源需要名称。',
     'source-exists': '已有使用该网址的来源：{url}',
     'source-missing': '找不到编号为 {id} 的来源。',
@@ -96,6 +97,7 @@ const INPUT: Record<
     'source-interval':
       'The polling interval must be a whole number of minutes from 1 to 10080 (got {minutes}).',
     'source-section': 'There is no section "{key}".',
+    'source-time-zone': '"{tz}" is not an IANA time zone (for example Asia/Shanghai).',
     'source-name': 'A source needs a name.',
     'source-exists': 'A source with this URL already exists: {url}',
     'source-missing': 'There is no source {id}.',
