@@ -67,10 +67,25 @@ describe('gazette feeds parse', () => {
     ).catch((err: { stdout: string; code: number }) => err);
     // Some files were refused: the run says so in its exit status, after reading them all.
     expect((result as { code?: number }).code).toBe(1);
-    const lines = result.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => path.basename(l.file))).toEqual(['rss2.xml', 'a.xml', 'b.xml', 'big.xml', 'atom.xml']);
+    const lines = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(lines.map((l) => path.basename(l.file))).toEqual([
+      'rss2.xml',
+      'a.xml',
+      'b.xml',
+      'big.xml',
+      'atom.xml',
+    ]);
     expect(lines[0]).toMatchObject({ format: 'rss2', title: expect.any(String) });
-    expect(Object.keys(lines[0].items[0]).sort()).toEqual(['author', 'link', 'published', 'summary', 'title']);
+    expect(Object.keys(lines[0].items[0]).sort()).toEqual([
+      'author',
+      'link',
+      'published',
+      'summary',
+      'title',
+    ]);
     expect(lines[0].items[0]).toMatchObject({ published: '2025-07-08T02:00:00.000Z', author: '网信办' });
     expect(lines[1]).toMatchObject({ format: 'atom' });
     expect(lines[2].error).toMatch(/HTML page, not a feed/);
