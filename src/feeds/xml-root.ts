@@ -18,7 +18,7 @@ export interface XmlRoot {
 
 const ATTR = /([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
 
-/** Skips a doctype, whose internal subset may hold quoted ">" and nested declarations. */
+/** Skips a doctype, whose internal subset may hold quoted ">", comments and nested declarations. */
 function skipDoctype(text: string, from: number): number {
   let depth = 0;
   let quote: string | null = null;
@@ -26,6 +26,10 @@ function skipDoctype(text: string, from: number): number {
     const c = text[i];
     if (quote) {
       if (c === quote) quote = null;
+    } else if (c === '<' && text.startsWith('<!--', i)) {
+      const end = text.indexOf('-->', i + 4);
+      if (end < 0) return -1;
+      i = end + 2;
     } else if (c === '"' || c === "'") quote = c;
     else if (c === '[') depth++;
     else if (c === ']') depth--;
