@@ -20,7 +20,7 @@ export interface DecodedText {
   /** Where the charset came from. */
   from: 'bom' | 'pattern' | 'header' | 'document' | 'detected' | 'default';
   /** A declared charset that was not believed, and where it was declared. */
-  overruled?: { charset: string; from: 'header' | 'document'; reason: string };
+  overruled?: { charset: string; from: 'header' | 'document'; reason: OverruleReason };
 }
 
 const BOMS: [Buffer, string][] = [
@@ -133,16 +133,19 @@ export function looksLikeGb2312(bytes: Buffer): boolean {
 
 const SINGLE_BYTE_WESTERN = new Set(['windows-1252', 'iso-8859-15', 'iso-8859-2']);
 
+/** Why a declared charset was not believed (described in src/feeds/feed-notes.ts). */
+export type OverruleReason = 'not-utf8' | 'no-utf16-pattern' | 'valid-utf8' | 'undecodable' | 'gb2312-runs';
+
 /** Why a declared charset's reading is not believed, or null if it is. */
-function implausible(bytes: Buffer, charset: string, text: string): string | null {
-  if (charset === 'utf-8') return isValidUtf8(bytes) ? null : 'not valid UTF-8';
+function implausible(bytes: Buffer, charset: string, text: string): OverruleReason | null {
+  if (charset === 'utf-8') return isValidUtf8(bytes) ? null : 'not-utf8';
   // Real UTF-16/32 has a byte-order mark or the "<" pattern, both checked before any label.
-  if (/^utf-(16|32)/.test(charset)) return 'no UTF-16/32 byte pattern';
-  if (hasHighBytes(bytes) && isValidUtf8(bytes)) return 'valid UTF-8';
+  if (/^utf-(16|32)/.test(charset)) return 'no-utf16-pattern';
+  if (hasHighBytes(bytes) && isValidUtf8(bytes)) return 'valid-utf8';
   // A stray bad byte is tolerated; a text full of replacement characters is the wrong charset.
   const replaced = text.split('\ufffd').length - 1;
-  if (replaced > 0 && replaced * 50 > text.replace(/[ -~\s]/g, '').length) return 'bytes that do not decode';
-  if (SINGLE_BYTE_WESTERN.has(charset) && looksLikeGb2312(bytes)) return 'Chinese double-byte text';
+  if (replaced > 0 && replaced * 50 > text.replace(/[ -~\s]/g, '').length) return 'undecodable';
+  if (SINGLE_BYTE_WESTERN.has(charset) && looksLikeGb2312(bytes)) return 'gb2312-runs';
   return null;
 }
 
@@ -199,7 +202,7 @@ export function charsetNotes(decoded: DecodedText): FeedNote[] {
       code: 'charset-overruled',
       params: {
         declared: o.charset,
-        from: o.from === 'header' ? 'HTTP header' : 'document',
+        from: o.from,
         reason: o.reason,
         used: decoded.charset,
       },

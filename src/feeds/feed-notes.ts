@@ -22,6 +22,24 @@ const EN: Record<FeedNoteCode, string> = {
     'the {from} declared {declared}, but the bytes are {reason}; decoded as {used} instead',
 };
 
+/** Labels for a charset-overruled note's `from` and `reason` codes. */
+export const CHARSET_WORDS_EN: Record<string, string> = {
+  header: 'HTTP header',
+  document: 'document',
+  'not-utf8': 'not valid UTF-8',
+  'no-utf16-pattern': 'not UTF-16/32 (no byte-order mark or byte pattern)',
+  'valid-utf8': 'valid UTF-8',
+  undecodable: 'mostly undecodable in it',
+  'gb2312-runs': 'runs of Chinese GB2312 characters',
+};
+
+/** The note's values with its codes replaced by words from `words`. */
+export function noteParams(note: FeedNote, words: Record<string, string>): FeedNote['params'] {
+  if (note.code !== 'charset-overruled') return note.params;
+  const word = (v: string | number | undefined) => words[String(v)] ?? String(v);
+  return { ...note.params, from: word(note.params.from), reason: word(note.params.reason) };
+}
+
 export function describeNote(note: FeedNote): string {
-  return interpolate(EN[note.code], note.params);
+  return interpolate(EN[note.code], noteParams(note, CHARSET_WORDS_EN));
 }

@@ -38,12 +38,12 @@ describe('charsets the labels get wrong', () => {
     expect(decoded).toMatchObject({
       charset: 'utf-8',
       from: 'detected',
-      overruled: { charset: 'gb18030', from: 'header', reason: 'valid UTF-8' },
+      overruled: { charset: 'gb18030', from: 'header', reason: 'valid-utf8' },
     });
     expect(charsetNotes(decoded)).toEqual([
       {
         code: 'charset-overruled',
-        params: { declared: 'gb18030', from: 'HTTP header', reason: 'valid UTF-8', used: 'utf-8' },
+        params: { declared: 'gb18030', from: 'header', reason: 'valid-utf8', used: 'utf-8' },
       },
     ]);
     expect(charsetNotes(decodeBody(Buffer.from('<rss/>'), 'text/xml; charset=utf-8'))).toEqual([]);

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Locale, Source } from '../../../db/schema.js';
+import { type FeedNote, noteParams } from '../../../feeds/feed-notes.js';
 import { inboxCountsBySource } from '../../../feeds/inbox.js';
 import { pollSource } from '../../../feeds/poll.js';
 import { type FeedPreview, previewFeed } from '../../../feeds/preview.js';
@@ -21,6 +22,25 @@ import { intervalOf, readSourceForm, rowsOf, rulesOf, type SourceForm } from './
 import { SOURCES_STRINGS } from './strings.js';
 
 type T = (typeof SOURCES_STRINGS)['zh-CN'];
+
+/** A read note of the source's health (src/feeds/feed-notes.ts) in the editor's language. */
+function noteText(note: FeedNote, t: T): string {
+  const template = {
+    recovered: t.sourcesNoteRecovered,
+    'date-unparseable': t.sourcesNoteDateUnparseable,
+    'charset-overruled': t.sourcesNoteCharsetOverruled,
+  }[note.code];
+  const words: Record<string, string> = {
+    header: t.sourcesCharsetFromHeader,
+    document: t.sourcesCharsetFromDocument,
+    'not-utf8': t.sourcesCharsetNotUtf8,
+    'no-utf16-pattern': t.sourcesCharsetNoUtf16Pattern,
+    'valid-utf8': t.sourcesCharsetValidUtf8,
+    undecodable: t.sourcesCharsetUndecodable,
+    'gb2312-runs': t.sourcesCharsetGb2312Runs,
+  };
+  return interpolate(template, noteParams(note, words));
+}
 
 /** Items of a preview shown on the page; the summary counts them all. */
 const PREVIEW_ROWS = 30;
@@ -136,6 +156,8 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
       lastError: s.last_error,
       lastErrorAt: s.last_error_at,
       failures: s.consecutive_failures,
+      charset: s.last_charset,
+      readNotes: s.parse_notes.map((n) => noteText(n, t)),
       httpStatus: s.last_http_status
         ? interpolate(t.sourcesHttpStatus, { status: s.last_http_status })
         : null,
