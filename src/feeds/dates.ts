@@ -125,18 +125,26 @@ const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', '
 const monthOf = (name: string) => MONTHS.indexOf(name.slice(0, 3).toLowerCase()) + 1;
 
 const DAY = '(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\\.?,?\\s*)?';
-const MONTH = '(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\\.?';
-const TIME = '(?:[\\sT]+(\\d{1,2}):(\\d{2})(?::(\\d{2})(?:\\.\\d+)?)?)?';
-const ZONE = '(?:\\s*([A-Za-z]{1,5}(?:[+-]\\d{1,2}(?::?\\d{2})?)?|[+-]\\d{1,2}(?::?\\d{2})?))?';
-/** "Tue, 08 Jul 2025 10:00:00 +0800", "8 July 2025 10:00 CST", "08-Jul-25 10:00". */
-const RFC822_DMY = new RegExp(`^${DAY}(\\d{1,2})[\\s-]+${MONTH}[\\s-]+(\\d{2}|\\d{4})${TIME}${ZONE}$`, 'i');
-/** "Tue Jul 08 2025 10:00:00 GMT+0800", "July 8, 2025 10:00 EST". */
-const RFC822_MDY = new RegExp(`^${DAY}${MONTH}\\s+(\\d{1,2}),?\\s+(\\d{4})${TIME}${ZONE}$`, 'i');
-/** asctime: "Tue Jul  8 10:00:00 2025". */
-const ASCTIME = new RegExp(`^${DAY}${MONTH}\\s+(\\d{1,2})\\s+(\\d{1,2}):(\\d{2}):(\\d{2})\\s+(\\d{4})$`, 'i');
-/** "2025-07-08 10:00:00", "2025/7/8 10:00", "2025年7月8日 10:00", "2025年07月08日 10时00分", with an optional zone. */
+const MONTH = '(?<mon>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\\.?';
+const TIME = '(?:[\\sT]+(?<h>\\d{1,2}):(?<mi>\\d{2})(?::(?<s>\\d{2})(?:\\.\\d+)?)?)?';
+const ZONE = '(?:\\s*(?<z>[A-Za-z]{1,5}(?:[+-]\\d{1,2}(?::?\\d{2})?)?|[+-]\\d{1,2}(?::?\\d{2})?))?';
+/**
+ * The forms read, each with named groups: y, mon (name or number), d, and optionally h, mi, s, z.
+ * - "Tue, 08 Jul 2025 10:00:00 +0800", "8 July 2025 10:00 CST", "08-Jul-25 10:00" (RFC 822);
+ * - "Tue Jul 08 2025 10:00:00 GMT+0800", "July 8, 2025 10:00 EST" (month first);
+ * - "Tue Jul  8 10:00:00 2025" (asctime);
+ * - "2025-07-08 10:00:00", "2025/7/8 10:00", "2025年7月8日 10:00", "2025年07月08日 10时00分" (local).
+ */
+const FORMS = [
+  new RegExp(`^${DAY}(?<d>\\d{1,2})[\\s-]+${MONTH}[\\s-]+(?<y>\\d{2}|\\d{4})${TIME}${ZONE}$`, 'i'),
+  new RegExp(`^${DAY}${MONTH}\\s+(?<d>\\d{1,2}),?\\s+(?<y>\\d{4})${TIME}${ZONE}$`, 'i'),
+  new RegExp(
+    `^${DAY}${MONTH}\\s+(?<d>\\d{1,2})\\s+(?<h>\\d{1,2}):(?<mi>\\d{2}):(?<s>\\d{2})\\s+(?<y>\\d{4})$`,
+    'i',
+  ),
+];
 const LOCAL_DATE =
-  /^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s*[ T]?\s*(\d{1,2})\s*[:时]\s*(\d{2})\s*分?(?:\s*:?\s*(\d{2})\s*秒?)?)?(?:\s*([A-Za-z]{1,5}|[+-]\d{2}:?\d{2}))?$/;
+  /^(?<y>\d{4})\s*[-/.年]\s*(?<mon>\d{1,2})\s*[-/.月]\s*(?<d>\d{1,2})\s*日?(?:\s*[ T]?\s*(?<h>\d{1,2})\s*[:时]\s*(?<mi>\d{2})\s*分?(?:\s*:?\s*(?<s>\d{2})\s*秒?)?)?(?:\s*(?<z>[A-Za-z]{1,5}|[+-]\d{2}:?\d{2}))?$/;
 
 interface Fields {
   year: number;
@@ -174,59 +182,22 @@ const num = (v: string | undefined) => (v === undefined ? undefined : Number(v))
 /** Two-digit years: the 90s are 1990s, anything lower is this century. */
 const fullYear = (y: string) => (y.length === 2 ? (Number(y) < 90 ? 2000 : 1900) + Number(y) : Number(y));
 
-function parseRfc822(value: string, defaultZone: string, ctx: DateContext): FeedDate | null | undefined {
-  let m = RFC822_DMY.exec(value);
-  if (m) {
-    const [, d, mon, y, h, mi, s, z] = m;
-    return build(
-      {
-        year: fullYear(y as string),
-        month: monthOf(mon as string),
-        day: Number(d),
-        hour: num(h),
-        minute: num(mi),
-        second: num(s),
-      },
-      z,
-      defaultZone,
-      ctx,
-    );
-  }
-  m = RFC822_MDY.exec(value);
-  if (m) {
-    const [, mon, d, y, h, mi, s, z] = m;
-    return build(
-      {
-        year: Number(y),
-        month: monthOf(mon as string),
-        day: Number(d),
-        hour: num(h),
-        minute: num(mi),
-        second: num(s),
-      },
-      z,
-      defaultZone,
-      ctx,
-    );
-  }
-  m = ASCTIME.exec(value);
-  if (m) {
-    const [, mon, d, h, mi, s, y] = m;
-    return build(
-      {
-        year: Number(y),
-        month: monthOf(mon as string),
-        day: Number(d),
-        hour: num(h),
-        minute: num(mi),
-        second: num(s),
-      },
-      undefined,
-      defaultZone,
-      ctx,
-    );
-  }
-  return undefined;
+function fromMatch(m: RegExpExecArray, defaultZone: string, ctx: DateContext): FeedDate | null {
+  const g = m.groups as Record<string, string | undefined>;
+  const mon = g.mon as string;
+  return build(
+    {
+      year: fullYear(g.y as string),
+      month: /^\d+$/.test(mon) ? Number(mon) : monthOf(mon),
+      day: Number(g.d),
+      hour: num(g.h),
+      minute: num(g.mi),
+      second: num(g.s),
+    },
+    g.z,
+    defaultZone,
+    ctx,
+  );
 }
 
 function parseIso(value: string, defaultZone: string): FeedDate | null | undefined {
@@ -251,19 +222,12 @@ export function parseFeedDate(
   const value = raw?.replace(/\s+/g, ' ').trim();
   if (!value) return null;
   const ctx: DateContext = { chinaTime: context?.chinaTime ?? isChinaZone(defaultZone) };
-  const rfc = parseRfc822(value, defaultZone, ctx);
-  if (rfc !== undefined) return rfc;
+  for (const form of FORMS) {
+    const m = form.exec(value);
+    if (m) return fromMatch(m, defaultZone, ctx);
+  }
   const iso = parseIso(value, defaultZone);
   if (iso !== undefined) return iso;
   const local = LOCAL_DATE.exec(value);
-  if (local) {
-    const [, y, mo, d, h, mi, s, z] = local;
-    return build(
-      { year: Number(y), month: Number(mo), day: Number(d), hour: num(h), minute: num(mi), second: num(s) },
-      z,
-      defaultZone,
-      ctx,
-    );
-  }
-  return null;
+  return local ? fromMatch(local, defaultZone, ctx) : null;
 }
