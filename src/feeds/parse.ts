@@ -445,6 +445,7 @@ function readXml(xml: string, format: FeedFormat) {
 export async function parseFeed(text: string, opts: ParseOptions = {}): Promise<ParsedFeed> {
   const body = text.replace(/^\uFEFF/, '');
   if (body.trimStart().startsWith('{')) return fromJsonFeed(body.trimStart(), opts);
+  if (!body.trim()) throw new FeedParseError('not a feed: the document is empty');
   const root = scanRoot(body);
   if (!root) throw new FeedParseError('not a feed: no <rss>, <rdf:RDF>, <feed> or JSON Feed found');
   const format = formatOf(root);

@@ -2,8 +2,9 @@ import sax from 'sax';
 
 /**
  * The first well-formedness error of a document, as a strict XML parser reports it, or null.
- * `atEnd` says the document was fine until it stopped: a truncated tail, which a lenient parser
- * can close; an error in the middle (mismatched tags) is not something to guess around.
+ * `atEnd` says the document was fine until it stopped (a truncated tail, which a lenient parser
+ * can close) or until its root was complete (junk after it); an error in the middle (mismatched
+ * tags) is not something to guess around.
  */
 export interface XmlError {
   message: string;
@@ -15,7 +16,9 @@ export function wellFormednessError(text: string): XmlError | null {
   const options = { trim: false, normalize: false, position: true, strictEntities: true };
   const parser = sax.parser(true, options as sax.SAXOptions);
   let first: string | null = null;
+  let afterRoot = false;
   parser.onerror = (err) => {
+    afterRoot ||= Boolean((parser as unknown as { closedRoot?: boolean }).closedRoot);
     first ??= err.message.split('\n')[0]?.trim() ?? err.message;
     // Stop at the first error: the rest is the lenient parser's job.
     throw err;
@@ -28,5 +31,7 @@ export function wellFormednessError(text: string): XmlError | null {
   } catch (err) {
     first ??= (err as Error).message.split('\n')[0] ?? String(err);
   }
-  return first ? { message: `${first.replace(/\.$/, '')} (line ${parser.line + 1})`, atEnd } : null;
+  return first
+    ? { message: `${first.replace(/\.$/, '')} (line ${parser.line + 1})`, atEnd: atEnd || afterRoot }
+    : null;
 }
