@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import type { SourceRule } from '../../db/schema.js';
 import { privatePolicy } from '../../feeds/address-guard.js';
 import { describeNote } from '../../feeds/feed-notes.js';
-import { closeFetchAgents, fetchWithLimits, limitsFromEnv } from '../../feeds/fetch.js';
+import { closeFetchAgents, limitsFromEnv } from '../../feeds/fetch.js';
 import { addItemFromUrl, listItems } from '../../feeds/items.js';
 import { feedLine, parseFeedTargets } from '../../feeds/parse-files.js';
 import { pollDueSources, pollSource } from '../../feeds/poll.js';
