@@ -93,7 +93,7 @@ const newParser = () =>
 type Parsed = Awaited<ReturnType<ReturnType<typeof newParser>['parseString']>>;
 
 /** The format a root element names; the prefix does not matter (`<rss:rss>`, `<atom:feed>`). */
-function formatOf(root: XmlRoot): FeedFormat | 'html' | 'unknown' {
+function formatOf(root: XmlRoot): Exclude<FeedFormat, 'jsonfeed'> | 'html' | 'unknown' {
   switch (root.local) {
     case 'feed':
       return 'atom';
@@ -451,7 +451,7 @@ export async function parseFeed(text: string, opts: ParseOptions = {}): Promise<
   const format = formatOf(root);
   if (format === 'html')
     throw new FeedParseError('got an HTML page, not a feed (is this the site, not its feed URL?)');
-  if (format === 'unknown' || format === 'jsonfeed')
+  if (format === 'unknown')
     throw new FeedParseError(
       `not a feed: the document is <${root.name}>, not <rss>, <rdf:RDF>, <feed> or a JSON Feed`,
     );
