@@ -302,4 +302,33 @@ describe('the sources pages', () => {
     expect(page.body).toContain('1 个条目的日期无法识别（例如“Sun, Dec x 2012”），已留空。');
     expect(page.body).toContain('HTTP 头声明的编码是 gb18030，但内容是有效的 UTF-8，已按 utf-8 解码。');
   });
+
+  it("sets a source's own time zone from the form, and refuses one that is not a zone by name", async () => {
+    const bent = await h.ctx.db
+      .selectFrom('sources')
+      .selectAll()
+      .where('name', '=', '不规范的源')
+      .executeTakeFirstOrThrow();
+    const form = {
+      ...sourceForm(),
+      name: bent.name,
+      url: bent.url,
+      rule_type: [],
+      rule_keywords: [],
+      rule_section: [],
+    };
+    const refused = await postForm(editor, `/admin/sources/${bent.id}`, {
+      ...form,
+      time_zone: 'Mars/Olympus',
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.body).toContain('“Mars/Olympus”不是有效的 IANA 时区（例如 Asia/Shanghai）。');
+    const saved = await postForm(editor, `/admin/sources/${bent.id}`, {
+      ...form,
+      time_zone: 'America/Chicago',
+    });
+    expect(saved.statusCode).toBe(303);
+    const page = await editor.get(`/admin/sources/${bent.id}`);
+    expect(page.body).toContain('name="time_zone" value="America/Chicago"');
+  });
 });

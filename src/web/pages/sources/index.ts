@@ -228,6 +228,7 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
     url: s.url,
     sectionKey: sections.find((x) => x.id === s.section_id)?.key ?? '',
     interval: String(s.poll_interval_minutes),
+    timeZone: s.time_zone ?? '',
     enabled: s.enabled,
     rows: rowsOf(s.rules),
   });
@@ -259,7 +260,15 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
     });
 
     app.get('/admin/sources/new', async (req, reply) =>
-      showNew(req, reply, { name: '', url: '', sectionKey: '', interval: '60', enabled: true, rows: [] }),
+      showNew(req, reply, {
+        name: '',
+        url: '',
+        sectionKey: '',
+        interval: '60',
+        timeZone: '',
+        enabled: true,
+        rows: [],
+      }),
     );
 
     app.post('/admin/sources/preview', async (req, reply) => {
@@ -281,6 +290,7 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
           rules: rulesOf(form.rows),
           pollIntervalMinutes: intervalOf(form),
           enabled: form.enabled,
+          timeZone: form.timeZone || null,
         });
         ctx.log.info({ event: 'web.sources.added', sourceId: source.id }, 'source added');
         setFlash(reply, 'notice', interpolate(t.sourcesAdded, { name: source.name }));
@@ -327,6 +337,7 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
           sectionKey: form.sectionKey || null,
           rules: rulesOf(form.rows),
           pollIntervalMinutes: intervalOf(form),
+          timeZone: form.timeZone || null,
           ...(form.enabled !== source.enabled ? { enabled: form.enabled } : {}),
         });
         ctx.log.info({ event: 'web.sources.saved', sourceId: source.id }, 'source saved');

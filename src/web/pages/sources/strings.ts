@@ -21,6 +21,8 @@ export const SOURCES_STRINGS = defineStrings({
     sourcesLastSuccess: '最近成功',
     sourcesLastError: '最近错误',
     sourcesCharset: '编码',
+    sourcesTimeZone: '时区（可选）',
+    sourcesTimeZoneHint: '该源日期所用的 IANA 时区，也决定“CST”的含义；留空则用出版物的时区。',
     sourcesReadNotes: '读取说明',
     sourcesNoteRecovered: '订阅源不是规范的 XML（{error}），条目由宽松解析恢复。',
     sourcesNoteDateUnparseable: '{count} 个条目的日期无法识别（例如“{sample}”），已留空。',
@@ -107,6 +109,9 @@ export const SOURCES_STRINGS = defineStrings({
     sourcesLastSuccess: 'Last success',
     sourcesLastError: 'Last error',
     sourcesCharset: 'Charset',
+    sourcesTimeZone: 'Time zone (optional)',
+    sourcesTimeZoneHint:
+      'The IANA zone of this source’s dates, which also decides what “CST” means; empty for the publication’s.',
     sourcesReadNotes: 'Read notes',
     sourcesNoteRecovered:
       'The feed is not well-formed XML ({error}); its items were recovered by a lenient parser.',
