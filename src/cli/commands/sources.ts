@@ -219,7 +219,7 @@ export function registerSourceCommands(program: Command, runtime: CliRuntime): v
         { sourceId: source.id, name: source.name, outcome },
         describeOutcome(source.name, outcome),
       );
-      if (outcome.status === 'failed') process.exitCode = 1;
+      if (outcome.status === 'failed') runtime.exitCode = 1;
     });
 
   program
@@ -329,7 +329,7 @@ export function registerSourceCommands(program: Command, runtime: CliRuntime): v
         ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
       })) {
         if ('error' in result) failed++;
-        if (lines) process.stdout.write(`${JSON.stringify(feedLine(result))}\n`);
+        if (lines) runtime.io.stdout.write(`${JSON.stringify(feedLine(result))}\n`);
         else if ('error' in result) throw new SourceInputError(`${result.file}: ${result.error}`);
         else {
           const out = result.feed.items.map((i) => ({
@@ -343,11 +343,12 @@ export function registerSourceCommands(program: Command, runtime: CliRuntime): v
             categories: i.categories,
           }));
           // This form exists to show exactly what Gazette would store.
-          process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+          runtime.io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         }
       }
       await closeFetchAgents();
-      if (failed) process.exitCode = 1;
+      // Some files were refused: the run says so in its exit status, after reading them all.
+      if (failed) runtime.exitCode = 1;
     });
 }
 
