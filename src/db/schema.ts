@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { FeedNote } from '../feeds/feed-notes.js';
 
 /** Timestamps come back as Date and may be written as Date or ISO string. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -125,6 +126,12 @@ export interface SourcesTable {
   next_poll_at: Timestamp | null;
   /** The last poll's HTTP status, if it got one (0002). */
   last_http_status: ColumnType<number | null, number | null | undefined, number | null>;
+  /** IANA zone for this source's dates, overriding the publication's (0017). */
+  time_zone: ColumnType<string | null, string | null | undefined, string | null>;
+  /** What the last successful poll had to bend to read the feed (0017); see src/feeds/feed-notes.ts. */
+  parse_notes: JsonDefault<FeedNote[]>;
+  /** The charset the last successful poll decoded the feed with (0017). */
+  last_charset: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   updated_at: CreatedAt;
 }
