@@ -251,6 +251,8 @@ export interface SubscribersTable {
   confirmed_at: Timestamp | null;
   unsubscribed_at: Timestamp | null;
   updated_at: CreatedAt;
+  /** When the subscribe form last mailed this address; one mail per OPT_IN_MAIL_INTERVAL (0014). */
+  opt_in_mailed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface SubscriberSectionsTable {
