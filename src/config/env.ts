@@ -58,7 +58,7 @@ export const envSchema = z.object({
   API_KEYS: list.pipe(z.array(z.string().min(24, 'each API key must be at least 24 characters'))).default([]),
   /** How long a double opt-in confirmation link stays valid. */
   CONFIRM_TOKEN_TTL_HOURS: int(1, 24 * 30).default(48),
-  /** How long unsubscribe and preference links in a message keep working. */
+  /** How long preference links in a message keep working (unsubscribe links never expire). */
   LINK_TOKEN_TTL_DAYS: int(1, 3650).default(400),
   /** Bearer token a Prometheus server presents to scrape /metrics (read-only; 24+ characters). Unset: API keys and admin sessions only. */
   METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
@@ -117,6 +117,8 @@ export const envSchema = z.object({
   /** Circuit breaker: pause an issue when this share of the last SEND_BREAKER_WINDOW results failed. */
   SEND_BREAKER_RATIO: z.coerce.number().min(0.01).max(1).default(0.5),
   SEND_BREAKER_WINDOW: int(5, 100_000).default(200),
+  /** A relay refused for reputation, spam content or authentication (5.7.x, DT:SPM) rests this long. */
+  SEND_BLOCK_REST_SECONDS: int(1, 86_400).default(600),
   /** How often a worker looks for rows that lost their job (Redis lost, lease expired). */
   SEND_RESUME_SCAN_SECONDS: int(1, 86_400).default(30),
   /** DKIM signing: all three set to sign. The key is PEM text or a path to a PEM file. */

@@ -1,15 +1,8 @@
 import type { LocalizedText, Masthead } from '../db/schema.js';
 import { httpLink } from '../feeds/canonical-url.js';
 import { MODEL_SECTIONS } from '../publication/model-sections.js';
-import {
-  endsSentence,
-  hasCjk,
-  inlineToPlain,
-  joinFragments,
-  looseKey,
-  unescapeFully,
-  unescapeOnce,
-} from './markdown-text.js';
+import { hasCjk, joinFragments } from '../rendering/text-join.js';
+import { endsSentence, inlineToPlain, looseKey, unescapeFully, unescapeOnce } from './markdown-text.js';
 
 /**
  * Reads the committee's monthly document as it is (reference/sample-issue-2025-07.md): a cover with

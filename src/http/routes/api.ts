@@ -427,7 +427,10 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
         },
         async (request, reply) => {
           try {
-            const removed = await unsuppress(ctx.db, request.body);
+            const who = request.actor;
+            const actor =
+              who?.kind === 'user' ? `user:${who.user.email}` : who?.kind === 'api-key' ? who.label : 'api';
+            const removed = await unsuppress(ctx.db, { ...request.body, actor });
             return removed
               ? reply.code(204).send()
               : reply.code(404).send({ error: 'No such suppression entry' });
