@@ -261,6 +261,8 @@ export interface SubscribersTable {
   confirmed_at: Timestamp | null;
   unsubscribed_at: Timestamp | null;
   updated_at: CreatedAt;
+  /** When the subscribe form last mailed this address; one mail per OPT_IN_MAIL_INTERVAL_MS (0014_opt_in_mailed_at). */
+  opt_in_mailed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface SubscriberSectionsTable {
@@ -349,7 +351,7 @@ export interface ApiKeysTable {
   id: Generated<number>;
   name: string;
   key_hash: string;
-  /** What the key may do, as a user of that role may (0014). */
+  /** What the key may do, as a user of that role may (0014_api_key_roles). */
   role: Generated<UserRole>;
   created_at: CreatedAt;
   last_used_at: Timestamp | null;
