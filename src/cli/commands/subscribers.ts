@@ -18,6 +18,7 @@ import type { AppContext } from '../../context.js';
 import { LOCALES, type Locale, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../db/schema.js';
 import { storedRelaySpecs } from '../../delivery/relays.js';
 import { createApiKey } from '../../http/api-keys.js';
+import { loadSender } from '../../delivery/sender.js';
 import { createSendMail } from '../../http/mail-transport.js';
 import { UsageError } from '../main.js';
 import type { CliRuntime } from '../runtime.js';
@@ -280,7 +281,11 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
     )
     .action(async () => {
       const ctx = await runtime.context();
-      const mail = await createSendMail(ctx.env, () => storedRelaySpecs(ctx.db, ctx.secrets));
+      const mail = await createSendMail(
+        ctx.env,
+        () => storedRelaySpecs(ctx.db, ctx.secrets),
+        () => loadSender(ctx.db, ctx.env),
+      );
       const { app, url } = await startAppServer(ctx, mail.sendMail);
       process.stderr.write(`Gazette web server on ${url} (public URL ${ctx.env.PUBLIC_URL})\n`);
       await new Promise<void>((resolve) => {
