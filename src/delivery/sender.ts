@@ -73,7 +73,8 @@ export const UNSUBSCRIBE_LOCAL_PART = 'unsubscribe';
  * BOUNCE_DOMAIN (nothing would receive it).
  */
 export function unsubscribeMailto(env: Pick<Env, 'BOUNCE_DOMAIN'>, oneClickUrl: string): string | undefined {
-  if (!env.BOUNCE_DOMAIN) return undefined;
-  const token = oneClickUrl.slice(oneClickUrl.lastIndexOf('/') + 1);
+  // The one-click link is …/u/<token> (security/recipient-links.ts).
+  const token = /\/u\/([^/?#]+)/.exec(oneClickUrl)?.[1];
+  if (!env.BOUNCE_DOMAIN || !token) return undefined;
   return `mailto:${UNSUBSCRIBE_LOCAL_PART}@${env.BOUNCE_DOMAIN}?subject=${encodeURIComponent(`unsubscribe ${token}`)}`;
 }
