@@ -154,7 +154,9 @@ export function dkimFromEnv(env: Env): DkimSigner | undefined {
       ? env.DKIM_PRIVATE_KEY.replace(/\\n/g, '\n')
       : readFileSync(env.DKIM_PRIVATE_KEY, 'utf8');
   } catch (err) {
-    throw new ConfigError([`DKIM_PRIVATE_KEY: not PEM text and not a readable file (${(err as Error).message})`]);
+    throw new ConfigError([
+      `DKIM_PRIVATE_KEY: not PEM text and not a readable file (${(err as Error).message})`,
+    ]);
   }
   try {
     return createDkimSigner({ domainName: env.DKIM_DOMAIN, keySelector: env.DKIM_SELECTOR, privateKey: pem });

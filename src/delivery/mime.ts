@@ -150,7 +150,8 @@ export function buildMimeTemplate(variant: MimeVariantInput, opts: MimeTemplateO
       `Message-ID: ${messageId}`,
     ];
     const unsubscribe = [r.unsubscribeMailto, r.oneClickUnsubscribeUrl].filter((u): u is string => !!u);
-    if (unsubscribe.length) head.push(`List-Unsubscribe: ${unsubscribe.map((u) => `<${headerSafe(u)}>`).join(',\r\n ')}`);
+    if (unsubscribe.length)
+      head.push(`List-Unsubscribe: ${unsubscribe.map((u) => `<${headerSafe(u)}>`).join(',\r\n ')}`);
     if (r.oneClickUnsubscribeUrl) head.push('List-Unsubscribe-Post: List-Unsubscribe=One-Click');
     if (subjectHasTokens) {
       head.push(`Subject: ${encodeHeaderText(fillString(subjectParts, r.tokens, false))}`);

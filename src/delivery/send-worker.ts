@@ -9,6 +9,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { classifySmtpReply, retryDelayMs, type SmtpOutcomeLike } from './classify.js';
 import { pauseIssue } from './control.js';
 import type { DeliveryDeps, QueueConnection, SendJobData } from './deps.js';
+import { dkimFromEnv } from './dkim.js';
 import {
   type ClaimedRow,
   claimRows,
@@ -26,7 +27,6 @@ import { type RateGrant, TransportRateLimiter } from './rate-limit.js';
 import { openRelayPools, type RelaySet } from './relay-pools.js';
 import { currentRelaySpecs } from './relays.js';
 import { leaseOwnerId, resumeScan } from './resume.js';
-import { dkimFromEnv } from './dkim.js';
 import { feedbackId, loadSender, returnPath, type Sender, unsubscribeMailto } from './sender.js';
 import {
   openTransport,

@@ -31,7 +31,16 @@ export function feedbackId(issueId: number, sender: Sender): string {
 }
 
 export function senderOf(
-  pub: { id: number; name: string; from_name: string; from_email: string; reply_to: string | null; list_id: string | null } | undefined,
+  pub:
+    | {
+        id: number;
+        name: string;
+        from_name: string;
+        from_email: string;
+        reply_to: string | null;
+        list_id: string | null;
+      }
+    | undefined,
   env: Pick<Env, 'MAIL_FROM' | 'FEEDBACK_ID_SENDER'>,
 ): Sender {
   const from = pub ? `${pub.from_name} <${pub.from_email}>` : env.MAIL_FROM;
@@ -42,14 +51,19 @@ export function senderOf(
     fromAddress,
     domain,
     replyTo: pub?.reply_to ?? null,
-    listId: pub?.list_id ? `${pub.name} <${pub.list_id}>` : `${pub?.name ?? 'Gazette'} <newsletter.${domain}>`,
+    listId: pub?.list_id
+      ? `${pub.name} <${pub.list_id}>`
+      : `${pub?.name ?? 'Gazette'} <newsletter.${domain}>`,
     feedbackSender: feedbackSender(env.FEEDBACK_ID_SENDER, domain),
     publicationId: pub?.id ?? 0,
   };
 }
 
 /** The sender as stored now (read at each one-off send and once per issue by a send worker). */
-export async function loadSender(db: Db, env: Pick<Env, 'MAIL_FROM' | 'FEEDBACK_ID_SENDER'>): Promise<Sender> {
+export async function loadSender(
+  db: Db,
+  env: Pick<Env, 'MAIL_FROM' | 'FEEDBACK_ID_SENDER'>,
+): Promise<Sender> {
   const pub = await db.selectFrom('publication').selectAll().orderBy('id').limit(1).executeTakeFirst();
   return senderOf(pub, env);
 }

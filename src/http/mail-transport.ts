@@ -59,7 +59,13 @@ export async function createSendMail(
         { issueId: 0, from: from.from, replyTo: from.replyTo, messageIdDomain: from.domain, eightBit, dkim },
       );
       const messageId = `m.${randomBytes(9).toString('hex')}@${from.domain}`;
-      const { raw } = template.render({ deliveryId: 0, address: msg.to, name: null, tokens: NO_TOKENS, messageId });
+      const { raw } = template.render({
+        deliveryId: 0,
+        address: msg.to,
+        name: null,
+        tokens: NO_TOKENS,
+        messageId,
+      });
       await transport.mailer.sendMail({
         envelope: { from: returnPath(env, from), to: [msg.to], use8BitMime: eightBit } as unknown as {
           from: string;

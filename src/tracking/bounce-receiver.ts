@@ -143,7 +143,8 @@ export async function startBounceReceiver(opts: BounceReceiverOptions): Promise<
         const secrets = opts.secrets;
         const work =
           secrets && to.some((a) => isUnsubscribeAddress(a, opts.bounceDomain))
-            ? handleUnsubscribeMail({ db, log, secrets }, raw).then((outcome) => `Unsubscribe: ${outcome}`)
+            ? // One answer whatever the outcome: a forger learns nothing from it.
+              handleUnsubscribeMail({ db, log, secrets }, raw).then(() => 'Accepted')
             : handleInboundReport(
                 { db, log, ...(opts.bounceDomain ? { bounceDomain: opts.bounceDomain } : {}) },
                 raw,

@@ -32,7 +32,11 @@ export async function handleUnsubscribeMail(
   deps: { db: Db; log: Logger; secrets: SecretKeys; now?: () => Date },
   raw: Buffer | string,
 ): Promise<UnsubscribeMailOutcome> {
-  const parsed = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipImageLinks: true });
+  const parsed = await simpleParser(raw, {
+    skipHtmlToText: true,
+    skipTextToHtml: true,
+    skipImageLinks: true,
+  });
   const token = tokenFromSubject(parsed.subject);
   if (!token) {
     deps.log.info({ event: 'tracking.unsubscribe_mail.no_token' }, 'unsubscribe mail without a token');
@@ -44,7 +48,10 @@ export async function handleUnsubscribeMail(
     claim = verifyLinkToken(deps.secrets, token, 'unsub', { now });
   } catch (err) {
     if (!(err instanceof TokenError)) throw err;
-    deps.log.warn({ event: 'tracking.unsubscribe_mail.bad_token', reason: err.reason }, 'unsubscribe mail refused');
+    deps.log.warn(
+      { event: 'tracking.unsubscribe_mail.bad_token', reason: err.reason },
+      'unsubscribe mail refused',
+    );
     return 'bad-token';
   }
   const context = {

@@ -19,8 +19,8 @@ import { TransportRateLimiter } from '../../src/delivery/rate-limit.js';
 import { createSendWorker, type SendWorker } from '../../src/delivery/send-worker.js';
 import { createRedis } from '../../src/queue/redis.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { checkWithPython, pythonDkimReady } from '../support/python-mail.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
 import {
   addSubscribers,
@@ -516,7 +516,8 @@ describe('delivery engine', () => {
       const head = m.raw.toString('utf8').split('\r\n\r\n')[0] as string;
       expect(head).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=gazette.test;/m);
       expect(head).toMatch(/s=mail;/);
-      if (hasDkim) expect(checkWithPython(m.raw, publicKey)).toEqual({ verified: true, defects: [], downgraded: false });
+      if (hasDkim)
+        expect(checkWithPython(m.raw, publicKey)).toEqual({ verified: true, defects: [], downgraded: false });
     }
   });
 

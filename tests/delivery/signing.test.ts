@@ -11,7 +11,11 @@ import { checkWithPython, pythonDkimReady } from '../support/python-mail.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const PEM = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const signer: DkimSigner = createDkimSigner({ domainName: 'example.org', keySelector: 'gz', privateKey: PEM });
+const signer: DkimSigner = createDkimSigner({
+  domainName: 'example.org',
+  keySelector: 'gz',
+  privateKey: PEM,
+});
 const hasDkim = pythonDkimReady();
 
 const recipient: RecipientValues = {
@@ -63,7 +67,9 @@ describe('signed mail (RFC 6376)', () => {
     const zhRaw = buildMimeTemplate(zh, { ...opts, eightBit: true, dkim: signer }).render(recipient).raw;
     const enRaw = buildMimeTemplate(en, { ...opts, eightBit: true, dkim: signer }).render(recipient).raw;
     expect(headOf(zhRaw)).not.toContain('quoted-printable');
-    expect(zhRaw.toString('latin1')).toMatch(/Content-Type: text\/html; charset=utf-8\r\nContent-Transfer-Encoding: base64/);
+    expect(zhRaw.toString('latin1')).toMatch(
+      /Content-Type: text\/html; charset=utf-8\r\nContent-Transfer-Encoding: base64/,
+    );
     expect(enRaw.toString('latin1')).toMatch(/Content-Transfer-Encoding: (base64|quoted-printable)/);
   });
 
@@ -81,27 +87,34 @@ describe('signed mail (RFC 6376)', () => {
     expect(count('list-unsubscribe')).toBe(2);
     expect(count('list-unsubscribe-post')).toBe(2);
     expect(count('feedback-id')).toBe(1);
-    for (const n of ['to', 'date', 'message-id', 'mime-version', 'content-type', 'list-id']) expect(count(n)).toBe(1);
+    for (const n of ['to', 'date', 'message-id', 'mime-version', 'content-type', 'list-id'])
+      expect(count(n)).toBe(1);
     const fields = headerFields(headOf(raw));
     expect(fields.find((f) => f.name === 'list-unsubscribe')?.raw).toBe(
       `List-Unsubscribe: <${recipient.unsubscribeMailto}>,\r\n <${recipient.oneClickUnsubscribeUrl}>`,
     );
   });
 
-  it.runIf(hasDkim)('verifies with dkimpy, also after a relay without 8BITMIME re-encodes it; a second Subject or List-Unsubscribe breaks it', () => {
-    for (const v of [zh, en]) {
-      const { raw } = buildMimeTemplate(v, { ...opts, eightBit: true, dkim: signer }).render(recipient);
-      expect(checkWithPython(raw, publicKey)).toEqual({ verified: true, defects: [], downgraded: false });
-      // Nothing 8bit to re-encode: the relay passes it on as signed.
-      expect(checkWithPython(raw, publicKey, { downgrade: true })).toMatchObject({ verified: true, downgraded: false });
-      const text = raw.toString('latin1');
-      const at = text.indexOf('\r\nTo: ') + 2;
-      for (const extra of ['Subject: Win a prize\r\n', 'List-Unsubscribe: <https://evil.example/u>\r\n']) {
-        const added = Buffer.from(text.slice(0, at) + extra + text.slice(at), 'latin1');
-        expect(checkWithPython(added, publicKey).verified).toBe(false);
+  it.runIf(hasDkim)(
+    'verifies with dkimpy, also after a relay without 8BITMIME re-encodes it; a second Subject or List-Unsubscribe breaks it',
+    () => {
+      for (const v of [zh, en]) {
+        const { raw } = buildMimeTemplate(v, { ...opts, eightBit: true, dkim: signer }).render(recipient);
+        expect(checkWithPython(raw, publicKey)).toEqual({ verified: true, defects: [], downgraded: false });
+        // Nothing 8bit to re-encode: the relay passes it on as signed.
+        expect(checkWithPython(raw, publicKey, { downgrade: true })).toMatchObject({
+          verified: true,
+          downgraded: false,
+        });
+        const text = raw.toString('latin1');
+        const at = text.indexOf('\r\nTo: ') + 2;
+        for (const extra of ['Subject: Win a prize\r\n', 'List-Unsubscribe: <https://evil.example/u>\r\n']) {
+          const added = Buffer.from(text.slice(0, at) + extra + text.slice(at), 'latin1');
+          expect(checkWithPython(added, publicKey).verified).toBe(false);
+        }
       }
-    }
-  });
+    },
+  );
 
   it.runIf(hasDkim)('control: the same message signed as 8bit fails after the relay re-encodes it', () => {
     const eightBit = buildMimeTemplate(zh, { ...opts, eightBit: true }).render(recipient).raw;

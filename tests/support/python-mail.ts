@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import type { KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
 
 /**
  * The field's own tools, from Debian: python3-dkim (dkimpy) verifies signatures and Python's
@@ -11,8 +11,10 @@ export const PYTHON = '/usr/bin/python3';
 
 /** Whether dkimpy is importable; without it the caller skips with one line, and fails under CI. */
 export function pythonDkimReady(): boolean {
-  const ok = existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import dkim'], { encoding: 'utf8' }).status === 0;
-  if (!ok && process.env.CI) throw new Error(`python3-dkim missing for ${PYTHON} (apt-get install -y python3-dkim)`);
+  const ok =
+    existsSync(PYTHON) && spawnSync(PYTHON, ['-c', 'import dkim'], { encoding: 'utf8' }).status === 0;
+  if (!ok && process.env.CI)
+    throw new Error(`python3-dkim missing for ${PYTHON} (apt-get install -y python3-dkim)`);
   if (!ok) console.warn('skipped: python3-dkim is not installed for /usr/bin/python3');
   return ok;
 }
@@ -50,7 +52,11 @@ export interface PythonMailCheck {
 }
 
 /** dkim.verify() on the message (after a relay's downgrade when asked) and email's defects. */
-export function checkWithPython(raw: Buffer, publicKey: KeyObject, opts: { downgrade?: boolean } = {}): PythonMailCheck {
+export function checkWithPython(
+  raw: Buffer,
+  publicKey: KeyObject,
+  opts: { downgrade?: boolean } = {},
+): PythonMailCheck {
   const r = spawnSync(PYTHON, ['-c', SCRIPT], {
     input: raw,
     env: {
