@@ -13,6 +13,8 @@ export const LOCALES: readonly Locale[] = ['zh-CN', 'en'];
 export type LocalizedText = Partial<Record<Locale, string>>;
 
 export interface Masthead {
+  /** The title's second language line, e.g. "Digital Technology and Artificial Intelligence". */
+  subtitle?: string;
   committee?: string;
   director?: string[];
   deputyDirectors?: string[];
@@ -23,8 +25,14 @@ export interface Masthead {
 }
 
 export interface Branding {
+  /** https:// image URL (the migration 0013 check refuses anything else). */
   logoUrl?: string;
   logoAlt?: string;
+  /** CSS pixels, integers 1–600; the email reserves this box even when images are blocked. */
+  logoWidth?: number;
+  logoHeight?: number;
+  /** A footer contact line (e-mail, phone), beside the postal address. */
+  contact?: string;
   primaryColor?: string;
   accentColor?: string;
   backgroundColor?: string;

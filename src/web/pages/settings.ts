@@ -2,6 +2,8 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { IANAZone } from 'luxon';
 import type { Masthead } from '../../db/schema.js';
 import { ADMIN_ROUTE } from '../../http/auth/access.js';
+import { mastheadAsText, mastheadFromText } from '../../issues/masthead.js';
+import { brandingFromForm } from '../../publication/branding.js';
 import {
   editSection,
   ensurePublication,
@@ -37,6 +39,7 @@ const PUBLICATION_FIELDS = [
   'replyTo',
   'timeZone',
   'postalAddress',
+  'subtitle',
   'committee',
   'director',
   'deputyDirectors',
@@ -69,14 +72,17 @@ function typedPublication(v: KeptForm['values']) {
 }
 
 function typedMasthead(v: KeptForm['values']): Masthead {
-  return {
+  return mastheadFromText({
+    subtitle: text(v.subtitle),
     committee: text(v.committee),
-    director: lines(text(v.director)),
-    deputyDirectors: lines(text(v.deputyDirectors)),
-    editorialBoard: lines(text(v.editorialBoard)),
+    director: text(v.director),
+    deputyDirectors: text(v.deputyDirectors),
+    editorialBoard: text(v.editorialBoard),
     editor: text(v.editor),
-  };
+  });
 }
+
+const BRANDING_FIELDS = ['logoUrl', 'logoAlt', 'logoWidth', 'logoHeight', 'accentColor', 'contact'] as const;
 
 /**
  * /admin/settings (admins): the publication (name, sender, reply-to, time zone, postal address,
@@ -111,6 +117,8 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
     const typed = kept?.formId === 'publication' ? kept.values : null;
     const publication = typed ? { ...stored, ...typedPublication(typed) } : stored;
     const m = typed ? typedMasthead(typed) : (stored.masthead ?? {});
+    const brandTyped = kept?.formId === 'branding' ? kept.values : null;
+    const b = stored.branding ?? {};
     return sendAdminPage(deps, req, reply, {
       page: 'settings-index',
       status,
@@ -119,13 +127,17 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
       scripts: ['settings.js'],
       data: {
         pub: publication,
-        masthead: {
-          committee: m.committee ?? '',
-          director: (m.director ?? []).join('\n'),
-          deputyDirectors: (m.deputyDirectors ?? []).join('\n'),
-          editorialBoard: (m.editorialBoard ?? []).join('\n'),
-          editor: m.editor ?? '',
+        masthead: mastheadAsText(m),
+        brand: brandTyped ?? {
+          logoUrl: b.logoUrl ?? '',
+          logoAlt: b.logoAlt ?? '',
+          logoWidth: b.logoWidth ?? '',
+          logoHeight: b.logoHeight ?? '',
+          accentColor: b.accentColor ?? '',
+          contact: b.contact ?? '',
         },
+        brandError: brandTyped ? kept?.error : null,
+        brandField: brandTyped ? brandTyped.field : null,
         sections: sections.map((s, i) => {
           const name = s.names[locale] || s.names['zh-CN'] || s.names.en || s.key;
           return {
@@ -167,20 +179,19 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
       if (!EMAIL.test(fromEmail)) return refuse(t.pubBadEmail);
       if (replyTo && !EMAIL.test(replyTo)) return refuse(t.pubBadReplyTo);
       if (!IANAZone.isValidZone(timeZone)) return refuse(t.pubBadZone.replace('{zone}', timeZone));
-      const committee = field(b, 'committee').trim();
-      const editor = field(b, 'editor').trim();
-      await ensurePublication(db, env);
       const current = (await ensurePublication(db, env)).masthead ?? {};
+      // The other lines are not on this form: they stay as they were.
       const masthead: Masthead = {
-        ...current,
-        director: lines(field(b, 'director')),
-        deputyDirectors: lines(field(b, 'deputyDirectors')),
-        editorialBoard: lines(field(b, 'editorialBoard')),
+        ...mastheadFromText({
+          subtitle: field(b, 'subtitle'),
+          committee: field(b, 'committee'),
+          director: field(b, 'director'),
+          deputyDirectors: field(b, 'deputyDirectors'),
+          editorialBoard: field(b, 'editorialBoard'),
+          editor: field(b, 'editor'),
+        }),
+        ...(current.lines ? { lines: current.lines } : {}),
       };
-      if (committee) masthead.committee = committee;
-      else delete masthead.committee;
-      if (editor) masthead.editor = editor;
-      else delete masthead.editor;
       const patch: PublicationPatch = {
         name,
         fromName,
@@ -195,6 +206,24 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
       await updatePublication(db, patch);
       ctx.log.info({ event: 'web.settings.publication_saved' }, 'publication saved');
       return back(reply, 'publication', 'notice', t.pubSaved);
+    });
+
+    app.post('/admin/settings/branding', ADMIN, async (req, reply) => {
+      const t = await texts(req);
+      const values = Object.fromEntries(BRANDING_FIELDS.map((k) => [k, field(req.body, k)]));
+      const stored = await ensurePublication(db, env);
+      const result = brandingFromForm(values, stored.branding ?? {});
+      if ('problem' in result) {
+        const kept = {
+          formId: 'branding',
+          values: { ...values, field: result.problem.field },
+          error: t[result.problem.code],
+        };
+        return renderSettings(req, reply, kept, 400);
+      }
+      await updatePublication(db, { branding: result.branding });
+      ctx.log.info({ event: 'web.settings.branding_saved' }, 'branding saved');
+      return back(reply, 'branding', 'notice', t.brandSaved);
     });
 
     app.post('/admin/settings/sections', ADMIN, async (req, reply) => {
