@@ -9,6 +9,8 @@ import Fastify, {
 } from 'fastify';
 import type { SendMail } from '../../subscribers/mail.js';
 import type { AppContext } from '../context.js';
+import { pageBrand } from '../publication/branding.js';
+import { getPublication } from '../publication/publication.js';
 import { accessGuard } from './auth/guard.js';
 import { type BackgroundTasks, createBackgroundTasks } from './background.js';
 import type { HttpDeps } from './deps.js';
@@ -17,6 +19,7 @@ import { loadPages } from './pages.js';
 import { apiRoutes } from './routes/api.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { pageStyleRoutes } from './routes/page-style.js';
 import { preferencesRoutes } from './routes/preferences.js';
 import { readyRoutes } from './routes/ready.js';
 import { subscribeRoutes } from './routes/subscribe.js';
@@ -68,6 +71,9 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
     async publicationName() {
       const row = await ctx.db.selectFrom('publication').select('name').executeTakeFirst();
       return row?.name ?? 'Gazette';
+    },
+    async brand() {
+      return pageBrand(await getPublication(ctx.db));
     },
   };
 
@@ -132,6 +138,7 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
   });
 
   await app.register(healthRoutes(httpDeps));
+  await app.register(pageStyleRoutes(httpDeps));
   await app.register(readyRoutes(httpDeps));
   await app.register(metricsRoutes(httpDeps));
   await app.register(subscribeRoutes(httpDeps));

@@ -68,3 +68,26 @@ export function brandingFromForm(
 export function logoBox(b: Branding): { width: number; height: number | null } {
   return { width: b.logoWidth ?? 160, height: b.logoHeight ?? null };
 }
+
+/** What the subscriber pages and the archive show of the publication: name, logo, footer. */
+export interface PageBrand {
+  name: string;
+  logo: { url: string; alt: string; width: number; height: number | null } | null;
+  postalAddress: string | null;
+  contact: string | null;
+  accentColor: string | null;
+}
+
+export function pageBrand(
+  pub: { name: string; branding: Branding | null; postal_address: string | null } | undefined,
+): PageBrand {
+  const b = pub?.branding ?? {};
+  const name = pub?.name ?? 'Gazette';
+  return {
+    name,
+    logo: b.logoUrl && httpsUrl(b.logoUrl) ? { url: b.logoUrl, alt: b.logoAlt || name, ...logoBox(b) } : null,
+    postalAddress: pub?.postal_address ?? null,
+    contact: b.contact ?? null,
+    accentColor: b.accentColor && HEX_COLOR.test(b.accentColor) ? b.accentColor : null,
+  };
+}
