@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brandingFromForm } from '../../src/publication/branding.js';
 import { getPublication } from '../../src/publication/index.js';
@@ -152,5 +153,37 @@ describe('branding in the settings and on the pages', () => {
     expect(page.body).toContain('<link rel="stylesheet" href="/pages.css">');
     expect(page.body).toContain('alt="数字科技与人工智能专业委员会" width="180" height="48"');
     expect(page.body).toContain('联系方式：ai@lawyers.example');
+  });
+});
+
+describe('the sender and the DKIM domain', () => {
+  let h: WebHarness;
+  let admin: Browser;
+  beforeAll(async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    h = await startWebHarness({
+      MAIL_FROM: 'Gazette <news@lawyers.example>',
+      DKIM_DOMAIN: 'lawyers.example',
+      DKIM_SELECTOR: 'gz',
+      DKIM_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    });
+    admin = await h.signIn('admin');
+    await h.ctx.db.updateTable('users').set({ locale: 'en' }).where('email', '=', admin.email).execute();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('refuses a sender outside the signing domain, and takes one under it', async () => {
+    const form = { name: 'Digest', fromName: 'Digest', timeZone: 'Asia/Shanghai', locale: 'en' };
+    const bad = await admin.post('/admin/settings/publication', { ...form, fromEmail: 'news@gmail.com' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toContain('must be in the DKIM signing domain lawyers.example');
+    const ok = await admin.post('/admin/settings/publication', {
+      ...form,
+      fromEmail: 'digest@mail.lawyers.example',
+    });
+    expect(ok.statusCode).toBe(303);
+    expect((await getPublication(h.ctx.db))?.from_email).toBe('digest@mail.lawyers.example');
   });
 });

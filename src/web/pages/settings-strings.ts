@@ -44,6 +44,8 @@ export const SETTINGS_STRINGS = defineStrings({
     pubSaved: '已保存刊物信息。',
     pubBadEmail: '发件人地址无效。',
     pubBadReplyTo: '回复地址无效。',
+    pubDkimMisaligned:
+      '发件人地址必须属于 DKIM 签名域 {domain}（或其子域），否则收件服务器的 DMARC 检查会失败。',
     pubBadZone: '“{zone}”不是 IANA 时区（例如 Asia/Shanghai）。',
     pubNameRequired: '请填写刊物名称和发件人名称。',
     secTitle: '栏目',
@@ -176,6 +178,8 @@ export const SETTINGS_STRINGS = defineStrings({
     pubSaved: 'Publication saved.',
     pubBadEmail: 'The sender address is not valid.',
     pubBadReplyTo: 'The reply-to address is not valid.',
+    pubDkimMisaligned:
+      'The sender address must be in the DKIM signing domain {domain} (or under it), or receivers’ DMARC checks fail.',
     pubBadZone: '"{zone}" is not an IANA time zone (such as Asia/Shanghai).',
     pubNameRequired: 'The publication and the sender need a name.',
     secTitle: 'Sections',

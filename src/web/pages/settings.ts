@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { IANAZone } from 'luxon';
+import { domainsAlign, mailboxDomain } from '../../config/env.js';
 import type { Masthead } from '../../db/schema.js';
 import { ADMIN_ROUTE } from '../../http/auth/access.js';
 import { mastheadAsText, mastheadFromText } from '../../issues/masthead.js';
@@ -178,6 +179,9 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
       if (!name || !fromName) return refuse(t.pubNameRequired);
       if (!EMAIL.test(fromEmail)) return refuse(t.pubBadEmail);
       if (replyTo && !EMAIL.test(replyTo)) return refuse(t.pubBadReplyTo);
+      // Mail is signed for DKIM_DOMAIN: a sender outside it would fail DMARC at every receiver.
+      if (env.DKIM_DOMAIN && !domainsAlign(mailboxDomain(fromEmail), env.DKIM_DOMAIN))
+        return refuse(t.pubDkimMisaligned.replace('{domain}', env.DKIM_DOMAIN));
       if (!IANAZone.isValidZone(timeZone)) return refuse(t.pubBadZone.replace('{zone}', timeZone));
       const current = (await ensurePublication(db, env)).masthead ?? {};
       // The other lines are not on this form: they stay as they were.
