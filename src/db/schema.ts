@@ -381,8 +381,16 @@ export interface UserSessionsTable {
   expires_at: Timestamp;
 }
 
+export interface BrandAssetsTable {
+  sha256: string;
+  content_type: 'image/png' | 'image/jpeg' | 'image/gif';
+  bytes: Buffer;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   publication: PublicationTable;
+  brand_assets: BrandAssetsTable;
   sections: SectionsTable;
   sources: SourcesTable;
   items: ItemsTable;

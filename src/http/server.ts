@@ -17,9 +17,9 @@ import type { HttpDeps } from './deps.js';
 import { fromAcceptLanguage, strings } from './i18n.js';
 import { loadPages } from './pages.js';
 import { apiRoutes } from './routes/api.js';
+import { brandRoutes } from './routes/brand.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
-import { pageStyleRoutes } from './routes/page-style.js';
 import { preferencesRoutes } from './routes/preferences.js';
 import { readyRoutes } from './routes/ready.js';
 import { subscribeRoutes } from './routes/subscribe.js';
@@ -138,7 +138,7 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
   });
 
   await app.register(healthRoutes(httpDeps));
-  await app.register(pageStyleRoutes(httpDeps));
+  await app.register(brandRoutes(httpDeps));
   await app.register(readyRoutes(httpDeps));
   await app.register(metricsRoutes(httpDeps));
   await app.register(subscribeRoutes(httpDeps));

@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brandingFromForm } from '../../src/publication/branding.js';
 import { getPublication } from '../../src/publication/index.js';
@@ -185,5 +186,94 @@ describe('the sender and the DKIM domain', () => {
     });
     expect(ok.statusCode).toBe(303);
     expect((await getPublication(h.ctx.db))?.from_email).toBe('digest@mail.lawyers.example');
+  });
+});
+
+/** A real PNG (solid colour), made here: signature, IHDR, IDAT, IEND with their CRCs. */
+function png(width: number, height: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(zlib.crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, 0x80)]);
+  const idat = zlib.deflateSync(Buffer.concat(Array.from({ length: height }, () => row)));
+  return Buffer.concat([
+    Buffer.from('89504e470d0a1a0a', 'hex'),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', idat),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+function multipart(fields: Record<string, string>, file: { name: string; type: string; data: Buffer }) {
+  const boundary = '----gazette-brand-boundary';
+  const parts: Buffer[] = Object.entries(fields).map(([k, v]) =>
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`),
+  );
+  parts.push(
+    Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="logoFile"; filename="${file.name}"\r\nContent-Type: ${file.type}\r\n\r\n`,
+    ),
+    file.data,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  );
+  return { payload: Buffer.concat(parts), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+describe('an uploaded logo', () => {
+  let h: WebHarness;
+  let admin: Browser;
+  const upload = (fields: Record<string, string>, file: { name: string; type: string; data: Buffer }) => {
+    const body = multipart({ _csrf: admin.csrf, ...fields }, file);
+    return h.web.inject({
+      method: 'POST',
+      url: '/admin/settings/branding',
+      headers: { cookie: admin.cookie, 'content-type': body.contentType },
+      payload: body.payload,
+    });
+  };
+  beforeAll(async () => {
+    h = await startWebHarness({ PUBLIC_URL: 'https://news.lawyers.example' });
+    admin = await h.signIn('admin');
+    await h.ctx.db.updateTable('users').set({ locale: 'en' }).where('email', '=', admin.email).execute();
+    await admin.get('/admin/settings');
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('is stored, served by the app under the hash of its bytes, and sized from the image', async () => {
+    const image = png(480, 120);
+    const res = await upload(
+      { logoAlt: '数字科技委', logoUrl: '' },
+      { name: 'logo.png', type: 'image/png', data: image },
+    );
+    expect(res.statusCode, res.body.slice(0, 300)).toBe(303);
+    const branding = (await getPublication(h.ctx.db))?.branding;
+    expect(branding).toMatchObject({ logoAlt: '数字科技委', logoWidth: 240, logoHeight: 60 });
+    expect(branding?.logoUrl).toMatch(/^https:\/\/news\.lawyers\.example\/brand\/[0-9a-f]{64}\.png$/);
+    const served = await h.web.inject({ method: 'GET', url: new URL(branding?.logoUrl as string).pathname });
+    expect(served.statusCode).toBe(200);
+    expect(served.headers['content-type']).toBe('image/png');
+    expect(served.rawPayload.equals(image)).toBe(true);
+    expect((await h.web.inject({ method: 'GET', url: `/brand/${'0'.repeat(64)}.png` })).statusCode).toBe(404);
+  });
+
+  it('refuses a file that is not a PNG, JPEG or GIF whatever it is called, keeping the stored logo', async () => {
+    const before = (await getPublication(h.ctx.db))?.branding.logoUrl;
+    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
+    const res = await upload({ logoAlt: 'x' }, { name: 'logo.png', type: 'image/png', data: svg });
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('The uploaded file is not a PNG, JPEG or GIF image.');
+    expect(res.body).toMatch(/name="logoFile"[^>]*aria-invalid="true"/);
+    expect((await getPublication(h.ctx.db))?.branding.logoUrl).toBe(before);
   });
 });

@@ -11,6 +11,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await runStatements(
     db,
     `
+    -- A logo uploaded on /admin/settings, served at /brand/<sha256>.<ext> (content-addressed, so
+    -- a cached copy never goes stale). Raster images only: an SVG can carry script.
+    CREATE TABLE brand_assets (
+      sha256 text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+      content_type text NOT NULL CHECK (content_type IN ('image/png', 'image/jpeg', 'image/gif')),
+      bytes bytea NOT NULL CHECK (octet_length(bytes) BETWEEN 1 AND 512000),
+      created_at timestamptz NOT NULL DEFAULT now()
+    );
     ALTER TABLE publication ADD CONSTRAINT publication_branding_valid CHECK (
       jsonb_typeof(branding) = 'object'
       AND (branding->>'accentColor' IS NULL OR branding->>'accentColor' ~ '^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$')
@@ -35,5 +43,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
-  await runStatements(db, 'ALTER TABLE publication DROP CONSTRAINT publication_branding_valid;');
+  await runStatements(
+    db,
+    'ALTER TABLE publication DROP CONSTRAINT publication_branding_valid;\nDROP TABLE brand_assets;',
+  );
 }

@@ -19,6 +19,12 @@ export const SETTINGS_STRINGS = defineStrings({
     brandIntro: '用于邮件、网页存档和订阅者页面（订阅、确认、退订、偏好设置）。',
     brandLogoUrl: '标志图片地址（https://）',
     brandLogoAlt: '标志的替代文字（图片被屏蔽时显示）',
+    brandLogoFile: '或上传标志图片',
+    brandLogoFileHint: 'PNG、JPEG 或 GIF，最大 500 KB。上传后由本站提供，地址会填入上面的栏。',
+    brandBadLogoFile: '上传的文件不是 PNG、JPEG 或 GIF 图片。',
+    brandLogoTooBig: '标志图片最大 500 KB。',
+    brandLogoNeedsHttps:
+      '上传的标志由 PUBLIC_URL（{url}）提供，它必须以 https:// 开头，邮件客户端才会加载。请改填一个 https:// 图片地址。',
     brandLogoWidth: '标志宽度（像素）',
     brandLogoHeight: '标志高度（像素）',
     brandSizeHint: '1–600 的整数。填写图片的显示尺寸，图片被屏蔽时版面也不会跳动。',
@@ -152,6 +158,13 @@ export const SETTINGS_STRINGS = defineStrings({
       'Used by the email, the web archive and the subscriber pages (subscribe, confirm, unsubscribe, preferences).',
     brandLogoUrl: 'Logo image URL (https://)',
     brandLogoAlt: 'Logo alt text (shown when images are blocked)',
+    brandLogoFile: 'Or upload the logo',
+    brandLogoFileHint:
+      'PNG, JPEG or GIF, at most 500 KB. Served by this site; its address goes into the field above.',
+    brandBadLogoFile: 'The uploaded file is not a PNG, JPEG or GIF image.',
+    brandLogoTooBig: 'The logo is at most 500 KB.',
+    brandLogoNeedsHttps:
+      'An uploaded logo is served from PUBLIC_URL ({url}), which must start with https:// for mail clients to load it. Give an https:// image URL instead.',
     brandLogoWidth: 'Logo width (pixels)',
     brandLogoHeight: 'Logo height (pixels)',
     brandSizeHint:

@@ -4,6 +4,7 @@ import { domainsAlign, mailboxDomain } from '../../config/env.js';
 import type { Masthead } from '../../db/schema.js';
 import { ADMIN_ROUTE } from '../../http/auth/access.js';
 import { mastheadAsText, mastheadFromText } from '../../issues/masthead.js';
+import { MAX_LOGO_BYTES, sniffLogo, storeLogo } from '../../publication/brand-assets.js';
 import { brandingFromForm } from '../../publication/branding.js';
 import {
   editSection,
@@ -17,6 +18,7 @@ import {
 import { PublicationInputError } from '../../publication/publication.js';
 import type { WebDeps } from '../deps.js';
 import { requestLocale, sendAdminPage, setFlash } from '../respond.js';
+import { acceptImportUploads, type ImportForm } from './issues/upload.js';
 import { type KeptForm, settingsRelays } from './settings-relays.js';
 import { SETTINGS_STRINGS } from './settings-strings.js';
 import { field, textsFor } from './subscribers/form.js';
@@ -161,6 +163,8 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
   const relays = settingsRelays(deps, renderSettings);
 
   return async (app) => {
+    // The branding form may carry a logo file (multipart), parsed whole so `_csrf` is checked.
+    acceptImportUploads(app, { fileField: 'logoFile', maxFormBytes: MAX_LOGO_BYTES + 64 * 1024 });
     relays.register(app);
 
     app.get('/admin/settings', ADMIN, (req, reply) => renderSettings(req, reply));
@@ -214,17 +218,34 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
 
     app.post('/admin/settings/branding', ADMIN, async (req, reply) => {
       const t = await texts(req);
-      const values = Object.fromEntries(BRANDING_FIELDS.map((k) => [k, field(req.body, k)]));
+      const values: Record<string, string> = Object.fromEntries(
+        BRANDING_FIELDS.map((k) => [k, field(req.body, k)]),
+      );
+      const refuse = (fieldName: string, error: string) =>
+        renderSettings(
+          req,
+          reply,
+          { formId: 'branding', values: { ...values, field: fieldName }, error },
+          400,
+        );
+      const file = (req.body as ImportForm | undefined)?.file;
+      if (file) {
+        if (file.data.length > MAX_LOGO_BYTES) return refuse('logoFile', t.brandLogoTooBig);
+        const image = sniffLogo(file.data);
+        if (!image) return refuse('logoFile', t.brandBadLogoFile);
+        if (!env.PUBLIC_URL.startsWith('https://'))
+          return refuse('logoFile', t.brandLogoNeedsHttps.replace('{url}', env.PUBLIC_URL));
+        values.logoUrl = `${env.PUBLIC_URL.replace(/\/+$/, '')}${await storeLogo(db, file.data, image)}`;
+        // Unless given, shown at its own size, at most 240 px wide.
+        if (!values.logoWidth && image.width && image.height) {
+          const width = Math.min(image.width, 240);
+          values.logoWidth = String(width);
+          values.logoHeight = String(Math.max(1, Math.round((image.height * width) / image.width)));
+        }
+      }
       const stored = await ensurePublication(db, env);
       const result = brandingFromForm(values, stored.branding ?? {});
-      if ('problem' in result) {
-        const kept = {
-          formId: 'branding',
-          values: { ...values, field: result.problem.field },
-          error: t[result.problem.code],
-        };
-        return renderSettings(req, reply, kept, 400);
-      }
+      if ('problem' in result) return refuse(result.problem.field, t[result.problem.code]);
       await updatePublication(db, { branding: result.branding });
       ctx.log.info({ event: 'web.settings.branding_saved' }, 'branding saved');
       return back(reply, 'branding', 'notice', t.brandSaved);
