@@ -98,7 +98,11 @@ describe('the branded email in Chromium', () => {
         expect(b.text).toContain('Digital Technology and Artificial Intelligence');
         expect(b.text).not.toContain('subtitle');
         expect(b.text).toContain('ai-committee@lawyers.example');
-        expect(b.text).toContain(locale === 'en' ? 'Contact: ai-committee@lawyers.example' : '联系方式：ai-committee@lawyers.example');
+        expect(b.text).toContain(
+          locale === 'en'
+            ? 'Contact: ai-committee@lawyers.example'
+            : '联系方式：ai-committee@lawyers.example',
+        );
       }, 90_000);
     }
   }
