@@ -72,9 +72,10 @@ interface BodyPart {
 /**
  * 8bit only when the relay offers 8BITMIME and nothing is signed. A signature covers the body as
  * sent, and any later hop without 8BITMIME must re-encode an 8bit body (RFC 6152 §3), which breaks
- * it (RFC 6376 §5.3); we cannot see those hops, so signed mail is always 7-bit safe. The cost on the
- * model issue (mostly Chinese): base64 adds a third to the bodies, QP would triple them, so each
- * part takes the smaller of the two (English parts come out as QP).
+ * it (RFC 6376 §5.3); we cannot see those hops, so signed mail is always 7-bit safe. Measured on
+ * the model issue (all sections, zh-CN): HTML 75.6 KB as 8bit, 103.5 KB as base64 (+37 %), 165.8 KB
+ * as QP (+119 %); text 49.5 / 67.8 / 136.7 KB. So each part takes the smaller of the two: base64
+ * for Chinese, QP for mostly-ASCII parts.
  */
 export function bodyEncoding(relayEightBit: boolean, signed: boolean): '8bit' | '7bit' {
   return relayEightBit && !signed ? '8bit' : '7bit';
