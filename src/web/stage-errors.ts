@@ -124,8 +124,7 @@ const INPUT: Record<
     'email-no-local': 'The email address has nothing before the @.',
     'email-local-too-long': 'The part before the @ is longer than 64 characters.',
     'email-local-char': 'The part before the @ has a character that is not allowed.',
-    'email-formula-start':
-      'An address cannot start with =, + or - (a spreadsheet would run it as a formula).',
+    'email-formula-start': 'An address cannot start with =, + or - (a spreadsheet would run it as a formula).',
     'email-no-domain': 'The email address has no domain after the @.',
     'email-bad-domain': 'The domain of the email address is not valid.',
     'csv-unreadable': 'This row cannot be read as CSV: {message}',
