@@ -6,8 +6,8 @@ import { currentRelaySpecs, openPassword } from '../../src/delivery/relays.js';
 import { getPublication, listSections } from '../../src/publication/index.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import { relayViews } from '../../src/web/pages/settings-relays.js';
-import { type Browser, startWebHarness, type WebHarness } from './support.js';
 import { LOOPBACK_TLS } from '../support/loopback-tls.js';
+import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
 describe('settings page', () => {
   let h: WebHarness;
