@@ -1,6 +1,7 @@
 import type { IssueCommandHooks } from '../cli/commands/issues.js';
 import type { CliRuntime } from '../cli/runtime.js';
 import { storedRelaySpecs } from '../delivery/relays.js';
+import { loadSender } from '../delivery/sender.js';
 import { createSendMail } from '../http/mail-transport.js';
 import { createLinkProbe } from '../issues/link-probe.js';
 import { previewRenderer } from './preview.js';
@@ -15,7 +16,11 @@ export function issueCommandHooks(runtime: CliRuntime): IssueCommandHooks {
       previewRenderer(runtime.env().PUBLIC_URL)(issue, sectionKeys, locale),
     sendMail: async (msg) => {
       const ctx = await runtime.context();
-      const mail = await createSendMail(ctx.env, () => storedRelaySpecs(ctx.db, ctx.secrets));
+      const mail = await createSendMail(
+        ctx.env,
+        () => storedRelaySpecs(ctx.db, ctx.secrets),
+        () => loadSender(ctx.db, ctx.env),
+      );
       try {
         await mail.sendMail(msg);
       } finally {

@@ -121,12 +121,21 @@ export const envSchema = z.object({
   SEND_BLOCK_REST_SECONDS: int(1, 86_400).default(600),
   /** How often a worker looks for rows that lost their job (Redis lost, lease expired). */
   SEND_RESUME_SCAN_SECONDS: int(1, 86_400).default(30),
-  /** DKIM signing: all three set to sign. The key is PEM text or a path to a PEM file. */
-  DKIM_DOMAIN: z.string().optional(),
-  DKIM_SELECTOR: z.string().optional(),
+  /** DKIM signing: all three set to sign (or none). The key is PEM text or a path to a PEM file. */
+  DKIM_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain name such as example.org')
+    .optional(),
+  DKIM_SELECTOR: z
+    .string()
+    .regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/i, 'must be a DNS label such as gazette2025')
+    .optional(),
   DKIM_PRIVATE_KEY: z.string().optional(),
-  /** Feedback-ID sender id (Gmail feedback loop); defaults to the From domain. */
-  FEEDBACK_ID_SENDER: z.string().optional(),
+  /** Feedback-ID sender id (Gmail feedback loop), 5–15 characters; defaults to one made from the From domain. */
+  FEEDBACK_ID_SENDER: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{5,15}$/, 'must be 5–15 letters, digits, dots, dashes or underscores')
+    .optional(),
   SEND_BATCH_SIZE: int(1, 10_000).default(200),
   /** A scheduled issue whose time passed longer ago than this is held, not sent. */
   SCHEDULE_GRACE_HOURS: z.coerce
@@ -137,6 +146,42 @@ export const envSchema = z.object({
 });
 
 export type Env = z.infer<typeof envSchema>;
+
+const DKIM_VARS = ['DKIM_DOMAIN', 'DKIM_SELECTOR', 'DKIM_PRIVATE_KEY'] as const;
+
+/** DMARC relaxed alignment, without a public-suffix list: one domain is the other or under it. */
+export function domainsAlign(fromDomain: string, dkimDomain: string): boolean {
+  const a = fromDomain.toLowerCase();
+  const b = dkimDomain.toLowerCase();
+  return a === b || a.endsWith(`.${b}`) || b.endsWith(`.${a}`);
+}
+
+/** The domain of `Name <addr@host>` or a bare address. */
+export function mailboxDomain(mailbox: string): string {
+  const addr = /<([^>]+)>/.exec(mailbox)?.[1] ?? mailbox;
+  return addr.slice(addr.lastIndexOf('@') + 1).trim();
+}
+
+/** Rules across variables: a partial DKIM setup or one for another domain than From stops the start. */
+const checkedSchema = envSchema.superRefine((env, ctx) => {
+  const set = DKIM_VARS.filter((k) => env[k] !== undefined);
+  if (set.length > 0 && set.length < DKIM_VARS.length) {
+    for (const k of DKIM_VARS.filter((v) => env[v] === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [k],
+        message: `required because ${set.join(' and ')} ${set.length > 1 ? 'are' : 'is'} set (DKIM needs all three, or none)`,
+      });
+    }
+  }
+  if (env.DKIM_DOMAIN && !domainsAlign(mailboxDomain(env.MAIL_FROM), env.DKIM_DOMAIN)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DKIM_DOMAIN'],
+      message: `does not align with MAIL_FROM's domain ${mailboxDomain(env.MAIL_FROM)} (DMARC would fail): use that domain or one it is under`,
+    });
+  }
+});
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -152,7 +197,7 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
     const value = source[key];
     if (value !== undefined && value.trim() !== '') cleaned[key] = value.trim();
   }
-  const result = envSchema.safeParse(cleaned);
+  const result = checkedSchema.safeParse(cleaned);
   if (result.success) {
     if (result.data.NODE_ENV === 'production' && !result.data.SECRET_KEY) {
       throw new ConfigError(['SECRET_KEY: required when NODE_ENV=production']);

@@ -14,6 +14,8 @@ export const LOCALES: readonly Locale[] = ['zh-CN', 'en'];
 export type LocalizedText = Partial<Record<Locale, string>>;
 
 export interface Masthead {
+  /** The title's second language line, e.g. "Digital Technology and Artificial Intelligence". */
+  subtitle?: string;
   committee?: string;
   director?: string[];
   deputyDirectors?: string[];
@@ -24,8 +26,14 @@ export interface Masthead {
 }
 
 export interface Branding {
+  /** https:// image URL (the migration 0013 check refuses anything else). */
   logoUrl?: string;
   logoAlt?: string;
+  /** CSS pixels, integers 1–600; the email reserves this box even when images are blocked. */
+  logoWidth?: number;
+  logoHeight?: number;
+  /** A footer contact line (e-mail, phone), beside the postal address. */
+  contact?: string;
   primaryColor?: string;
   accentColor?: string;
   backgroundColor?: string;
@@ -404,8 +412,16 @@ export interface UserSessionsTable {
   expires_at: Timestamp;
 }
 
+export interface BrandAssetsTable {
+  sha256: string;
+  content_type: 'image/png' | 'image/jpeg' | 'image/gif';
+  bytes: Buffer;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   publication: PublicationTable;
+  brand_assets: BrandAssetsTable;
   sections: SectionsTable;
   sources: SourcesTable;
   items: ItemsTable;

@@ -9,6 +9,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import { classifySmtpReply, retryDelayMs, type SmtpOutcomeLike } from './classify.js';
 import { pauseIssue } from './control.js';
 import type { DeliveryDeps, QueueConnection, SendJobData } from './deps.js';
+import { dkimFromEnv } from './dkim.js';
 import {
   type ClaimedRow,
   claimRows,
@@ -26,8 +27,8 @@ import { type RateGrant, TransportRateLimiter } from './rate-limit.js';
 import { openRelayPools, type RelaySet } from './relay-pools.js';
 import { currentRelaySpecs } from './relays.js';
 import { leaseOwnerId, resumeScan } from './resume.js';
+import { feedbackId, loadSender, returnPath, type Sender, unsubscribeMailto } from './sender.js';
 import {
-  dkimFromEnv,
   openTransport,
   parseTransportSpecs,
   type Transport,
@@ -82,12 +83,7 @@ export interface SendWorker {
 
 interface IssueInfo {
   revision: number;
-  from: string;
-  fromAddress: string;
-  replyTo: string | null;
-  listId: string | null;
-  feedbackId: string;
-  domain: string;
+  sender: Sender;
 }
 
 /** BullMQ worker for QUEUES.send: claim → sending → SMTP (pooled) → ledger, a chunk at a time. */
@@ -111,7 +107,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
   const relays = await openRelayPools({
     load: async () => fixed ?? (await currentRelaySpecs(deps)).specs,
     refreshMs: fixed ? 0 : (deps.relayRefreshMs ?? 5000),
-    open: (spec) => openTransport(spec, { connections: env.SMTP_POOL_CONNECTIONS, dkim }),
+    open: (spec) => openTransport(spec, { connections: env.SMTP_POOL_CONNECTIONS }),
     wireGroups: deps.wireGroups ?? WIRE_GROUPS,
     log,
   });
@@ -143,22 +139,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       .select(['revision'])
       .where('id', '=', issueId)
       .executeTakeFirstOrThrow();
-    const pub = await db.selectFrom('publication').selectAll().orderBy('id').limit(1).executeTakeFirst();
-    const from = pub ? `${pub.from_name} <${pub.from_email}>` : env.MAIL_FROM;
-    const fromAddress = (/<([^>]+)>/.exec(from)?.[1] ?? from).trim();
-    const domain = fromAddress.split('@')[1] ?? 'localhost';
-    const info: IssueInfo = {
-      revision: issue.revision,
-      from,
-      fromAddress,
-      replyTo: pub?.reply_to ?? null,
-      listId: pub?.list_id
-        ? `${pub.name} <${pub.list_id}>`
-        : `${pub?.name ?? 'Gazette'} <newsletter.${domain}>`,
-      // Gmail's Feedback-ID: campaign:customer:type:sender.
-      feedbackId: `${issueId}:${pub?.id ?? 0}:newsletter:${env.FEEDBACK_ID_SENDER ?? domain}`,
-      domain,
-    };
+    const info: IssueInfo = { revision: issue.revision, sender: await loadSender(db, env) };
     issueInfo.set(issueId, info);
     return info;
   }
@@ -185,12 +166,13 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       { variantKey, subject: v.subject, html: v.html, text: v.text },
       {
         issueId,
-        from: info.from,
-        replyTo: info.replyTo,
-        listId: info.listId,
-        feedbackId: info.feedbackId,
-        messageIdDomain: info.domain,
+        from: info.sender.from,
+        replyTo: info.sender.replyTo,
+        listId: info.sender.listId,
+        feedbackId: feedbackId(issueId, info.sender),
+        messageIdDomain: info.sender.domain,
         eightBit,
+        dkim,
       },
     );
     templates.set(key, t);
@@ -294,7 +276,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
             });
             return;
           }
-          const envelopeFrom = env.BOUNCE_DOMAIN ? `bounce+${r.id}@${env.BOUNCE_DOMAIN}` : info.fromAddress;
+          const envelopeFrom = returnPath(env, info.sender, r.id);
           const outcome = await send(transport, envelopeFrom, r.email, msg);
           const c = classifySmtpReply(outcome);
           const base = {
@@ -389,6 +371,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
           address: r.email,
           name: r.name,
           oneClickUnsubscribeUrl: links.oneClickUnsubscribeUrl,
+          unsubscribeMailto: unsubscribeMailto(env, links.oneClickUnsubscribeUrl),
           tokens: {
             // 读者 / reader when no name is known, so the greeting never reads "，您好：".
             name: recipientName(r.name, variantLocale(r.variantKey)),

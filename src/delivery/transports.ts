@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
 import nodemailer, { type Transporter } from 'nodemailer';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
-import type { Env } from '../config/env.js';
 
 /** One SMTP relay from SMTP_URL: `smtp://user:pass@host:port#weight=3&perSecond=50&perHour=10000`. */
 export interface TransportSpec {
@@ -58,7 +56,11 @@ export function parseTransportSpecs(
 export function credentialsOverTls(u: URL): URL {
   if (u.protocol !== 'smtp:' || (!u.username && !u.password)) return u;
   const q = u.searchParams;
-  if (q.get('ignoreTLS') === 'true' || q.get('requireTLS') === 'false' || q.get('opportunisticTLS') === 'true') {
+  if (
+    q.get('ignoreTLS') === 'true' ||
+    q.get('requireTLS') === 'false' ||
+    q.get('opportunisticTLS') === 'true'
+  ) {
     throw new TransportConfigError(
       `SMTP_URL ${u.host}: a relay with a user name and password must use TLS; remove ignoreTLS, requireTLS=false or opportunisticTLS (or use smtps://)`,
     );
@@ -100,20 +102,6 @@ export function weightedOrder<T extends { spec: { weight: number } }>(
   return out;
 }
 
-export interface DkimConfig {
-  domainName: string;
-  keySelector: string;
-  privateKey: string;
-}
-
-export function dkimFromEnv(env: Env): DkimConfig | undefined {
-  if (!env.DKIM_DOMAIN || !env.DKIM_SELECTOR || !env.DKIM_PRIVATE_KEY) return undefined;
-  const key = env.DKIM_PRIVATE_KEY.includes('-----BEGIN')
-    ? env.DKIM_PRIVATE_KEY.replace(/\\n/g, '\n')
-    : readFileSync(env.DKIM_PRIVATE_KEY, 'utf8');
-  return { domainName: env.DKIM_DOMAIN, keySelector: env.DKIM_SELECTOR, privateKey: key };
-}
-
 export interface Transport {
   spec: TransportSpec;
   mailer: Transporter;
@@ -123,12 +111,13 @@ export interface Transport {
 }
 
 /**
- * A pooled nodemailer transport. maxRequeues: 0 so a message whose connection dropped is reported
+ * A pooled nodemailer transport, given finished (signed) messages only: signing is mime.ts's job,
+ * so every message, newsletter or one-off, is signed the same way. maxRequeues: 0 so a message whose connection dropped is reported
  * to us (and recorded as unknown) rather than silently sent again (invariant 3).
  */
 export async function openTransport(
   spec: TransportSpec,
-  opts: { connections: number; dkim?: DkimConfig | undefined; probe?: boolean },
+  opts: { connections: number; probe?: boolean },
 ): Promise<Transport> {
   const mailer = nodemailer.createTransport({
     url: spec.url,
@@ -136,7 +125,6 @@ export async function openTransport(
     maxConnections: opts.connections,
     maxMessages: 1000,
     maxRequeues: 0,
-    ...(opts.dkim ? { dkim: opts.dkim } : {}),
   } as unknown as Parameters<typeof nodemailer.createTransport>[0]);
   const eightBit = opts.probe === false ? false : await probeEightBit(spec.url).catch(() => false);
   return { spec, mailer, eightBit, close: () => mailer.close() };

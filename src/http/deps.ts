@@ -1,5 +1,6 @@
 import type { SendMail } from '../../subscribers/mail.js';
 import type { AppContext } from '../context.js';
+import type { PageBrand } from '../publication/branding.js';
 import type { BackgroundTasks } from './background.js';
 import type { PageRenderer } from './pages.js';
 
@@ -10,4 +11,6 @@ export interface HttpDeps {
   pages: PageRenderer;
   background: BackgroundTasks;
   publicationName(): Promise<string>;
+  /** Name, logo and footer for the subscriber pages (settings' branding). */
+  brand(): Promise<PageBrand>;
 }

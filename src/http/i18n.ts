@@ -5,6 +5,7 @@ const STRINGS = {
   'zh-CN': {
     lang: 'zh-CN',
     otherLang: 'en',
+    contactLabel: '联系方式：',
     otherLangLabel: 'English',
     subscribeTitle: '订阅',
     subscribeIntro: '填写邮箱地址订阅。我们会发一封确认邮件，点击其中的链接后订阅才生效。',
@@ -65,6 +66,7 @@ const STRINGS = {
   en: {
     lang: 'en',
     otherLang: 'zh-CN',
+    contactLabel: 'Contact: ',
     otherLangLabel: '中文',
     subscribeTitle: 'Subscribe',
     subscribeIntro:

@@ -23,13 +23,13 @@ export async function sendPage(
   locale: Locale,
   data: Record<string, unknown>,
 ) {
-  const publication = await deps.publicationName();
+  const brand = await deps.brand();
   return reply
     .code(status)
     .header('cache-control', 'no-store')
     .header('referrer-policy', 'no-referrer')
     .type('text/html; charset=utf-8')
-    .send(deps.pages(page, locale, { publication, ...data }));
+    .send(deps.pages(page, locale, { publication: brand.name, brand, ...data }));
 }
 
 export function sendMessage(

@@ -10,13 +10,15 @@ import Fastify, {
 import type { SendMail } from '../../subscribers/mail.js';
 import { hasControl } from '../../subscribers/text.js';
 import type { AppContext } from '../context.js';
+import { pageBrand } from '../publication/branding.js';
+import { getPublication } from '../publication/publication.js';
 import { accessGuard } from './auth/guard.js';
 import { type BackgroundTasks, createBackgroundTasks } from './background.js';
 import type { HttpDeps } from './deps.js';
 import { fromAcceptLanguage, strings } from './i18n.js';
 import { loadPages } from './pages.js';
-import { registerSecurityHeaders } from './security-headers.js';
 import { apiRoutes } from './routes/api.js';
+import { brandRoutes } from './routes/brand.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { preferencesRoutes } from './routes/preferences.js';
@@ -24,6 +26,7 @@ import { readyRoutes } from './routes/ready.js';
 import { subscribeRoutes } from './routes/subscribe.js';
 import { unsubscribeRoutes } from './routes/unsubscribe.js';
 import { webVersionRoutes } from './routes/web-version.js';
+import { registerSecurityHeaders } from './security-headers.js';
 
 export type { SendMail };
 
@@ -70,6 +73,9 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
     async publicationName() {
       const row = await ctx.db.selectFrom('publication').select('name').executeTakeFirst();
       return row?.name ?? 'Gazette';
+    },
+    async brand() {
+      return pageBrand(await getPublication(ctx.db));
     },
   };
 
@@ -149,6 +155,7 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
   });
 
   await app.register(healthRoutes(httpDeps));
+  await app.register(brandRoutes(httpDeps));
   await app.register(readyRoutes(httpDeps));
   await app.register(metricsRoutes(httpDeps));
   await app.register(subscribeRoutes(httpDeps));

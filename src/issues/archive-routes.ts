@@ -3,7 +3,9 @@ import { Feed } from 'feed';
 import type { Env } from '../config/env.js';
 import type { Db } from '../db/schema.js';
 import { parseHttpUrl } from '../feeds/canonical-url.js';
+import { strings } from '../http/i18n.js';
 import type { Logger } from '../log.js';
+import { type PageBrand, pageBrand } from '../publication/branding.js';
 import { getPublication } from '../publication/publication.js';
 import type { RenderableIssue } from '../rendering/types.js';
 import type { RenderFn } from './check.js';
@@ -27,16 +29,25 @@ function safeHref(url: string): string | null {
   return parseHttpUrl(url)?.toString() ?? null;
 }
 
-function page(title: string, lang: string, body: string, feedUrl: string): string {
+/** The archive's page frame: the subscriber pages' stylesheet (/pages.css), brand and footer. */
+function page(title: string, lang: string, body: string, feedUrl: string, brand: PageBrand): string {
+  const t = strings(lang === 'en' ? 'en' : 'zh-CN');
+  const logo = brand.logo
+    ? `<img src="${escapeHtml(brand.logo.url)}" alt="${escapeHtml(brand.logo.alt)}" width="${brand.logo.width}"${brand.logo.height ? ` height="${brand.logo.height}"` : ''}>`
+    : `<a class="name" href="/archive">${escapeHtml(brand.name)}</a>`;
+  const footer = [
+    brand.postalAddress ? `<p>${escapeHtml(brand.name)} · ${escapeHtml(brand.postalAddress)}</p>` : '',
+    brand.contact ? `<p>${escapeHtml(t.contactLabel)}${escapeHtml(brand.contact)}</p>` : '',
+  ].join('');
   return `<!doctype html>
 <html lang="${escapeHtml(lang)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title><link rel="alternate" type="application/atom+xml" href="${escapeHtml(feedUrl)}">
-<style>body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;line-height:1.7;color:#222}h1{font-size:1.6rem}h2{border-bottom:1px solid #ddd;margin-top:2rem}h3{font-size:1.1rem}.src{font-size:.9rem;word-break:break-all}</style>
-</head><body>${body}</body></html>`;
+<link rel="stylesheet" href="/pages.css">
+</head><body><div class="page"><header class="brand">${logo}</header><main>${body}</main><footer>${footer}</footer></div></body></html>`;
 }
 
 /** The issue as a plain public web page (no tracking, no per-recipient links). */
-export function archivePageHtml(issue: RenderableIssue, feedUrl: string): string {
+export function archivePageHtml(issue: RenderableIssue, feedUrl: string, brand: PageBrand): string {
   const subject = issue.subject || defaultSubject(issue.title, issue.period);
   const parts: string[] = [`<p><a href="./">←</a></p><h1>${escapeHtml(subject)}</h1>`];
   if (issue.intro) parts.push(`<p>${escapeHtml(issue.intro)}</p>`);
@@ -54,7 +65,7 @@ export function archivePageHtml(issue: RenderableIssue, feedUrl: string): string
       if (links.length) parts.push(`<p class="src">${links.join(' · ')}</p>`);
     });
   }
-  return page(subject, issue.locale, parts.join('\n'), feedUrl);
+  return page(subject, issue.locale, parts.join('\n'), feedUrl, brand);
 }
 
 export const archiveRoutes: FastifyPluginAsync<ArchiveRoutesOptions> = async (app, opts) => {
@@ -85,8 +96,9 @@ export const archiveRoutes: FastifyPluginAsync<ArchiveRoutesOptions> = async (ap
     return page(
       name,
       publication?.locale ?? 'zh-CN',
-      `<h1>${escapeHtml(name)}</h1><p><a href="/archive/feed.atom">Atom</a></p><ul>${list}</ul>`,
+      `<h1>${escapeHtml(name)}</h1><p><a href="/archive/feed.atom">Atom</a></p><ul class="issues">${list}</ul>`,
       feedUrl,
+      pageBrand(publication),
     );
   });
 
@@ -131,6 +143,6 @@ export const archiveRoutes: FastifyPluginAsync<ArchiveRoutesOptions> = async (ap
       const keys = issue.sections.map((s) => s.key);
       return (await opts.render(issue, keys, issue.locale)).html;
     }
-    return archivePageHtml(issue, feedUrl);
+    return archivePageHtml(issue, feedUrl, pageBrand(await getPublication(db)));
   });
 };

@@ -34,6 +34,7 @@ export interface IssueEditorRoutesOptions {
 
 const sourceSchema = z.object({ url: z.string().min(1), label: z.string().optional() });
 const masthead = z.object({
+  subtitle: z.string().optional(),
   committee: z.string().optional(),
   director: z.array(z.string()).optional(),
   deputyDirectors: z.array(z.string()).optional(),

@@ -23,7 +23,9 @@ function mastheadLines(m: Masthead): string[] {
   block('编委会', m.editorialBoard);
   if (m.editor) out.push(`本期责任编辑：${plainToInline(m.editor)}`);
   for (const line of m.lines ?? []) {
-    if (line.label !== 'subtitle') out.push(`${plainToInline(line.label)}：${plainToInline(line.value)}`);
+    out.push(
+      line.label ? `${plainToInline(line.label)}：${plainToInline(line.value)}` : plainToInline(line.value),
+    );
   }
   return out;
 }
@@ -41,8 +43,7 @@ function sourceMarkdown(s: ParsedSource): string {
 export function exportIssueMarkdown(doc: IssueDocument): string {
   const paras: string[] = [];
   paras.push(plainToInline(doc.title));
-  const subtitle = doc.masthead.lines?.find((l) => l.label === 'subtitle');
-  if (subtitle) paras.push(plainToInline(subtitle.value));
+  if (doc.masthead.subtitle) paras.push(plainToInline(doc.masthead.subtitle));
   const periodLine = coverPeriodLine(doc.period, doc.periodKind);
   if (periodLine) paras.push(periodLine);
   if (doc.masthead.committee) paras.push(plainToInline(doc.masthead.committee));

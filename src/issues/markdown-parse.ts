@@ -166,8 +166,8 @@ function parseCover(paras: Line[][], problems: ParseProblem[]): CoverResult {
       return;
     }
     if (index === 1 && !hasCjk(whole) && !periodFrom(whole)) {
-      // The English subtitle under the Chinese title.
-      addLine('subtitle', whole);
+      // The English subtitle under the Chinese title (the PDF breaks it over lines).
+      masthead.subtitle = whole.replace(/\s+/g, ' ').trim();
       seen += looseKey(whole);
       return;
     }

@@ -1,5 +1,6 @@
 import Handlebars from 'handlebars';
 import type { Locale } from '../db/schema.js';
+import { logoBox } from '../publication/branding.js';
 import { escapeHtmlContent, escapeTextContent } from './escape.js';
 import { PREHEADER_PADDING_HTML, variantPreheader, variantSubject } from './inbox-line.js';
 import { sourceLinkText } from './source-names.js';
@@ -36,13 +37,17 @@ export interface ViewModel {
   period: string;
   periodKind: 'month' | 'week';
   committee: Content | null;
+  /** The masthead's second-language title line (no label: it is a title). */
+  subtitle: Content | null;
   mastheadLines: { label: Content; value: Content }[];
   introParagraphs: Content[];
   theme: Theme;
-  logo: { url: Content; alt: Content } | null;
+  /** Width and height are the box the client keeps while images are blocked (alt text shows in it). */
+  logo: { url: Content; alt: Content; width: number; height: number | null } | null;
   sections: ViewSection[];
   publicationName: Content;
   postalAddress: Content | null;
+  contact: Content | null;
   chosenSectionNames: Content;
   openPixelUrl: Content | null;
   /** Filled by the text template's refs helper: the numbered link list. */
@@ -95,6 +100,7 @@ export function buildViewModel(input: {
     lines.push({ label: strings.deputyDirectors ?? '', value: m.deputyDirectors.join(sep) });
   if (m.editorialBoard?.length)
     lines.push({ label: strings.editorialBoard ?? '', value: m.editorialBoard.join(sep) });
+  // Other lines keep the label the committee gave them; an unlabelled one prints as is.
   for (const l of m.lines ?? []) lines.push(l);
   if (m.editor) lines.push({ label: strings.editor ?? '', value: m.editor });
 
@@ -118,10 +124,11 @@ export function buildViewModel(input: {
     period: issue.period,
     periodKind: issue.periodKind,
     committee: opt(m.committee),
+    subtitle: opt(m.subtitle),
     mastheadLines: lines.map((l) => ({ label: c(l.label), value: c(l.value) })),
     introParagraphs: paragraphsOf(issue.intro).map(c),
     theme: input.theme,
-    logo: logoUrl ? { url: c(logoUrl), alt: c(logoAlt) } : null,
+    logo: logoUrl ? { url: c(logoUrl), alt: c(logoAlt), ...logoBox(branding) } : null,
     sections: input.sections.map((s, i) => ({
       key: s.key,
       anchor: anchorFor('sec', s.key),
@@ -138,6 +145,7 @@ export function buildViewModel(input: {
     })),
     publicationName: c(issue.publication.name),
     postalAddress: opt(issue.publication.postalAddress),
+    contact: opt(branding.contact),
     chosenSectionNames: c(names.join(sep)),
     openPixelUrl: issue.trackingEnabled ? c(`${base}/t/o/`) : null,
     _links: [],

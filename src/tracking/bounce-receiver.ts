@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { SecretKeys } from '../config/secret.js';
 import type { Db } from '../db/schema.js';
 import type { Logger } from '../log.js';
 import { type FeedbackOutcome, type MailFeedback, recordFeedback } from './feedback.js';
 import { type ParsedReport, parseReport } from './report-parse.js';
+import { handleUnsubscribeMail, isUnsubscribeAddress } from './unsubscribe-mail.js';
 
 /** `bounce+<deliveryId>@<domain>` → the delivery id (any domain when none is given). */
 export function deliveryIdFromVerp(address: string | undefined, domain?: string): number | undefined {
@@ -90,6 +92,8 @@ export interface BounceReceiverOptions {
   port?: number;
   /** Largest report accepted; reports carry at most the returned message. */
   maxBytes?: number;
+  /** With the link keys, mail to unsubscribe@<bounce domain> (List-Unsubscribe's mailto:) unsubscribes. */
+  secrets?: SecretKeys;
 }
 
 export interface BounceReceiver {
@@ -114,7 +118,9 @@ export async function startBounceReceiver(opts: BounceReceiverOptions): Promise<
     onRcptTo(address, _session, callback) {
       const addr = address.address.toLowerCase();
       const domain = addr.slice(addr.lastIndexOf('@') + 1);
-      if (
+      if (isUnsubscribeAddress(addr, opts.bounceDomain)) {
+        if (opts.secrets) return callback();
+      } else if (
         opts.bounceDomain
           ? domain === opts.bounceDomain.toLowerCase()
           : deliveryIdFromVerp(addr) !== undefined
@@ -135,12 +141,19 @@ export async function startBounceReceiver(opts: BounceReceiverOptions): Promise<
           return callback(err);
         }
         const to = session.envelope.rcptTo.map((r) => r.address);
-        handleInboundReport(
-          { db, log, ...(opts.bounceDomain ? { bounceDomain: opts.bounceDomain } : {}) },
-          Buffer.concat(chunks),
-          to,
-        ).then(
-          (outcomes) => callback(null, `Recorded ${outcomes.filter((o) => o.result === 'recorded').length}`),
+        const raw = Buffer.concat(chunks);
+        const secrets = opts.secrets;
+        const work =
+          secrets && to.some((a) => isUnsubscribeAddress(a, opts.bounceDomain))
+            ? // One answer whatever the outcome: a forger learns nothing from it.
+              handleUnsubscribeMail({ db, log, secrets }, raw).then(() => 'Accepted')
+            : handleInboundReport(
+                { db, log, ...(opts.bounceDomain ? { bounceDomain: opts.bounceDomain } : {}) },
+                raw,
+                to,
+              ).then((outcomes) => `Recorded ${outcomes.filter((o) => o.result === 'recorded').length}`);
+        work.then(
+          (answer) => callback(null, answer),
           (err: Error) => {
             log.error({ event: 'tracking.inbound.failed', err: err.message }, 'inbound report not recorded');
             const e = new Error('4.3.0 Try again later') as Error & { responseCode: number };

@@ -21,6 +21,7 @@ import { TransportRateLimiter } from '../../src/delivery/rate-limit.js';
 import { createSendWorker, type SendWorker } from '../../src/delivery/send-worker.js';
 import { createRedis } from '../../src/queue/redis.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
+import { checkWithPython, pythonDkimReady } from '../support/python-mail.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
 import { queueDrained, staysTrue, waitFor } from '../support/wait.js';
@@ -36,6 +37,7 @@ import {
 let tdb: TestDatabase;
 let sectionIds: Map<string, number>;
 let env: Env;
+const hasDkim = pythonDkimReady();
 const empties = new Map<number, string[]>();
 const compiled: string[] = [];
 let base: DeliveryDeps;
@@ -165,9 +167,16 @@ describe('delivery engine', () => {
     );
     const lines = parsed.headerLines.map((h) => h.line);
     const token = `${issueId}.${row.subscriber_id}.${row.id}`;
-    expect(lines).toContain(`Feedback-ID: ${issueId}:1:newsletter:gazette.test`);
+    expect(lines).toContain(`Feedback-ID: ${issueId}:1:newsletter:gazettetest`);
     expect(lines.find((l) => l.startsWith('List-Id:'))).toContain('<digest.gazette.test>');
-    expect(lines).toContain(`List-Unsubscribe: <http://localhost:3000/u/${token}/one-click>`);
+    // The mailto: reaches the bounce receiver, which unsubscribes on the same signed token.
+    expect((parsed.headers.get('list') as { unsubscribe?: unknown }).unsubscribe).toMatchObject({
+      url: `http://localhost:3000/u/${token}/one-click`,
+      mail: `unsubscribe@bounces.gazette.test?subject=unsubscribe%20${token}`,
+    });
+    expect(lines.join('\n')).toContain(
+      `List-Unsubscribe: <mailto:unsubscribe@bounces.gazette.test?subject=unsubscribe%20${token}>`,
+    );
     expect(parsed.html).toContain(`href="http://localhost:3000/u/${token}?a=1&amp;b=2"`);
     expect(parsed.html).toContain('您好 读者3');
     expect(parsed.html).not.toContain('{{');
@@ -551,8 +560,8 @@ describe('delivery engine', () => {
     await expect(resumeIssue({ ...base, queue: w.queue }, issueId)).rejects.toThrow(IssueStateError);
   });
 
-  it('signs messages with DKIM when a key is configured', async () => {
-    const { privateKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
+  it('signs messages with DKIM when a key is configured; dkimpy verifies each as delivered', async () => {
+    const { privateKey, publicKey } = await promisify(generateKeyPair)('rsa', { modulusLength: 2048 });
     const sink = await catcher();
     const w = await worker(sink.url, {
       env: {
@@ -571,6 +580,8 @@ describe('delivery engine', () => {
       const head = m.raw.toString('utf8').split('\r\n\r\n')[0] as string;
       expect(head).toMatch(/^DKIM-Signature: v=1; a=rsa-sha256; c=relaxed\/relaxed; d=gazette.test;/m);
       expect(head).toMatch(/s=mail;/);
+      if (hasDkim)
+        expect(checkWithPython(m.raw, publicKey)).toEqual({ verified: true, defects: [], downgraded: false });
     }
   });
 

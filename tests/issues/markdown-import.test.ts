@@ -44,7 +44,7 @@ describe.skipIf(!model.present)('importing the model document as it is', () => {
       deputyDirectors: ['吴卫明（上海市锦天城律师事务所）', '徐凯（上海市君悦律师事务所）'],
       editorialBoard: [],
       editor: '殷雨薇',
-      lines: [{ label: 'subtitle', value: 'Digital Technology and Artificial Intelligence' }],
+      subtitle: 'Digital Technology and Artificial Intelligence',
     });
   });
 

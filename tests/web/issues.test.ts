@@ -94,16 +94,26 @@ describe('issue pages: pure rules', () => {
     ]);
   });
 
-  it('keeps masthead lines the form does not show and reads one name per line', () => {
-    const m = mastheadFromForm(
-      { mastheadDirector: '张三\n\n李四 ', mastheadCommittee: '', mastheadEditor: '王五' },
-      { committee: '旧', lines: [{ label: '地址', value: '上海' }] },
-    );
+  it('reads every masthead field from the form: one name per line, other lines as label：value', () => {
+    const m = mastheadFromForm({
+      mastheadSubtitle: ' Digital Technology and Artificial Intelligence ',
+      mastheadDirector: '张三\n\n李四 ',
+      mastheadCommittee: '',
+      mastheadEditor: '王五',
+      mastheadLines: '地址：上海\n顾问: 赵六\n无标签的一行',
+    });
     expect(m).toEqual({
+      subtitle: 'Digital Technology and Artificial Intelligence',
       director: ['张三', '李四'],
       editor: '王五',
-      lines: [{ label: '地址', value: '上海' }],
+      lines: [
+        { label: '地址', value: '上海' },
+        { label: '顾问', value: '赵六' },
+        { label: '', value: '无标签的一行' },
+      ],
     });
+    // Emptied fields are gone: the form shows the whole masthead, so clearing a field removes it.
+    expect(mastheadFromForm({ mastheadSubtitle: '', mastheadLines: '' })).toEqual({});
   });
 
   it('sends only the fields the editor changed, with the values it started from', () => {

@@ -17,6 +17,7 @@ import { startAppServer } from '../../app/server.js';
 import type { AppContext } from '../../context.js';
 import { LOCALES, type Locale, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../db/schema.js';
 import { storedRelaySpecs } from '../../delivery/relays.js';
+import { loadSender } from '../../delivery/sender.js';
 import { createApiKey } from '../../http/api-keys.js';
 import { isUserRole } from '../../http/auth/roles.js';
 import { createSendMail } from '../../http/mail-transport.js';
@@ -292,7 +293,11 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
     )
     .action(async () => {
       const ctx = await runtime.context();
-      const mail = await createSendMail(ctx.env, () => storedRelaySpecs(ctx.db, ctx.secrets));
+      const mail = await createSendMail(
+        ctx.env,
+        () => storedRelaySpecs(ctx.db, ctx.secrets),
+        () => loadSender(ctx.db, ctx.env),
+      );
       const { app, url } = await startAppServer(ctx, mail.sendMail);
       runtime.io.stderr.write(`Gazette web server on ${url} (public URL ${ctx.env.PUBLIC_URL})\n`);
       await new Promise<void>((resolve) => {

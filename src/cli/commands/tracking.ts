@@ -66,7 +66,9 @@ export function registerTrackingCommands(program: Command, runtime: CliRuntime):
   const bounces = program.command('bounces').description('inbound bounce and complaint reports (VERP)');
   bounces
     .command('receive')
-    .description('run the inbound SMTP receiver for bounce+<delivery>@BOUNCE_DOMAIN until SIGTERM')
+    .description(
+      'run the inbound SMTP receiver for bounce+<delivery>@ and unsubscribe@BOUNCE_DOMAIN until SIGTERM',
+    )
     .option('--host <host>', 'listen address (default BOUNCE_SMTP_HOST)')
     .option('--port <port>', 'listen port (default BOUNCE_SMTP_PORT)')
     .action(async (opts: { host?: string; port?: string }) => {
@@ -83,6 +85,7 @@ export function registerTrackingCommands(program: Command, runtime: CliRuntime):
       const receiver = await startBounceReceiver({
         db: ctx.db,
         log: ctx.log,
+        secrets: ctx.secrets,
         host: opts.host ?? ctx.env.BOUNCE_SMTP_HOST,
         port,
         ...(ctx.env.BOUNCE_DOMAIN ? { bounceDomain: ctx.env.BOUNCE_DOMAIN } : {}),

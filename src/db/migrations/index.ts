@@ -10,6 +10,7 @@ import * as m0009iv from './0009_issue_item_versions.js';
 import * as m0010sl from './0010_subscriber_lookups.js';
 import * as m0011sr from './0011_smtp_relays.js';
 import * as m0012bp from './0012_bounce_policy.js';
+import * as m0013pb from './0013_publication_branding.js';
 import * as m0014ak from './0014_api_key_roles.js';
 import * as m0014om from './0014_opt_in_mailed_at.js';
 import * as m0017sp from './0017_source_parse_health.js';
@@ -31,6 +32,7 @@ export const migrations: Record<string, Migration> = {
   '0010_subscriber_lookups': m0010sl,
   '0011_smtp_relays': m0011sr,
   '0012_bounce_policy': m0012bp,
+  '0013_publication_branding': m0013pb,
   '0014_api_key_roles': m0014ak,
   '0014_opt_in_mailed_at': m0014om,
   '0017_source_parse_health': m0017sp,

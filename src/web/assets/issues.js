@@ -506,11 +506,19 @@
         if (list.length) masthead[key] = list;
         else delete masthead[key];
       };
+      // Every masthead field is on the form (issues/masthead.ts reads it the same way).
+      setText('subtitle', value('mastheadSubtitle'));
       setText('committee', value('mastheadCommittee'));
       setText('editor', value('mastheadEditor'));
       setList('director', value('mastheadDirector'));
       setList('deputyDirectors', value('mastheadDeputies'));
       setList('editorialBoard', value('mastheadBoard'));
+      const other = lines(value('mastheadLines')).map((line) => {
+        const m = /^([^:：]{1,40})[:：]\s*(.+)$/u.exec(line);
+        return m ? { label: m[1].trim(), value: m[2].trim() } : { label: '', value: line };
+      });
+      if (other.length) masthead.lines = other;
+      else delete masthead.lines;
       return {
         title: value('title').trim(),
         subject: value('subject').trim() || null,
@@ -535,11 +543,16 @@
       if ('intro' in values) set('intro', values.intro);
       if ('masthead' in values) {
         const m = values.masthead || {};
+        set('mastheadSubtitle', m.subtitle);
         set('mastheadCommittee', m.committee);
         set('mastheadEditor', m.editor);
         set('mastheadDirector', (m.director || []).join('\n'));
         set('mastheadDeputies', (m.deputyDirectors || []).join('\n'));
         set('mastheadBoard', (m.editorialBoard || []).join('\n'));
+        set(
+          'mastheadLines',
+          (m.lines || []).map((l) => (l.label ? `${l.label}：${l.value}` : l.value)).join('\n'),
+        );
       }
     };
     const run = autosaver(form, async () => {

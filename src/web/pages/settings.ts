@@ -1,7 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { IANAZone } from 'luxon';
+import { domainsAlign, mailboxDomain } from '../../config/env.js';
 import type { Masthead } from '../../db/schema.js';
 import { ADMIN_ROUTE } from '../../http/auth/access.js';
+import { mastheadAsText, mastheadFromText } from '../../issues/masthead.js';
+import { MAX_LOGO_BYTES, sniffLogo, storeLogo } from '../../publication/brand-assets.js';
+import { brandingFromForm } from '../../publication/branding.js';
 import {
   editSection,
   ensurePublication,
@@ -14,6 +18,7 @@ import {
 import { HeaderFieldError, PublicationInputError } from '../../publication/publication.js';
 import type { WebDeps } from '../deps.js';
 import { requestLocale, sendAdminPage, setFlash } from '../respond.js';
+import { acceptImportUploads, type ImportForm } from './issues/upload.js';
 import { type KeptForm, settingsRelays } from './settings-relays.js';
 import { SETTINGS_STRINGS } from './settings-strings.js';
 import { field, textsFor } from './subscribers/form.js';
@@ -37,6 +42,7 @@ const PUBLICATION_FIELDS = [
   'replyTo',
   'timeZone',
   'postalAddress',
+  'subtitle',
   'committee',
   'director',
   'deputyDirectors',
@@ -69,14 +75,17 @@ function typedPublication(v: KeptForm['values']) {
 }
 
 function typedMasthead(v: KeptForm['values']): Masthead {
-  return {
+  return mastheadFromText({
+    subtitle: text(v.subtitle),
     committee: text(v.committee),
-    director: lines(text(v.director)),
-    deputyDirectors: lines(text(v.deputyDirectors)),
-    editorialBoard: lines(text(v.editorialBoard)),
+    director: text(v.director),
+    deputyDirectors: text(v.deputyDirectors),
+    editorialBoard: text(v.editorialBoard),
     editor: text(v.editor),
-  };
+  });
 }
+
+const BRANDING_FIELDS = ['logoUrl', 'logoAlt', 'logoWidth', 'logoHeight', 'accentColor', 'contact'] as const;
 
 /**
  * /admin/settings (admins): the publication (name, sender, reply-to, time zone, postal address,
@@ -111,6 +120,8 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
     const typed = kept?.formId === 'publication' ? kept.values : null;
     const publication = typed ? { ...stored, ...typedPublication(typed) } : stored;
     const m = typed ? typedMasthead(typed) : (stored.masthead ?? {});
+    const brandTyped = kept?.formId === 'branding' ? kept.values : null;
+    const b = stored.branding ?? {};
     return sendAdminPage(deps, req, reply, {
       page: 'settings-index',
       status,
@@ -119,13 +130,17 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
       scripts: ['settings.js'],
       data: {
         pub: publication,
-        masthead: {
-          committee: m.committee ?? '',
-          director: (m.director ?? []).join('\n'),
-          deputyDirectors: (m.deputyDirectors ?? []).join('\n'),
-          editorialBoard: (m.editorialBoard ?? []).join('\n'),
-          editor: m.editor ?? '',
+        masthead: mastheadAsText(m),
+        brand: brandTyped ?? {
+          logoUrl: b.logoUrl ?? '',
+          logoAlt: b.logoAlt ?? '',
+          logoWidth: b.logoWidth ?? '',
+          logoHeight: b.logoHeight ?? '',
+          accentColor: b.accentColor ?? '',
+          contact: b.contact ?? '',
         },
+        brandError: brandTyped ? kept?.error : null,
+        brandField: brandTyped ? brandTyped.field : null,
         sections: sections.map((s, i) => {
           const name = s.names[locale] || s.names['zh-CN'] || s.names.en || s.key;
           return {
@@ -148,6 +163,8 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
   const relays = settingsRelays(deps, renderSettings);
 
   return async (app) => {
+    // The branding form may carry a logo file (multipart), parsed whole so `_csrf` is checked.
+    acceptImportUploads(app, { fileField: 'logoFile', maxFormBytes: MAX_LOGO_BYTES + 64 * 1024 });
     relays.register(app);
 
     app.get('/admin/settings', ADMIN, (req, reply) => renderSettings(req, reply));
@@ -166,21 +183,23 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
       if (!name || !fromName) return refuse(t.pubNameRequired);
       if (!EMAIL.test(fromEmail)) return refuse(t.pubBadEmail);
       if (replyTo && !EMAIL.test(replyTo)) return refuse(t.pubBadReplyTo);
+      // Mail is signed for DKIM_DOMAIN: a sender outside it would fail DMARC at every receiver.
+      if (env.DKIM_DOMAIN && !domainsAlign(mailboxDomain(fromEmail), env.DKIM_DOMAIN))
+        return refuse(t.pubDkimMisaligned.replace('{domain}', env.DKIM_DOMAIN));
       if (!IANAZone.isValidZone(timeZone)) return refuse(t.pubBadZone.replace('{zone}', timeZone));
-      const committee = field(b, 'committee').trim();
-      const editor = field(b, 'editor').trim();
-      await ensurePublication(db, env);
       const current = (await ensurePublication(db, env)).masthead ?? {};
+      // The other lines are not on this form: they stay as they were.
       const masthead: Masthead = {
-        ...current,
-        director: lines(field(b, 'director')),
-        deputyDirectors: lines(field(b, 'deputyDirectors')),
-        editorialBoard: lines(field(b, 'editorialBoard')),
+        ...mastheadFromText({
+          subtitle: field(b, 'subtitle'),
+          committee: field(b, 'committee'),
+          director: field(b, 'director'),
+          deputyDirectors: field(b, 'deputyDirectors'),
+          editorialBoard: field(b, 'editorialBoard'),
+          editor: field(b, 'editor'),
+        }),
+        ...(current.lines ? { lines: current.lines } : {}),
       };
-      if (committee) masthead.committee = committee;
-      else delete masthead.committee;
-      if (editor) masthead.editor = editor;
-      else delete masthead.editor;
       const patch: PublicationPatch = {
         name,
         fromName,
@@ -200,6 +219,41 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
       }
       ctx.log.info({ event: 'web.settings.publication_saved' }, 'publication saved');
       return back(reply, 'publication', 'notice', t.pubSaved);
+    });
+
+    app.post('/admin/settings/branding', ADMIN, async (req, reply) => {
+      const t = await texts(req);
+      const values: Record<string, string> = Object.fromEntries(
+        BRANDING_FIELDS.map((k) => [k, field(req.body, k)]),
+      );
+      const refuse = (fieldName: string, error: string) =>
+        renderSettings(
+          req,
+          reply,
+          { formId: 'branding', values: { ...values, field: fieldName }, error },
+          400,
+        );
+      const file = (req.body as ImportForm | undefined)?.file;
+      if (file) {
+        if (file.data.length > MAX_LOGO_BYTES) return refuse('logoFile', t.brandLogoTooBig);
+        const image = sniffLogo(file.data);
+        if (!image) return refuse('logoFile', t.brandBadLogoFile);
+        if (!env.PUBLIC_URL.startsWith('https://'))
+          return refuse('logoFile', t.brandLogoNeedsHttps.replace('{url}', env.PUBLIC_URL));
+        values.logoUrl = `${env.PUBLIC_URL.replace(/\/+$/, '')}${await storeLogo(db, file.data, image)}`;
+        // Unless given, shown at its own size, at most 240 px wide.
+        if (!values.logoWidth && image.width && image.height) {
+          const width = Math.min(image.width, 240);
+          values.logoWidth = String(width);
+          values.logoHeight = String(Math.max(1, Math.round((image.height * width) / image.width)));
+        }
+      }
+      const stored = await ensurePublication(db, env);
+      const result = brandingFromForm(values, stored.branding ?? {});
+      if ('problem' in result) return refuse(result.problem.field, t[result.problem.code]);
+      await updatePublication(db, { branding: result.branding });
+      ctx.log.info({ event: 'web.settings.branding_saved' }, 'branding saved');
+      return back(reply, 'branding', 'notice', t.brandSaved);
     });
 
     app.post('/admin/settings/sections', ADMIN, async (req, reply) => {

@@ -436,7 +436,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
           subject: formString(body, 'subject'),
           preheader: formString(body, 'preheader'),
           intro: formString(body, 'intro'),
-          masthead: mastheadFromForm(body, issue.masthead),
+          masthead: mastheadFromForm(body),
         };
         const change = fieldsChange(submitted, base);
         if (Object.keys(change.patch).length)

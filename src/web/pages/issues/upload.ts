@@ -20,10 +20,14 @@ export interface ImportForm {
  * Registered only inside the issue pages' plugin context; the platform's multipart reader
  * (undici's Response.formData) does the parsing, bounded by MAX_FORM_BYTES.
  */
-export function acceptImportUploads(app: FastifyInstance): void {
+export function acceptImportUploads(
+  app: FastifyInstance,
+  opts: { fileField?: string; maxFormBytes?: number } = {},
+): void {
+  const fileField = opts.fileField ?? 'file';
   app.addContentTypeParser(
     'multipart/form-data',
-    { parseAs: 'buffer', bodyLimit: MAX_FORM_BYTES },
+    { parseAs: 'buffer', bodyLimit: opts.maxFormBytes ?? MAX_FORM_BYTES },
     async (req: FastifyRequest, body: Buffer) => {
       let form: FormData;
       try {
@@ -42,7 +46,7 @@ export function acceptImportUploads(app: FastifyInstance): void {
       for (const [name, value] of entries) {
         if (typeof value === 'string') out[name] = value;
         // A file input left empty still sends a part, with no name and no bytes.
-        else if (name === 'file' && value.size > 0)
+        else if (name === fileField && value.size > 0)
           out.file = { name: value.name, data: Buffer.from(await value.arrayBuffer()) };
       }
       return out;

@@ -1,6 +1,7 @@
 import type { IssueState, ItemSourceLink, Locale, LocalizedText, Masthead } from '../../../db/schema.js';
 import type { Checklist } from '../../../issues/check.js';
 import { type IssueFieldsPatch, stableJson } from '../../../issues/edit.js';
+import { mastheadAsText, mastheadFromText } from '../../../issues/masthead.js';
 
 /**
  * Pure decisions for the issue pages: what a form means, what the checklist says in the
@@ -44,42 +45,21 @@ export function sourcesFromForm(body: FormBody | undefined): ItemSourceLink[] {
   return out;
 }
 
-const lines = (text: string) =>
-  text
-    .split(/\r?\n/)
-    .map((l) => l.trim())
-    .filter(Boolean);
-
-/** The masthead form; lines the form does not show (`lines`) are kept as they were. */
-export function mastheadFromForm(body: FormBody | undefined, previous: Masthead): Masthead {
-  const out: Masthead = { ...previous };
-  const text = (name: string) => formString(body, name).trim();
-  const setText = (key: 'committee' | 'editor', value: string) => {
-    if (value) out[key] = value;
-    else delete out[key];
-  };
-  const setList = (key: 'director' | 'deputyDirectors' | 'editorialBoard', value: string[]) => {
-    if (value.length) out[key] = value;
-    else delete out[key];
-  };
-  setText('committee', text('mastheadCommittee'));
-  setText('editor', text('mastheadEditor'));
-  setList('director', lines(formString(body, 'mastheadDirector')));
-  setList('deputyDirectors', lines(formString(body, 'mastheadDeputies')));
-  setList('editorialBoard', lines(formString(body, 'mastheadBoard')));
-  return out;
+/** The masthead form: every field is on it, so what it shows is the whole masthead. */
+export function mastheadFromForm(body: FormBody | undefined): Masthead {
+  return mastheadFromText({
+    subtitle: formString(body, 'mastheadSubtitle'),
+    committee: formString(body, 'mastheadCommittee'),
+    editor: formString(body, 'mastheadEditor'),
+    director: formString(body, 'mastheadDirector'),
+    deputyDirectors: formString(body, 'mastheadDeputies'),
+    editorialBoard: formString(body, 'mastheadBoard'),
+    lines: formString(body, 'mastheadLines'),
+  });
 }
 
 /** The masthead as the form shows it (lists one name per line). */
-export function mastheadForForm(m: Masthead) {
-  return {
-    committee: m.committee ?? '',
-    director: (m.director ?? []).join('\n'),
-    deputyDirectors: (m.deputyDirectors ?? []).join('\n'),
-    editorialBoard: (m.editorialBoard ?? []).join('\n'),
-    editor: m.editor ?? '',
-  };
-}
+export const mastheadForForm = mastheadAsText;
 
 export interface IssueFieldValues {
   title: string;
