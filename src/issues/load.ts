@@ -1,4 +1,5 @@
 import type { Db, IssueItem, Section } from '../db/schema.js';
+import { loadIssueLegal } from '../legal/load.js';
 import { getPublication } from '../publication/publication.js';
 import type { RenderableIssue } from '../rendering/types.js';
 import type { IssueDocument } from './markdown-export.js';
@@ -45,6 +46,7 @@ export async function loadIssueDocument(
 ): Promise<IssueDocument & { id: number }> {
   const issue = await getIssue(db, issueId);
   const sections = await loadIssueSections(db, issueId);
+  const legal = await loadIssueLegal(db, issue, sections);
   return {
     id: issue.id,
     title: issue.title,
@@ -58,6 +60,7 @@ export async function loadIssueDocument(
         title: i.title,
         summary: i.summary,
         sources: i.sources.map((s) => (s.label ? { url: s.url, label: s.label } : { url: s.url })),
+        legal: legal.get(i.id)?.metadata ?? {},
       })),
     })),
   };
@@ -76,6 +79,7 @@ export async function loadRenderableIssue(db: Db, issueId: number): Promise<Rend
   const publication = await getPublication(db);
   if (!publication) throw new Error('No publication row: run `gazette publication show` to create it');
   const sections = await loadIssueSections(db, issueId);
+  const legal = await loadIssueLegal(db, issue, sections);
   return {
     id: issue.id,
     revision: issue.revision,
@@ -98,7 +102,13 @@ export async function loadRenderableIssue(db: Db, issueId: number): Promise<Rend
     sections: sections.map(({ section, items }) => ({
       key: section.key,
       names: section.names,
-      items: items.map((i) => ({ id: i.id, title: i.title, summary: i.summary, sources: i.sources })),
+      items: items.map((i) => ({
+        id: i.id,
+        title: i.title,
+        summary: i.summary,
+        sources: i.sources,
+        legal: legal.get(i.id)?.metadata ?? {},
+      })),
     })),
   };
 }

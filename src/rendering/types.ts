@@ -1,4 +1,5 @@
 import type { Branding, ItemSourceLink, Locale, LocalizedText, Masthead } from '../db/schema.js';
+import type { LegalMetadata } from '../legal/types.js';
 
 /**
  * The issue as the renderer sees it: plain data, loaded once per (issue revision). The editorial
@@ -10,6 +11,8 @@ export interface RenderableItem {
   /** Plain text; paragraphs separated by a blank line. */
   summary: string;
   sources: ItemSourceLink[];
+  /** Legal metadata (src/legal), shown as one line under the title. */
+  legal?: LegalMetadata;
 }
 
 export interface RenderableSection {

@@ -1,5 +1,6 @@
 import Handlebars from 'handlebars';
 import type { Locale } from '../db/schema.js';
+import { legalLine } from '../legal/format.js';
 import { escapeHtmlContent, escapeTextContent } from './escape.js';
 import type { Strings } from './template-store.js';
 import type { Theme } from './theme.js';
@@ -10,6 +11,8 @@ type Content = string | Handlebars.SafeString;
 export interface ViewItem {
   anchor: string;
   title: Content;
+  /** The legal metadata line in the reader's locale (templates/email/partials/legal-line). */
+  legalLine: Content | null;
   paragraphs: Content[];
   sources: { url: string; label: Content | null }[];
 }
@@ -122,6 +125,7 @@ export function buildViewModel(input: {
       items: s.items.map((item) => ({
         anchor: anchorFor('item', item.id),
         title: c(item.title),
+        legalLine: opt(legalLine(item.legal ?? {}, locale)),
         paragraphs: paragraphsOf(item.summary).map(c),
         sources: item.sources.map((src) => ({ url: src.url, label: opt(src.label) })),
       })),
