@@ -1,3 +1,4 @@
+import { loadIssueLegal } from '../../legal/load.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import type { Command } from 'commander';
@@ -135,12 +136,19 @@ export function registerIssueCommands(
       const row = await getIssue(db, issueId);
       const sections = await loadIssueSections(db, issueId);
       const audit = await listAudit(db, issueId);
+      const legal = await loadIssueLegal(db, row, sections);
       const value = {
         ...row,
         sections: sections.map(({ section, items }) => ({
           key: section.key,
           names: section.names,
-          items: items.map((i) => ({ id: i.id, title: i.title, summary: i.summary, sources: i.sources })),
+          items: items.map((i) => ({
+            id: i.id,
+            title: i.title,
+            summary: i.summary,
+            sources: i.sources,
+            legal: legal.get(i.id),
+          })),
         })),
         audit,
       };
