@@ -1,5 +1,5 @@
-import type { LegalEdits } from '../legal/types.js';
 import type { ColumnType, Generated, Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { LegalEdits } from '../legal/types.js';
 
 /** Timestamps come back as Date and may be written as Date or ISO string. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -415,6 +415,9 @@ export interface SourceSnapshotsTable {
 export interface IssueItemSearchTable {
   issue_item_id: number;
   issue_id: number;
+  revision: number;
+  /** Plain legal values (jurisdiction, kind, bodies…) as indexed, for the archive's filters. */
+  legal: JsonDefault<Record<string, unknown>>;
   tokens: string;
 }
 

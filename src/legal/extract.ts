@@ -145,7 +145,8 @@ function effectiveDate(text: string, defaultYear: number | null): string | null 
 
 // 法释〔2025〕12号, 工信部科〔2025〕3号, 国办发[2024]5号 (hexagonal or square brackets; parentheses are case numbers).
 const DOC_NUMBER = /([\u4e00-\u9fa5]{1,8})\s*[〔［[]\s*(\d{4})\s*[〕］\]]\s*第?\s*(\d{1,5})\s*号/u;
-const EO_NUMBER = /Executive Order\s*(?:No\.?\s*)?(1\d{4})|第\s*(1\d{4})\s*号(?:总统)?行政命令|行政命令\s*(?:第\s*)?(1\d{4})\s*号/i;
+const EO_NUMBER =
+  /Executive Order\s*(?:No\.?\s*)?(1\d{4})|第\s*(1\d{4})\s*号(?:总统)?行政命令|行政命令\s*(?:第\s*)?(1\d{4})\s*号/i;
 // (2025)粤17刑初123号, （2024）京0491民初1234号, (2025)最高法民终12号.
 const CASE_NUMBER =
   /[(（]\s*(\d{4})\s*[)）]\s*([\u4e00-\u9fa5]{1,4}\s*\d{0,4})\s*([\u4e00-\u9fa5]{1,4})\s*(\d{1,6})\s*号/u;
@@ -188,11 +189,17 @@ function kindOfDocument(name: string, bodies: string[]): LegalKind | null {
   if (/解释$/.test(name)) return 'judicial-interpretation';
   if (/行政命令$|Executive Order/i.test(name)) return 'executive-order';
   if (/(?:国家|行业)?标准$|^GB(?:\/T)?\s*\d/.test(name)) return 'standard';
-  if (/(?:指南|指引|报告|准则|路线图|计划|白皮书|蓝皮书|声明|宣言|倡议|框架|战略|路线图|Roadmap|Plan|Report|Guidelines?)$/iu.test(name))
+  if (
+    /(?:指南|指引|报告|准则|路线图|计划|白皮书|蓝皮书|声明|宣言|倡议|框架|战略|路线图|Roadmap|Plan|Report|Guidelines?)$/iu.test(
+      name,
+    )
+  )
     return 'guidance-report';
   if (/条例$/.test(name)) return 'administrative-regulation';
   if (/(?:办法|规定|细则)$/.test(name))
-    return bodies.some((b) => /部$|委员会$|总局$|局$|办公室$/.test(b)) ? 'departmental-rule' : 'normative-document';
+    return bodies.some((b) => /部$|委员会$|总局$|局$|办公室$/.test(b))
+      ? 'departmental-rule'
+      : 'normative-document';
   if (/(?<!办)法$|法案$|Act$/u.test(name)) return 'law';
   if (/(?:意见|通知|决定|公告|答复|批复)$/.test(name)) return 'normative-document';
   return null;
@@ -273,7 +280,8 @@ export function extractLegalMetadata(input: LegalInput): LegalMetadata {
   ];
   const foundDoc = docNumber.find(([v]) => v);
   if (foundDoc && !isNews) out.documentNumber = at(foundDoc[0] as string, foundDoc[1]);
-  if (out.documentNumber?.value.startsWith('法释')) out.kind = at('judicial-interpretation', out.documentNumber.from);
+  if (out.documentNumber?.value.startsWith('法释'))
+    out.kind = at('judicial-interpretation', out.documentNumber.from);
   if (isCase) {
     const caseNo: [string | null, Provenance][] = [
       [caseNumberIn(title), 'title'],

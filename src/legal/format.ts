@@ -23,15 +23,20 @@ const WORDS = {
  * "中国 · 最高人民法院、最高人民检察院、公安部 · 2025-07-28 发布". Null when nothing is known.
  */
 export function legalLine(meta: LegalMetadata, locale: Locale): string | null {
+  return legalLineOf(legalValues(meta), locale);
+}
+
+/** The same line from plain values (the search index keeps values without provenance). */
+export function legalLineOf(v: Partial<LegalValues>, locale: Locale): string | null {
   const w = WORDS[locale];
   const parts: string[] = [];
-  if (meta.jurisdiction) parts.push(jurisdictionName(meta.jurisdiction.value, locale));
-  const bodies = meta.bodies?.value.length ? meta.bodies.value : meta.court ? [meta.court.value] : [];
+  if (v.jurisdiction) parts.push(jurisdictionName(v.jurisdiction, locale));
+  const bodies = v.bodies?.length ? v.bodies : v.court ? [v.court] : [];
   if (bodies.length) parts.push(bodies.map((b) => bodyName(b, locale)).join(w.sep));
-  if (meta.documentNumber) parts.push(meta.documentNumber.value);
-  if (meta.caseNumber) parts.push(meta.caseNumber.value);
-  if (meta.publishedOn) parts.push(w.published(meta.publishedOn.value));
-  if (meta.effectiveOn) parts.push(w.effective(meta.effectiveOn.value));
+  if (v.documentNumber) parts.push(v.documentNumber);
+  if (v.caseNumber) parts.push(v.caseNumber);
+  if (v.publishedOn) parts.push(w.published(v.publishedOn));
+  if (v.effectiveOn) parts.push(w.effective(v.effectiveOn));
   return parts.length ? parts.join(' · ') : null;
 }
 
@@ -42,7 +47,10 @@ export function legalLine(meta: LegalMetadata, locale: Locale): string | null {
 export function applyLegalEdits(extracted: LegalMetadata, edits: LegalEdits | null | undefined): ItemLegal {
   const metadata: LegalMetadata = { ...(edits?.confirmed ?? extracted) };
   const set = metadata as Record<LegalField, { value: unknown; from: string } | undefined>;
-  for (const [field, value] of Object.entries(edits?.fields ?? {}) as [LegalField, LegalValues[LegalField] | null][]) {
+  for (const [field, value] of Object.entries(edits?.fields ?? {}) as [
+    LegalField,
+    LegalValues[LegalField] | null,
+  ][]) {
     if (value === null || value === '' || (Array.isArray(value) && !value.length)) delete set[field];
     else set[field] = { value, from: 'editor' };
   }

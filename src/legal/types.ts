@@ -2,7 +2,14 @@ import type { JurisdictionCode, LegalKind } from './vocabulary.js';
 
 /** Where a value came from: the rules' evidence, or an editor. */
 export type Provenance = 'title' | 'summary' | 'source-url' | 'snapshot' | 'section' | 'editor';
-export const PROVENANCES: readonly Provenance[] = ['title', 'summary', 'source-url', 'snapshot', 'section', 'editor'];
+export const PROVENANCES: readonly Provenance[] = [
+  'title',
+  'summary',
+  'source-url',
+  'snapshot',
+  'section',
+  'editor',
+];
 
 export interface Sourced<T> {
   value: T;

@@ -13,6 +13,8 @@ export interface RenderableItem {
   sources: ItemSourceLink[];
   /** Legal metadata (src/legal), shown as one line under the title. */
   legal?: LegalMetadata;
+  /** Web version only: cited sources found dead, with the archived copy Gazette serves. */
+  deadSources?: { url: string; snapshotUrl: string }[];
 }
 
 export interface RenderableSection {

@@ -13,6 +13,8 @@ export interface ViewItem {
   title: Content;
   /** The legal metadata line in the reader's locale (templates/email/partials/legal-line). */
   legalLine: Content | null;
+  /** Sources found dead since (web version): a link to each archived copy. */
+  deadSources: { href: Content }[];
   paragraphs: Content[];
   sources: { url: string; label: Content | null }[];
 }
@@ -126,6 +128,7 @@ export function buildViewModel(input: {
         anchor: anchorFor('item', item.id),
         title: c(item.title),
         legalLine: opt(legalLine(item.legal ?? {}, locale)),
+        deadSources: (item.deadSources ?? []).map((d) => ({ href: c(d.snapshotUrl) })),
         paragraphs: paragraphsOf(item.summary).map(c),
         sources: item.sources.map((src) => ({ url: src.url, label: opt(src.label) })),
       })),

@@ -3,7 +3,9 @@ import { extractLegalMetadata } from '../../src/legal/extract.js';
 import { applyLegalEdits, legalLine, legalValues } from '../../src/legal/format.js';
 
 const extract = (title: string, summary = '', urls: string[] = [], sectionKey?: string) =>
-  legalValues(extractLegalMetadata({ title, summary, urls, period: '2025-07', ...(sectionKey ? { sectionKey } : {}) }));
+  legalValues(
+    extractLegalMetadata({ title, summary, urls, period: '2025-07', ...(sectionKey ? { sectionKey } : {}) }),
+  );
 
 describe('legal metadata rules', () => {
   it('reads a judicial interpretation number and its effective date', () => {
@@ -22,15 +24,27 @@ describe('legal metadata rules', () => {
   });
 
   it('reads a ministry document number and classifies 办法 by a ministry as a departmental rule', () => {
-    const v = extract('工业和信息化部印发《人工智能安全管理办法》', '7月3日，工业和信息化部印发办法（工信部科〔2025〕7号）。');
-    expect(v).toMatchObject({ kind: 'departmental-rule', documentNumber: '工信部科〔2025〕7号', bodies: ['工业和信息化部'] });
+    const v = extract(
+      '工业和信息化部印发《人工智能安全管理办法》',
+      '7月3日，工业和信息化部印发办法（工信部科〔2025〕7号）。',
+    );
+    expect(v).toMatchObject({
+      kind: 'departmental-rule',
+      documentNumber: '工信部科〔2025〕7号',
+      bodies: ['工业和信息化部'],
+    });
   });
 
   it('reads an executive order number, and the host as the body when the title names none', () => {
     const v = extract('美国发布行政命令', 'On July 23, Executive Order 14319 was signed.', [
       'https://www.whitehouse.gov/presidential-actions/2025/07/x/',
     ]);
-    expect(v).toMatchObject({ jurisdiction: 'US', kind: 'executive-order', documentNumber: 'EO 14319', bodies: ['白宫'] });
+    expect(v).toMatchObject({
+      jurisdiction: 'US',
+      kind: 'executive-order',
+      documentNumber: 'EO 14319',
+      bodies: ['白宫'],
+    });
   });
 
   it('reads a case number and the court of a case', () => {
@@ -53,7 +67,8 @@ describe('legal metadata rules', () => {
       title: 'Guidance on AI',
       summary: '',
       urls: ['https://ico.org.uk/guidance/ai'],
-      snapshotText: 'This guidance takes effect. It will apply from 2025-09-01 onwards. Ref 国办发〔2025〕3号',
+      snapshotText:
+        'This guidance takes effect. It will apply from 2025-09-01 onwards. Ref 国办发〔2025〕3号',
     });
     expect(meta.jurisdiction).toEqual({ value: 'GB', from: 'source-url' });
     expect(meta.bodies).toEqual({ value: ['英国信息专员办公室'], from: 'source-url' });
@@ -71,7 +86,10 @@ describe('legal metadata rules', () => {
     expect(edited.metadata.bodies).toEqual({ value: ['欧盟委员会'], from: 'editor' });
     expect(edited.metadata.kind).toBeUndefined();
     expect(edited.metadata.jurisdiction).toEqual({ value: 'EU', from: 'title' });
-    const confirmed = applyLegalEdits({}, { confirmed: rules, confirmedBy: 'ed@x', confirmedAt: '2025-08-01T00:00:00Z' });
+    const confirmed = applyLegalEdits(
+      {},
+      { confirmed: rules, confirmedBy: 'ed@x', confirmedAt: '2025-08-01T00:00:00Z' },
+    );
     expect(confirmed).toMatchObject({ confirmed: true, confirmedBy: 'ed@x', metadata: rules });
     expect(legalLine(edited.metadata, 'en')).toBe('European Union · European Commission');
   });

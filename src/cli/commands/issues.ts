@@ -1,4 +1,3 @@
-import { loadIssueLegal } from '../../legal/load.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import type { Command } from 'commander';
@@ -21,6 +20,7 @@ import { loadIssueDocument, loadIssueSections } from '../../issues/load.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../issues/schedule.js';
 import { type EditorialDeps, EditorialInputError, getIssue, listAudit } from '../../issues/store.js';
 import { type SendMailFn, testSend } from '../../issues/test-send.js';
+import { loadIssueLegal } from '../../legal/load.js';
 import { MODEL_SECTIONS } from '../../publication/model-sections.js';
 import {
   ensurePublication,

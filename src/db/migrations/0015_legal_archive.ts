@@ -46,6 +46,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     CREATE TABLE issue_item_search (
       issue_item_id integer PRIMARY KEY REFERENCES issue_items(id) ON DELETE CASCADE,
       issue_id integer NOT NULL REFERENCES issues(id) ON DELETE CASCADE,
+      -- The issue's revision when indexed: a re-approved issue is indexed again.
+      revision integer NOT NULL,
+      -- The legal metadata as indexed, for the archive's filters.
+      legal jsonb NOT NULL DEFAULT '{}'::jsonb,
       tokens tsvector NOT NULL
     );
     CREATE INDEX issue_item_search_tokens_idx ON issue_item_search USING gin (tokens);
