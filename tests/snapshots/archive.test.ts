@@ -13,8 +13,8 @@ import { upsertSection } from '../../src/publication/sections.js';
 import { checkDueLinks } from '../../src/snapshots/check.js';
 import { judgeLink } from '../../src/snapshots/judge.js';
 import { listSnapshots, readSnapshot } from '../../src/snapshots/store.js';
-import { uploadSnapshotPdf } from '../../src/snapshots/take.js';
 import { archiveSweep } from '../../src/snapshots/sweep.js';
+import { uploadSnapshotPdf } from '../../src/snapshots/take.js';
 import { createArchiveWorker } from '../../workers/archive.js';
 import { type FixtureServer, startFixtureServer } from '../feeds/fixture-server.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
@@ -46,7 +46,10 @@ beforeAll(async () => {
     else res.writeHead(404, { 'content-type': 'text/plain' }).end('gone');
   });
   server.route('/moved', (_req, res) => {
-    res.writeHead(pageAlive ? 200 : 301, { location: `http://localhost:${other.port}/`, 'content-type': 'text/html' });
+    res.writeHead(pageAlive ? 200 : 301, {
+      location: `http://localhost:${other.port}/`,
+      'content-type': 'text/html',
+    });
     res.end('<p>Still here</p>');
   });
   other.route('/', (_req, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<p>home</p>'));
@@ -54,14 +57,19 @@ beforeAll(async () => {
   await ensurePublication(tdb.db, env);
   for (const s of MODEL_SECTIONS) await upsertSection(tdb.db, s);
   issueId = (
-    await tdb.db.insertInto('issues').values({ period: '2025-07', title: '每月资讯' }).returning('id').executeTakeFirstOrThrow()
+    await tdb.db
+      .insertInto('issues')
+      .values({ period: '2025-07', title: '每月资讯' })
+      .returning('id')
+      .executeTakeFirstOrThrow()
   ).id;
   await addIssueItem(
     editorial,
     issueId,
     {
       sectionKey: 'domestic-regulation',
-      title: '最高人民法院、最高人民检察院、公安部发布《关于办理帮助信息网络犯罪活动等刑事案件有关问题的意见》',
+      title:
+        '最高人民法院、最高人民检察院、公安部发布《关于办理帮助信息网络犯罪活动等刑事案件有关问题的意见》',
       summary: '2025 年 7 月 28 日，三部门发布意见。',
       sources: [{ url: `${server.baseUrl}/opinion` }, { url: `${server.baseUrl}/moved` }],
     },
@@ -70,7 +78,11 @@ beforeAll(async () => {
   await addIssueItem(
     editorial,
     issueId,
-    { sectionKey: 'industry-news', title: 'DNS 失效的来源', sources: [{ url: 'http://gazette-test-no-such-host.invalid/page' }] },
+    {
+      sectionKey: 'industry-news',
+      title: 'DNS 失效的来源',
+      sources: [{ url: 'http://gazette-test-no-such-host.invalid/page' }],
+    },
     'editor',
   );
   app = Fastify();
@@ -92,7 +104,11 @@ describe('source snapshots and the dead-link switch', { timeout: 60_000 }, () =>
   });
 
   it('archives every cited source once the issue is approved: text, sanitised HTML, hash, status, final URL', async () => {
-    await tdb.db.updateTable('issues').set({ state: 'approved', approved_at: clock }).where('id', '=', issueId).execute();
+    await tdb.db
+      .updateTable('issues')
+      .set({ state: 'approved', approved_at: clock })
+      .where('id', '=', issueId)
+      .execute();
     const swept = await archiveSweep(deps());
     expect(swept).toMatchObject({ taken: 2, failed: 1 });
     const rows = await listSnapshots(tdb.db, issueId);
@@ -120,7 +136,11 @@ describe('source snapshots and the dead-link switch', { timeout: 60_000 }, () =>
   });
 
   it('finds a source dead on 404, on a redirect to another site home page, and when its name stops resolving', async () => {
-    await tdb.db.updateTable('issues').set({ state: 'sent', sent_at: clock }).where('id', '=', issueId).execute();
+    await tdb.db
+      .updateTable('issues')
+      .set({ state: 'sent', sent_at: clock })
+      .where('id', '=', issueId)
+      .execute();
     let checked = await checkDueLinks(deps());
     expect(checked).toMatchObject({ checked: 3, alive: 2, dead: 1 });
     // Not due again until LINK_CHECK_HOURS have passed.
@@ -146,7 +166,9 @@ describe('source snapshots and the dead-link switch', { timeout: 60_000 }, () =>
     const page = await app.inject(`/archive/${issueId}`);
     expect(page.statusCode).toBe(200);
     const opinion = (await listSnapshots(tdb.db, issueId)).find((r) => r.url.endsWith('/opinion'));
-    expect(page.body).toContain(`<a href="https://news.example.org/archive/sources/${opinion?.id}">原文已失效，查看存档</a>`);
+    expect(page.body).toContain(
+      `<a href="https://news.example.org/archive/sources/${opinion?.id}">原文已失效，查看存档</a>`,
+    );
     expect(page.body).toContain(
       '中国 · 最高人民法院、最高人民检察院、公安部 · 法发〔2025〕9号 · 2025-07-28 发布 · 2025-08-01 施行',
     );
@@ -171,7 +193,9 @@ describe('source snapshots and the dead-link switch', { timeout: 60_000 }, () =>
 
   it('takes an uploaded PDF as a source copy, refusing what is not a PDF', async () => {
     const dns = (await listSnapshots(tdb.db, issueId)).find((r) => r.url.includes('.invalid'));
-    await expect(uploadSnapshotPdf(deps(), dns?.id as number, Buffer.from('hello'), 'x.txt')).rejects.toThrow(/not a PDF/);
+    await expect(uploadSnapshotPdf(deps(), dns?.id as number, Buffer.from('hello'), 'x.txt')).rejects.toThrow(
+      /not a PDF/,
+    );
     const pdf = Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n');
     await uploadSnapshotPdf(deps(), dns?.id as number, pdf, 'page.pdf');
     const res = await app.inject(`/archive/sources/${dns?.id}?pdf`);
@@ -181,7 +205,9 @@ describe('source snapshots and the dead-link switch', { timeout: 60_000 }, () =>
 
   it('fits a page under the per-source cap: the text kept, the HTML dropped, marked truncated', async () => {
     const big = `<p>${'数据'.repeat(200_000)}${Math.random()}</p>`;
-    server.route('/big', (_req, res) => res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(big));
+    server.route('/big', (_req, res) =>
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(big),
+    );
     const { takeSnapshot } = await import('../../src/snapshots/take.js');
     const small = { ...deps(), env: { ...env, SNAPSHOT_MAX_BYTES: 1024 } };
     const r = await takeSnapshot(small, issueId, `${server.baseUrl}/big`);
@@ -209,7 +235,11 @@ describe('source snapshots and the dead-link switch', { timeout: 60_000 }, () =>
         sources: JSON.stringify([{ url: `${server.baseUrl}/opinion` }]),
       })
       .execute();
-    const worker = createArchiveWorker({ ...deps(), connection: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX }, everyMs: 200 });
+    const worker = createArchiveWorker({
+      ...deps(),
+      connection: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX },
+      everyMs: 200,
+    });
     try {
       await worker.scheduled;
       await expect
@@ -224,14 +254,20 @@ describe('source snapshots and the dead-link switch', { timeout: 60_000 }, () =>
 describe('judging a re-checked link', () => {
   it('calls dead only what says the page is gone', () => {
     expect(judgeLink('https://a.gov.cn/x', { status: 410 })).toEqual({ state: 'dead', reason: 'gone' });
-    expect(judgeLink('https://a.gov.cn/x', { status: 200, finalUrl: 'https://www.a.gov.cn/' })).toEqual({ state: 'alive' });
+    expect(judgeLink('https://a.gov.cn/x', { status: 200, finalUrl: 'https://www.a.gov.cn/' })).toEqual({
+      state: 'alive',
+    });
     expect(judgeLink('https://a.gov.cn/x', { status: 200, finalUrl: 'https://parked.example/' })).toEqual({
       state: 'dead',
       reason: 'moved-home',
     });
-    expect(judgeLink('https://a.gov.cn/', { status: 200, finalUrl: 'https://b.example/' })).toEqual({ state: 'alive' });
+    expect(judgeLink('https://a.gov.cn/', { status: 200, finalUrl: 'https://b.example/' })).toEqual({
+      state: 'alive',
+    });
     expect(judgeLink('https://a.gov.cn/x', { status: 503, errorKind: 'http' })).toEqual({ state: 'unknown' });
-    expect(judgeLink('https://a.gov.cn/x', { errorKind: 'timeout', errorMessage: 'no complete response' })).toEqual({
+    expect(
+      judgeLink('https://a.gov.cn/x', { errorKind: 'timeout', errorMessage: 'no complete response' }),
+    ).toEqual({
       state: 'unknown',
     });
   });
