@@ -3,6 +3,10 @@
  * other CJK) runs become overlapping bigrams, Latin words and numbers become lower-case words.
  * "个人信息保护" → 个人 人信 信息 息保 保护, so a query matches wherever its bigrams all occur.
  * Pure functions; the tsvector is built from these with array_to_tsvector (no parser, no stemming).
+ *
+ * Why not pg_trgm: it needs CREATE EXTENSION (superuser, the contrib package on stock PostgreSQL,
+ * once per database, not per schema; PGlite must load its contrib module at start), and a
+ * two-character Chinese word (法院, 个人) yields no trigram to match. Bigrams need none of that.
  */
 
 const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+/gu;
