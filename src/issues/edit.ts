@@ -120,6 +120,24 @@ async function getIssueItem(
   return row;
 }
 
+/** The item, refused as a conflict when it is no longer the version the editor started from. */
+async function itemAsExpected(
+  trx: Transaction<Database>,
+  issueId: number,
+  issueItemId: number,
+  expect: EditExpectation | undefined,
+): Promise<IssueItem> {
+  const row = await getIssueItem(trx, issueId, issueItemId);
+  if (expect?.itemVersion !== undefined && expect.itemVersion !== row.version) {
+    throw new EditConflictError(
+      `Item ${issueItemId} was changed by someone else (version ${row.version}, not ${expect.itemVersion})`,
+      'item',
+      { id: row.id, version: row.version, title: row.title, summary: row.summary, sources: row.sources },
+    );
+  }
+  return row;
+}
+
 /** Rewrites positions 0..n-1 for one section of an issue, with `moved` placed at `index`. */
 async function placeInSection(
   trx: Transaction<Database>,
@@ -311,14 +329,7 @@ export function updateIssueItem(
     deps,
     issueId,
     async (trx, _issue, at) => {
-      const row = await getIssueItem(trx, issueId, issueItemId);
-      if (expect?.itemVersion !== undefined && expect.itemVersion !== row.version) {
-        throw new EditConflictError(
-          `Item ${issueItemId} was changed by someone else (version ${row.version}, not ${expect.itemVersion})`,
-          'item',
-          { id: row.id, version: row.version, title: row.title, summary: row.summary, sources: row.sources },
-        );
-      }
+      const row = await itemAsExpected(trx, issueId, issueItemId, expect);
       if (patch.title !== undefined && !patch.title.trim())
         throw new EditorialInputError('An item needs a title', 'item-title');
       const set = {
@@ -476,13 +487,7 @@ export function updateIssueItemLegal(
     deps,
     issueId,
     async (trx, issue, at) => {
-      const row = await getIssueItem(trx, issueId, issueItemId);
-      if (expect?.itemVersion !== undefined && expect.itemVersion !== row.version)
-        throw new EditConflictError(
-          `Item ${issueItemId} was changed by someone else (version ${row.version}, not ${expect.itemVersion})`,
-          'item',
-          { id: row.id, version: row.version },
-        );
+      const row = await itemAsExpected(trx, issueId, issueItemId, expect);
       const section = await trx
         .selectFrom('sections')
         .select('key')

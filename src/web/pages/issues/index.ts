@@ -59,6 +59,12 @@ import {
 
 const DRAFT_ONLY: EditExpectation = { states: ['draft'] };
 
+/** A draft's item as the form last saw it (its version field), so a stale form is refused. */
+function itemExpectation(body: FormBody): EditExpectation {
+  const version = Number(formString(body, 'version'));
+  return { ...DRAFT_ONLY, ...(Number.isSafeInteger(version) && version > 0 ? { itemVersion: version } : {}) };
+}
+
 const SORTABLE_JS = createRequire(import.meta.url).resolve('sortablejs/Sortable.min.js');
 
 type IdParams = { Params: { id: string } };
@@ -493,7 +499,6 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
         id,
         async (t) => {
           const body = req.body as FormBody;
-          const version = Number(formString(body, 'version'));
           await updateIssueItem(
             editorial,
             id,
@@ -504,10 +509,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
               sources: sourcesFromForm(body),
             },
             auditActor(req),
-            {
-              ...DRAFT_ONLY,
-              ...(Number.isSafeInteger(version) && version > 0 ? { itemVersion: version } : {}),
-            },
+            itemExpectation(body),
           );
           return { notice: t.itemSaved ?? '' };
         },
@@ -526,14 +528,17 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
         async (t) => {
           const body = req.body as FormBody;
           const confirm = formString(body, 'action') === 'confirm';
-          const version = Number(formString(body, 'version'));
           const values = Object.fromEntries(
             LEGAL_FIELDS.filter((f) => typeof body[f] === 'string').map((f) => [f, formString(body, f)]),
           );
-          await updateIssueItemLegal(editorial, id, itemId, { values, confirm }, auditActor(req), {
-            ...DRAFT_ONLY,
-            ...(Number.isSafeInteger(version) && version > 0 ? { itemVersion: version } : {}),
-          });
+          await updateIssueItemLegal(
+            editorial,
+            id,
+            itemId,
+            { values, confirm },
+            auditActor(req),
+            itemExpectation(body),
+          );
           return { notice: (confirm ? t.legalConfirmedNotice : t.legalSaved) ?? '' };
         },
         itemId,
