@@ -51,6 +51,8 @@ export interface SendWorkerOptions {
   chunkSize?: number;
   /** First pause after a 421/454 (doubles while the relay keeps asking, up to a minute). */
   throttleMs?: number;
+  /** How long a relay rests after a reputation, spam or authentication refusal (default SEND_BLOCK_REST_SECONDS). */
+  blockRestMs?: number;
   /** Resume scan period; 0 disables the periodic scan (the start scan still runs). */
   scanIntervalMs?: number;
   /** Run a resume scan when the worker starts (default true). */
@@ -124,6 +126,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
   const chunkSize = deps.chunkSize ?? env.SEND_CONCURRENCY;
   const leaseSeconds = env.SEND_LEASE_SECONDS;
   const baseThrottle = deps.throttleMs ?? 5000;
+  const blockRest = deps.blockRestMs ?? env.SEND_BLOCK_REST_SECONDS * 1000;
   // Per relay: the next pause it gets if it asks again (doubles while it keeps asking, up to a minute).
   const throttleOf = new WeakMap<Transport, number>();
   let stopping = false;
@@ -233,6 +236,8 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     retries: { id: number; at: Date; attempt: number }[];
     pauseReason: string | null;
     throttled: boolean;
+    /** A refusal for our reputation, content or authentication: the reason and the reply. */
+    blocked: { reason: string; smtpCode: number | null; response: string | null } | null;
     /** markSending took fewer rows than asked: the issue was paused or cancelled. */
     stopped: boolean;
   }
@@ -255,6 +260,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       retries: [],
       pauseReason: null,
       throttled: false,
+      blocked: null,
       stopped: false,
     };
     const onWire = await markSending(db, {
@@ -329,6 +335,14 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
               break;
             }
             case 'fail':
+              out.results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
+              break;
+            case 'fail-block':
+              out.blocked ??= {
+                reason: c.errorClass ?? 'blocked',
+                smtpCode: c.smtpCode,
+                response: base.smtpResponse,
+              };
               out.results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
               break;
             case 'fail-suppress':
@@ -501,6 +515,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       // write of each group lands before its window slot is free again.
       let pauseReason: string | null = null;
       let throttled = false;
+      let blocked: GroupOutcome['blocked'] = null;
       let stoppedIssue = false;
       let next = 0;
       let groupStart = 0;
@@ -525,7 +540,8 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         sent += accepted;
         if (accepted > 0 && !out.throttled) throttleOf.delete(transport);
         pauseReason = out.pauseReason;
-        throttled = out.throttled;
+        throttled = out.throttled || out.blocked !== null;
+        blocked = out.blocked;
         stoppedIssue = out.stopped;
         if (pauseReason || throttled || stoppedIssue) break;
       }
@@ -545,13 +561,28 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         break;
       }
       if (throttled) {
-        const wait = throttleOf.get(transport) ?? baseThrottle;
-        throttleOf.set(transport, Math.min(wait * 2, 60_000));
+        const asked = throttleOf.get(transport) ?? baseThrottle;
+        if (!blocked) throttleOf.set(transport, Math.min(asked * 2, 60_000));
+        const wait = blocked ? Math.max(asked, blockRest) : asked;
         restingUntil.set(transport, Date.now() + wait);
-        log.warn(
-          { event: 'delivery.throttled', issueId, transport: transport.spec.name, ms: wait },
-          'relay asked to slow down',
-        );
+        if (blocked) {
+          // The operator's alert: the failed rows carry the reason (issue statistics), this says why the relay rests.
+          log.warn(
+            {
+              event: 'delivery.relay.blocked',
+              issueId,
+              transport: transport.spec.name,
+              ms: wait,
+              ...blocked,
+            },
+            'relay refused for reputation, content or authentication; it rests',
+          );
+        } else {
+          log.warn(
+            { event: 'delivery.throttled', issueId, transport: transport.spec.name, ms: wait },
+            'relay asked to slow down',
+          );
+        }
         const now = Date.now();
         if (set.transports.every((t) => (restingUntil.get(t) ?? 0) > now)) {
           // Every relay rests: the whole queue waits for the first to be ready again.

@@ -12,6 +12,7 @@ import {
 } from '../../delivery/api.js';
 import { formatProgress, type ProgressSample, progressOf } from '../../delivery/progress.js';
 import { assertRedisReachable } from '../../queue/redis.js';
+import { bounceStatistics, formatBounceStatistics } from '../../tracking/bounce-stats.js';
 import { formatIssueStatistics, issueStatistics } from '../../tracking/stats.js';
 import { actorOption } from '../actor.js';
 import { UsageError } from '../main.js';
@@ -65,7 +66,7 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
       return;
     }
     const deps = await depsOf();
-    const result = await waitWithProgress(deps, id);
+    const result = await waitWithProgress(deps, id, { out: runtime.io.stderr });
     runtime.print(result, `Issue ${id} is ${result.state}: ${JSON.stringify(result.stats.byState)}`);
   });
 
@@ -115,7 +116,9 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
 
   program
     .command('stats <issue>')
-    .description("an issue's deliveries by state, with opens, clicks, bounces per section and variant")
+    .description(
+      "an issue's deliveries by state, with opens, clicks, bounces per section and variant, failures by reason and recipient domain, and its reconciliation",
+    )
     .action(async (idArg: string) => {
       const id = issueId(idArg);
       const ctx = await runtime.context();
@@ -123,13 +126,15 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
       const row = await ctx.db.selectFrom('issues').select('state').where('id', '=', id).executeTakeFirst();
       if (!row) throw new UsageError(`issue ${id} does not exist`);
       const statistics = await issueStatistics(ctx.db, id);
+      const bounces = await bounceStatistics(ctx.db, id);
       runtime.print(
-        { issueId: id, state: row.state, ...stats, statistics },
+        { issueId: id, state: row.state, ...stats, statistics, bounces },
         [
           `Issue ${id} (${row.state}), ${stats.total} deliveries:`,
           ...Object.entries(stats.byState).map(([k, v]) => `  ${k.padEnd(9)} ${v}`),
           '',
           formatIssueStatistics(statistics),
+          formatBounceStatistics(bounces, ctx.env.DEFAULT_LOCALE),
         ].join('\n'),
       );
     });
