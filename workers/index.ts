@@ -1,11 +1,12 @@
 import type { AppContext } from '../src/context.js';
 import { openSendQueue, type SendQueue, type SendWorker, startIssueSend } from '../src/delivery/api.js';
+import { createArchiveWorker } from './archive.js';
 import { createFeedWorker } from './feeds.js';
 import { createIssueWorker } from './issues.js';
 import { startSendWorker } from './send.js';
 
-export type WorkerRole = 'feeds' | 'issues' | 'send';
-export const ALL_ROLES: readonly WorkerRole[] = ['feeds', 'issues', 'send'];
+export type WorkerRole = 'feeds' | 'issues' | 'send' | 'archive';
+export const ALL_ROLES: readonly WorkerRole[] = ['feeds', 'issues', 'send', 'archive'];
 
 export interface WorkerSet {
   roles: WorkerRole[];
@@ -49,6 +50,12 @@ export async function startWorkers(
       },
     });
     closers.push(() => issues.close());
+  }
+  if (roles.includes('archive')) {
+    // Snapshots of approved issues' sources, search indexing, link checks of sent issues.
+    const archive = createArchiveWorker({ ...deps, connection });
+    await archive.scheduled;
+    closers.push(() => archive.close());
   }
   ctx.log.info({ event: 'workers.started', roles }, `workers started: ${roles.join(', ')}`);
   return {

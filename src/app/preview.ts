@@ -36,7 +36,11 @@ export function previewRenderer(publicUrl: string) {
 export function cachedRenderer(render: ReturnType<typeof previewRenderer>, size = 20) {
   const cache = new Map<string, ReturnType<ReturnType<typeof previewRenderer>>>();
   return (issue: RenderableIssue, sectionKeys: string[], locale: Locale) => {
-    const key = `${issue.id}/${issue.revision}/${locale}/${sectionKeys.join(',')}`;
+    // Links found dead change the web version without a new revision.
+    const dead = issue.sections.flatMap((s) =>
+      s.items.flatMap((i) => (i.deadSources ?? []).map((d) => d.snapshotUrl)),
+    );
+    const key = `${issue.id}/${issue.revision}/${locale}/${sectionKeys.join(',')}/${dead.join(',')}`;
     let hit = cache.get(key);
     if (!hit) {
       hit = render(issue, sectionKeys, locale);

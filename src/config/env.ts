@@ -94,6 +94,13 @@ export const envSchema = z.object({
   FETCH_TIMEOUT_MS: int(100, 300_000).default(15_000),
   FETCH_MAX_BYTES: int(1024, 200 * 1024 * 1024).default(5 * 1024 * 1024),
   FETCH_MAX_REDIRECTS: int(0, 20).default(5),
+  /** Archived copies of cited sources: bytes stored (compressed) per source and per issue. */
+  SNAPSHOT_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(2 * 1024 * 1024),
+  SNAPSHOT_ISSUE_MAX_BYTES: int(1024, 2 * 1024 * 1024 * 1024).default(50 * 1024 * 1024),
+  /** How often the archive worker looks for sources to archive and links due for a check. */
+  ARCHIVE_SWEEP_MINUTES: int(1, 24 * 60).default(5),
+  /** A sent issue's sources are checked again once this many hours have passed. */
+  LINK_CHECK_HOURS: int(1, 24 * 365).default(24),
   /** Consecutive failed polls after which a source is marked failing and polled with backoff. */
   FEED_FAILING_AFTER: int(1, 100).default(3),
   /** Longest wait between polls of a failing source (the backoff doubles up to this). */

@@ -1,5 +1,6 @@
 import type { ColumnType, Generated, Insertable, Kysely, Selectable, Updateable } from 'kysely';
 import type { FeedNote } from '../feeds/feed-notes.js';
+import type { LegalEdits } from '../legal/types.js';
 
 /** Timestamps come back as Date and may be written as Date or ISO string. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -218,6 +219,8 @@ export interface IssueItemsTable {
   sources: JsonDefault<ItemSourceLink[]>;
   /** Bumped by every content change; the web editor's optimistic concurrency check. */
   version: ColumnType<number, number | undefined, number>;
+  /** The editor's legal metadata (src/legal): set or cleared fields, confirmation (0015). */
+  legal: JsonDefault<LegalEdits>;
   edited_at: Timestamp | null;
   created_at: CreatedAt;
   updated_at: CreatedAt;
@@ -419,6 +422,51 @@ export interface BrandAssetsTable {
   created_at: CreatedAt;
 }
 
+export const LINK_STATES = ['unchecked', 'alive', 'dead'] as const;
+export type LinkState = (typeof LINK_STATES)[number];
+export type DeadReason = 'gone' | 'moved-home' | 'dns';
+
+/** A cited source page as fetched when its issue was approved, and its link health since (0015). */
+export interface SourceSnapshotsTable {
+  id: Generated<number>;
+  issue_id: number;
+  url: string;
+  final_url: string | null;
+  http_status: number | null;
+  title: string | null;
+  content_type: string | null;
+  content_hash: string | null;
+  /** gzip of the readable text / sanitised HTML / an uploaded PDF. */
+  text_gz: Buffer | null;
+  html_gz: Buffer | null;
+  pdf_gz: Buffer | null;
+  stored_bytes: ColumnType<number, number | undefined, number>;
+  truncated: ColumnType<boolean, boolean | undefined, boolean>;
+  /** The text's start, uncompressed: what the legal rules read. */
+  excerpt: ColumnType<string, string | undefined, string>;
+  /** Why there is no content (fetch failed, over the cap). */
+  error: string | null;
+  origin: ColumnType<'fetch' | 'upload', 'fetch' | 'upload' | undefined, 'fetch' | 'upload'>;
+  fetched_at: Timestamp | null;
+  link_state: ColumnType<LinkState, LinkState | undefined, LinkState>;
+  dead_reason: DeadReason | null;
+  dead_since: Timestamp | null;
+  last_checked_at: Timestamp | null;
+  last_check_status: number | null;
+  created_at: CreatedAt;
+  updated_at: CreatedAt;
+}
+
+/** The archive's search tokens per issue item (src/search); tsvector written through sql. */
+export interface IssueItemSearchTable {
+  issue_item_id: number;
+  issue_id: number;
+  revision: number;
+  /** Plain legal values (jurisdiction, kind, bodies…) as indexed, for the archive's filters. */
+  legal: JsonDefault<Record<string, unknown>>;
+  tokens: string;
+}
+
 export interface Database {
   publication: PublicationTable;
   brand_assets: BrandAssetsTable;
@@ -444,6 +492,8 @@ export interface Database {
   user_sessions: UserSessionsTable;
   api_keys: ApiKeysTable;
   smtp_relays: SmtpRelaysTable;
+  source_snapshots: SourceSnapshotsTable;
+  issue_item_search: IssueItemSearchTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,13 +1,18 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Feed } from 'feed';
 import type { Env } from '../config/env.js';
-import type { Db } from '../db/schema.js';
+import type { Db, Locale } from '../db/schema.js';
 import { parseHttpUrl } from '../feeds/canonical-url.js';
 import { strings } from '../http/i18n.js';
+import { legalLine } from '../legal/format.js';
 import type { Logger } from '../log.js';
 import { type PageBrand, pageBrand } from '../publication/branding.js';
 import { getPublication } from '../publication/publication.js';
 import type { RenderableIssue } from '../rendering/types.js';
+import { archiveSearchHtml, type SearchForm } from '../search/archive-page.js';
+import { snapshotPageHtml } from '../snapshots/page.js';
+import { readSnapshot } from '../snapshots/store.js';
+import { archiveText } from './archive-strings.js';
 import type { RenderFn } from './check.js';
 import { defaultSubject, loadRenderableIssue } from './load.js';
 
@@ -56,7 +61,13 @@ export function archivePageHtml(issue: RenderableIssue, feedUrl: string, brand: 
     const name = section.names[issue.locale] ?? section.names['zh-CN'] ?? section.key;
     parts.push(`<h2>${escapeHtml(name)}</h2>`);
     section.items.forEach((item, i) => {
-      parts.push(`<h3>${i + 1}. ${escapeHtml(item.title)}</h3>`);
+      parts.push(`<h3 id="item-${item.id}">${i + 1}. ${escapeHtml(item.title)}</h3>`);
+      const legal = legalLine(item.legal ?? {}, issue.locale);
+      if (legal) parts.push(`<p class="legal">${escapeHtml(legal)}</p>`);
+      for (const dead of item.deadSources ?? [])
+        parts.push(
+          `<p class="dead"><a href="${escapeHtml(dead.snapshotUrl)}">${escapeHtml(archiveText(issue.locale, 'sourceDead'))}</a></p>`,
+        );
       for (const p of item.summary.split(/\n{2,}/).filter(Boolean)) parts.push(`<p>${escapeHtml(p)}</p>`);
       const links = item.sources
         .map((s) => ({ href: safeHref(s.url), label: s.label ?? s.url }))
@@ -66,6 +77,30 @@ export function archivePageHtml(issue: RenderableIssue, feedUrl: string, brand: 
     });
   }
   return page(subject, issue.locale, parts.join('\n'), feedUrl, brand);
+}
+
+/** Marks each item's sources found dead by the link check, with the archived copy to read instead. */
+async function withDeadSources(db: Db, issue: RenderableIssue, base: string): Promise<RenderableIssue> {
+  const dead = await db
+    .selectFrom('source_snapshots')
+    .select(['id', 'url'])
+    .where('issue_id', '=', issue.id)
+    .where('link_state', '=', 'dead')
+    .execute();
+  if (!dead.length) return issue;
+  const byUrl = new Map(dead.map((d) => [d.url, `${base}/archive/sources/${d.id}`]));
+  return {
+    ...issue,
+    sections: issue.sections.map((s) => ({
+      ...s,
+      items: s.items.map((item) => {
+        const deadSources = item.sources
+          .filter((src) => byUrl.has(src.url))
+          .map((src) => ({ url: src.url, snapshotUrl: byUrl.get(src.url) as string }));
+        return deadSources.length ? { ...item, deadSources } : item;
+      }),
+    })),
+  };
 }
 
 export const archiveRoutes: FastifyPluginAsync<ArchiveRoutesOptions> = async (app, opts) => {
@@ -83,9 +118,11 @@ export const archiveRoutes: FastifyPluginAsync<ArchiveRoutesOptions> = async (ap
       .limit(500)
       .execute();
 
-  app.get('/archive', async (_req, reply) => {
+  app.get<{ Querystring: SearchForm }>('/archive', async (req, reply) => {
     const [issues, publication] = await Promise.all([sentIssues(), getPublication(db)]);
     const name = publication?.name ?? 'Archive';
+    const locale: Locale = publication?.locale ?? 'zh-CN';
+    const search = await archiveSearchHtml(db, req.query ?? {}, locale);
     const list = issues
       .map(
         (i) =>
@@ -96,7 +133,7 @@ export const archiveRoutes: FastifyPluginAsync<ArchiveRoutesOptions> = async (ap
     return page(
       name,
       publication?.locale ?? 'zh-CN',
-      `<h1>${escapeHtml(name)}</h1><p><a href="/archive/feed.atom">Atom</a></p><ul class="issues">${list}</ul>`,
+      `<h1>${escapeHtml(name)}</h1><p><a href="/archive/feed.atom">Atom</a></p>${search}<h2>${escapeHtml(archiveText(locale, 'issues'))}</h2><ul class="issues">${list}</ul>`,
       feedUrl,
       pageBrand(publication),
     );
@@ -137,12 +174,40 @@ export const archiveRoutes: FastifyPluginAsync<ArchiveRoutesOptions> = async (ap
       reply.code(404).type('text/plain; charset=utf-8');
       return 'No such issue in the archive';
     }
-    const issue = await loadRenderableIssue(db, id);
+    const issue = await withDeadSources(db, await loadRenderableIssue(db, id), base);
     reply.type('text/html; charset=utf-8');
     if (opts.render) {
       const keys = issue.sections.map((s) => s.key);
       return (await opts.render(issue, keys, issue.locale)).html;
     }
     return archivePageHtml(issue, feedUrl, pageBrand(await getPublication(db)));
+  });
+
+  // The archived copy of a cited source, public once its issue is (sent), like the issue itself.
+  app.get<{ Params: { id: string } }>('/archive/sources/:id', async (req, reply) => {
+    const id = Number(req.params.id);
+    const snap = Number.isSafeInteger(id) && id > 0 ? await readSnapshot(db, id) : null;
+    const issue = snap
+      ? await db
+          .selectFrom('issues')
+          .select(['state', 'locale'])
+          .where('id', '=', snap.issue_id)
+          .executeTakeFirst()
+      : undefined;
+    if (!snap || issue?.state !== 'sent') {
+      reply.code(404).type('text/plain; charset=utf-8');
+      return 'No such archived source';
+    }
+    if (snap.pdf && (req.query as { pdf?: string }).pdf !== undefined) {
+      return reply.type('application/pdf').header('content-disposition', 'inline').send(snap.pdf);
+    }
+    reply
+      .type('text/html; charset=utf-8')
+      .header(
+        'content-security-policy',
+        "default-src 'none'; img-src https: http:; style-src 'self' 'unsafe-inline'",
+      );
+    const body = snapshotPageHtml(snap, issue.locale, `/archive/sources/${snap.id}?pdf`);
+    return page(snap.title ?? snap.url, issue.locale, body, feedUrl, pageBrand(await getPublication(db)));
   });
 };

@@ -1,6 +1,9 @@
 import type { Transaction } from 'kysely';
 import type { Database, Issue, IssueItem, IssueState, ItemSourceLink, Masthead } from '../db/schema.js';
 import { httpLink } from '../feeds/canonical-url.js';
+import { loadIssueLegal } from '../legal/load.js';
+import { LEGAL_FIELDS, type LegalEdits, type LegalField, type LegalValues } from '../legal/types.js';
+import { JURISDICTION_CODES, LEGAL_KIND_CODES } from '../legal/vocabulary.js';
 import { type EditorialDeps, EditorialInputError, lockIssue, recordEdit } from './store.js';
 
 /**
@@ -113,6 +116,24 @@ async function getIssueItem(
     throw new EditorialInputError(`Issue ${issueId} has no item ${issueItemId}`, 'no-item', {
       item: issueItemId,
     });
+  return row;
+}
+
+/** The item, refused as a conflict when it is no longer the version the editor started from. */
+async function itemAsExpected(
+  trx: Transaction<Database>,
+  issueId: number,
+  issueItemId: number,
+  expect: EditExpectation | undefined,
+): Promise<IssueItem> {
+  const row = await getIssueItem(trx, issueId, issueItemId);
+  if (expect?.itemVersion !== undefined && expect.itemVersion !== row.version) {
+    throw new EditConflictError(
+      `Item ${issueItemId} was changed by someone else (version ${row.version}, not ${expect.itemVersion})`,
+      'item',
+      { id: row.id, version: row.version, title: row.title, summary: row.summary, sources: row.sources },
+    );
+  }
   return row;
 }
 
@@ -307,14 +328,7 @@ export function updateIssueItem(
     deps,
     issueId,
     async (trx, _issue, at) => {
-      const row = await getIssueItem(trx, issueId, issueItemId);
-      if (expect?.itemVersion !== undefined && expect.itemVersion !== row.version) {
-        throw new EditConflictError(
-          `Item ${issueItemId} was changed by someone else (version ${row.version}, not ${expect.itemVersion})`,
-          'item',
-          { id: row.id, version: row.version, title: row.title, summary: row.summary, sources: row.sources },
-        );
-      }
+      const row = await itemAsExpected(trx, issueId, issueItemId, expect);
       if (patch.title !== undefined && !patch.title.trim())
         throw new EditorialInputError('An item needs a title', 'item-title');
       const set = {
@@ -424,6 +438,91 @@ export function reorderIssueSections(
           .execute();
       }
       return { result: undefined, action: 'reorder-sections', detail: { sections: sectionKeys } };
+    },
+    actor,
+    expect,
+  );
+}
+
+/** What the legal metadata form sends: every field as shown (empty clears it), or a confirmation. */
+export interface LegalPatch {
+  values?: Partial<Record<LegalField, string | string[]>>;
+  confirm?: boolean;
+}
+
+function cleanLegalValue(field: LegalField, raw: string | string[]): LegalValues[LegalField] | null {
+  if (field === 'bodies') {
+    const list = (Array.isArray(raw) ? raw : raw.split(/[、,，;；\n]/u)).map((b) => b.trim()).filter(Boolean);
+    return list.length ? list : null;
+  }
+  const value = (Array.isArray(raw) ? raw.join(' ') : raw).trim();
+  if (!value) return null;
+  if (field === 'jurisdiction' && !(JURISDICTION_CODES as string[]).includes(value.toUpperCase()))
+    throw new EditorialInputError(`"${value}" is not a known jurisdiction code`, 'legal-jurisdiction', {
+      value,
+    });
+  if (field === 'jurisdiction') return value.toUpperCase() as LegalValues['jurisdiction'];
+  if (field === 'kind' && !(LEGAL_KIND_CODES as string[]).includes(value))
+    throw new EditorialInputError(`"${value}" is not a known kind of document`, 'legal-kind', { value });
+  if ((field === 'publishedOn' || field === 'effectiveOn') && !/^\d{4}-\d{2}-\d{2}$/.test(value))
+    throw new EditorialInputError(`"${value}" is not a date like 2025-07-28`, 'legal-date', { value });
+  return value as LegalValues[LegalField];
+}
+
+/**
+ * An editor's word on an item's legal metadata. A field sent with the value already shown keeps
+ * the rules' provenance; a changed one becomes the editor's; an empty one is cleared. Confirming
+ * freezes what is shown now, so later rule changes cannot alter what an editor checked.
+ */
+export function updateIssueItemLegal(
+  deps: EditorialDeps,
+  issueId: number,
+  issueItemId: number,
+  patch: LegalPatch,
+  actor: string,
+  expect?: EditExpectation,
+): Promise<{ version: number }> {
+  return edit(
+    deps,
+    issueId,
+    async (trx, issue, at) => {
+      const row = await itemAsExpected(trx, issueId, issueItemId, expect);
+      const section = await trx
+        .selectFrom('sections')
+        .select('key')
+        .where('id', '=', row.section_id)
+        .executeTakeFirstOrThrow();
+      const shown = (await loadIssueLegal(trx, issue, [{ section, items: [row] }])).get(row.id);
+      const edits: LegalEdits = { ...(row.legal ?? {}), fields: { ...(row.legal?.fields ?? {}) } };
+      const changed: LegalField[] = [];
+      for (const field of LEGAL_FIELDS) {
+        const raw = patch.values?.[field];
+        if (raw === undefined) continue;
+        const next = cleanLegalValue(field, raw);
+        const current = shown?.metadata[field]?.value ?? null;
+        if (stableJson(next) === stableJson(current)) continue;
+        (edits.fields as Record<string, unknown>)[field] = next;
+        changed.push(field);
+      }
+      if (patch.confirm) {
+        const { metadata } = (
+          await loadIssueLegal(trx, issue, [{ section, items: [{ ...row, legal: edits }] }])
+        ).get(row.id) ?? { metadata: {} };
+        edits.confirmed = metadata;
+        edits.fields = {};
+        edits.confirmedBy = actor;
+        edits.confirmedAt = at.toISOString();
+      }
+      await trx
+        .updateTable('issue_items')
+        .set({ legal: JSON.stringify(edits), version: row.version + 1, edited_at: at, updated_at: at })
+        .where('id', '=', issueItemId)
+        .execute();
+      return {
+        result: { version: row.version + 1 },
+        action: patch.confirm ? 'confirm-legal' : 'edit-legal',
+        detail: { issueItemId, changed },
+      };
     },
     actor,
     expect,

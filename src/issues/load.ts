@@ -1,4 +1,5 @@
 import type { Db, IssueItem, Section } from '../db/schema.js';
+import { loadIssueLegal } from '../legal/load.js';
 import { getPublication } from '../publication/publication.js';
 import { defaultSubject } from '../rendering/locale-format.js';
 import type { RenderableIssue } from '../rendering/types.js';
@@ -46,6 +47,7 @@ export async function loadIssueDocument(
 ): Promise<IssueDocument & { id: number }> {
   const issue = await getIssue(db, issueId);
   const sections = await loadIssueSections(db, issueId);
+  const legal = await loadIssueLegal(db, issue, sections);
   return {
     id: issue.id,
     title: issue.title,
@@ -59,6 +61,7 @@ export async function loadIssueDocument(
         title: i.title,
         summary: i.summary,
         sources: i.sources.map((s) => (s.label ? { url: s.url, label: s.label } : { url: s.url })),
+        legal: legal.get(i.id)?.metadata ?? {},
       })),
     })),
   };
@@ -74,6 +77,7 @@ export async function loadRenderableIssue(db: Db, issueId: number): Promise<Rend
   const publication = await getPublication(db);
   if (!publication) throw new Error('No publication row: run `gazette publication show` to create it');
   const sections = await loadIssueSections(db, issueId);
+  const legal = await loadIssueLegal(db, issue, sections);
   return {
     id: issue.id,
     revision: issue.revision,
@@ -96,7 +100,13 @@ export async function loadRenderableIssue(db: Db, issueId: number): Promise<Rend
     sections: sections.map(({ section, items }) => ({
       key: section.key,
       names: section.names,
-      items: items.map((i) => ({ id: i.id, title: i.title, summary: i.summary, sources: i.sources })),
+      items: items.map((i) => ({
+        id: i.id,
+        title: i.title,
+        summary: i.summary,
+        sources: i.sources,
+        legal: legal.get(i.id)?.metadata ?? {},
+      })),
     })),
   };
 }

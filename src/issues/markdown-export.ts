@@ -1,9 +1,13 @@
 import type { Masthead } from '../db/schema.js';
-import type { ParsedIssue, ParsedSource } from './markdown-parse.js';
+import { legalLine } from '../legal/format.js';
+import type { LegalMetadata } from '../legal/types.js';
+import type { ParsedIssue, ParsedItem, ParsedSection, ParsedSource } from './markdown-parse.js';
 import { plainToInline } from './markdown-text.js';
 
-/** What the exporter needs: the parsed shape without problems. */
-export type IssueDocument = Omit<ParsedIssue, 'problems'>;
+/** What the exporter needs: the parsed shape without problems, items with their legal metadata. */
+export type IssueDocument = Omit<ParsedIssue, 'problems' | 'sections'> & {
+  sections: (Omit<ParsedSection, 'items'> & { items: (ParsedItem & { legal?: LegalMetadata })[] })[];
+};
 
 function coverPeriodLine(period: string | null, kind: 'month' | 'week'): string | null {
   if (!period) return null;
@@ -63,6 +67,9 @@ export function exportIssueMarkdown(doc: IssueDocument): string {
     paras.push(`# ${plainToInline(section.title)}`);
     section.items.forEach((item, i) => {
       paras.push(`## ${i + 1}. ${plainToInline(item.title)}`);
+      // The parser skips this line on import: the rules compute it again from the item.
+      const legal = item.legal ? legalLine(item.legal, 'zh-CN') : null;
+      if (legal) paras.push(`**法律信息：**${plainToInline(legal)}`);
       const summary = item.summary.split(/\n{2,}/).filter((p) => p.trim());
       summary.forEach((p, j) => {
         paras.push(j === 0 ? `**内容摘要：**${plainToInline(p)}` : plainToInline(p));

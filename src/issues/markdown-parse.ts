@@ -65,6 +65,8 @@ const SUMMARY_LABEL =
 // The colon may be missing when the URL follows directly ("来源 <https://…>").
 const SOURCE_LABEL =
   /^\s*(?:\*\*|__)?\s*(来源|出处|原文链接|原文|链接|source|sources)\s*(?:\*\*|__)?\s*(?:[:：]|(?=\s*(?:<|\[|https?:\/\/)))\s*(?:\*\*|__)?\s*/iu;
+// The exporter's legal metadata line (src/legal): computed from the item, so not imported as text.
+const LEGAL_LABEL = /^\s*(?:\*\*|__)?\s*(法律信息|legal)\s*(?:\*\*|__)?\s*[:：]/iu;
 const MONTH_PERIOD = /(\d{4})\s*年\s*(\d{1,2})\s*月/u;
 const ISO_MONTH = /\b(\d{4})-(0[1-9]|1[0-2])\b/;
 const ISO_WEEK = /\b(\d{4})-W(\d{2})\b/;
@@ -418,6 +420,7 @@ export function parseIssueMarkdown(text: string, opts: ParseOptions = {}): Parse
       continue;
     }
     const raw = block.lines.map((l) => l.text).join('\n');
+    if (LEGAL_LABEL.test(raw) && item.phase !== 'sources') continue;
     const sourceLabel = SOURCE_LABEL.exec(raw);
     if (sourceLabel) {
       item.phase = 'sources';

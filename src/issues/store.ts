@@ -48,7 +48,14 @@ export type EditorialErrorCode =
   | 'test-too-many'
   | 'form-incomplete'
   | 'move-item-where'
-  | 'move-section-where';
+  | 'move-section-where'
+  | 'legal-jurisdiction'
+  | 'legal-kind'
+  | 'legal-date'
+  | 'snapshot-missing'
+  | 'snapshot-failed'
+  | 'snapshot-not-pdf'
+  | 'snapshot-too-large';
 
 export class EditorialInputError extends ProblemError<EditorialErrorCode> {
   override name = 'EditorialInputError';

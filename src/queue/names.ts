@@ -6,6 +6,8 @@ export const QUEUES = {
   issues: 'issues',
   /** Send a batch: { issueId, deliveryIds } or { issueId, fromId, toId }. */
   send: 'send',
+  /** Archive upkeep: one job scheduler, empty payload (snapshots, search index, link check). */
+  archive: 'archive',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

@@ -1,4 +1,5 @@
 import type { Branding, ItemSourceLink, Locale, LocalizedText, Masthead } from '../db/schema.js';
+import type { LegalMetadata } from '../legal/types.js';
 
 /**
  * The issue as the renderer sees it: plain data, loaded once per (issue revision). The editorial
@@ -10,6 +11,10 @@ export interface RenderableItem {
   /** Plain text; paragraphs separated by a blank line. */
   summary: string;
   sources: ItemSourceLink[];
+  /** Legal metadata (src/legal), shown as one line under the title. */
+  legal?: LegalMetadata;
+  /** Web version only: cited sources found dead, with the archived copy Gazette serves. */
+  deadSources?: { url: string; snapshotUrl: string }[];
 }
 
 export interface RenderableSection {

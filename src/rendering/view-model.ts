@@ -1,6 +1,7 @@
 import Handlebars from 'handlebars';
 import type { Locale } from '../db/schema.js';
 import { logoBox } from '../publication/branding.js';
+import { legalLine } from '../legal/format.js';
 import { escapeHtmlContent, escapeTextContent } from './escape.js';
 import { PREHEADER_PADDING_HTML, variantPreheader, variantSubject } from './inbox-line.js';
 import { sourceLinkText } from './source-names.js';
@@ -14,6 +15,10 @@ type Content = string | Handlebars.SafeString;
 export interface ViewItem {
   anchor: string;
   title: Content;
+  /** The legal metadata line in the reader's locale (templates/email/partials/legal-line). */
+  legalLine: Content | null;
+  /** Sources found dead since (web version): a link to each archived copy. */
+  deadSources: { href: Content }[];
   paragraphs: Content[];
   sources: { url: string; label: Content | null }[];
 }
@@ -136,6 +141,8 @@ export function buildViewModel(input: {
       items: s.items.map((item) => ({
         anchor: anchorFor('item', item.id),
         title: c(item.title),
+        legalLine: opt(legalLine(item.legal ?? {}, locale)),
+        deadSources: (item.deadSources ?? []).map((d) => ({ href: c(d.snapshotUrl) })),
         paragraphs: paragraphsOf(item.summary).map(c),
         sources: item.sources.map((src) => ({
           url: src.url,

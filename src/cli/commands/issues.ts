@@ -20,6 +20,7 @@ import { loadIssueDocument, loadIssueSections } from '../../issues/load.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../issues/schedule.js';
 import { type EditorialDeps, EditorialInputError, getIssue, listAudit } from '../../issues/store.js';
 import { type SendMailFn, testSend } from '../../issues/test-send.js';
+import { loadIssueLegal } from '../../legal/load.js';
 import { MODEL_SECTIONS } from '../../publication/model-sections.js';
 import {
   ensurePublication,
@@ -135,12 +136,19 @@ export function registerIssueCommands(
       const row = await getIssue(db, issueId);
       const sections = await loadIssueSections(db, issueId);
       const audit = await listAudit(db, issueId);
+      const legal = await loadIssueLegal(db, row, sections);
       const value = {
         ...row,
         sections: sections.map(({ section, items }) => ({
           key: section.key,
           names: section.names,
-          items: items.map((i) => ({ id: i.id, title: i.title, summary: i.summary, sources: i.sources })),
+          items: items.map((i) => ({
+            id: i.id,
+            title: i.title,
+            summary: i.summary,
+            sources: i.sources,
+            legal: legal.get(i.id),
+          })),
         })),
         audit,
       };

@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { ALL_ROLES, startWorkers, type WorkerRole } from '../../../workers/index.js';
 import { runDemo } from '../../demo/run-demo.js';
 import { assertRedisReachable } from '../../queue/redis.js';
+import { searchArchive } from '../../search/archive-index.js';
+import { archiveSweep } from '../../snapshots/sweep.js';
 import { UsageError } from '../errors.js';
 import type { CliRuntime } from '../runtime.js';
 
@@ -56,4 +58,43 @@ export function registerOpsCommands(program: Command, runtime: CliRuntime): void
       });
       await workers.close();
     });
+
+  const archive = program
+    .command('archive')
+    .description('archived sources, link checks and search of past issues');
+  archive
+    .command('sweep')
+    .description("archive approved issues' sources now, index them for search, re-check sent issues' links")
+    .option('--issue <id>', 'only this issue (its sources and index)')
+    .action(async (opts: { issue?: string }) => {
+      const ctx = await runtime.context();
+      const issueId = opts.issue === undefined ? undefined : Number(opts.issue);
+      if (issueId !== undefined && !(Number.isSafeInteger(issueId) && issueId > 0))
+        throw new UsageError(`--issue must be an issue id, not "${opts.issue}"`);
+      const done = await archiveSweep(
+        { db: ctx.db, log: ctx.log, env: ctx.env, now: ctx.now },
+        issueId !== undefined ? { issueId } : {},
+      );
+      runtime.print(
+        done,
+        `Archived ${done.taken} source(s), ${done.failed} failed; indexed ${done.indexed.length} issue(s); checked ${done.links.checked} link(s), ${done.links.dead} dead.`,
+      );
+    });
+  archive
+    .command('search [query]')
+    .description('search items of sent issues (Chinese or English words, legal filters)')
+    .option('--jurisdiction <code>', 'e.g. CN, EU, US')
+    .option('--kind <kind>', 'e.g. judicial-interpretation, guidance-report')
+    .option('--body <name>', 'an issuing body, e.g. 最高人民法院')
+    .action(
+      async (query: string | undefined, opts: { jurisdiction?: string; kind?: string; body?: string }) => {
+        const ctx = await runtime.context();
+        const hits = await searchArchive(ctx.db, { ...(query ? { q: query } : {}), ...opts });
+        runtime.print(
+          hits,
+          hits.map((h) => `${h.period}  #${h.issueId}/${h.issueItemId}  ${h.title}`).join('\n') ||
+            'Nothing found.',
+        );
+      },
+    );
 }

@@ -13,6 +13,7 @@ import * as m0012bp from './0012_bounce_policy.js';
 import * as m0013pb from './0013_publication_branding.js';
 import * as m0014ak from './0014_api_key_roles.js';
 import * as m0014om from './0014_opt_in_mailed_at.js';
+import * as m0015la from './0015_legal_archive.js';
 import * as m0017sp from './0017_source_parse_health.js';
 import * as m0018dl from './0018_decode_issue_link_urls.js';
 
@@ -35,6 +36,7 @@ export const migrations: Record<string, Migration> = {
   '0013_publication_branding': m0013pb,
   '0014_api_key_roles': m0014ak,
   '0014_opt_in_mailed_at': m0014om,
+  '0015_legal_archive': m0015la,
   '0017_source_parse_health': m0017sp,
   '0018_decode_issue_link_urls': m0018dl,
 };

@@ -16,6 +16,7 @@ import { type Access, publicAccess } from '../auth/access.js';
 
 const EDITOR_API: Access = { kind: 'api', role: 'editor' };
 const ADMIN_API: Access = { kind: 'api', role: 'admin' };
+
 import type { HttpDeps } from '../deps.js';
 import { acceptSignup } from './subscribe.js';
 

@@ -14,6 +14,7 @@ import {
   reorderIssueSections,
   updateIssueFields,
   updateIssueItem,
+  updateIssueItemLegal,
 } from '../../../issues/edit.js';
 import { importIssueMarkdown, MarkdownImportError } from '../../../issues/import.js';
 import { loadIssueSections } from '../../../issues/load.js';
@@ -25,12 +26,20 @@ import {
   IssueNotFoundError,
   listAudit,
 } from '../../../issues/store.js';
+import { loadIssueLegal } from '../../../legal/load.js';
+import { LEGAL_FIELDS } from '../../../legal/types.js';
 import { listSections } from '../../../publication/sections.js';
+import { escapeHtmlContent } from '../../../rendering/escape.js';
+import { indexIssue } from '../../../search/archive-index.js';
+import { snapshotPageHtml } from '../../../snapshots/page.js';
+import { listSnapshots, readSnapshot } from '../../../snapshots/store.js';
+import { takeSnapshot, uploadSnapshotPdf } from '../../../snapshots/take.js';
 import type { WebDeps } from '../../deps.js';
 import { issueStateLabel } from '../../issue-states.js';
 import { auditActor, currentUser, requestLocale, sendAdminPage, setFlash } from '../../respond.js';
 import { stageErrorText } from '../../stage-errors.js';
 import { interpolate, stringsFor } from '../../strings.js';
+import { legalForm, snapshotRows } from './legal-view.js';
 import { ISSUE_STRINGS } from './strings.js';
 import { acceptImportUploads, type ImportForm, MAX_IMPORT_BYTES, uploadedText } from './upload.js';
 import {
@@ -49,6 +58,12 @@ import {
 } from './view.js';
 
 const DRAFT_ONLY: EditExpectation = { states: ['draft'] };
+
+/** A draft's item as the form last saw it (its version field), so a stale form is refused. */
+function itemExpectation(body: FormBody): EditExpectation {
+  const version = Number(formString(body, 'version'));
+  return { ...DRAFT_ONLY, ...(Number.isSafeInteger(version) && version > 0 ? { itemVersion: version } : {}) };
+}
 
 const SORTABLE_JS = createRequire(import.meta.url).resolve('sortablejs/Sortable.min.js');
 
@@ -312,12 +327,14 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
         throw err;
       }
       const { locale, t } = await strings(req);
-      const [sections, allSections, checklist, audit] = await Promise.all([
+      const [sections, allSections, checklist, audit, snapshots] = await Promise.all([
         loadIssueSections(ctx.db, id),
         listSections(ctx.db),
         checkIssue({ db: ctx.db, render: deps.render }, id),
         listAudit(ctx.db, id),
+        listSnapshots(ctx.db, id),
       ]);
+      const legal = await loadIssueLegal(ctx.db, issue, sections);
       const editable = isEditable(issue.state);
       // Viewers see the same page with nothing to change; the guard refuses their posts anyway.
       const editing = editable && roleAllows(currentUser(req).role, 'editor');
@@ -341,6 +358,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
           nextSource: item.sources.length + 1,
           sectionKey: section.key,
           sectionOptions: sectionOptions.map((o) => ({ ...o, current: o.key === section.key })),
+          legal: legalForm(legal.get(item.id), locale, t),
         })),
       }));
       // Sections of the publication the issue does not use yet, so items can be added there too.
@@ -382,6 +400,8 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
           masthead: mastheadForForm(issue.masthead),
           checklist: checklistView(checklist, t, locale),
           importNotes,
+          snapshots: snapshotRows(snapshots, t, id),
+          mayArchive: roleAllows(currentUser(req).role, 'editor'),
           editorState: {
             issueId: id,
             editing,
@@ -479,7 +499,6 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
         id,
         async (t) => {
           const body = req.body as FormBody;
-          const version = Number(formString(body, 'version'));
           await updateIssueItem(
             editorial,
             id,
@@ -490,15 +509,106 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
               sources: sourcesFromForm(body),
             },
             auditActor(req),
-            {
-              ...DRAFT_ONLY,
-              ...(Number.isSafeInteger(version) && version > 0 ? { itemVersion: version } : {}),
-            },
+            itemExpectation(body),
           );
           return { notice: t.itemSaved ?? '' };
         },
         itemId,
       );
+    });
+
+    app.post<ItemParams>('/admin/issues/:id/items/:itemId/legal', async (req, reply) => {
+      const id = positiveId(req.params.id);
+      const itemId = positiveId(req.params.itemId);
+      if (!id || !itemId) return reply.callNotFound();
+      return formChange(
+        req,
+        reply,
+        id,
+        async (t) => {
+          const body = req.body as FormBody;
+          const confirm = formString(body, 'action') === 'confirm';
+          const values = Object.fromEntries(
+            LEGAL_FIELDS.filter((f) => typeof body[f] === 'string').map((f) => [f, formString(body, f)]),
+          );
+          await updateIssueItemLegal(
+            editorial,
+            id,
+            itemId,
+            { values, confirm },
+            auditActor(req),
+            itemExpectation(body),
+          );
+          return { notice: (confirm ? t.legalConfirmedNotice : t.legalSaved) ?? '' };
+        },
+        itemId,
+      );
+    });
+
+    type SourceParams = { Params: { id: string; sid: string } };
+    /** The snapshot row, only if it belongs to this issue. */
+    const issueSnapshot = async (id: number, sid: number) => {
+      const row = await ctx.db
+        .selectFrom('source_snapshots')
+        .select(['id', 'url', 'issue_id'])
+        .where('id', '=', sid)
+        .where('issue_id', '=', id)
+        .executeTakeFirst();
+      if (!row)
+        throw new EditorialInputError(`Issue ${id} has no archived source ${sid}`, 'snapshot-missing', {
+          id: sid,
+        });
+      return row;
+    };
+    const archiveDeps = { db: ctx.db, log: ctx.log, env: ctx.env, now: ctx.now };
+
+    // An archived copy as editors see it, whatever the issue's state.
+    app.get<SourceParams>('/admin/issues/:id/sources/:sid', async (req, reply) => {
+      const id = positiveId(req.params.id);
+      const sid = positiveId(req.params.sid);
+      const snap = sid ? await readSnapshot(ctx.db, sid) : null;
+      if (!id || !snap || snap.issue_id !== id) return reply.callNotFound();
+      const { locale } = await strings(req);
+      if (snap.pdf && (req.query as { pdf?: string }).pdf !== undefined)
+        return reply.type('application/pdf').header('content-disposition', 'inline').send(snap.pdf);
+      return reply
+        .type('text/html; charset=utf-8')
+        .header(
+          'content-security-policy',
+          "default-src 'none'; img-src https: http:; style-src 'unsafe-inline'",
+        )
+        .send(
+          `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><title>${escapeHtmlContent(snap.title ?? snap.url)}</title></head><body>${snapshotPageHtml(snap, locale, `/admin/issues/${id}/sources/${snap.id}?pdf`)}</body></html>`,
+        );
+    });
+
+    app.post<SourceParams>('/admin/issues/:id/sources/:sid/retake', async (req, reply) => {
+      const id = positiveId(req.params.id);
+      const sid = positiveId(req.params.sid);
+      if (!id || !sid) return reply.callNotFound();
+      return formChange(req, reply, id, async (t) => {
+        const row = await issueSnapshot(id, sid);
+        const done = await takeSnapshot(archiveDeps, id, row.url);
+        await indexIssue(ctx.db, id);
+        if (!done.ok)
+          throw new EditorialInputError(`Not archived: ${done.error}`, 'snapshot-failed', {
+            error: done.error ?? '',
+          });
+        return { notice: t.snapshotRetaken ?? '' };
+      });
+    });
+
+    app.post<SourceParams>('/admin/issues/:id/sources/:sid/pdf', async (req, reply) => {
+      const id = positiveId(req.params.id);
+      const sid = positiveId(req.params.sid);
+      if (!id || !sid) return reply.callNotFound();
+      return formChange(req, reply, id, async (t) => {
+        await issueSnapshot(id, sid);
+        const file = (req.body as ImportForm).file;
+        if (!file) throw new EditorialInputError('No file was uploaded', 'snapshot-not-pdf', { name: '' });
+        await uploadSnapshotPdf(archiveDeps, sid, file.data, file.name);
+        return { notice: t.snapshotUploaded ?? '' };
+      });
     });
 
     // The keyboard alternative to dragging, and moving to another section; works without scripts.
