@@ -36,6 +36,8 @@ export const envSchema = z.object({
   /** PostgreSQL. Unset: an embedded PGlite under DATA_DIR/pglite (one process only). */
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   DATABASE_POOL_SIZE: int(1, 200).default(10),
+  /** How long workers wait for an unreachable database (a restart) before they exit; results on the wire are kept meanwhile. */
+  DATABASE_OUTAGE_GRACE_SECONDS: int(1, 86_400).default(300),
 
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   /** BullMQ key prefix. Use a hash tag, e.g. {gazette}, on Redis Cluster. */
@@ -117,6 +119,10 @@ export const envSchema = z.object({
   /** Circuit breaker: pause an issue when this share of the last SEND_BREAKER_WINDOW results failed. */
   SEND_BREAKER_RATIO: z.coerce.number().min(0.01).max(1).default(0.5),
   SEND_BREAKER_WINDOW: int(5, 100_000).default(200),
+  /** First rest of a relay that asked to slow down (421/454) or refused connections; doubles per failed probe. */
+  SEND_RELAY_REST_MS: int(100, 3_600_000).default(3000),
+  /** Longest rest of a relay. */
+  SEND_RELAY_REST_MAX_MS: int(100, 3_600_000).default(60_000),
   /** How often a worker looks for rows that lost their job (Redis lost, lease expired). */
   SEND_RESUME_SCAN_SECONDS: int(1, 86_400).default(30),
   /** DKIM signing: all three set to sign. The key is PEM text or a path to a PEM file. */

@@ -4,6 +4,7 @@ import type { IssueAction } from '../issues/state-machine.js';
 import { type StageProblem, writeAudit } from '../issues/store.js';
 import { ContentError, type DeliveryDeps } from './deps.js';
 import { moveIssue } from './issue-state.js';
+import { describeReason } from './reasons.js';
 import { finishIfDone, type IssueStats, issueStats } from './ledger.js';
 import { type PrepareResult, prepareIssue } from './prepare.js';
 import { enqueueRanges, rangesOf, type SendQueue } from './queue.js';
@@ -66,6 +67,7 @@ export async function startIssueSend(
   const moved = await moveIssue(deps.db, issueId, 'start-sending', {
     sending_started_at: deps.now(),
     pause_reason: null,
+    pause_reply: null,
   });
   if (moved) await audit(deps, issueId, actor, 'start-sending');
   else {
@@ -115,7 +117,10 @@ export async function prepareOrFail(
  */
 export async function failIssue(deps: ControlDeps, issueId: number, reason: string): Promise<boolean> {
   // pause_reason holds why a send stopped, whether it may resume (paused) or not (failed).
-  const moved = await moveIssue(deps.db, issueId, 'fail', { pause_reason: reason.slice(0, 500) });
+  const moved = await moveIssue(deps.db, issueId, 'fail', {
+    pause_reason: reason.slice(0, 500),
+    pause_reply: null,
+  });
   if (!moved) return false;
   const skipped = await skipWaitingRows(deps.db, issueId, 'issue_failed');
   await audit(deps, issueId, SYSTEM_ACTOR, 'fail', { reason: reason.slice(0, 500), skipped });
@@ -140,16 +145,27 @@ async function skipWaitingRows(db: Db, issueId: number, reason: string): Promise
   return Number(result.numUpdatedRows);
 }
 
+/**
+ * sending → paused, with why (a stable code, see src/delivery/reasons.ts) and, when the relay
+ * caused it, the relay's own reply, kept on the issue for the CLI and the send page.
+ */
 export async function pauseIssue(
   deps: ControlDeps,
   issueId: number,
   reason = 'operator',
   actor = SYSTEM_ACTOR,
+  reply: string | null = null,
 ): Promise<boolean> {
-  const moved = await moveIssue(deps.db, issueId, 'pause', { pause_reason: reason });
+  const moved = await moveIssue(deps.db, issueId, 'pause', {
+    pause_reason: reason,
+    pause_reply: reply?.slice(0, 500) ?? null,
+  });
   if (moved) {
-    await audit(deps, issueId, actor, 'pause', { reason });
-    deps.log.warn({ event: 'delivery.issue.paused', issueId, reason }, 'issue paused');
+    await audit(deps, issueId, actor, 'pause', { reason, ...(reply ? { reply } : {}) });
+    deps.log.warn(
+      { event: 'delivery.issue.paused', issueId, reason, reply },
+      `issue paused: ${describeReason('en', reason, reply)}`,
+    );
   }
   return moved;
 }
@@ -159,8 +175,10 @@ export async function resumeIssue(
   deps: DeliveryDeps & { queue: SendQueue },
   issueId: number,
   actor = SYSTEM_ACTOR,
+  /** Why a worker resumed it by itself (kept in the audit entry). */
+  detail: Record<string, unknown> = {},
 ): Promise<boolean> {
-  const moved = await moveIssue(deps.db, issueId, 'resume', { pause_reason: null });
+  const moved = await moveIssue(deps.db, issueId, 'resume', { pause_reason: null, pause_reply: null });
   if (!moved) {
     const state = await currentState(deps.db, issueId);
     throw new IssueStateError(
@@ -169,7 +187,7 @@ export async function resumeIssue(
       'resume',
     );
   }
-  await audit(deps, issueId, actor, 'resume');
+  await audit(deps, issueId, actor, 'resume', detail);
   await enqueuePending(deps.db, issueId, deps.queue, deps.env.SEND_BATCH_SIZE, 'resume');
   await finishIfDone(deps.db, issueId);
   deps.log.info({ event: 'delivery.issue.resumed', issueId }, 'issue resumed');

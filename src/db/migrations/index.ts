@@ -9,6 +9,7 @@ import * as m0008 from './0008_web_sessions.js';
 import * as m0009iv from './0009_issue_item_versions.js';
 import * as m0010sl from './0010_subscriber_lookups.js';
 import * as m0011sr from './0011_smtp_relays.js';
+import * as m0016pr from './0016_pause_reply.js';
 
 /**
  * Every migration, in order. Static imports (not a folder scan) so they load the same under tsx,
@@ -25,4 +26,5 @@ export const migrations: Record<string, Migration> = {
   '0009_issue_item_versions': m0009iv,
   '0010_subscriber_lookups': m0010sl,
   '0011_smtp_relays': m0011sr,
+  '0016_pause_reply': m0016pr,
 };
