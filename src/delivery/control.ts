@@ -4,10 +4,11 @@ import type { IssueAction } from '../issues/state-machine.js';
 import { type StageProblem, writeAudit } from '../issues/store.js';
 import { ContentError, type DeliveryDeps } from './deps.js';
 import { moveIssue } from './issue-state.js';
+import { type HeldLock, lock, prepareLockName } from './locks.js';
 import { describeReason } from './reasons.js';
 import { finishIfDone, type IssueStats, issueStats } from './ledger.js';
 import { type PrepareResult, prepareIssue } from './prepare.js';
-import { enqueueRanges, rangesOf, type SendQueue } from './queue.js';
+import { bucketRanges, enqueueRanges, type SendQueue } from './queue.js';
 
 /**
  * An operator asked for something the issue's state does not allow; the message says why, and
@@ -94,20 +95,26 @@ export async function startIssueSend(
 
 /**
  * Prepares an issue; when its content cannot be rendered (retrying will not help) the issue fails
- * instead of being retried by every resume scan, and the error says so.
+ * instead of being retried by every resume scan, and the error says so. Preparation holds the
+ * issue's lock (`held`: the caller already has it), so a resume scan never prepares the same
+ * issue at the same time.
  */
 export async function prepareOrFail(
   deps: DeliveryDeps,
   issueId: number,
   queue: SendQueue,
   batchSize?: number,
+  held?: HeldLock,
 ): Promise<PrepareResult> {
+  const issueLock = held ?? (await lock(queue, prepareLockName(issueId)));
   try {
     return await prepareIssue(deps, issueId, { queue, ...(batchSize ? { batchSize } : {}) });
   } catch (err) {
     if (!(err instanceof ContentError)) throw err;
     await failIssue(deps, issueId, `content: ${err.message}`);
     throw new IssueStateError(`Issue ${issueId} failed: ${err.message}`);
+  } finally {
+    if (!held) await issueLock.release();
   }
 }
 
@@ -245,7 +252,11 @@ export async function resendUnknown(
   return n;
 }
 
-/** Enqueues range jobs for an issue's queued and due deferred rows, by keyset (flat memory). */
+/**
+ * Enqueues range jobs for an issue's queued and due deferred rows, by keyset (flat memory). The
+ * ranges are fixed id buckets and deduplicated while their job waits or runs, so scans, resumes
+ * and resend-unknown never enqueue the same work twice.
+ */
 export async function enqueuePending(
   db: Db,
   issueId: number,
@@ -264,8 +275,9 @@ export async function enqueuePending(
     `.execute(db);
     if (!rows.length) break;
     const ids = rows.map((r) => Number(r.id));
-    await enqueueRanges(queue, rangesOf(issueId, ids, batchSize), {
+    await enqueueRanges(queue, bucketRanges(issueId, ids, batchSize), {
       tag: `${tag}${Date.now().toString(36)}`,
+      dedupe: true,
     });
     total += ids.length;
     last = ids[ids.length - 1] as number;
