@@ -42,6 +42,9 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
       ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
     });
     pool.on('error', (err) => opts.onPoolError?.(err));
+    // A client checked out but between queries has no listener of the pool's; when the server
+    // ends its session (a restart) the error would end the process. Its query fails instead.
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const url = new URL(opts.databaseUrl);
     return {
