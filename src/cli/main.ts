@@ -20,6 +20,14 @@ export async function main(argv: string[]): Promise<void> {
     .showHelpAfterError()
     .exitOverride();
   registerCommands(program, runtime);
+  // A crash outside a command's own error path (a worker's callback): one clear line, then exit
+  // so a supervisor (systemd, docker's restart policy) starts the process again.
+  const crash = (err: unknown) => {
+    process.exitCode = reportError(err);
+    process.exit();
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   let code = 0;
   try {
     await program.parseAsync(argv);
@@ -41,6 +49,18 @@ function reportError(err: unknown): number {
     process.stderr.write(`gazette: ${err.message}\n`);
     return 1;
   }
-  process.stderr.write(`gazette: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(`${fatalLine(err)}\n`);
   return 1;
+}
+
+/**
+ * An unexpected error as one line (its name, message and where it was raised); the whole stack
+ * only when LOG_LEVEL is debug or trace.
+ */
+export function fatalLine(err: unknown, level = process.env.LOG_LEVEL ?? 'info'): string {
+  if (!(err instanceof Error)) return `gazette: ${String(err)}`;
+  if (level === 'debug' || level === 'trace') return `gazette: ${err.stack ?? err.message}`;
+  const at = /\n\s+at (.+)/.exec(err.stack ?? '')?.[1];
+  const code = (err as { code?: unknown }).code;
+  return `gazette: ${err.name}${typeof code === 'string' ? ` ${code}` : ''}: ${err.message.split('\n')[0]}${at ? ` (at ${at})` : ''} — LOG_LEVEL=debug shows the stack`;
 }

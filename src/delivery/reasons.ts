@@ -1,4 +1,5 @@
 import type { Locale } from '../db/schema.js';
+import type { RelayRestState } from './relay-rest.js';
 
 /**
  * Why a send stopped or a relay rests, in words, from the stable code kept in issues.pause_reason
@@ -18,6 +19,7 @@ const REASONS: Record<Locale, Record<string, string>> = {
     content: '本期内容无法生成邮件：{detail}',
     unknownReason: '原因：{code}',
     reply: '服务器回复：“{reply}”',
+    rest: '发信服务器 {relay} 暂停使用（还有 {s} 秒，之后先试发一封）：',
   },
   en: {
     operator: 'An operator paused the send.',
@@ -35,6 +37,7 @@ const REASONS: Record<Locale, Record<string, string>> = {
     content: 'The issue cannot be made into email: {detail}',
     unknownReason: 'Reason: {code}',
     reply: 'The server replied: “{reply}”',
+    rest: 'Relay {relay} rests ({s} s more, then one message probes it): ',
   },
 };
 
@@ -50,4 +53,10 @@ export function describeReason(locale: Locale, code: string, reply?: string | nu
   const detail = colon > 0 ? code.slice(colon + 1).trim() : '';
   const text = t[head] ? fill(t[head], { detail }) : fill(t.unknownReason as string, { code });
   return reply ? `${text} ${fill(t.reply as string, { reply: reply.trim() })}` : text;
+}
+
+/** A relay's rest in words: which relay, how long still, why, and its reply. */
+export function describeRest(locale: Locale, rest: RelayRestState, now = Date.now()): string {
+  const s = String(Math.max(0, Math.ceil((rest.until - now) / 1000)));
+  return fill(REASONS[locale].rest as string, { relay: rest.relay, s }) + describeReason(locale, rest.reason, rest.reply);
 }

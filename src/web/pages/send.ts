@@ -15,6 +15,9 @@ import { approveIssue, ChecklistFailedError, cancelIssue as cancelUnsent } from 
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../issues/schedule.js';
 import { canTransition, IllegalIssueTransitionError } from '../../issues/state-machine.js';
 import { type EditorialDeps, EditorialInputError, getIssue, IssueNotFoundError } from '../../issues/store.js';
+import { queueRedis } from '../../delivery/queue.js';
+import { describeReason, describeRest } from '../../delivery/reasons.js';
+import { RelayRests } from '../../delivery/relay-rest.js';
 import { getPublication } from '../../publication/publication.js';
 import { QUEUES } from '../../queue/names.js';
 import type { WebDeps } from '../deps.js';
@@ -358,6 +361,13 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
       const tz = await timeZone();
       const progress = (await loadSendProgress(ctx.db, issue.id)) as SendProgress;
       const controls = sendControls(issue.state, progress.unknown);
+      // Relays resting now (shared through Redis by every worker), while this issue sends.
+      const relayRests =
+        issue.state === 'sending' || issue.state === 'paused'
+          ? (await new RelayRests(queueRedis(sendQueueOf()), ctx.env.QUEUE_PREFIX).all().catch(() => [])).map(
+              (r) => describeRest(locale, r),
+            )
+          : [];
       let checklist: Checklist | null = null;
       if (issue.state === 'draft' || issue.state === 'approved') {
         checklist = await checkIssue({ db: ctx.db, render: deps.render }, issue.id);
@@ -400,8 +410,12 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
             approvedBy: issue.approved_by?.replace(/^user:/, '') ?? null,
             approvedAt: issue.approved_at,
             holdReason: issue.hold_reason,
-            pauseReason: issue.pause_reason,
+            // In words, with the relay's own reply (the code alone tells an editor nothing).
+            pauseReason: issue.pause_reason
+              ? describeReason(locale, issue.pause_reason, issue.pause_reply)
+              : null,
           },
+          relayRests,
           tabs: issueTabs(issue.id, 'send', t),
           tz,
           offset,
