@@ -4,11 +4,11 @@ import type { IssueAction } from '../issues/state-machine.js';
 import { type StageProblem, writeAudit } from '../issues/store.js';
 import { ContentError, type DeliveryDeps } from './deps.js';
 import { moveIssue } from './issue-state.js';
-import { type HeldLock, lock, prepareLockName } from './locks.js';
-import { describeReason } from './reasons.js';
 import { finishIfDone, type IssueStats, issueStats } from './ledger.js';
+import { type HeldLock, lock, prepareLockName } from './locks.js';
 import { type PrepareResult, prepareIssue } from './prepare.js';
 import { bucketRanges, enqueueRanges, type SendQueue } from './queue.js';
+import { describeReason } from './reasons.js';
 
 /**
  * An operator asked for something the issue's state does not allow; the message says why, and

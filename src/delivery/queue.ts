@@ -67,7 +67,9 @@ export async function enqueueRanges(
       data,
       opts: {
         jobId: `${opts.tag ?? 'r'}-${data.issueId}-${data.fromId}-${data.toId}`,
-        ...(opts.dedupe ? { deduplication: { id: `range-${data.issueId}-${data.fromId}-${data.toId}` } } : {}),
+        ...(opts.dedupe
+          ? { deduplication: { id: `range-${data.issueId}-${data.fromId}-${data.toId}` } }
+          : {}),
         ...(opts.delayMs ? { delay: opts.delayMs } : {}),
       },
     })),

@@ -58,5 +58,8 @@ export function describeReason(locale: Locale, code: string, reply?: string | nu
 /** A relay's rest in words: which relay, how long still, why, and its reply. */
 export function describeRest(locale: Locale, rest: RelayRestState, now = Date.now()): string {
   const s = String(Math.max(0, Math.ceil((rest.until - now) / 1000)));
-  return fill(REASONS[locale].rest as string, { relay: rest.relay, s }) + describeReason(locale, rest.reason, rest.reply);
+  return (
+    fill(REASONS[locale].rest as string, { relay: rest.relay, s }) +
+    describeReason(locale, rest.reason, rest.reply)
+  );
 }

@@ -45,7 +45,6 @@ export async function resumeScan(
   deps: DeliveryDeps,
   opts: { queue: SendQueue; force?: boolean },
 ): Promise<ResumeScanResult> {
-  const { db, log, env } = deps;
   const result: ResumeScanResult = { issues: 0, released: 0, unknown: 0, enqueued: 0, finished: [] };
   // One scanner at a time across every worker: two would enqueue the same work.
   const scanLock = await tryLock(opts.queue, RESUME_SCAN_LOCK, 5 * 60_000);
@@ -62,7 +61,7 @@ async function scanIssues(
   opts: { queue: SendQueue; force?: boolean },
   result: ResumeScanResult,
 ): Promise<ResumeScanResult> {
-  const { db, log, env } = deps;
+  const { db, log } = deps;
   const issues = await db
     .selectFrom('issues')
     .select(['id', 'prepared_at'])

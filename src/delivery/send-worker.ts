@@ -25,7 +25,7 @@ import { variantLocale } from './prepare.js';
 import { enqueueRanges, openSendQueue, type SendQueue } from './queue.js';
 import { type RateGrant, TransportRateLimiter } from './rate-limit.js';
 import { openRelayPools, type RelaySet } from './relay-pools.js';
-import { type RestCause, RelayRests, restCauseOf } from './relay-rest.js';
+import { RelayRests, type RestCause, restCauseOf } from './relay-rest.js';
 import { currentRelaySpecs } from './relays.js';
 import { leaseOwnerId, resumeScan } from './resume.js';
 import {
@@ -155,8 +155,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
   // Every ledger write and read goes through the guard: while PostgreSQL restarts, jobs wait
   // (nothing new is claimed) and the outcomes of rows already on the wire stay in memory until
   // they are written.
-  const outage =
-    deps.outage ?? createOutageGuard({ log, graceMs: env.DATABASE_OUTAGE_GRACE_SECONDS * 1000 });
+  const outage = deps.outage ?? createOutageGuard({ log, graceMs: env.DATABASE_OUTAGE_GRACE_SECONDS * 1000 });
   const guarded = <T>(what: string, fn: () => Promise<T>) => outage.run(what, fn);
   let stopping = false;
 
@@ -472,7 +471,8 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       }
       const limits = { perSecond: transport.spec.perSecond, perHour: transport.spec.perHour };
       const grant = await limiter.acquire(transport.spec.name, limits, gate.kind === 'probe' ? 1 : chunkSize);
-      if (grant.granted > 0) return { transport, grant, granted: grant.granted, probe: gate.kind === 'probe' };
+      if (grant.granted > 0)
+        return { transport, grant, granted: grant.granted, probe: gate.kind === 'probe' };
       if (gate.kind === 'probe') await rests.probeInconclusive(transport.spec.name);
       if (grant.hourly) restingUntil.set(transport, now + grant.retryInMs);
       retryInMs = Math.min(retryInMs, grant.retryInMs);

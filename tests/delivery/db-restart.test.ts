@@ -92,7 +92,14 @@ describe('a PostgreSQL restart in mid-send', () => {
       DATABASE_OUTAGE_GRACE_SECONDS: '300',
     });
     const logs = captureLog();
-    const base = { ...makeDeps(db, env, standInContent((id) => renderable(id))), log: logs.log };
+    const base = {
+      ...makeDeps(
+        db,
+        env,
+        standInContent((id) => renderable(id)),
+      ),
+      log: logs.log,
+    };
     const n = 400;
     await addManySubscribers(db, n, randomBytes(3).toString('hex'));
     const worker = await createSendWorker({

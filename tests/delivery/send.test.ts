@@ -23,11 +23,11 @@ import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
 import {
   addSubscribers,
+  captureLog,
   createIssue,
   deps as makeDeps,
   renderable,
   seedSections,
-  captureLog,
   standInContent,
 } from './support.js';
 

@@ -45,7 +45,8 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres | string> 
   const port = await freePort();
   const run = (tool: string, args: string[]) => {
     const cmd = [join(bin, tool), ...args];
-    if (root) execFileSync('su', ['postgres', '-s', '/bin/sh', '-c', cmd.map(quote).join(' ')], { stdio: 'pipe' });
+    if (root)
+      execFileSync('su', ['postgres', '-s', '/bin/sh', '-c', cmd.map(quote).join(' ')], { stdio: 'pipe' });
     else execFileSync(cmd[0] as string, cmd.slice(1), { stdio: 'pipe' });
   };
   run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync']);

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { Env } from '../../config/env.js';
+import type { Db } from '../../db/schema.js';
 import {
   cancelIssue,
   issueStats,
@@ -11,8 +13,6 @@ import {
   waitForIssue,
 } from '../../delivery/api.js';
 import { formatProgress, type ProgressSample, progressOf } from '../../delivery/progress.js';
-import type { Env } from '../../config/env.js';
-import type { Db } from '../../db/schema.js';
 import { describeReason, describeRest } from '../../delivery/reasons.js';
 import { type RelayRestState, RelayRests } from '../../delivery/relay-rest.js';
 import { assertRedisReachable, createRedis } from '../../queue/redis.js';

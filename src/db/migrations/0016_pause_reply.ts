@@ -7,7 +7,10 @@ import { runStatements } from '../run-statements.js';
  * (e.g. "535 5.7.8 Authentication failed"), for the CLI and the send page.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await runStatements(db, `ALTER TABLE issues ADD COLUMN pause_reply text CHECK (length(pause_reply) <= 1000);`);
+  await runStatements(
+    db,
+    `ALTER TABLE issues ADD COLUMN pause_reply text CHECK (length(pause_reply) <= 1000);`,
+  );
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {

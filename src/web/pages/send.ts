@@ -10,14 +10,14 @@ import {
   resumeIssue,
   type SendQueue,
 } from '../../delivery/api.js';
+import { queueRedis } from '../../delivery/queue.js';
+import { describeReason, describeRest } from '../../delivery/reasons.js';
+import { RelayRests } from '../../delivery/relay-rest.js';
 import { type Checklist, checkIssue } from '../../issues/check.js';
 import { approveIssue, ChecklistFailedError, cancelIssue as cancelUnsent } from '../../issues/lifecycle.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../issues/schedule.js';
 import { canTransition, IllegalIssueTransitionError } from '../../issues/state-machine.js';
 import { type EditorialDeps, EditorialInputError, getIssue, IssueNotFoundError } from '../../issues/store.js';
-import { queueRedis } from '../../delivery/queue.js';
-import { describeReason, describeRest } from '../../delivery/reasons.js';
-import { RelayRests } from '../../delivery/relay-rest.js';
 import { getPublication } from '../../publication/publication.js';
 import { QUEUES } from '../../queue/names.js';
 import type { WebDeps } from '../deps.js';
