@@ -7,7 +7,7 @@ import { createRedis } from '../queue/redis.js';
 import { recipientName } from '../rendering/recipient-name.js';
 import { BufferPool } from './buffer-pool.js';
 import { CircuitBreaker, RELAY_CONNECTION_REASON } from './circuit-breaker.js';
-import { classifySmtpReply, retryDelayMs, type SmtpOutcomeLike } from './classify.js';
+import { classifySmtpReply, neverSent, retryDelayMs, type SmtpOutcomeLike } from './classify.js';
 import { IssueStateError, pauseIssue, resumeIssue, SYSTEM_ACTOR } from './control.js';
 import type { DeliveryDeps, QueueConnection, SendJobData } from './deps.js';
 import {
@@ -271,6 +271,8 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     startedAt: number;
     /** Some outcome said nothing about the relay (a connection lost mid-message). */
     inconclusive: boolean;
+    /** The lowest id the pool gave back unsent (it goes round again); Infinity when none. */
+    unsentMin: number;
     /** markSending took fewer rows than asked: the issue was paused or cancelled. */
     stopped: boolean;
   }
@@ -296,6 +298,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       rest: null,
       startedAt: Date.now(),
       inconclusive: false,
+      unsentMin: Number.POSITIVE_INFINITY,
       stopped: false,
     };
     const onWire = await guarded('mark_sending', () =>
@@ -342,6 +345,11 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
             errorClass: c.errorClass,
             messageId: msg.messageId,
           };
+          if (neverSent(outcome)) {
+            out.unsentMin = Math.min(out.unsentMin, r.id);
+            out.results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
+            return;
+          }
           if (rest) {
             // The relay, not the message, is the problem: the row goes back to the queue
             // unattempted (nothing reached the relay, or it refused before taking the message).
@@ -622,6 +630,8 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
           });
         }
         sent += out.results.filter((r) => r.state === 'accepted').length;
+        // Rows the pool gave back unsent are claimed again by this job's next pick.
+        cursor = Math.min(cursor, out.unsentMin);
         pauseReason = out.pauseReason;
         pauseReply = out.pauseReply;
         rested = out.rest !== null;
