@@ -51,7 +51,10 @@ export async function run(args: string[]) {
     relayRatePerSecond: rate,
     scenarios: results,
     ...(base && thr
-      ? { throttledShareOfUnthrottledRate: Math.round(((thr.rate as number) / (base.rate as number)) * 100) / 100 }
+      ? {
+          throttledShareOfUnthrottledRate:
+            Math.round(((thr.rate as number) / (base.rate as number)) * 100) / 100,
+        }
       : {}),
   };
 }
@@ -81,7 +84,11 @@ async function scenario(name: Scenario, n: number, rate: number) {
   await seedSections(db);
   await addManySubscribers(db, n, randomBytes(3).toString('hex'));
   const peer: FaultSmtp = await startFaultSmtp();
-  const deps = makeDeps(db, env, standInContent((id) => renderable(id)));
+  const deps = makeDeps(
+    db,
+    env,
+    standInContent((id) => renderable(id)),
+  );
   const workers: SendWorker[] = [];
   for (let i = 0; i < 2; i++) {
     workers.push(
@@ -125,7 +132,11 @@ async function scenario(name: Scenario, n: number, rate: number) {
   let state = '';
   for (;;) {
     try {
-      const row = await db.selectFrom('issues').select('state').where('id', '=', issueId).executeTakeFirstOrThrow();
+      const row = await db
+        .selectFrom('issues')
+        .select('state')
+        .where('id', '=', issueId)
+        .executeTakeFirstOrThrow();
       state = row.state;
       if (state !== 'sending') break;
     } catch {
