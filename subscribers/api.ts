@@ -30,6 +30,7 @@ export {
   notSuppressedAs,
   notSuppressedSql,
   suppress,
+  suppressionAudit,
   suppressionsFor,
   unsuppress,
 } from './suppression.js';

@@ -1,5 +1,8 @@
 import type { Db } from '../src/db/schema.js';
-import { suppress } from './suppression.js';
+import { type SuppressInput, suppress } from './suppression.js';
+
+/** What a bounce or complaint suppression keeps as its evidence. */
+export type SuppressionEvidence = Pick<SuppressInput, 'bounceReason' | 'evidence' | 'eventId'>;
 
 /**
  * Status changes learned from mail (delivery and tracking stages). Each also suppresses the
@@ -9,8 +12,9 @@ async function markAndSuppress(
   db: Db,
   subscriberId: number,
   status: 'bounced' | 'complained',
-  reason: 'hard_bounce' | 'complaint',
+  reason: 'hard_bounce' | 'soft_bounce' | 'complaint',
   now: Date,
+  evidence: SuppressionEvidence = {},
 ): Promise<boolean> {
   const row = await db
     .selectFrom('subscribers')
@@ -26,14 +30,31 @@ async function markAndSuppress(
       .where('id', '=', subscriberId)
       .execute();
   }
-  await suppress(db, { kind: 'address', value: row.email_normalized, reason });
+  await suppress(db, { kind: 'address', value: row.email_normalized, reason, ...evidence });
   return true;
 }
 
-export function markBounced(db: Db, subscriberId: number, opts: { now?: Date } = {}): Promise<boolean> {
-  return markAndSuppress(db, subscriberId, 'bounced', 'hard_bounce', opts.now ?? new Date());
+export function markBounced(
+  db: Db,
+  subscriberId: number,
+  opts: { now?: Date; soft?: boolean } & SuppressionEvidence = {},
+): Promise<boolean> {
+  const { now, soft, ...evidence } = opts;
+  return markAndSuppress(
+    db,
+    subscriberId,
+    'bounced',
+    soft ? 'soft_bounce' : 'hard_bounce',
+    now ?? new Date(),
+    evidence,
+  );
 }
 
-export function markComplained(db: Db, subscriberId: number, opts: { now?: Date } = {}): Promise<boolean> {
-  return markAndSuppress(db, subscriberId, 'complained', 'complaint', opts.now ?? new Date());
+export function markComplained(
+  db: Db,
+  subscriberId: number,
+  opts: { now?: Date } & SuppressionEvidence = {},
+): Promise<boolean> {
+  const { now, ...evidence } = opts;
+  return markAndSuppress(db, subscriberId, 'complained', 'complaint', now ?? new Date(), evidence);
 }

@@ -3,13 +3,18 @@ import type { Database, Db } from '../src/db/schema.js';
 import { emailDomain, normalizeEmail } from './email.js';
 
 export type SuppressionKind = 'address' | 'domain';
-export type SuppressionReason = 'hard_bounce' | 'complaint' | 'manual' | 'smtp_rejected';
+export type SuppressionReason = 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual' | 'smtp_rejected';
 
 export interface SuppressInput {
   kind: SuppressionKind;
   value: string;
   reason: SuppressionReason;
   note?: string;
+  /** For bounces: the reason from delivery/reasons.ts. */
+  bounceReason?: string;
+  /** What the report or reply said (status, diagnostic text, channel, feedback type). */
+  evidence?: Record<string, unknown>;
+  eventId?: number;
 }
 
 const DOMAIN = /^(?!-)[a-z0-9-]{1,63}(?<!-)(?:\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/;
@@ -27,7 +32,15 @@ export async function suppress(db: Db, input: SuppressInput) {
   const value = normalizeSuppressionValue(input.kind, input.value);
   const inserted = await db
     .insertInto('suppressions')
-    .values({ kind: input.kind, value, reason: input.reason, note: input.note ?? null })
+    .values({
+      kind: input.kind,
+      value,
+      reason: input.reason,
+      note: input.note ?? null,
+      bounce_reason: input.bounceReason ?? null,
+      evidence: input.evidence ? JSON.stringify(input.evidence) : null,
+      event_id: input.eventId ?? null,
+    })
     .onConflict((oc) => oc.columns(['kind', 'value']).doNothing())
     .returningAll()
     .executeTakeFirst();
@@ -42,15 +55,48 @@ export async function suppress(db: Db, input: SuppressInput) {
   );
 }
 
-/** Removes an entry; returns whether one existed. */
-export async function unsuppress(db: Db, input: { kind: SuppressionKind; value: string }): Promise<boolean> {
+/**
+ * Lifts an entry; returns whether one existed. The lifted entry (its reason and evidence) stays in
+ * suppression_audit with who lifted it.
+ */
+export async function unsuppress(
+  db: Db,
+  input: { kind: SuppressionKind; value: string; actor?: string },
+): Promise<boolean> {
   const value = normalizeSuppressionValue(input.kind, input.value);
-  const res = await db
-    .deleteFrom('suppressions')
-    .where('kind', '=', input.kind)
-    .where('value', '=', value)
-    .executeTakeFirst();
-  return Number(res.numDeletedRows) > 0;
+  return db.transaction().execute(async (trx) => {
+    const removed = await trx
+      .deleteFrom('suppressions')
+      .where('kind', '=', input.kind)
+      .where('value', '=', value)
+      .returning(['reason', 'bounce_reason', 'evidence'])
+      .executeTakeFirst();
+    if (!removed) return false;
+    await trx
+      .insertInto('suppression_audit')
+      .values({
+        kind: input.kind,
+        value,
+        action: 'lift',
+        reason: removed.reason,
+        bounce_reason: removed.bounce_reason,
+        evidence: removed.evidence ? JSON.stringify(removed.evidence) : null,
+        actor: input.actor ?? 'unknown',
+      })
+      .execute();
+    return true;
+  });
+}
+
+/** Lifted suppressions of one address, newest first. */
+export function suppressionAudit(db: Db, kind: SuppressionKind, value: string) {
+  return db
+    .selectFrom('suppression_audit')
+    .selectAll()
+    .where('kind', '=', kind)
+    .where('value', '=', normalizeSuppressionValue(kind, value))
+    .orderBy('id', 'desc')
+    .execute();
 }
 
 export async function listSuppressions(

@@ -95,17 +95,17 @@ export const envSchema = z.object({
   CONFIRM_TOKEN_TTL_HOURS: int(1, 24 * 30)
     .default(48)
     .meta({ description: 'How long a double opt-in confirmation link stays valid.' }),
-  LINK_TOKEN_TTL_DAYS: int(1, 3650)
-    .default(400)
-    .meta({ description: 'How long unsubscribe and preference links in a message keep working.' }),
+  LINK_TOKEN_TTL_DAYS: int(1, 3650).default(400).meta({
+    description: 'How long preference links in a message keep working (unsubscribe links never expire).',
+  }),
   METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional().meta({
     description:
       'Bearer token a Prometheus server presents to scrape /metrics (read-only; 24+ characters). Unset: API keys and admin sessions only.',
     example: 'a-long-random-read-only-scrape-token',
   }),
-  HTTP_TRUST_PROXY: z.string().min(1).default('loopback').meta({
+  TRUST_PROXY: z.string().min(1).default('false').meta({
     description:
-      'Which proxies may set X-Forwarded-For (client address for rate limits): true, false, or IPs/CIDRs/loopback.',
+      "Proxies whose X-Forwarded-For gives the client address (for rate limits): IPs/CIDRs, `loopback`, or `true` (any). Unset: none, the peer's address counts.",
   }),
   SUBSCRIBE_RATE_PER_MINUTE: int(1, 10_000)
     .default(10)
@@ -142,7 +142,7 @@ export const envSchema = z.object({
   }),
   BOUNCE_SMTP_HOST: z.string().min(1).default('127.0.0.1').meta({
     description:
-      'Inbound SMTP receiver for VERP bounces and feedback-loop reports (`gazette bounces receive`): its address.',
+      'Inbound SMTP receiver for VERP bounces and feedback-loop reports (`gazette bounces receive`).',
   }),
   BOUNCE_SMTP_PORT: int(0, 65535).default(2526).meta({ description: 'Port of the inbound bounce receiver.' }),
   SES_SNS_TOPIC_ARNS: list.default([]).meta({
@@ -211,6 +211,10 @@ export const envSchema = z.object({
   SEND_BREAKER_WINDOW: int(5, 100_000)
     .default(200)
     .meta({ description: 'Results per issue the circuit breaker looks at.' }),
+  SEND_BLOCK_REST_SECONDS: int(1, 86_400).default(600).meta({
+    description:
+      'A relay refused for reputation, spam content or authentication (5.7.x, DT:SPM) rests this long.',
+  }),
   SEND_RELAY_REST_MS: int(100, 3_600_000).default(3000).meta({
     description:
       'First rest of a relay that asked to slow down (421/454) or refused connections; doubles per failed probe.',
@@ -274,8 +278,34 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const name = issue.path.join('.') || '(environment)';
-      const got = cleaned[String(issue.path[0])];
-      return `${name}: ${issue.message}${got !== undefined && !name.startsWith('SECRET') ? ` (got "${got}")` : ''}`;
+      const got = shownValue(String(issue.path[0]), cleaned[String(issue.path[0])]);
+      return `${name}: ${issue.message}${got !== undefined ? ` (got "${got}")` : ''}`;
     }),
   );
+}
+
+/** Variables whose whole value is a secret: a message about them never repeats it. */
+const SECRET_VARIABLES = new Set([
+  'SECRET_KEY',
+  'SECRET_KEY_PREVIOUS',
+  'API_KEYS',
+  'METRICS_TOKEN',
+  'MAILGUN_WEBHOOK_SIGNING_KEY',
+  'DKIM_PRIVATE_KEY',
+]);
+
+/**
+ * A value as a message about configuration may show it: secrets not at all, URLs without the
+ * credentials between `://` and the last `@` (a bad URL's password may hold `@`, `:` or `/`).
+ */
+export function shownValue(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || SECRET_VARIABLES.has(name)) return undefined;
+  return redactCredentials(value);
+}
+
+export function redactCredentials(text: string): string {
+  return text
+    .split(',')
+    .map((part) => part.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/).*@/i, '$1***@'))
+    .join(',');
 }

@@ -90,6 +90,9 @@ export interface PublicationTable {
   postal_address: string | null;
   tracking_enabled: ColumnType<boolean, boolean | undefined, boolean>;
   list_id: string | null;
+  /** Soft-bounced issues in a row that suppress a reader, within the last soft_bounce_issues. */
+  soft_bounce_limit: ColumnType<number, number | undefined, number>;
+  soft_bounce_issues: ColumnType<number, number | undefined, number>;
   updated_at: CreatedAt;
 }
 
@@ -264,8 +267,25 @@ export interface SuppressionsTable {
   id: Generated<number>;
   kind: 'address' | 'domain';
   value: string;
-  reason: 'hard_bounce' | 'complaint' | 'manual' | 'smtp_rejected';
+  reason: 'hard_bounce' | 'soft_bounce' | 'complaint' | 'manual' | 'smtp_rejected';
   note: string | null;
+  /** A reason from delivery/reasons.ts, for bounce suppressions. */
+  bounce_reason: ColumnType<string | null, string | null | undefined, string | null>;
+  /** What the report said: { status, diagnostic, channel, feedbackType }. */
+  evidence: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  event_id: ColumnType<number | null, number | null | undefined, number | null>;
+  created_at: CreatedAt;
+}
+
+export interface SuppressionAuditTable {
+  id: Generated<number>;
+  kind: 'address' | 'domain';
+  value: string;
+  action: 'lift';
+  reason: string;
+  bounce_reason: string | null;
+  evidence: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  actor: string;
   created_at: CreatedAt;
 }
 
@@ -324,6 +344,8 @@ export interface ApiKeysTable {
   id: Generated<number>;
   name: string;
   key_hash: string;
+  /** What the key may do, as a user of that role may (0014). */
+  role: Generated<UserRole>;
   created_at: CreatedAt;
   last_used_at: Timestamp | null;
   revoked_at: Timestamp | null;
@@ -390,6 +412,7 @@ export interface Database {
   subscribers: SubscribersTable;
   subscriber_sections: SubscriberSectionsTable;
   suppressions: SuppressionsTable;
+  suppression_audit: SuppressionAuditTable;
   erased_subscribers: ErasedSubscribersTable;
   deliveries: DeliveriesTable;
   issue_links: IssueLinksTable;

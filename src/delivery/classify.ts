@@ -1,11 +1,17 @@
+import { type BounceReason, isHardReason } from './reasons.js';
+import { readReply } from './reply-rules.js';
+
 /**
  * What to do with one SMTP outcome (DESIGN.md invariant 5). Pure: the caller applies the decision.
  *
  * - accepted: the relay took the message.
  * - retry: temporary (4xx, or a network error before the message could have reached the relay).
- * - throttle: the relay asks us to slow down (421, 454): the row goes back to the queue.
- * - fail: permanent refusal (5xx).
- * - fail-suppress: the mailbox is bad (550-class, 5.1.x): fail and suppress the address.
+ * - throttle: the relay asks us to slow down (421, 454, or any reply reply-rules.ts reads as a
+ *   rate limit, such as QQ's "550 Domain frequency limited"): the row goes back to the queue.
+ * - fail: permanent refusal (5xx) that says nothing against the address.
+ * - fail-block: refused for our reputation, content or authentication (5.7.x, DT:SPM): fail the
+ *   row without suppressing, and rest the relay with an alert; more of the same would fare no better.
+ * - fail-suppress: the mailbox does not exist (a hard reason, reasons.ts): fail and suppress.
  * - pause-issue: our side is misconfigured (authentication, TLS): no point sending more.
  * - unknown: the connection broke while the message may already have been on the wire.
  */
@@ -14,6 +20,7 @@ export type SmtpDecision =
   | 'retry'
   | 'throttle'
   | 'fail'
+  | 'fail-block'
   | 'fail-suppress'
   | 'pause-issue'
   | 'unknown';
@@ -30,12 +37,13 @@ export interface SmtpOutcomeLike {
 
 export interface Classification {
   decision: SmtpDecision;
-  /** Short stable label stored in deliveries.error_class. */
+  /** Short stable label stored in deliveries.error_class: a reason (reasons.ts) for refusals. */
   errorClass: string | null;
   smtpCode: number | null;
 }
 
-const ENHANCED = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/;
+/** Reasons that are about us, not the reader: the relay should rest before it sends more. */
+const BLOCKS: ReadonlySet<BounceReason> = new Set(['blocked', 'spam_content', 'security']);
 
 /** Errors raised before any connection to the relay existed. */
 const NEVER_CONNECTED =
@@ -45,7 +53,6 @@ export function classifySmtpReply(outcome: SmtpOutcomeLike | null | undefined): 
   if (!outcome) return { decision: 'accepted', errorClass: null, smtpCode: 250 };
   const code = outcome.responseCode ?? parseLeadingCode(outcome.response);
   const text = `${outcome.response ?? ''} ${outcome.message ?? ''}`;
-  const enhanced = ENHANCED.exec(text);
 
   if (
     outcome.code === 'EAUTH' ||
@@ -61,16 +68,14 @@ export function classifySmtpReply(outcome: SmtpOutcomeLike | null | undefined): 
   }
   if (code !== undefined) {
     if (code >= 200 && code < 300) return { decision: 'accepted', errorClass: null, smtpCode: code };
-    if (code === 421 || code === 454)
-      return { decision: 'throttle', errorClass: 'throttled', smtpCode: code };
-    if (code >= 400 && code < 500) return { decision: 'retry', errorClass: 'temporary', smtpCode: code };
-    if (code >= 500 && code < 600) {
-      const mailbox =
-        (enhanced?.[1] === '5' && enhanced[2] === '1') || // 5.1.x: bad destination mailbox/address
-        (enhanced === null && (code === 550 || code === 551 || code === 553));
-      return mailbox
-        ? { decision: 'fail-suppress', errorClass: 'mailbox', smtpCode: code }
-        : { decision: 'fail', errorClass: 'rejected', smtpCode: code };
+    if (code >= 400 && code < 600) {
+      const { reason } = readReply({ code, text });
+      if (code === 421 || code === 454 || reason === 'rate_limited')
+        return { decision: 'throttle', errorClass: 'rate_limited', smtpCode: code };
+      if (code < 500) return { decision: 'retry', errorClass: reason, smtpCode: code };
+      if (isHardReason(reason)) return { decision: 'fail-suppress', errorClass: reason, smtpCode: code };
+      if (BLOCKS.has(reason)) return { decision: 'fail-block', errorClass: reason, smtpCode: code };
+      return { decision: 'fail', errorClass: reason, smtpCode: code };
     }
   }
   // No reply code: a network problem. nodemailer reports a socket dropped mid-DATA as a CONN

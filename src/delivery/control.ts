@@ -8,7 +8,7 @@ import { finishIfDone, type IssueStats, issueStats } from './ledger.js';
 import { type HeldLock, lock, prepareLockName } from './locks.js';
 import { type PrepareResult, prepareIssue } from './prepare.js';
 import { bucketRanges, enqueueRanges, type SendQueue } from './queue.js';
-import { describeReason } from './reasons.js';
+import { describeReason } from './stop-reasons.js';
 
 /**
  * An operator asked for something the issue's state does not allow; the message says why, and

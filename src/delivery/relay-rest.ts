@@ -16,6 +16,8 @@ export interface RestCause {
   reason: string;
   /** The relay's reply or the network error as received, e.g. "421 4.7.0 Too many connections". */
   reply: string | null;
+  /** The reply's code, when there was one (for the log line). */
+  smtpCode?: number | null;
 }
 
 export interface RelayRestState extends RestCause {
@@ -49,7 +51,7 @@ export function restCauseOf(c: Classification, outcome: SmtpOutcomeLike | null):
   const reply = outcome ? (outcome.response ?? outcome.message ?? null) : null;
   // 'rest-relay': a decision the provider-aware table may add (a reputation block).
   if (c.decision === 'throttle' || (c.decision as string) === 'rest-relay')
-    return { reason: c.errorClass ?? 'throttled', reply };
+    return { reason: c.errorClass ?? 'throttled', reply, smtpCode: c.smtpCode };
   // A connection that was never made (refused, timed out, no such host): the relay is down.
   if (c.decision === 'retry' && c.errorClass === 'network') return { reason: 'unreachable', reply };
   return null;
@@ -62,13 +64,13 @@ local cur = tonumber(redis.call('HGET', k, 'until') or '0')
 if cur > now or (cur > 0 and started < cur) then return {0, cur} end
 local level = 0
 if cur > 0 then level = tonumber(redis.call('HGET', k, 'level')) + 1 end
-local ms = math.min(base * (2 ^ level), max) * (1 + jitter / 2)
+local ms = math.max(math.min(base * (2 ^ level), max) * (1 + jitter / 2), tonumber(ARGV[8]))
 local untilAt = now + math.floor(ms)
 redis.call('HSET', k, 'until', untilAt, 'level', level, 'reason', ARGV[6], 'reply', ARGV[7])
 redis.call('HSETNX', k, 'since', now)
 redis.call('PEXPIRE', k, math.floor(ms) + 3600000)
 redis.call('DEL', KEYS[2])
-return {1, untilAt}
+return {1, untilAt, math.floor(ms)}
 `;
 
 export class RelayRests {
@@ -106,8 +108,10 @@ export class RelayRests {
     relay: string,
     cause: RestCause,
     startedAt: number = this.now(),
-  ): Promise<{ raised: boolean; state: RelayRestState }> {
-    const [raised] = (await this.redis.eval(
+    /** At least this long (a reputation block rests longer than a throttle). */
+    minMs = 0,
+  ): Promise<{ raised: boolean; state: RelayRestState; ms: number }> {
+    const [raised, , ms] = (await this.redis.eval(
       REST,
       2,
       this.key(relay),
@@ -119,9 +123,10 @@ export class RelayRests {
       this.random(),
       cause.reason,
       (cause.reply ?? '').slice(0, 500),
-    )) as [number, number];
+      minMs,
+    )) as [number, number, number?];
     const state = (await this.state(relay)) as RelayRestState;
-    return { raised: raised === 1, state };
+    return { raised: raised === 1, state, ms: ms ?? 0 };
   }
 
   /** May a sender use `relay` now: open, this caller probes, or wait (and how long). */

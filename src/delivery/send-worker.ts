@@ -60,6 +60,8 @@ export interface SendWorkerOptions {
   onDatabaseLost?: (err: DatabaseUnavailableError) => void;
   /** Shared by the process's users of the database (default: one for this worker). */
   outage?: OutageGuard;
+  /** How long a relay rests after a reputation, spam or authentication refusal (default SEND_BLOCK_REST_SECONDS). */
+  blockRestMs?: number;
   /** Resume scan period; 0 disables the periodic scan (the start scan still runs). */
   scanIntervalMs?: number;
   /** Run a resume scan when the worker starts (default true). */
@@ -157,6 +159,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
   // they are written.
   const outage = deps.outage ?? createOutageGuard({ log, graceMs: env.DATABASE_OUTAGE_GRACE_SECONDS * 1000 });
   const guarded = <T>(what: string, fn: () => Promise<T>) => outage.run(what, fn);
+  const blockRest = deps.blockRestMs ?? env.SEND_BLOCK_REST_SECONDS * 1000;
   let stopping = false;
 
   const issueInfo = new Map<number, IssueInfo>();
@@ -273,6 +276,8 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     inconclusive: boolean;
     /** The lowest id the pool gave back unsent (it goes round again); Infinity when none. */
     unsentMin: number;
+    /** A block rests the relay at least this long (0: the usual rest). */
+    restMinMs: number;
     /** markSending took fewer rows than asked: the issue was paused or cancelled. */
     stopped: boolean;
   }
@@ -299,6 +304,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       startedAt: Date.now(),
       inconclusive: false,
       unsentMin: Number.POSITIVE_INFINITY,
+      restMinMs: 0,
       stopped: false,
     };
     const onWire = await guarded('mark_sending', () =>
@@ -384,6 +390,17 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
               break;
             }
             case 'fail':
+              out.results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
+              break;
+            case 'fail-block':
+              // Refused for our reputation, content or authentication: the row fails (the reader
+              // stays), and the relay rests at least SEND_BLOCK_REST_SECONDS.
+              out.rest ??= {
+                reason: c.errorClass ?? 'blocked',
+                reply: base.smtpResponse,
+                smtpCode: c.smtpCode,
+              };
+              out.restMinMs = blockRest;
               out.results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
               break;
             case 'fail-suppress':
@@ -491,18 +508,25 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
   }
 
   /** A relay's rest began, lengthened or ended: one log line with the relay's own words. */
-  async function afterGroup(transport: Transport, out: GroupOutcome, probe: boolean): Promise<void> {
+  async function afterGroup(
+    issueId: number,
+    transport: Transport,
+    out: GroupOutcome,
+    probe: boolean,
+  ): Promise<void> {
     const name = transport.spec.name;
     if (out.rest) {
-      const { raised, state } = await rests.rest(name, out.rest, out.startedAt);
+      const { raised, state, ms } = await rests.rest(name, out.rest, out.startedAt, out.restMinMs);
       if (raised) {
         log.warn(
           {
-            event: 'delivery.relay.resting',
+            event: out.restMinMs ? 'delivery.relay.blocked' : 'delivery.relay.resting',
             transport: name,
             reason: state.reason,
+            issueId,
             reply: state.reply,
-            ms: state.until - Date.now(),
+            smtpCode: out.rest.smtpCode ?? null,
+            ms,
             level: state.level,
           },
           `relay ${name} rests: ${state.reply ?? state.reason}`,
@@ -617,7 +641,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         const out = await set.window(transport)(() =>
           sendGroup(issueId, info, transport, templatesOf, group),
         );
-        await afterGroup(transport, out, probe);
+        await afterGroup(issueId, transport, out, probe);
         for (const address of out.suppress) {
           await guarded('suppress', () =>
             deps.content.suppress(db, { kind: 'address', value: address, reason: 'smtp_rejected' }),

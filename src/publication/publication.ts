@@ -23,6 +23,9 @@ export interface PublicationPatch {
   postalAddress?: string | null;
   trackingEnabled?: boolean;
   listId?: string | null;
+  /** Bounce policy: N soft-bounced issues in a row, within the last M, suppress a reader. */
+  softBounceLimit?: number;
+  softBounceIssues?: number;
 }
 
 /** Splits `Name <addr@host>` (or a bare address) into its parts. */
@@ -73,7 +76,16 @@ export async function updatePublication(db: Db, patch: PublicationPatch): Promis
   if (patch.locale !== undefined && !LOCALES.includes(patch.locale)) {
     throw new PublicationInputError(`Locale must be one of ${LOCALES.join(', ')}`);
   }
+  for (const [name, v] of [
+    ['soft bounce limit', patch.softBounceLimit],
+    ['soft bounce issues', patch.softBounceIssues],
+  ] as const) {
+    if (v !== undefined && (!Number.isInteger(v) || v < 1 || v > 50))
+      throw new PublicationInputError(`The ${name} must be a whole number from 1 to 50 (got ${v})`);
+  }
   const values: Record<string, unknown> = {};
+  if (patch.softBounceLimit !== undefined) values.soft_bounce_limit = patch.softBounceLimit;
+  if (patch.softBounceIssues !== undefined) values.soft_bounce_issues = patch.softBounceIssues;
   if (patch.name !== undefined) values.name = patch.name;
   if (patch.locale !== undefined) values.locale = patch.locale;
   if (patch.timeZone !== undefined) values.time_zone = patch.timeZone;
@@ -90,7 +102,14 @@ export async function updatePublication(db: Db, patch: PublicationPatch): Promis
     .set({ ...values, updated_at: new Date() })
     .where('id', '=', 1)
     .returningAll()
-    .executeTakeFirst();
+    .executeTakeFirst()
+    .catch((err: { constraint?: string }) => {
+      if (err.constraint === 'publication_soft_bounce_window')
+        throw new PublicationInputError(
+          'The soft bounce limit cannot be larger than the issues it counts over',
+        );
+      throw err;
+    });
   if (!row)
     throw new Error('No publication yet: run a command that creates it (e.g. `gazette publication show`)');
   return row;

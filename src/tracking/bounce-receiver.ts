@@ -14,7 +14,7 @@ export function deliveryIdFromVerp(address: string | undefined, domain?: string)
   return Number(m[1]);
 }
 
-/** Turns a parsed report into the feedback records it implies (none for success or relay notices). */
+/** Turns a parsed report into the feedback records it implies (none for delays, auto-replies, notices). */
 export function feedbackFromReport(
   report: ParsedReport,
   envelopeTo: string[],
@@ -32,26 +32,28 @@ export function feedbackFromReport(
     ...(verp !== undefined ? { deliveryId: verp } : {}),
     ...(report.originalMessageId ? { messageId: report.originalMessageId } : {}),
   };
-  if (report.kind === 'arf') {
+  if (report.kind === 'complaint') {
     return [
       {
         kind: 'complaint',
         channel: 'arf',
         feedbackType: report.feedbackType ?? 'abuse',
+        ...(report.userAgent ? { userAgent: report.userAgent } : {}),
         ...common,
         ...(report.originalRcptTo ? { recipient: report.originalRcptTo } : {}),
       },
     ];
   }
-  if (report.kind !== 'dsn') return [];
+  if (report.kind !== 'bounce') return [];
   return report.recipients
-    .filter((r) => r.severity !== 'none')
+    .filter((r) => r.action === 'failed')
     .map((r) => {
-      const recipient = r.originalRecipient ?? r.finalRecipient;
+      const recipient = r.originalRecipient ?? r.address;
       return {
         kind: 'bounce' as const,
-        severity: r.severity as 'hard' | 'soft',
-        channel: 'dsn',
+        severity: r.hard ? ('hard' as const) : ('soft' as const),
+        reason: r.reason,
+        channel: report.format === 'text' ? 'text' : 'dsn',
         ...common,
         ...(recipient ? { recipient } : {}),
         ...(r.status ? { status: r.status } : {}),
@@ -66,12 +68,12 @@ export async function handleInboundReport(
   raw: Buffer | string,
   envelopeTo: string[],
 ): Promise<FeedbackOutcome[]> {
-  const report = await parseReport(raw);
+  const report = parseReport(raw);
   const feedback = feedbackFromReport(report, envelopeTo, deps.bounceDomain);
   if (!feedback.length) {
     deps.log.info(
-      { event: 'tracking.inbound.ignored', kind: report.kind },
-      'inbound message is not a bounce or complaint',
+      { event: 'tracking.inbound.ignored', kind: report.kind, format: report.format },
+      'inbound message is not a bounce or complaint (delay notices and auto-replies are not bounces)',
     );
   }
   const out: FeedbackOutcome[] = [];

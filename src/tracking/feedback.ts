@@ -1,8 +1,17 @@
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import { normalizeEmail } from '../../subscribers/email.js';
 import { markBounced, markComplained } from '../../subscribers/lifecycle.js';
 import type { Db } from '../db/schema.js';
+import { isBounceReason } from '../delivery/reasons.js';
 import type { Logger } from '../log.js';
+import {
+  bounceVerdict,
+  complaintVerdict,
+  DEFAULT_SOFT_BOUNCE,
+  type IssueOutcome,
+  type SoftBounceSettings,
+} from './suppression-policy.js';
 
 /**
  * Bounces and complaints from every channel (inbound DSN/ARF, SES, Mailgun) in one model, so a
@@ -23,6 +32,10 @@ export interface MailFeedback {
   status?: string;
   diagnostic?: string;
   feedbackType?: string;
+  /** Bounces: the reason (delivery/reasons.ts); a `hard` severity means the reason is a hard one. */
+  reason?: string;
+  /** Complaints: the feedback loop's User-Agent (tells known loops' `other` reports apart). */
+  userAgent?: string;
   occurredAt: Date;
 }
 
@@ -141,11 +154,7 @@ export async function recordFeedback(db: Db, log: Logger, fb: MailFeedback): Pro
       issue_id: found.issueId,
       subscriber_id: found.subscriberId,
       dedupe_key: dedupeKey,
-      detail: JSON.stringify({
-        channel: fb.channel,
-        ...(fb.status ? { status: fb.status } : {}),
-        ...(fb.diagnostic ? { diagnostic: fb.diagnostic.slice(0, 500) } : {}),
-      }) as unknown as Record<string, unknown>,
+      detail: JSON.stringify(evidenceOf(fb)) as unknown as Record<string, unknown>,
       occurred_at: fb.occurredAt,
     })
     .onConflict((oc) => oc.column('dedupe_key').doNothing())
@@ -158,11 +167,30 @@ export async function recordFeedback(db: Db, log: Logger, fb: MailFeedback): Pro
     );
     return { result: 'duplicate', deliveryId: found.id };
   }
+  const evidence = { evidence: evidenceOf(fb), eventId: Number(inserted.id) };
   let suppressed = false;
-  if (fb.kind === 'complaint')
-    suppressed = await markComplained(db, found.subscriberId, { now: fb.occurredAt });
-  else if (fb.severity === 'hard')
-    suppressed = await markBounced(db, found.subscriberId, { now: fb.occurredAt });
+  let why: string;
+  if (fb.kind === 'complaint') {
+    const verdict = complaintVerdict(fb.feedbackType, fb.userAgent ?? fb.channel);
+    why = verdict.why;
+    if (verdict.suppress)
+      suppressed = await markComplained(db, found.subscriberId, { now: fb.occurredAt, ...evidence });
+  } else {
+    const reason = fb.reason && isBounceReason(fb.reason) ? fb.reason : 'undetermined';
+    const settings = await softBounceSettings(db);
+    const hard = fb.severity === 'hard';
+    const history = hard ? [] : await issueHistory(db, found.subscriberId, settings.issues);
+    const verdict = bounceVerdict({ reason, failed: true, hard }, history, settings);
+    why = verdict.why;
+    if (verdict.suppress) {
+      suppressed = await markBounced(db, found.subscriberId, {
+        now: fb.occurredAt,
+        soft: verdict.why === 'soft_bounce',
+        bounceReason: reason,
+        ...evidence,
+      });
+    }
+  }
   log.info(
     {
       event: `tracking.${fb.kind}.recorded`,
@@ -170,9 +198,44 @@ export async function recordFeedback(db: Db, log: Logger, fb: MailFeedback): Pro
       severity: fb.severity,
       deliveryId: found.id,
       subscriberId: found.subscriberId,
+      reason: fb.reason,
       suppressed,
+      why,
     },
     `${fb.kind} recorded`,
   );
   return { result: 'recorded', deliveryId: found.id, suppressed };
+}
+
+/** What a suppression keeps as evidence and the event records as its detail. */
+function evidenceOf(fb: MailFeedback): Record<string, unknown> {
+  return {
+    channel: fb.channel,
+    ...(fb.reason ? { reason: fb.reason } : {}),
+    ...(fb.status ? { status: fb.status } : {}),
+    ...(fb.diagnostic ? { diagnostic: fb.diagnostic.slice(0, 500) } : {}),
+    ...(fb.feedbackType ? { feedbackType: fb.feedbackType } : {}),
+  };
+}
+
+async function softBounceSettings(db: Db): Promise<SoftBounceSettings> {
+  const row = await db
+    .selectFrom('publication')
+    .select(['soft_bounce_limit', 'soft_bounce_issues'])
+    .executeTakeFirst();
+  return row ? { limit: row.soft_bounce_limit, issues: row.soft_bounce_issues } : DEFAULT_SOFT_BOUNCE;
+}
+
+/** The reader's latest issues, newest first: accepted, soft-bounced (reported or refused at send), engaged. */
+async function issueHistory(db: Db, subscriberId: number, issues: number): Promise<IssueOutcome[]> {
+  const rows = await sql<{ accepted: boolean; soft: boolean; engaged: boolean }>`
+    SELECT d.state = 'accepted' AS accepted,
+      (d.state = 'failed' AND d.error_class IS NOT NULL AND d.error_class <> 'bad_address')
+        OR EXISTS (SELECT 1 FROM events e WHERE e.delivery_id = d.id AND e.type = 'bounce') AS soft,
+      EXISTS (SELECT 1 FROM events e WHERE e.delivery_id = d.id AND e.type IN ('open', 'click')) AS engaged
+    FROM deliveries d
+    WHERE d.subscriber_id = ${subscriberId} AND d.state IN ('accepted', 'failed')
+    ORDER BY d.issue_id DESC, d.id DESC
+    LIMIT ${issues}`.execute(db);
+  return rows.rows.map((r) => ({ accepted: r.accepted, softBounced: r.soft, engaged: r.engaged }));
 }

@@ -1,5 +1,34 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { type BounceReason, isHardReason } from '../delivery/reasons.js';
+import { readReply } from '../delivery/reply-rules.js';
 import type { MailFeedback } from './feedback.js';
+
+/**
+ * A provider's bounce read like any other: the reason from its status and words; it stays hard
+ * only when the provider says permanent and the words do not say something passing (mailbox full,
+ * throttled, blocked). A permanent bounce with no readable words keeps the provider's verdict.
+ */
+function providerBounce(
+  permanent: boolean,
+  status: string | undefined,
+  diagnostic: string | undefined,
+  hint?: BounceReason,
+): { severity: 'hard' | 'soft'; reason: BounceReason } {
+  const read = readReply({ status, text: diagnostic ?? '' }).reason;
+  const reason = read === 'undetermined' && hint ? hint : read;
+  return {
+    severity: permanent && (isHardReason(reason) || reason === 'undetermined') ? 'hard' : 'soft',
+    reason,
+  };
+}
+
+const SES_SUBTYPES: Record<string, BounceReason> = {
+  NoEmail: 'user_unknown',
+  MailboxFull: 'mailbox_full',
+  MessageTooLarge: 'message_too_big',
+  ContentRejected: 'spam_content',
+  AttachmentRejected: 'spam_content',
+};
 
 /**
  * Provider webhooks mapped to the one feedback model (see feedback.ts). Only bounces and
@@ -42,7 +71,8 @@ export function feedbackFromSes(message: unknown, snsMessageId: string): MailFee
   const base = { channel: 'ses', ...(messageId ? { messageId } : {}) };
   if (type === 'Bounce') {
     const b = obj(m.bounce);
-    const severity = str(b.bounceType) === 'Permanent' ? ('hard' as const) : ('soft' as const);
+    const permanent = str(b.bounceType) === 'Permanent';
+    const hint = SES_SUBTYPES[str(b.bounceSubType) ?? ''];
     const reportId = str(b.feedbackId) ?? snsMessageId;
     const recipients = Array.isArray(b.bouncedRecipients) ? b.bouncedRecipients.map(obj) : [];
     return recipients.map((r) => {
@@ -51,7 +81,7 @@ export function feedbackFromSes(message: unknown, snsMessageId: string): MailFee
       const diagnostic = str(r.diagnosticCode);
       return {
         kind: 'bounce' as const,
-        severity,
+        ...providerBounce(permanent, status, diagnostic, hint),
         ...base,
         reportId: `${reportId}:${recipient ?? ''}`,
         occurredAt: date(b.timestamp),
@@ -124,7 +154,11 @@ export function feedbackFromMailgun(eventData: unknown): MailFeedback[] {
     return [
       {
         kind: 'bounce',
-        severity: str(e.severity) === 'permanent' ? 'hard' : 'soft',
+        ...providerBounce(
+          str(e.severity) === 'permanent',
+          /^\d\.\d{1,3}\.\d{1,3}/.exec(str(ds['enhanced-code']) ?? '')?.[0],
+          [code, diagnostic].filter((x) => x !== undefined).join(' '),
+        ),
         ...base,
         ...(code !== undefined ? { status: String(code) } : {}),
         ...(diagnostic ? { diagnostic } : {}),

@@ -1,29 +1,47 @@
-import { type HeaderValue, simpleParser } from 'mailparser';
+import { type BounceReason, isHardReason } from '../delivery/reasons.js';
+import { readReply } from '../delivery/reply-rules.js';
+import { type MimeNode, parseHeaderBlock, parseMime, plainText } from './mime-tree.js';
+import { plainRecipients } from './plain-bounces.js';
 
 /**
- * Parses bounce reports (RFC 3464 delivery status notifications) and abuse reports (RFC 5965 ARF).
- * mailparser reads the message and its headers; it does not expose the machine-readable
- * message/delivery-status and message/feedback-report parts, so those parts of the
- * multipart/report are split out here and their fields read as RFC 822-style header groups.
+ * Reads one inbound message and says what it is: a bounce, a complaint (RFC 5965 ARF), a delay
+ * notice, an auto-reply, or none of these. Delay notices and auto-replies are recognised so that
+ * they are never counted as bounces.
+ *
+ * Bounces come as RFC 3464 delivery-status parts (inside RFC 3462/6522 multipart/report, or a
+ * forward of one), with their field groups in any order, merged, or without the message-level
+ * group; or as text written for people, with or without X-Failed-Recipients (plain-bounces.ts).
+ * Each failed recipient gets a reason from the one taxonomy (delivery/reasons.ts) read from its
+ * status and the remote server's words (delivery/reply-rules.ts), and `hard` only when that reason
+ * says the address cannot receive mail.
  */
 
-export interface DsnRecipient {
-  finalRecipient?: string;
+export type ReportKind = 'bounce' | 'complaint' | 'delay' | 'auto-reply' | 'none';
+
+export interface ReportRecipient {
+  address?: string;
   originalRecipient?: string;
-  action?: string;
+  /** RFC 3464 Action: failed, delayed, delivered, relayed, expanded. */
+  action: string;
   status?: string;
   diagnostic?: string;
-  severity: 'hard' | 'soft' | 'none';
+  reason: BounceReason;
+  hard: boolean;
 }
 
 export interface ParsedReport {
-  kind: 'dsn' | 'arf' | 'other';
+  kind: ReportKind;
+  /** How it was read: a delivery-status part, a feedback report, text, or headers only. */
+  format: 'dsn' | 'arf' | 'text' | 'none';
+  /** For text bounces: the layout found (exim, sendmail, qmail-style blocks, chinese…). */
+  family?: string;
   /** The report's own Message-ID (used to recognise a replayed report). */
   reportId?: string;
   date?: Date;
-  recipients: DsnRecipient[];
+  recipients: ReportRecipient[];
   /** ARF fields. */
   feedbackType?: string;
+  userAgent?: string;
   originalMailFrom?: string;
   originalRcptTo?: string;
   /** Message-ID of the message the report is about (from the returned headers). */
@@ -32,213 +50,252 @@ export interface ParsedReport {
   originalReturnPath?: string;
 }
 
-type Fields = Map<string, string>;
-
 /** Header-style field groups separated by blank lines, with folded lines joined. */
-export function parseFieldGroups(text: string): Fields[] {
-  const groups: Fields[] = [];
-  for (const block of text.replace(/\r\n/g, '\n').split(/\n[ \t]*\n/)) {
-    const fields: Fields = new Map();
-    let last: string | undefined;
-    for (const line of block.split('\n')) {
-      if (/^[ \t]/.test(line) && last) {
-        fields.set(last, `${fields.get(last)} ${line.trim()}`);
-        continue;
-      }
-      const m = /^([A-Za-z0-9-]+)\s*:\s*(.*)$/.exec(line);
-      if (!m) continue;
-      last = (m[1] as string).toLowerCase();
-      if (!fields.has(last)) fields.set(last, (m[2] as string).trim());
-    }
-    if (fields.size) groups.push(fields);
-  }
-  return groups;
+export function parseFieldGroups(text: string): Map<string, string>[] {
+  return text
+    .replace(/\r\n?/g, '\n')
+    .split(/\n[ \t]*\n/)
+    .map(parseHeaderBlock)
+    .filter((g) => g.size > 0);
 }
 
 /** `rfc822; someone@example.com` → `someone@example.com`. */
-function addressOf(value: string | undefined): string | undefined {
+export function addressOf(value: string | undefined): string | undefined {
   if (!value) return undefined;
   const v = value.includes(';') ? value.slice(value.indexOf(';') + 1) : value;
-  const addr = v.trim().replace(/^<|>$/g, '').trim().toLowerCase();
-  return addr.includes('@') ? addr : undefined;
+  const angle = /<([^<>]+@[^<>]+)>/.exec(v)?.[1];
+  const addr = (angle ?? v).trim().replace(/^<|>$/g, '').trim().toLowerCase();
+  return /^[^\s@]+@[^\s@]+$/.test(addr) ? addr : undefined;
 }
 
-/** RFC 3464: the Status class decides (5 = permanent, 4 = transient); Action says whether it failed at all. */
-export function classifyDsn(
-  action: string | undefined,
-  status: string | undefined,
-): 'hard' | 'soft' | 'none' {
-  const a = (action ?? '').trim().toLowerCase();
-  if (a === 'delivered' || a === 'relayed' || a === 'expanded') return 'none';
-  const cls = /^\s*([245])\.\d{1,3}\.\d{1,3}/.exec(status ?? '')?.[1];
-  if (a === 'delayed') return 'soft';
-  if (cls === '5') return 'hard';
-  if (cls === '4') return 'soft';
-  if (cls === '2') return 'none';
-  return a === 'failed' ? 'hard' : 'soft';
+const stripId = (id: string) => id.trim().replace(/^<|>$/g, '').trim();
+
+const FAILURE_SUBJECT =
+  /undeliver|delivery (?:status notification(?! \(delay)|failure|has failed|failed|problem)|returned mail|returned to sender|failure notice|mail delivery failed|could not be delivered|non[- ]?deliver|not delivered|mail system error|mail delivery status|系统退信|退信|投递失败|发送失败|无法投递|未能送达|未送达|退回/i;
+const DAEMON_FROM =
+  /mailer[-_ ]?daemon|postmaster|courier mail server|mail ?delivery (?:sub)?system|mail administrator|MAILER_DAEMON|系统管理员|邮件系统/i;
+const DELAY_SUBJECT =
+  /delay|warning: (?:could not send|message .* delayed)|still being retried|not (?:yet )?been delivered|延迟|延时/i;
+const DELAY_BODY =
+  /will (?:continue to )?(?:be )?retr(?:y|ied)|has been delayed|is delayed|no action is required on your part|still trying|delivery attempts will continue|仍在尝试|将继续尝试/i;
+const AUTO_SUBJECT =
+  /^(?:auto(?:matic)?[- ]?(?:reply|response|antwort)|out of (?:the )?office|away from (?:my|the) office|vacation|自动回复|自動回覆|自动答复|休假|réponse automatique|abwesenheit)/i;
+
+function returnedHeaders(node: MimeNode | undefined): Map<string, string> | undefined {
+  if (!node) return undefined;
+  if (node.message) return node.message.headers;
+  if (node.type === 'text/rfc822-headers' || node.type === 'message/global-headers')
+    return parseHeaderBlock(node.text.replace(/\r\n?/g, '\n').split(/\n\n/)[0] ?? '');
+  return undefined;
 }
 
-interface RawPart {
-  contentType: string;
-  body: string;
-}
-
-function decodeBody(body: string, encoding: string | undefined): string {
-  const enc = (encoding ?? '').trim().toLowerCase();
-  if (enc === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
-  if (enc === 'quoted-printable') {
-    const bytes = body
-      .replace(/=\r?\n/g, '')
-      .replace(/=([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(Number.parseInt(h, 16)));
-    return Buffer.from(bytes, 'latin1').toString('utf8');
-  }
-  return body;
-}
-
-/** The direct children of a multipart body (one level: the report parts sit at the top). */
-function splitMultipart(raw: string, boundary: string): RawPart[] {
-  const text = raw.replace(/\r\n/g, '\n');
-  const headerEnd = text.indexOf('\n\n');
-  const body = headerEnd >= 0 ? text.slice(headerEnd + 2) : text;
-  const delimiter = `--${boundary}`;
-  const parts: RawPart[] = [];
-  const chunks = body.split(
-    new RegExp(`^${delimiter.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?:--)?[ \\t]*$`, 'm'),
-  );
-  for (const chunk of chunks.slice(1)) {
-    const c = chunk.replace(/^\n/, '');
-    const end = c.indexOf('\n\n');
-    const head = end >= 0 ? c.slice(0, end) : c;
-    const partBody = end >= 0 ? c.slice(end + 2) : '';
-    const headers = parseFieldGroups(head)[0] ?? new Map<string, string>();
-    const contentType =
-      (headers.get('content-type') ?? 'text/plain').split(';')[0]?.trim().toLowerCase() ?? 'text/plain';
-    if (!head.trim() && !partBody.trim()) continue;
-    parts.push({ contentType, body: decodeBody(partBody, headers.get('content-transfer-encoding')) });
-  }
-  return parts;
-}
-
-function headerText(value: HeaderValue | undefined): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value === 'string') return value;
-  if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map(String).join(', ');
-  if (typeof value === 'object' && 'text' in value) return String((value as { text: unknown }).text);
-  if (typeof value === 'object' && 'value' in value) return String((value as { value: unknown }).value);
-  return String(value);
-}
-
-async function originalHeaders(text: string): Promise<{ messageId?: string; returnPath?: string }> {
-  // Only the headers matter; parse them as a message on their own.
-  const end = text.replace(/\r\n/g, '\n').indexOf('\n\n');
-  const head = end >= 0 ? text.slice(0, end + 1) : text;
-  const parsed = await simpleParser(`${head}\n`, {
-    skipHtmlToText: true,
-    skipTextToHtml: true,
-    skipImageLinks: true,
-  });
-  const returnPath = addressOf(headerText(parsed.headers.get('return-path')));
-  return {
-    ...(parsed.messageId ? { messageId: parsed.messageId.replace(/^<|>$/g, '') } : {}),
-    ...(returnPath ? { returnPath } : {}),
+/** The report parts of a message, searching forwarded messages too; the part's parent holds the returned message. */
+function findReportParts(root: MimeNode): { parent: MimeNode; part: MimeNode }[] {
+  const found: { parent: MimeNode; part: MimeNode }[] = [];
+  const visit = (node: MimeNode, depth: number) => {
+    if (depth > 8) return;
+    for (const c of node.children) {
+      if (
+        c.type === 'message/delivery-status' ||
+        c.type === 'message/global-delivery-status' ||
+        c.type === 'message/feedback-report'
+      ) {
+        found.push({ parent: node, part: c });
+      } else visit(c, depth + 1);
+    }
+    // A forward: the report is the enclosed message.
+    if (node.message && !found.length) visit(node.message, depth + 1);
   };
+  visit(root, 0);
+  return found;
 }
 
-/**
- * Reads one inbound report. Non-standard bounces (old Exim, some appliances) have no
- * delivery-status part; for those the X-Failed-Recipients header and the text's wording decide.
- */
-export async function parseReport(raw: Buffer | string): Promise<ParsedReport> {
-  const text = typeof raw === 'string' ? raw : raw.toString('utf8');
-  const parsed = await simpleParser(text, {
-    skipHtmlToText: true,
-    skipTextToHtml: true,
-    skipImageLinks: true,
-  });
-  const ct = parsed.headers.get('content-type') as
-    | { value?: string; params?: Record<string, string> }
-    | undefined;
-  const report: ParsedReport = {
-    kind: 'other',
-    recipients: [],
-    ...(parsed.messageId ? { reportId: parsed.messageId.replace(/^<|>$/g, '') } : {}),
-    ...(parsed.date ? { date: parsed.date } : {}),
-  };
-  const boundary = ct?.params?.boundary;
-  const parts =
-    ct?.value?.toLowerCase().startsWith('multipart/') && boundary ? splitMultipart(text, boundary) : [];
+const MESSAGE_LEVEL = new Set([
+  'reporting-mta',
+  'dsn-gateway',
+  'received-from-mta',
+  'arrival-date',
+  'original-envelope-id',
+  'x-original-message-id',
+]);
 
-  for (const part of parts) {
-    if (
-      part.contentType === 'message/delivery-status' ||
-      part.contentType === 'message/global-delivery-status'
-    ) {
-      report.kind = 'dsn';
-      const groups = parseFieldGroups(part.body);
-      const perMessage = groups[0];
-      const xOriginal = perMessage?.get('x-original-message-id');
-      if (xOriginal && !report.originalMessageId) report.originalMessageId = xOriginal.replace(/^<|>$/g, '');
-      for (const g of groups.slice(1)) {
-        if (!g.has('action') && !g.has('status') && !g.has('final-recipient')) continue;
-        const finalRecipient = addressOf(g.get('final-recipient'));
-        const originalRecipient = addressOf(g.get('original-recipient'));
-        const action = g.get('action')?.toLowerCase();
-        const status = g.get('status');
-        const diagnostic = g.get('diagnostic-code');
-        report.recipients.push({
-          severity: classifyDsn(action, status),
-          ...(finalRecipient ? { finalRecipient } : {}),
-          ...(originalRecipient ? { originalRecipient } : {}),
-          ...(action ? { action } : {}),
-          ...(status ? { status: status.split(/\s/)[0] as string } : {}),
-          ...(diagnostic ? { diagnostic } : {}),
-        });
-      }
-    } else if (part.contentType === 'message/feedback-report') {
-      report.kind = 'arf';
-      const fields = parseFieldGroups(part.body)[0] ?? new Map<string, string>();
-      report.feedbackType = (fields.get('feedback-type') ?? 'abuse').toLowerCase();
+function recipientFrom(fields: Map<string, string>): ReportRecipient | undefined {
+  const address = addressOf(fields.get('final-recipient')) ?? addressOf(fields.get('x-actual-recipient'));
+  const originalRecipient = addressOf(fields.get('original-recipient'));
+  const status = /\d\.\d{1,3}\.\d{1,3}/.exec(fields.get('status') ?? '')?.[0];
+  const diagnostic = fields.get('diagnostic-code')?.replace(/^\s*[A-Za-z-]+\s*;\s*/, '');
+  let action = fields.get('action')?.toLowerCase().split(/\s/)[0];
+  if (!address && !originalRecipient && !action && !status) return undefined;
+  action ??= status?.startsWith('4') ? 'delayed' : status?.startsWith('2') ? 'delivered' : 'failed';
+  return withReason({
+    action,
+    ...(address ? { address } : {}),
+    ...(originalRecipient ? { originalRecipient } : {}),
+    ...(status ? { status } : {}),
+    ...(diagnostic ? { diagnostic } : {}),
+  });
+}
+
+function withReason(r: Omit<ReportRecipient, 'reason' | 'hard'>, context?: string): ReportRecipient {
+  const code = /^\s*([45]\d\d)\b/.exec(r.diagnostic ?? '')?.[1];
+  let reason = readReply({
+    ...(code ? { code: Number(code) } : {}),
+    status: r.status,
+    text: r.diagnostic ?? '',
+  }).reason;
+  if (reason === 'undetermined' && context) reason = readReply({ status: r.status, text: context }).reason;
+  if (r.action === 'delayed' && reason === 'undetermined') reason = 'system_error';
+  const failed = r.action === 'failed';
+  return { ...r, reason, hard: failed && isHardReason(reason) };
+}
+
+function kindOf(recipients: ReportRecipient[]): ReportKind {
+  if (recipients.some((r) => r.action === 'failed')) return 'bounce';
+  if (recipients.some((r) => r.action === 'delayed')) return 'delay';
+  return 'none';
+}
+
+/** Reads one inbound message (see the module comment). Never throws on odd input: it says `none`. */
+export function parseReport(raw: Buffer | string): ParsedReport {
+  const root = parseMime(raw);
+  const h = root.headers;
+  const report: ParsedReport = { kind: 'none', format: 'none', recipients: [] };
+  const reportId = h.get('message-id');
+  if (reportId) report.reportId = stripId(reportId);
+  const date = h.get('date') ? new Date(h.get('date') as string) : undefined;
+  if (date && !Number.isNaN(date.getTime())) report.date = date;
+
+  const parts = findReportParts(root);
+  let returned: Map<string, string> | undefined;
+  for (const { parent, part } of parts) {
+    returned ??= parent.children.map(returnedHeaders).find((x) => x !== undefined);
+    const groups = parseFieldGroups(part.text);
+    if (part.type === 'message/feedback-report') {
+      report.format = 'arf';
+      report.kind = 'complaint';
+      const fields = new Map<string, string>();
+      for (const g of groups) for (const [k, v] of g) if (!fields.has(k)) fields.set(k, v);
+      report.feedbackType = (fields.get('feedback-type') ?? 'abuse').trim().toLowerCase();
+      const ua = fields.get('user-agent');
+      if (ua) report.userAgent = ua;
       const mailFrom = addressOf(fields.get('original-mail-from'));
-      const rcptTo = addressOf(fields.get('original-rcpt-to'));
+      const rcptTo = addressOf(fields.get('original-rcpt-to')) ?? addressOf(fields.get('removed-recipient'));
       if (mailFrom) report.originalMailFrom = mailFrom;
       if (rcptTo) report.originalRcptTo = rcptTo;
-    } else if (
-      part.contentType === 'message/rfc822' ||
-      part.contentType === 'text/rfc822-headers' ||
-      part.contentType === 'message/global'
-    ) {
-      const orig = await originalHeaders(part.body);
-      if (orig.messageId) report.originalMessageId = orig.messageId;
-      if (orig.returnPath) report.originalReturnPath = orig.returnPath;
+      continue;
+    }
+    report.format = 'dsn';
+    for (const g of groups) {
+      const xOriginal = g.get('x-original-message-id');
+      if (xOriginal && !report.originalMessageId) report.originalMessageId = stripId(xOriginal);
+      // A group with recipient fields is a recipient, whether or not message-level fields share it (AOL).
+      const onlyMessageLevel = [...g.keys()].every((k) => MESSAGE_LEVEL.has(k) || k.startsWith('x-'));
+      if (onlyMessageLevel && !g.has('x-actual-recipient')) continue;
+      const r = recipientFrom(g);
+      if (r) report.recipients.push(r);
     }
   }
 
-  if (report.kind === 'other') {
-    const failed = headerText(parsed.headers.get('x-failed-recipients'));
-    if (failed) {
-      report.kind = 'dsn';
-      const body = parsed.text ?? '';
-      const temporary = /temporar|delayed|will (?:be )?retr/i.test(body) && !/permanent error/i.test(body);
-      const code = /\b([45]\.\d{1,3}\.\d{1,3})\b/.exec(body)?.[1];
-      for (const r of failed.split(',')) {
-        const finalRecipient = addressOf(r);
-        report.recipients.push({
-          severity: temporary ? 'soft' : 'hard',
-          ...(finalRecipient ? { finalRecipient } : {}),
-          action: temporary ? 'delayed' : 'failed',
-          ...(code ? { status: code } : {}),
-        });
-      }
-      // Legacy bounces quote the original headers in the text.
-      const mid = /^Message-ID:\s*<([^>]+)>/im.exec(body)?.[1];
-      if (mid) report.originalMessageId = mid;
+  const body = () => plainText(root);
+  const failedHeader = h.get('x-failed-recipients');
+  if (report.format === 'dsn' && !report.recipients.some((r) => r.address || r.originalRecipient)) {
+    // Status without an address (some appliances): the address comes from the header or the text.
+    const addrs =
+      failedHeader
+        ?.split(',')
+        .map(addressOf)
+        .filter((a): a is string => !!a) ?? [];
+    const text = plainRecipients(body());
+    const first = report.recipients[0];
+    report.recipients = (
+      addrs.length ? addrs : (text?.recipients.map((r) => r.address.toLowerCase()) ?? [])
+    ).map((address) => withReason({ ...(first ?? { action: 'failed' }), address }, body()));
+  }
+
+  if (report.format === 'none') {
+    const subject = h.get('subject') ?? '';
+    const from = h.get('from') ?? '';
+    const bounceLike = !!failedHeader || FAILURE_SUBJECT.test(subject) || DAEMON_FROM.test(from);
+    const autoReply =
+      /auto-replied|auto-notified/i.test(h.get('auto-submitted') ?? '') ||
+      h.has('x-autoreply') ||
+      h.has('x-autorespond') ||
+      /auto[_-]reply/i.test(h.get('precedence') ?? '') ||
+      AUTO_SUBJECT.test(subject.trim());
+    if (
+      bounceLike &&
+      !(autoReply && !failedHeader && !DAEMON_FROM.test(from) && !FAILURE_SUBJECT.test(subject))
+    ) {
+      readTextBounce(report, root, body(), { subject, failedHeader });
+    } else if (autoReply) {
+      report.kind = 'auto-reply';
+    }
+  } else if (report.format === 'dsn') {
+    report.kind = kindOf(report.recipients);
+  }
+
+  returned ??= root.children.map(returnedHeaders).find((x) => x !== undefined);
+  if (returned) {
+    const mid = returned.get('message-id');
+    if (mid && !report.originalMessageId) report.originalMessageId = stripId(mid);
+    const rp = addressOf(returned.get('return-path'));
+    if (rp) report.originalReturnPath = rp;
+    if (report.kind === 'complaint' && !report.originalRcptTo) {
+      const to = addressOf(returned.get('to'));
+      if (to) report.originalRcptTo = to;
+    }
+    if (report.kind === 'bounce' && report.recipients.length === 0) {
+      const to = addressOf(returned.get('to'));
+      if (to) report.recipients.push(withReason({ action: 'failed', address: to }, body()));
     }
   }
-  if (!report.originalMessageId) {
-    // Exchange and Gmail also thread the bounce to the original.
-    const ref = headerText(parsed.headers.get('in-reply-to'));
-    if (ref && report.kind !== 'other') report.originalMessageId = ref.replace(/^<|>$/g, '').trim();
+  if (!report.originalMessageId && report.kind !== 'none') {
+    // Legacy bounces quote the original headers in the text; Exchange and Gmail also thread it.
+    const quoted = /^\s*Message-ID:\s*<([^>]+)>/im.exec(body())?.[1];
+    const ref = h.get('in-reply-to') ?? h.get('references')?.split(/\s+/).pop();
+    const id = quoted ?? (ref ? stripId(ref) : undefined);
+    if (id) report.originalMessageId = id;
   }
   return report;
+}
+
+function readTextBounce(
+  report: ParsedReport,
+  root: MimeNode,
+  text: string,
+  ctx: { subject: string; failedHeader: string | undefined },
+): void {
+  report.format = 'text';
+  const delayed =
+    DELAY_SUBJECT.test(ctx.subject) ||
+    (DELAY_BODY.test(text) && !/permanent|fatal|gave up|given up|failed/i.test(text.replace(DELAY_BODY, '')));
+  const action = delayed ? 'delayed' : 'failed';
+  const found = plainRecipients(text);
+  if (found) report.family = found.family;
+  const byAddress = new Map((found?.recipients ?? []).map((r) => [r.address.toLowerCase(), r.text]));
+  const fromHeader = ctx.failedHeader
+    ?.split(',')
+    .map(addressOf)
+    .filter((a): a is string => !!a);
+  const addresses = fromHeader?.length ? fromHeader : [...byAddress.keys()];
+  for (const address of addresses) {
+    const own = byAddress.get(address) ?? '';
+    const status = /\b([245]\.\d{1,3}\.\d{1,3})\b/.exec(own || text)?.[1];
+    report.recipients.push(
+      withReason(
+        {
+          action,
+          address,
+          ...(status ? { status } : {}),
+          ...(own ? { diagnostic: own.slice(0, 1000) } : {}),
+        },
+        text,
+      ),
+    );
+  }
+  report.kind = delayed ? 'delay' : 'bounce';
+  if (!report.recipients.length && !root.children.some((c) => returnedHeaders(c))) {
+    // Says it bounced but names nobody: recorded as nothing rather than guessed.
+    report.kind = delayed ? 'delay' : 'none';
+  }
 }

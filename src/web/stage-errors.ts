@@ -66,6 +66,7 @@ const INPUT: Record<
     'email-no-local': '邮箱地址 @ 前面没有内容。',
     'email-local-too-long': '邮箱地址 @ 前面的部分超过 64 个字符。',
     'email-local-char': '邮箱地址 @ 前面有不允许的字符。',
+    'email-formula-start': '邮箱地址不能以 =、+ 或 - 开头（电子表格会把它当作公式执行）。',
     'email-no-domain': '邮箱地址 @ 后面没有域名。',
     'email-bad-domain': '邮箱地址的域名无效。',
     'csv-unreadable': '这一行无法按 CSV 读取：{message}',
@@ -123,6 +124,8 @@ const INPUT: Record<
     'email-no-local': 'The email address has nothing before the @.',
     'email-local-too-long': 'The part before the @ is longer than 64 characters.',
     'email-local-char': 'The part before the @ has a character that is not allowed.',
+    'email-formula-start':
+      'An address cannot start with =, + or - (a spreadsheet would run it as a formula).',
     'email-no-domain': 'The email address has no domain after the @.',
     'email-bad-domain': 'The domain of the email address is not valid.',
     'csv-unreadable': 'This row cannot be read as CSV: {message}',

@@ -19,6 +19,7 @@ import {
 import { createSendWorker, type SendWorker } from '../../src/delivery/send-worker.js';
 import { createSendMail } from '../../src/http/mail-transport.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
+import { LOOPBACK_TLS } from '../support/loopback-tls.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
 import {
@@ -115,7 +116,7 @@ describe('relays from the settings, followed by a running send worker', () => {
     const logins: string[] = [];
     const server = new SMTPServer({
       authOptional: false,
-      disabledCommands: ['STARTTLS'],
+      ...LOOPBACK_TLS,
       logger: false,
       onAuth(auth, _session, cb) {
         if (auth.username === user && auth.password === pass) {

@@ -3,12 +3,14 @@ import path from 'node:path';
 import nodemailer from 'nodemailer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
+import { ensurePublication, updatePublication } from '../../src/publication/publication.js';
 import {
   type BounceReceiver,
   handleInboundReport,
   startBounceReceiver,
 } from '../../src/tracking/bounce-receiver.js';
-import { classifyDsn } from '../../src/tracking/report-parse.js';
+import { bounceStatistics } from '../../src/tracking/bounce-stats.js';
+import { suppressionAudit, unsuppress } from '../../subscribers/suppression.js';
 import { projectRoot } from '../support/model-issue.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { type SeededIssue, seedSentIssue } from './seed.js';
@@ -79,27 +81,16 @@ async function state(d: Delivery) {
   return { status: sub.status, suppression, events };
 }
 
-describe('DSN classification (RFC 3464)', () => {
-  it('treats 5.x.x as hard, 4.x.x and delayed as soft, delivered as no bounce', () => {
-    expect(classifyDsn('failed', '5.1.1')).toBe('hard');
-    expect(classifyDsn('failed', '5.1.10')).toBe('hard');
-    expect(classifyDsn('failed', '4.4.7')).toBe('soft');
-    expect(classifyDsn('delayed', '4.4.1')).toBe('soft');
-    expect(classifyDsn('delivered', '2.0.0')).toBe('none');
-    expect(classifyDsn('relayed', undefined)).toBe('none');
-  });
-});
-
 describe('inbound bounce receiver over SMTP', () => {
   const hard = [
     ['Postfix', 'postfix-hard.eml', '5.1.1'],
     ['Exim (RFC 3464)', 'exim-hard.eml', '5.0.0'],
-    ['Exim (legacy text with X-Failed-Recipients)', 'exim-plain-legacy.eml', '5.2.2'],
     ['Exchange / Outlook', 'exchange-hard.eml', '5.1.10'],
     ['Gmail', 'gmail-hard.eml', '5.1.1'],
   ] as const;
 
-  hard.forEach(([mta, file, status], i) => {
+  hard.forEach(([mta, file, status], index) => {
+    const i = index < 2 ? index : index + 1;
     it(`records a ${mta} hard bounce, marks the subscriber bounced and suppresses the address`, async () => {
       const d = delivery(i);
       const info = await sendToReceiver(fixture(file, d), `bounce+${d.id}@${DOMAIN}`);
@@ -113,12 +104,24 @@ describe('inbound bounce receiver over SMTP', () => {
     });
   });
 
-  it('records a Postfix delay notice as a soft bounce without suppressing', async () => {
-    const d = delivery(5);
-    await sendToReceiver(fixture('postfix-delayed.eml', d), `bounce+${d.id}@${DOMAIN}`);
+  it('records a mailbox-full bounce (Exim text, 5.2.2) as soft, with its reason, and suppresses nobody', async () => {
+    const d = delivery(2);
+    const info = await sendToReceiver(fixture('exim-plain-legacy.eml', d), `bounce+${d.id}@${DOMAIN}`);
+    expect(info.response).toMatch(/Recorded 1/);
     const s = await state(d);
     expect(s.events).toHaveLength(1);
     expect(s.events[0]).toMatchObject({ type: 'bounce', subtype: 'soft' });
+    expect(s.events[0]?.detail).toMatchObject({ reason: 'mailbox_full', status: '5.2.2' });
+    expect(s.status).toBe('active');
+    expect(s.suppression).toBeUndefined();
+  });
+
+  it('takes a Postfix delay notice for what it is: no bounce, nothing suppressed', async () => {
+    const d = delivery(5);
+    const info = await sendToReceiver(fixture('postfix-delayed.eml', d), `bounce+${d.id}@${DOMAIN}`);
+    expect(info.response).toMatch(/Recorded 0/);
+    const s = await state(d);
+    expect(s.events).toHaveLength(0);
     expect(s.status).toBe('active');
     expect(s.suppression).toBeUndefined();
   });
@@ -150,8 +153,8 @@ describe('inbound bounce receiver over SMTP', () => {
     const before = await state(d);
     const info = await sendToReceiver(raw, `bounce+${d.id}@${DOMAIN}`);
     expect(info.response).toMatch(/Recorded 0/);
-    const soft = delivery(5);
-    await sendToReceiver(fixture('postfix-delayed.eml', soft), `bounce+${soft.id}@${DOMAIN}`);
+    const soft = delivery(2);
+    await sendToReceiver(fixture('exim-plain-legacy.eml', soft), `bounce+${soft.id}@${DOMAIN}`);
     const complaint = delivery(7);
     await sendToReceiver(fixture('arf-outlook-jmrp.eml', complaint), `bounce+${complaint.id}@${DOMAIN}`);
     expect((await state(d)).events).toHaveLength(before.events.length);
@@ -184,6 +187,84 @@ describe('inbound bounce receiver over SMTP', () => {
     });
   });
 
+  it('suppresses a reader for soft bounces only after three issues in a row bounced, keeping the evidence; an editor can lift it, audited', async () => {
+    const d = delivery(10);
+    // Two later issues sent to the same reader.
+    const later: Delivery[] = [];
+    for (const period of ['2025-08', '2025-09']) {
+      const next = await seedSentIssue(tdb.db, { recipients: 0, period });
+      const row = await tdb.db
+        .insertInto('deliveries')
+        .values({
+          issue_id: next.issueId,
+          subscriber_id: d.subscriberId,
+          variant_key: 'all',
+          state: 'accepted',
+        } as never)
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const messageId = `g${next.issueId}.${row.id}.v1@example.org`;
+      await tdb.db
+        .updateTable('deliveries')
+        .set({ message_id: messageId })
+        .where('id', '=', row.id)
+        .execute();
+      later.push({ ...d, id: Number(row.id), messageId });
+    }
+    for (const [i, x] of [d, ...later].entries()) {
+      await sendToReceiver(fixture('exim-plain-legacy.eml', x), `bounce+${x.id}@${DOMAIN}`);
+      const s = await state(d);
+      expect(s.suppression === undefined, `after ${i + 1} mailbox-full bounce(s)`).toBe(i < 2);
+    }
+    const s = await state(d);
+    expect(s.status).toBe('bounced');
+    expect(s.suppression).toMatchObject({
+      reason: 'soft_bounce',
+      bounce_reason: 'mailbox_full',
+      evidence: { channel: 'text', reason: 'mailbox_full', status: '5.2.2' },
+    });
+    expect(
+      await unsuppress(tdb.db, { kind: 'address', value: d.email, actor: 'user:editor@example.org' }),
+    ).toBe(true);
+    expect((await state(d)).suppression).toBeUndefined();
+    expect(await suppressionAudit(tdb.db, 'address', d.email)).toMatchObject([
+      {
+        action: 'lift',
+        reason: 'soft_bounce',
+        bounce_reason: 'mailbox_full',
+        actor: 'user:editor@example.org',
+      },
+    ]);
+  });
+
+  it('records a DMARC auth-failure report without suppressing the reader', async () => {
+    const d = delivery(11);
+    const raw = fixture('arf-yahoo-complaint.eml', d).replace(
+      /Feedback-Type: abuse/,
+      'Feedback-Type: auth-failure',
+    );
+    await sendToReceiver(raw, `bounce+${d.id}@${DOMAIN}`);
+    const s = await state(d);
+    expect(s.events.map((e) => [e.type, e.subtype])).toEqual([['complaint', 'auth-failure']]);
+    expect(s.status).toBe('active');
+    expect(s.suppression).toBeUndefined();
+  });
+
+  it("counts the issue's failures by reason and recipient domain, and reconciles its deliveries", async () => {
+    const b = await bounceStatistics(tdb.db, issue.issueId);
+    expect(b.byReason.find((r) => r.reason === 'user_unknown')).toMatchObject({ bounced: 4, hard: 4 });
+    expect(b.byReason.find((r) => r.reason === 'mailbox_full')).toMatchObject({ bounced: 2, hard: 0 });
+    expect(b.byDomain).toEqual([expect.objectContaining({ domain: 'example.com', bounced: 6, hard: 4 })]);
+    expect(b.reconciliation).toMatchObject({
+      prepared: 12,
+      accepted: 12,
+      failed: 0,
+      unknown: 0,
+      neverAttempted: 0,
+    });
+    expect(b.reconciliation.suppressedSince).toBeGreaterThanOrEqual(4);
+  });
+
   it('accepts and ignores a message that is not a report', async () => {
     const info = await sendToReceiver(
       'From: a@example.com\r\nTo: bounce+1@bounces.example.org\r\nSubject: out of office\r\n\r\nI am away.\r\n',
@@ -191,5 +272,22 @@ describe('inbound bounce receiver over SMTP', () => {
     );
     expect(info.response).toMatch(/Recorded 0/);
     expect((await state(delivery(9))).events).toHaveLength(0);
+  });
+});
+
+describe('soft bounce settings per publication', () => {
+  it('takes N and M from 1 to 50 with N at most M, and refuses anything else with the reason', async () => {
+    await ensurePublication(tdb.db, {
+      MAIL_FROM: 'Gazette <n@example.org>',
+      DEFAULT_TIME_ZONE: 'Asia/Shanghai',
+      DEFAULT_LOCALE: 'zh-CN',
+    });
+    expect(await updatePublication(tdb.db, { softBounceLimit: 2, softBounceIssues: 4 })).toMatchObject({
+      soft_bounce_limit: 2,
+      soft_bounce_issues: 4,
+    });
+    await expect(updatePublication(tdb.db, { softBounceLimit: 0 })).rejects.toThrow(/from 1 to 50/);
+    await expect(updatePublication(tdb.db, { softBounceLimit: 5 })).rejects.toThrow(/cannot be larger/);
+    await updatePublication(tdb.db, { softBounceLimit: 3, softBounceIssues: 3 });
   });
 });

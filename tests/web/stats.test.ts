@@ -199,6 +199,26 @@ describe('the statistics pages', () => {
     expect(links.indexOf(C)).toBeLessThan(links.indexOf(B));
   });
 
+  it('shows failures by reason and recipient domain and reconciles the issue’s deliveries', async () => {
+    const html = (await viewer.get(`/admin/issues/${july.issueId}/stats`)).body;
+    expect(html).toContain('失败与退信原因');
+    expect(cell(html, 'failures', 'data-reason="user_unknown"', 'bounced')).toBe('1');
+    expect(cell(html, 'failures', 'data-reason="user_unknown"', 'hard')).toBe('1');
+    expect(cell(html, 'failures', 'data-reason="undetermined"', 'refused')).toBe('1');
+    expect(cell(html, 'failure-domains', 'data-domain="example.com"', 'refused')).toBe('1');
+    expect(cell(html, 'failure-domains', 'data-domain="example.com"', 'bounced')).toBe('1');
+    const rec = html.match(/data-stats="reconciliation"[\s\S]*?<\/table>/)?.[0] ?? '';
+    const value = (key: string) => rec.match(new RegExp(`data-key="${key}">([^<]*)<`))?.[1];
+    expect([
+      value('prepared'),
+      value('accepted'),
+      value('failed-undetermined'),
+      value('unknown'),
+      value('pending'),
+    ]).toEqual(['8', '4', '1', '1', '2']);
+    expect(value('suppressedSince')).toBe('1');
+  });
+
   it('draws each chart beside a table of its numbers', async () => {
     const html = (await viewer.get(`/admin/issues/${july.issueId}/stats`)).body;
     for (const id of ['chart-sections', 'chart-timeline', 'chart-compare'])

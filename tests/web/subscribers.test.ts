@@ -11,6 +11,8 @@ import {
   importSubscribersCsv,
   listSubscribers,
   subscriberHistory,
+  suppress,
+  unsuppress,
 } from '../../subscribers/api.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
@@ -182,6 +184,29 @@ describe('subscriber pages', () => {
     expect(
       await h.ctx.db.selectFrom('suppressions').selectAll().where('value', '=', 'li@firm.example').execute(),
     ).toEqual([]);
+    const audit = await h.ctx.db
+      .selectFrom('suppression_audit')
+      .selectAll()
+      .where('value', '=', 'li@firm.example')
+      .execute();
+    expect(audit).toMatchObject([
+      { action: 'lift', reason: 'manual', actor: expect.stringMatching(/^user:/) },
+    ]);
+  });
+
+  it("shows why a bounce suppressed an address, with the report's words", async () => {
+    const sub = await getSubscriberByEmail(h.ctx.db, 'li@firm.example');
+    await suppress(h.ctx.db, {
+      kind: 'address',
+      value: 'li@firm.example',
+      reason: 'soft_bounce',
+      bounceReason: 'mailbox_full',
+      evidence: { channel: 'dsn', status: '5.2.2', diagnostic: '552 5.2.2 Mailbox full' },
+    });
+    const page = await editor.get(`/admin/subscribers/${sub?.id}`);
+    expect(page.body).toContain('Why: soft bounces over several issues in a row · mailbox full');
+    expect(page.body).toContain('The report said: 5.2.2 · 552 5.2.2 Mailbox full');
+    await unsuppress(h.ctx.db, { kind: 'address', value: 'li@firm.example', actor: 'test' });
   });
 
   it("shows one subscriber's deliveries and events", async () => {

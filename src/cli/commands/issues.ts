@@ -365,7 +365,7 @@ export function registerIssueCommands(
     } catch (err) {
       if (err instanceof MarkdownImportError && runtime.json) {
         runtime.print({ error: 'import_failed', problems: err.problems });
-        process.exitCode = 1;
+        runtime.exitCode = 1;
         return;
       }
       throw err;
@@ -385,7 +385,7 @@ export function registerIssueCommands(
         text = `${JSON.stringify(await loadIssueDocument(d.db, id(idArg)), null, 2)}\n`;
       else throw new EditorialInputError('--format is md or json');
       if (o.out) writeFileSync(o.out, text);
-      else process.stdout.write(text);
+      else runtime.io.stdout.write(text);
     });
 
   issue
@@ -409,7 +409,7 @@ export function registerIssueCommands(
           ...list.checks.map((c) => `  [${c.status}] ${c.id}: ${c.message}`),
         ].join('\n'),
       );
-      if (!list.ok) process.exitCode = 1;
+      if (!list.ok) runtime.exitCode = 1;
     });
 
   actorOption(
@@ -508,6 +508,8 @@ export function registerIssueCommands(
     .option('--masthead <json>')
     .option('--postal-address <text>')
     .option('--tracking <on|off>')
+    .option('--soft-bounce-limit <n>', 'soft-bounced issues in a row that suppress a reader (default 3)')
+    .option('--soft-bounce-issues <n>', 'how many of the reader’s latest issues count (default 3)')
     .action(async (o: Record<string, string | undefined>) => {
       const d = await deps();
       await ensurePublication(d.db, d.env);
@@ -521,6 +523,8 @@ export function registerIssueCommands(
         ...(o.masthead !== undefined ? { masthead: json<Masthead>(o.masthead, '--masthead') } : {}),
         ...(o.postalAddress !== undefined ? { postalAddress: o.postalAddress } : {}),
         ...(o.tracking !== undefined ? { trackingEnabled: o.tracking === 'on' } : {}),
+        ...(o.softBounceLimit !== undefined ? { softBounceLimit: Number(o.softBounceLimit) } : {}),
+        ...(o.softBounceIssues !== undefined ? { softBounceIssues: Number(o.softBounceIssues) } : {}),
       };
       const row = await updatePublication(d.db, patch);
       runtime.print(row, `Publication updated.`);

@@ -13,9 +13,10 @@ import {
   waitForIssue,
 } from '../../delivery/api.js';
 import { formatProgress, type ProgressSample, progressOf } from '../../delivery/progress.js';
-import { describeReason, describeRest } from '../../delivery/reasons.js';
 import { type RelayRestState, RelayRests } from '../../delivery/relay-rest.js';
+import { describeReason, describeRest } from '../../delivery/stop-reasons.js';
 import { assertRedisReachable, createRedis } from '../../queue/redis.js';
+import { bounceStatistics, formatBounceStatistics } from '../../tracking/bounce-stats.js';
 import { formatIssueStatistics, issueStatistics } from '../../tracking/stats.js';
 import { actorOption } from '../actor.js';
 import { UsageError } from '../main.js';
@@ -73,7 +74,7 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
     const redis = createRedis(env.REDIS_URL);
     try {
       const rests = new RelayRests(redis, env.QUEUE_PREFIX);
-      const result = await waitWithProgress(deps, id, { rests: () => rests.all() });
+      const result = await waitWithProgress(deps, id, { out: runtime.io.stderr, rests: () => rests.all() });
       const why = await whyStopped(deps.db, id);
       runtime.print(
         { ...result, ...why },
@@ -130,7 +131,9 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
 
   program
     .command('stats <issue>')
-    .description("an issue's deliveries by state, with opens, clicks, bounces per section and variant")
+    .description(
+      "an issue's deliveries by state, with opens, clicks, bounces per section and variant, failures by reason and recipient domain, and its reconciliation",
+    )
     .action(async (idArg: string) => {
       const id = issueId(idArg);
       const ctx = await runtime.context();
@@ -138,10 +141,11 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
       const row = await ctx.db.selectFrom('issues').select('state').where('id', '=', id).executeTakeFirst();
       if (!row) throw new UsageError(`issue ${id} does not exist`);
       const statistics = await issueStatistics(ctx.db, id);
+      const bounces = await bounceStatistics(ctx.db, id);
       const why = await whyStopped(ctx.db, id);
       const rests = await relayRestsIfReachable(runtime.env());
       runtime.print(
-        { issueId: id, state: row.state, ...why, relayRests: rests, ...stats, statistics },
+        { issueId: id, state: row.state, ...why, relayRests: rests, ...stats, statistics, bounces },
         [
           `Issue ${id} (${row.state}), ${stats.total} deliveries:`,
           ...(why.why ? [`  ${why.why}`] : []),
@@ -149,6 +153,7 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
           ...Object.entries(stats.byState).map(([k, v]) => `  ${k.padEnd(9)} ${v}`),
           '',
           formatIssueStatistics(statistics),
+          formatBounceStatistics(bounces, ctx.env.DEFAULT_LOCALE),
         ].join('\n'),
       );
     });

@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { EVENT_TYPES, type EventType } from '../../db/schema.js';
 import { handleInboundReport, startBounceReceiver } from '../../tracking/bounce-receiver.js';
-import { parseReport } from '../../tracking/report-parse.js';
+import { type ParsedReport, parseReport } from '../../tracking/report-parse.js';
 import { UsageError } from '../errors.js';
 import type { CliRuntime } from '../runtime.js';
 
@@ -86,7 +87,7 @@ export function registerTrackingCommands(program: Command, runtime: CliRuntime):
         port,
         ...(ctx.env.BOUNCE_DOMAIN ? { bounceDomain: ctx.env.BOUNCE_DOMAIN } : {}),
       });
-      process.stderr.write(
+      runtime.io.stderr.write(
         `Bounce receiver on ${receiver.url} for bounce+<delivery>@${ctx.env.BOUNCE_DOMAIN ?? '*'}\n`,
       );
       await new Promise<void>((resolve) => {
@@ -98,32 +99,82 @@ export function registerTrackingCommands(program: Command, runtime: CliRuntime):
 
   bounces
     .command('parse')
-    .description('read a bounce or abuse report (.eml) and show what it says; --record also records it')
-    .argument('<file>', 'the message as received')
-    .option('--to <address>', 'the envelope recipient it was sent to (its VERP address)')
-    .option('--record', 'record the event and suppress as the receiver would')
-    .action(async (file: string, opts: { to?: string; record?: boolean }) => {
-      let raw: Buffer;
-      try {
-        raw = await readFile(file);
-      } catch (err) {
-        throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+    .description(
+      'read bounce and abuse reports (.eml files or folders of them): one line per file, as JSON with --json; --record also records them',
+    )
+    .argument('<files...>', 'messages as received, or folders holding them')
+    .option('--to <address>', 'the envelope recipient they were sent to (a VERP address)')
+    .option('--record', 'record the events and suppress as the receiver would')
+    .action(async (inputs: string[], opts: { to?: string; record?: boolean }) => {
+      const files: string[] = [];
+      for (const input of inputs) files.push(...(await reportFiles(input)));
+      const ctx = opts.record ? await runtime.context() : undefined;
+      for (const file of files) {
+        let line: Record<string, unknown>;
+        try {
+          const raw = await readFile(file);
+          const report = parseReport(raw);
+          line = { file, ...reportLine(report) };
+          if (ctx) {
+            line.outcomes = await handleInboundReport(
+              {
+                db: ctx.db,
+                log: ctx.log,
+                ...(ctx.env.BOUNCE_DOMAIN ? { bounceDomain: ctx.env.BOUNCE_DOMAIN } : {}),
+              },
+              raw,
+              opts.to ? [opts.to] : [],
+            );
+          }
+        } catch (err) {
+          // One unreadable file does not stop the run: its line says why.
+          line = { file, error: (err as Error).message };
+        }
+        process.stdout.write(runtime.json ? `${JSON.stringify(line)}\n` : `${humanLine(line)}\n`);
       }
-      const report = await parseReport(raw);
-      if (!opts.record) {
-        runtime.print(report);
-        return;
-      }
-      const ctx = await runtime.context();
-      const outcomes = await handleInboundReport(
-        {
-          db: ctx.db,
-          log: ctx.log,
-          ...(ctx.env.BOUNCE_DOMAIN ? { bounceDomain: ctx.env.BOUNCE_DOMAIN } : {}),
-        },
-        raw,
-        opts.to ? [opts.to] : [],
-      );
-      runtime.print({ report, outcomes });
     });
+}
+
+/** A file as itself; a folder as the files under it (sorted, recursively). */
+async function reportFiles(input: string): Promise<string[]> {
+  const info = await stat(input).catch(() => undefined);
+  if (!info?.isDirectory()) return [input];
+  const out: string[] = [];
+  for (const entry of (await readdir(input, { withFileTypes: true })).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  )) {
+    const p = path.join(input, entry.name);
+    if (entry.isDirectory()) out.push(...(await reportFiles(p)));
+    else if (entry.isFile() && !entry.name.endsWith('.json')) out.push(p);
+  }
+  return out;
+}
+
+function reportLine(report: ParsedReport): Record<string, unknown> {
+  return {
+    kind: report.kind,
+    recipients:
+      report.kind === 'complaint'
+        ? report.originalRcptTo
+          ? [{ address: report.originalRcptTo }]
+          : []
+        : report.recipients.map((r) => ({
+            address: r.address ?? r.originalRecipient ?? null,
+            action: r.action,
+            reason: r.reason,
+            hard: r.hard,
+            status: r.status ?? null,
+            diagnostic: r.diagnostic ?? null,
+          })),
+    ...(report.feedbackType ? { feedbackType: report.feedbackType } : {}),
+    ...(report.family ? { family: report.family } : {}),
+  };
+}
+
+function humanLine(line: Record<string, unknown>): string {
+  if (line.error) return `${line.file}: error: ${line.error}`;
+  const recipients = (line.recipients as Array<Record<string, unknown>>)
+    .map((r) => `${r.address ?? '?'}${r.reason ? ` ${r.reason}${r.hard ? ' (hard)' : ''}` : ''}`)
+    .join(', ');
+  return `${line.file}: ${line.kind}${line.feedbackType ? ` ${line.feedbackType}` : ''}${recipients ? ` — ${recipients}` : ''}`;
 }

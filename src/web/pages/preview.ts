@@ -216,13 +216,17 @@ export function previewPages(deps: WebDeps): FastifyPluginAsync {
       if (!choice.sectionKeys.length || choice.unknown.length)
         return reply.code(400).type('text/plain; charset=utf-8').send('no such choice of sections');
       const rendered = await deps.render(issue, choice.sectionKeys, choice.locale);
-      return reply
-        .header('content-security-policy', PREVIEW_CSP)
-        .header('x-content-type-options', 'nosniff')
-        .header('referrer-policy', 'no-referrer')
-        .header('cache-control', 'private, no-store')
-        .type('text/html; charset=utf-8')
-        .send(rendered.html);
+      return (
+        reply
+          .header('content-security-policy', PREVIEW_CSP)
+          // Framed by the preview page itself (frame-ancestors 'self' above), by no other page.
+          .header('x-frame-options', 'SAMEORIGIN')
+          .header('x-content-type-options', 'nosniff')
+          .header('referrer-policy', 'no-referrer')
+          .header('cache-control', 'private, no-store')
+          .type('text/html; charset=utf-8')
+          .send(rendered.html)
+      );
     });
 
     // "Send a test to me": the signed-in user's own address only, around the ledger.

@@ -11,8 +11,8 @@ import {
   type SendQueue,
 } from '../../delivery/api.js';
 import { queueRedis } from '../../delivery/queue.js';
-import { describeReason, describeRest } from '../../delivery/reasons.js';
 import { RelayRests } from '../../delivery/relay-rest.js';
+import { describeReason, describeRest } from '../../delivery/stop-reasons.js';
 import { type Checklist, checkIssue } from '../../issues/check.js';
 import { approveIssue, ChecklistFailedError, cancelIssue as cancelUnsent } from '../../issues/lifecycle.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../issues/schedule.js';

@@ -1,8 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { DateTime } from 'luxon';
 import type { Db, IssueState, Locale } from '../../db/schema.js';
+import { reasonLabel } from '../../delivery/reasons.js';
 import { getPublication } from '../../publication/publication.js';
 import { listSections } from '../../publication/sections.js';
+import { bounceStatistics } from '../../tracking/bounce-stats.js';
 import { type IssueStatistics, issueStatistics } from '../../tracking/stats.js';
 import type { WebDeps } from '../deps.js';
 import { issueStateLabel } from '../issue-states.js';
@@ -67,6 +69,19 @@ export const STATS_STRINGS = defineStrings({
     chartCompareDesc: '本期和之前几期的打开率与点击率；数字见下表。',
     allSections: '全部栏目',
     unknownVariant: '（未知）',
+    statsFailures: '失败与退信原因',
+    statsFailuresIntro:
+      '“拒收”是发送时对方服务器的答复，“退信”是事后收到的退信报告。只有“邮箱不存在”等硬原因会立即停发；限流、拦截和垃圾邮件判定不会停发读者。',
+    statsReason: '原因',
+    statsRefused: '发送时拒收',
+    statsBouncedAll: '退信',
+    statsHard: '其中硬退信',
+    statsByDomain: '按收件域名',
+    statsDomain: '域名',
+    statsNoFailures: '本期没有失败或退信。',
+    statsReconciliation: '对账',
+    statsNeverAttempted: '从未尝试',
+    statsSuppressedSince: '此后被停发的读者',
   },
   en: {
     ...TAB_STRINGS.en,
@@ -127,6 +142,19 @@ export const STATS_STRINGS = defineStrings({
       'Open and click rates of this issue and the ones before it; the numbers are in the table below.',
     allSections: 'All sections',
     unknownVariant: '(unknown)',
+    statsFailures: 'Failures and bounces by reason',
+    statsFailuresIntro:
+      '“Refused” is the receiving server’s reply at send time; “bounced” is a report received later. Only hard reasons such as “mailbox does not exist” stop mail at once; throttles, blocks and spam verdicts never stop a reader.',
+    statsReason: 'Reason',
+    statsRefused: 'Refused at send time',
+    statsBouncedAll: 'Bounced',
+    statsHard: 'of which hard',
+    statsByDomain: 'By recipient domain',
+    statsDomain: 'Domain',
+    statsNoFailures: 'No failures or bounces for this issue.',
+    statsReconciliation: 'Reconciliation',
+    statsNeverAttempted: 'Never attempted',
+    statsSuppressedSince: 'Readers suppressed since',
   },
 });
 
@@ -328,6 +356,7 @@ export function statsPages(deps: WebDeps): FastifyPluginAsync {
       const t = STATS_STRINGS[locale];
       const tz = await timeZone();
       const stats = await issueStatistics(ctx.db, issue.id, { topLinks: 10 });
+      const bounces = await bounceStatistics(ctx.db, issue.id);
       const sections = await listSections(ctx.db);
       const nameOf = (key: string) => sectionName(sections.find((s) => s.key === key)?.names, locale, key);
       const nameById = (sectionId: number | null) => {
@@ -378,6 +407,29 @@ export function statsPages(deps: WebDeps): FastifyPluginAsync {
             { label: t.statsUnsubscribed, value: x.unsubscribed, key: 'unsubscribed' },
           ],
           sections: sectionRows,
+          failures: bounces.byReason.map((r) => ({ ...r, label: reasonLabel(r.reason, locale) })),
+          failureDomains: bounces.byDomain,
+          reconciliation: [
+            { label: t.statsRecipients, value: bounces.reconciliation.prepared, key: 'prepared' },
+            { label: t.statsAccepted, value: bounces.reconciliation.accepted, key: 'accepted' },
+            ...Object.entries(bounces.reconciliation.failedByReason).map(([reason, value]) => ({
+              label: `${t.statsFailed}: ${reasonLabel(reason, locale)}`,
+              value,
+              key: `failed-${reason}`,
+            })),
+            { label: t.statsUnknown, value: bounces.reconciliation.unknown, key: 'unknown' },
+            { label: t.statsPending, value: bounces.reconciliation.pending, key: 'pending' },
+            {
+              label: t.statsNeverAttempted,
+              value: bounces.reconciliation.neverAttempted,
+              key: 'neverAttempted',
+            },
+            {
+              label: t.statsSuppressedSince,
+              value: bounces.reconciliation.suppressedSince,
+              key: 'suppressedSince',
+            },
+          ],
           sectionsChart: sectionRows.length
             ? barChart({
                 id: 'chart-sections',

@@ -15,15 +15,17 @@ import {
   type SubscriberRecord,
   subscriberHistory,
   suppress,
+  suppressionAudit,
   suppressionsFor,
   UnknownSectionError,
   unsuppress,
   updateSubscriber,
 } from '../../../../subscribers/api.js';
 import { type Locale, type Section, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../../db/schema.js';
+import { reasonLabel } from '../../../delivery/reasons.js';
 import { listSections } from '../../../publication/index.js';
 import type { WebDeps } from '../../deps.js';
-import { requestLocale, sendAdminPage, setFlash } from '../../respond.js';
+import { auditActor, requestLocale, sendAdminPage, setFlash } from '../../respond.js';
 import { explainProblem, stageErrorText } from '../../stage-errors.js';
 import { field, fields, isLocale, localName, parseId, textsFor } from './form.js';
 import { SUBSCRIBER_STRINGS } from './strings.js';
@@ -178,11 +180,19 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
     if (!id || !sub) return reply.callNotFound();
     const locale = await requestLocale(deps, req);
     const t = textsFor(locale, SUBSCRIBER_STRINGS);
-    const [sections, history, suppressions] = await Promise.all([
+    const [sections, history, suppressions, lifted] = await Promise.all([
       listSections(db),
       subscriberHistory(db, id, { limit: 100 }),
       suppressionsFor(db, sub.email_normalized),
+      suppressionAudit(db, 'address', sub.email_normalized),
     ]);
+    const whyOf = (reason: string, bounceReason: string | null) =>
+      [
+        t[`why${cap(reason.replace(/_(\w)/g, (_m, c: string) => c.toUpperCase()))}`] ?? reason,
+        bounceReason ? reasonLabel(bounceReason, locale) : null,
+      ]
+        .filter(Boolean)
+        .join(' · ');
     const nameOf = new Map(sections.map((s) => [s.key, localName(s.names, locale, s.key)]));
     const addressEntry = suppressions.find((s) => s.kind === 'address');
     const domainEntry = suppressions.find((s) => s.kind === 'domain');
@@ -206,6 +216,13 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
         sectionChoices: sectionChoices(sections, locale, sub),
         suppressed: !!addressEntry,
         suppressionNote: addressEntry?.note ?? null,
+        suppressionWhy: addressEntry ? whyOf(addressEntry.reason, addressEntry.bounce_reason) : null,
+        suppressionEvidence: evidenceText(addressEntry?.evidence),
+        suppressionLifts: lifted.slice(0, 5).map((l) => ({
+          at: l.created_at,
+          actor: l.actor,
+          why: whyOf(l.reason, l.bounce_reason),
+        })),
         domainSuppressed: domainEntry ? domainEntry.value : null,
         deliveries: history.deliveries.map((d) => ({
           ...d,
@@ -298,7 +315,7 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
       const sub = id ? await getSubscriber(db, id) : undefined;
       if (!sub) return reply.callNotFound();
       const { t } = await strings(req);
-      await unsuppress(db, { kind: 'address', value: sub.email_normalized });
+      await unsuppress(db, { kind: 'address', value: sub.email_normalized, actor: auditActor(req) });
       ctx.log.info({ event: 'web.subscriber.unsuppressed', subscriberId: sub.id }, 'suppression removed');
       return back(reply, `/admin/subscribers/${sub.id}`, 'notice', t.subUnsuppressedDone);
     });
@@ -410,4 +427,13 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
       );
     });
   };
+}
+
+/** "5.2.2 · 552 mailbox full" from a suppression's evidence. */
+function evidenceText(evidence: Record<string, unknown> | null | undefined): string | null {
+  if (!evidence) return null;
+  const parts = [evidence.feedbackType, evidence.status, evidence.diagnostic].filter(
+    (x): x is string => typeof x === 'string' && x !== '',
+  );
+  return parts.length ? parts.join(' · ').slice(0, 300) : null;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fatalLine } from '../../src/cli/main.js';
-import { describeReason, describeRest } from '../../src/delivery/reasons.js';
+import { describeReason, describeRest } from '../../src/delivery/stop-reasons.js';
 
 describe('why a send stopped, in words', () => {
   it('says the reason and the relay’s own reply in both languages', () => {
