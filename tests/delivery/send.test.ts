@@ -511,7 +511,7 @@ describe('delivery engine', () => {
     expect((await auditOf(issueId)).at(-1)).toEqual({
       action: 'pause',
       actor: 'system',
-      detail: { reason: 'failure_rate', reply: '554 5.7.1 rejected by policy' },
+      detail: { reason: 'failure_rate', reply: '554 5.3.0 mail system error' },
     });
     expect(stats.byState.failed).toBeLessThan(60);
     expect(stats.byState.queued).toBeGreaterThan(0);
