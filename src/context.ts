@@ -33,6 +33,8 @@ export async function createContext(env: Env, opts: CreateContextOptions): Promi
     databaseUrl: env.DATABASE_URL,
     dataDir: env.DATA_DIR,
     poolSize: env.DATABASE_POOL_SIZE,
+    onPoolError: (err) =>
+      opts.log.warn({ event: 'db.connection_lost', err: err.message }, 'a database connection broke'),
     ...(opts.schema ? { schema: opts.schema } : {}),
   });
   try {

@@ -10,6 +10,8 @@ export interface StartSendWorkerOptions {
   content?: DeliveryContent;
   concurrency?: number;
   scanIntervalMs?: number;
+  /** The database stayed away longer than DATABASE_OUTAGE_GRACE_SECONDS (default: exit 1, for the supervisor). */
+  onDatabaseLost?: (err: Error) => void;
 }
 
 /**
@@ -30,6 +32,12 @@ export async function startSendWorker(
     ...(opts.content ? { content: opts.content } : {}),
     ...(opts.concurrency ? { concurrency: opts.concurrency } : {}),
     ...(opts.scanIntervalMs !== undefined ? { scanIntervalMs: opts.scanIntervalMs } : {}),
+    onDatabaseLost:
+      opts.onDatabaseLost ??
+      ((err) => {
+        ctx.log.fatal({ event: 'db.lost', err: err.message }, 'database unreachable past the grace; exiting');
+        process.exit(1);
+      }),
   });
 }
 

@@ -55,6 +55,14 @@ export async function runCli(
 }
 
 export async function main(argv: string[]): Promise<void> {
+  // A crash outside a command's own error path (a worker's callback): one clear line, then exit
+  // so a supervisor (systemd, docker's restart policy) starts the process again.
+  const crash = (err: unknown) => {
+    process.stderr.write(`${fatalLine(err)}\n`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   process.exit(await runCli(argv));
 }
 
@@ -68,6 +76,18 @@ function reportError(err: unknown, io: CliIo): number {
     io.stderr.write(`gazette: ${err.message}\n`);
     return 1;
   }
-  io.stderr.write(`gazette: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  io.stderr.write(`${fatalLine(err)}\n`);
   return 1;
+}
+
+/**
+ * An unexpected error as one line (its name, message and where it was raised); the whole stack
+ * only when LOG_LEVEL is debug or trace.
+ */
+export function fatalLine(err: unknown, level = process.env.LOG_LEVEL ?? 'info'): string {
+  if (!(err instanceof Error)) return `gazette: ${String(err)}`;
+  if (level === 'debug' || level === 'trace') return `gazette: ${err.stack ?? err.message}`;
+  const at = /\n\s+at (.+)/.exec(err.stack ?? '')?.[1];
+  const code = (err as { code?: unknown }).code;
+  return `gazette: ${err.name}${typeof code === 'string' ? ` ${code}` : ''}: ${err.message.split('\n')[0]}${at ? ` (at ${at})` : ''} — LOG_LEVEL=debug shows the stack`;
 }

@@ -28,128 +28,255 @@ const list = z.string().transform((v) =>
 );
 
 export const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'])
+    .default('development')
+    .meta({ description: 'development, production or test; production requires SECRET_KEY.' }),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').meta({
+    description:
+      'Structured log level (pino): fatal, error, warn, info, debug (stacks of unexpected errors), trace, silent.',
+  }),
 
-  /** Where the embedded database, the SMTP catcher's outbox and the dev secret live. */
-  DATA_DIR: z.string().min(1).default('./data'),
-  /** PostgreSQL. Unset: an embedded PGlite under DATA_DIR/pglite (one process only). */
-  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
-  DATABASE_POOL_SIZE: int(1, 200).default(10),
+  DATA_DIR: z
+    .string()
+    .min(1)
+    .default('./data')
+    .meta({ description: "Where the embedded database, the SMTP catcher's outbox and the dev secret live." }),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional().meta({
+    description: 'PostgreSQL. Unset: an embedded PGlite under DATA_DIR/pglite (one process only).',
+    example: 'postgres://gazette@127.0.0.1:5432/gazette',
+  }),
+  DATABASE_POOL_SIZE: int(1, 200).default(10).meta({ description: 'PostgreSQL connections per process.' }),
+  DATABASE_OUTAGE_GRACE_SECONDS: int(1, 86_400).default(300).meta({
+    description:
+      'How long workers wait for an unreachable database (a restart) before they exit; results on the wire are kept meanwhile.',
+  }),
 
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
-  /** BullMQ key prefix. Use a hash tag, e.g. {gazette}, on Redis Cluster. */
+  REDIS_URL: url(['redis:', 'rediss:'])
+    .default('redis://127.0.0.1:6379')
+    .meta({ description: 'Redis for the BullMQ work queues, relay rests and locks.' }),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:{}_-]+$/, 'letters, digits, : { } _ - only')
-    .default('gazette'),
+    .default('gazette')
+    .meta({ description: 'BullMQ key prefix. Use a hash tag, e.g. {gazette}, on Redis Cluster.' }),
 
-  /** One or more SMTP relays, comma separated; `smtp://…#weight=3` weights a relay. Unset: in-process catcher. */
   SMTP_URL: list
     .pipe(z.array(url(['smtp:', 'smtps:'])).min(1, 'must name at least one smtp:// or smtps:// URL'))
-    .optional(),
-  /** Port for the in-process SMTP catcher used when SMTP_URL is unset (0 = any free port). */
-  SMTP_CATCHER_PORT: int(0, 65535).default(0),
+    .optional()
+    .meta({
+      description:
+        'One or more SMTP relays, comma separated; `smtp://…#weight=3` weights a relay. Unset: in-process catcher.',
+      example: 'smtp://user:pass@smtp.example.com:587#weight=3,smtp://relay2.example.com:25',
+    }),
+  SMTP_CATCHER_PORT: int(0, 65535).default(0).meta({
+    description: 'Port for the in-process SMTP catcher used when SMTP_URL is unset (0 = any free port).',
+  }),
 
-  PUBLIC_URL: url(['http:', 'https:']).default('http://localhost:3000'),
-  HTTP_HOST: z.string().min(1).default('127.0.0.1'),
-  HTTP_PORT: int(0, 65535).default(3000),
-  /** Admin API keys for /api/v1 (comma separated, at least 24 characters each); keys may also live in the api_keys table. */
-  API_KEYS: list.pipe(z.array(z.string().min(24, 'each API key must be at least 24 characters'))).default([]),
-  /** How long a double opt-in confirmation link stays valid. */
-  CONFIRM_TOKEN_TTL_HOURS: int(1, 24 * 30).default(48),
-  /** How long preference links in a message keep working (unsubscribe links never expire). */
-  LINK_TOKEN_TTL_DAYS: int(1, 3650).default(400),
-  /** Bearer token a Prometheus server presents to scrape /metrics (read-only; 24+ characters). Unset: API keys and admin sessions only. */
-  METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
-  /** Proxies whose X-Forwarded-For gives the client address (for rate limits): IPs/CIDRs, `loopback`, or `true` (any). Unset: none, the peer's address counts. */
-  TRUST_PROXY: z.string().min(1).default('false'),
-  /** Subscribe form submissions allowed per client address per minute. */
-  SUBSCRIBE_RATE_PER_MINUTE: int(1, 10_000).default(10),
+  PUBLIC_URL: url(['http:', 'https:']).default('http://localhost:3000').meta({
+    description: 'Public base URL for links in emails (unsubscribe, preferences, tracking, web version).',
+  }),
+  HTTP_HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .meta({ description: 'Address the web server listens on.' }),
+  HTTP_PORT: int(0, 65535)
+    .default(3000)
+    .meta({ description: 'Port the web server listens on (0 = any free port).' }),
+  API_KEYS: list
+    .pipe(z.array(z.string().min(24, 'each API key must be at least 24 characters')))
+    .default([])
+    .meta({
+      description:
+        'Admin API keys for /api/v1 (comma separated, at least 24 characters each); keys may also live in the api_keys table.',
+      example: 'a-random-admin-api-key-of-24-characters-or-more',
+    }),
+  CONFIRM_TOKEN_TTL_HOURS: int(1, 24 * 30)
+    .default(48)
+    .meta({ description: 'How long a double opt-in confirmation link stays valid.' }),
+  LINK_TOKEN_TTL_DAYS: int(1, 3650).default(400).meta({
+    description: 'How long preference links in a message keep working (unsubscribe links never expire).',
+  }),
+  METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional().meta({
+    description:
+      'Bearer token a Prometheus server presents to scrape /metrics (read-only; 24+ characters). Unset: API keys and admin sessions only.',
+    example: 'a-long-random-read-only-scrape-token',
+  }),
+  TRUST_PROXY: z.string().min(1).default('false').meta({
+    description:
+      "Proxies whose X-Forwarded-For gives the client address (for rate limits): IPs/CIDRs, `loopback`, or `true` (any). Unset: none, the peer's address counts.",
+  }),
+  SUBSCRIBE_RATE_PER_MINUTE: int(1, 10_000)
+    .default(10)
+    .meta({ description: 'Subscribe form submissions allowed per client address per minute.' }),
 
-  /** HMAC key for signed links and sessions. Required in production; in development one is kept in DATA_DIR. */
-  SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
-  /** The key being rotated out: tokens signed with it still verify. */
-  SECRET_KEY_PREVIOUS: z.string().min(32, 'must be at least 32 characters').optional(),
+  SECRET_KEY: z.string().min(32, 'must be at least 32 characters').optional().meta({
+    description:
+      'HMAC key for signed links and sessions. Required in production; in development one is kept in DATA_DIR.',
+    example: 'change-me-to-32-random-characters-or-more',
+  }),
+  SECRET_KEY_PREVIOUS: z.string().min(32, 'must be at least 32 characters').optional().meta({
+    description: 'The key being rotated out: tokens signed with it still verify.',
+    example: 'the-key-being-rotated-out-32-characters-or-more',
+  }),
 
   DEFAULT_TIME_ZONE: z
     .string()
     .refine((tz) => IANAZone.isValidZone(tz), { message: 'must be an IANA time zone such as Asia/Shanghai' })
-    .default('Asia/Shanghai'),
-  DEFAULT_LOCALE: z.enum(['zh-CN', 'en']).default('zh-CN'),
+    .default('Asia/Shanghai')
+    .meta({ description: 'Time zone of schedules and dates until the publication sets its own.' }),
+  DEFAULT_LOCALE: z
+    .enum(['zh-CN', 'en'])
+    .default('zh-CN')
+    .meta({ description: 'Language of new subscribers and pages when none is known (zh-CN or en).' }),
 
-  MAIL_FROM: z.string().min(3).default('Gazette <newsletter@localhost>'),
-  /** VERP bounce domain: Return-Path becomes bounce+<delivery id>@BOUNCE_DOMAIN. */
-  BOUNCE_DOMAIN: z.string().optional(),
-  /** Inbound SMTP receiver for VERP bounces and feedback-loop reports (`gazette bounces receive`). */
-  BOUNCE_SMTP_HOST: z.string().min(1).default('127.0.0.1'),
-  BOUNCE_SMTP_PORT: int(0, 65535).default(2526),
-  /** SNS topics whose SES notifications are accepted at /webhooks/ses (comma separated; empty = any verified topic). */
-  SES_SNS_TOPIC_ARNS: list.default([]),
-  /** Mailgun webhook signing key for /webhooks/mailgun (the route answers 503 without it). */
-  MAILGUN_WEBHOOK_SIGNING_KEY: z.string().optional(),
+  MAIL_FROM: z
+    .string()
+    .min(3)
+    .default('Gazette <newsletter@localhost>')
+    .meta({ description: 'From header until the publication sets its own sender.' }),
+  BOUNCE_DOMAIN: z.string().optional().meta({
+    description: 'VERP bounce domain: Return-Path becomes bounce+<delivery id>@BOUNCE_DOMAIN.',
+    example: 'bounces.example.com',
+  }),
+  BOUNCE_SMTP_HOST: z.string().min(1).default('127.0.0.1').meta({
+    description:
+      'Inbound SMTP receiver for VERP bounces and feedback-loop reports (`gazette bounces receive`).',
+  }),
+  BOUNCE_SMTP_PORT: int(0, 65535).default(2526).meta({ description: 'Port of the inbound bounce receiver.' }),
+  SES_SNS_TOPIC_ARNS: list.default([]).meta({
+    description:
+      'SNS topics whose SES notifications are accepted at /webhooks/ses (comma separated; empty = any verified topic).',
+    example: 'arn:aws:sns:ap-east-1:123456789012:gazette-ses',
+  }),
+  MAILGUN_WEBHOOK_SIGNING_KEY: z.string().optional().meta({
+    description: 'Mailgun webhook signing key for /webhooks/mailgun (the route answers 503 without it).',
+    example: 'key-from-the-mailgun-dashboard',
+  }),
 
-  /** Hosts or CIDR ranges that fetches may reach even though they are private (e.g. 127.0.0.1 for local feeds). */
-  FETCH_ALLOW_PRIVATE: list.default([]),
-  FETCH_TIMEOUT_MS: int(100, 300_000).default(15_000),
-  FETCH_MAX_BYTES: int(1024, 200 * 1024 * 1024).default(5 * 1024 * 1024),
-  FETCH_MAX_REDIRECTS: int(0, 20).default(5),
-  /** Archived copies of cited sources: bytes stored (compressed) per source and per issue. */
-  SNAPSHOT_MAX_BYTES: int(1024, 100 * 1024 * 1024).default(2 * 1024 * 1024),
-  SNAPSHOT_ISSUE_MAX_BYTES: int(1024, 2 * 1024 * 1024 * 1024).default(50 * 1024 * 1024),
-  /** How often the archive worker looks for sources to archive and links due for a check. */
-  ARCHIVE_SWEEP_MINUTES: int(1, 24 * 60).default(5),
-  /** A sent issue's sources are checked again once this many hours have passed. */
-  LINK_CHECK_HOURS: int(1, 24 * 365).default(24),
-  /** Consecutive failed polls after which a source is marked failing and polled with backoff. */
-  FEED_FAILING_AFTER: int(1, 100).default(3),
-  /** Longest wait between polls of a failing source (the backoff doubles up to this). */
-  FEED_MAX_BACKOFF_MINUTES: int(1, 7 * 24 * 60).default(24 * 60),
-  /** Sources fetched at once by `gazette poll` and one feed worker. */
-  FEED_POLL_CONCURRENCY: int(1, 200).default(8),
+  FETCH_ALLOW_PRIVATE: list.default([]).meta({
+    description:
+      'Hosts or CIDR ranges that fetches may reach even though they are private (e.g. 127.0.0.1 for local feeds).',
+  }),
+  FETCH_TIMEOUT_MS: int(100, 300_000)
+    .default(15_000)
+    .meta({ description: 'Time limit of one feed or page fetch.' }),
+  FETCH_MAX_BYTES: int(1024, 200 * 1024 * 1024)
+    .default(5 * 1024 * 1024)
+    .meta({ description: 'Largest response a fetch reads.' }),
+  FETCH_MAX_REDIRECTS: int(0, 20).default(5).meta({ description: 'Redirects a fetch follows.' }),
+  SNAPSHOT_MAX_BYTES: int(1024, 100 * 1024 * 1024)
+    .default(2 * 1024 * 1024)
+    .meta({ description: 'Bytes stored (compressed) for the archived copy of one cited source.' }),
+  SNAPSHOT_ISSUE_MAX_BYTES: int(1024, 2 * 1024 * 1024 * 1024)
+    .default(50 * 1024 * 1024)
+    .meta({ description: "Bytes stored (compressed) for all of one issue's archived sources." }),
+  ARCHIVE_SWEEP_MINUTES: int(1, 24 * 60)
+    .default(5)
+    .meta({
+      description: 'How often the archive worker looks for sources to archive and links due for a check.',
+    }),
+  LINK_CHECK_HOURS: int(1, 24 * 365)
+    .default(24)
+    .meta({ description: "A sent issue's sources are checked again once this many hours have passed." }),
+  FEED_FAILING_AFTER: int(1, 100).default(3).meta({
+    description: 'Consecutive failed polls after which a source is marked failing and polled with backoff.',
+  }),
+  FEED_MAX_BACKOFF_MINUTES: int(1, 7 * 24 * 60)
+    .default(24 * 60)
+    .meta({
+      description: 'Longest wait between polls of a failing source (the backoff doubles up to this).',
+    }),
+  FEED_POLL_CONCURRENCY: int(1, 200)
+    .default(8)
+    .meta({ description: 'Sources fetched at once by `gazette poll` and one feed worker.' }),
 
-  SEND_CONCURRENCY: int(1, 1000).default(20),
-  /** Send jobs one worker process runs at once (each sends a chunk of SEND_CONCURRENCY at a time). */
-  SEND_JOBS_PER_WORKER: int(1, 100).default(4),
-  /** SMTP connections per transport per worker process. */
-  SMTP_POOL_CONNECTIONS: int(1, 100).default(5),
-  /** Default rate limits per transport (0 = none); a URL may override with #perSecond=N&perHour=N. */
-  SMTP_RATE_PER_SECOND: int(0, 1_000_000).default(0),
-  SMTP_RATE_PER_HOUR: int(0, 100_000_000).default(0),
-  /** How long a claimed or sending row is leased before a resume scan may take it back. */
-  SEND_LEASE_SECONDS: int(1, 3600).default(120),
-  /** Attempts for a temporarily refused message before it fails; backoff doubles from the base. */
-  SEND_MAX_ATTEMPTS: int(1, 50).default(6),
-  SEND_RETRY_BASE_MS: int(1, 3_600_000).default(60_000),
-  /** Circuit breaker: pause an issue when this share of the last SEND_BREAKER_WINDOW results failed. */
-  SEND_BREAKER_RATIO: z.coerce.number().min(0.01).max(1).default(0.5),
-  SEND_BREAKER_WINDOW: int(5, 100_000).default(200),
-  /** A relay refused for reputation, spam content or authentication (5.7.x, DT:SPM) rests this long. */
-  SEND_BLOCK_REST_SECONDS: int(1, 86_400).default(600),
-  /** How often a worker looks for rows that lost their job (Redis lost, lease expired). */
-  SEND_RESUME_SCAN_SECONDS: int(1, 86_400).default(30),
-  /** DKIM signing: all three set to sign (or none). The key is PEM text or a path to a PEM file. */
+  SEND_CONCURRENCY: int(1, 1000)
+    .default(20)
+    .meta({ description: 'Rows a send job claims and sends at a time (a chunk).' }),
+  SEND_JOBS_PER_WORKER: int(1, 100).default(4).meta({
+    description:
+      'Send jobs one worker process runs at once (each sends a chunk of SEND_CONCURRENCY at a time).',
+  }),
+  SMTP_POOL_CONNECTIONS: int(1, 100)
+    .default(5)
+    .meta({ description: 'SMTP connections per transport per worker process.' }),
+  SMTP_RATE_PER_SECOND: int(0, 1_000_000).default(0).meta({
+    description:
+      'Default messages per second per transport (0 = no limit); a URL may override with #perSecond=N&perHour=N.',
+  }),
+  SMTP_RATE_PER_HOUR: int(0, 100_000_000)
+    .default(0)
+    .meta({ description: 'Default messages per hour per transport (0 = no limit).' }),
+  SEND_LEASE_SECONDS: int(1, 3600).default(120).meta({
+    description: 'How long a claimed or sending row is leased before a resume scan may take it back.',
+  }),
+  SEND_MAX_ATTEMPTS: int(1, 50)
+    .default(6)
+    .meta({ description: 'Attempts for a temporarily refused message before it fails.' }),
+  SEND_RETRY_BASE_MS: int(1, 3_600_000).default(60_000).meta({
+    description: 'First retry delay of a temporarily refused message (doubles per attempt, with jitter).',
+  }),
+  SEND_BREAKER_RATIO: z.coerce.number().min(0.01).max(1).default(0.5).meta({
+    description:
+      'Circuit breaker: pause an issue when this share of the last SEND_BREAKER_WINDOW results failed.',
+  }),
+  SEND_BREAKER_WINDOW: int(5, 100_000)
+    .default(200)
+    .meta({ description: 'Results per issue the circuit breaker looks at.' }),
+  SEND_BLOCK_REST_SECONDS: int(1, 86_400).default(600).meta({
+    description:
+      'A relay refused for reputation, spam content or authentication (5.7.x, DT:SPM) rests this long.',
+  }),
+  SEND_RELAY_REST_MS: int(100, 3_600_000).default(3000).meta({
+    description:
+      'First rest of a relay that asked to slow down (421/454) or refused connections; doubles per failed probe.',
+  }),
+  SEND_RELAY_REST_MAX_MS: int(100, 3_600_000)
+    .default(60_000)
+    .meta({ description: 'Longest rest of a relay.' }),
+  SEND_RESUME_SCAN_SECONDS: int(1, 86_400).default(30).meta({
+    description: 'How often a worker looks for rows that lost their job (Redis lost, lease expired).',
+  }),
   DKIM_DOMAIN: z
     .string()
     .regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'must be a domain name such as example.org')
-    .optional(),
+    .optional()
+    .meta({
+      description: 'DKIM signing domain; DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY all set to sign.',
+      example: 'example.com',
+    }),
   DKIM_SELECTOR: z
     .string()
     .regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/i, 'must be a DNS label such as gazette2025')
-    .optional(),
-  DKIM_PRIVATE_KEY: z.string().optional(),
-  /** Feedback-ID sender id (Gmail feedback loop), 5–15 characters; defaults to one made from the From domain. */
+    .optional()
+    .meta({
+      description: 'DKIM selector (the DNS record is <selector>._domainkey.<domain>).',
+      example: 'gazette',
+    }),
+  DKIM_PRIVATE_KEY: z.string().optional().meta({
+    description: 'DKIM private key: PEM text or a path to a PEM file.',
+    example: '/etc/gazette/dkim.pem',
+  }),
   FEEDBACK_ID_SENDER: z
     .string()
     .regex(/^[A-Za-z0-9._-]{5,15}$/, 'must be 5–15 letters, digits, dots, dashes or underscores')
-    .optional(),
-  SEND_BATCH_SIZE: int(1, 10_000).default(200),
-  /** A scheduled issue whose time passed longer ago than this is held, not sent. */
+    .optional()
+    .meta({
+      description:
+        'Feedback-ID sender id (Gmail feedback loop), 5–15 characters; defaults to one made from the From domain.',
+      example: 'gazette',
+    }),
+  SEND_BATCH_SIZE: int(1, 10_000)
+    .default(200)
+    .meta({ description: 'Rows per send job (a range of delivery ids).' }),
   SCHEDULE_GRACE_HOURS: z.coerce
     .number()
     .min(0)
     .max(24 * 30)
-    .default(6),
+    .default(6)
+    .meta({ description: 'A scheduled issue whose time passed longer ago than this is held, not sent.' }),
 });
 
 export type Env = z.infer<typeof envSchema>;

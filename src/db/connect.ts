@@ -27,6 +27,11 @@ export interface OpenDatabaseOptions {
   poolSize?: number;
   /** PostgreSQL schema to use (tests get a fresh one per file). */
   schema?: string;
+  /**
+   * An idle pooled connection broke (PostgreSQL restarted). Without a handler the pool's 'error'
+   * event would end the process; the next query opens a new connection.
+   */
+  onPoolError?: (err: Error) => void;
 }
 
 export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseHandle> {
@@ -36,6 +41,10 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
       max: opts.poolSize ?? 10,
       ...(opts.schema ? { options: `-c search_path=${opts.schema}` } : {}),
     });
+    pool.on('error', (err) => opts.onPoolError?.(err));
+    // A client checked out but between queries has no listener of the pool's; when the server
+    // ends its session (a restart) the error would end the process. Its query fails instead.
+    pool.on('connect', (client) => client.on('error', () => {}));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const url = new URL(opts.databaseUrl);
     return {

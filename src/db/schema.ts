@@ -193,6 +193,8 @@ export interface IssuesTable {
   schedule_time_zone: string | null;
   hold_reason: string | null;
   pause_reason: string | null;
+  /** The relay's reply behind pause_reason, when a relay caused the stop. */
+  pause_reply: string | null;
   approved_at: Timestamp | null;
   approved_by: string | null;
   prepared_at: Timestamp | null;

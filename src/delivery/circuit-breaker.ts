@@ -1,10 +1,14 @@
+/** The pause reason when most failures in the window were broken connections, not replies. */
+export const RELAY_CONNECTION_REASON = 'relay_connection';
+
 /**
  * Failure-rate circuit breaker over the last `window` results of one issue in one worker.
- * Pure state machine: record() says whether the issue should now be paused.
+ * Pure state machine: record() says whether the issue should now be paused, cause() why.
  */
 export class CircuitBreaker {
-  private readonly results: boolean[] = [];
+  private readonly results: (0 | 1 | 2)[] = [];
   private failures = 0;
+  private connectionFailures = 0;
 
   constructor(
     private readonly window: number,
@@ -13,16 +17,34 @@ export class CircuitBreaker {
     private readonly minResults = Math.max(5, Math.ceil(window / 4)),
   ) {}
 
-  /** Records one result; returns true when the failure share has crossed the threshold. */
-  record(failed: boolean): boolean {
-    this.results.push(failed);
-    if (failed) this.failures++;
-    if (this.results.length > this.window && this.results.shift()) this.failures--;
+  /**
+   * Records one result (`connection`: the failure was a broken connection rather than a reply);
+   * returns true when the failure share has crossed the threshold.
+   */
+  record(failed: boolean, connection = false): boolean {
+    const r = failed ? (connection ? 2 : 1) : 0;
+    this.results.push(r);
+    if (r) this.failures++;
+    if (r === 2) this.connectionFailures++;
+    if (this.results.length > this.window) {
+      const old = this.results.shift();
+      if (old) this.failures--;
+      if (old === 2) this.connectionFailures--;
+    }
     return this.results.length >= this.minResults && this.failures / this.results.length >= this.ratio;
+  }
+
+  /**
+   * Why it tripped: broken connections (the relay, not our messages, is the trouble: the pause
+   * ends by itself when a probe succeeds) or reply-level failures (a person must look).
+   */
+  cause(): 'failure_rate' | typeof RELAY_CONNECTION_REASON {
+    return this.connectionFailures * 2 > this.failures ? RELAY_CONNECTION_REASON : 'failure_rate';
   }
 
   reset(): void {
     this.results.length = 0;
     this.failures = 0;
+    this.connectionFailures = 0;
   }
 }

@@ -97,3 +97,16 @@ export function retryDelayMs(attempt: number, baseMs: number, random: () => numb
   const ceiling = baseMs * 2 ** Math.max(0, Math.min(attempt - 1, 20));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
+
+/**
+ * The pool handed the message to a connection the relay had just closed (e.g. right after a
+ * 421-and-close) and, with requeues off, gave it back unsent: no command of it reached the relay,
+ * so the row goes back to the queue as it is (no attempt, no guess of "unknown").
+ */
+export function neverSent(outcome: SmtpOutcomeLike | null | undefined): boolean {
+  return (
+    !!outcome &&
+    outcome.responseCode === undefined &&
+    /Reached maximum number of retries after connection was closed/.test(outcome.message ?? '')
+  );
+}

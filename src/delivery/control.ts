@@ -5,8 +5,10 @@ import { type StageProblem, writeAudit } from '../issues/store.js';
 import { ContentError, type DeliveryDeps } from './deps.js';
 import { moveIssue } from './issue-state.js';
 import { finishIfDone, type IssueStats, issueStats } from './ledger.js';
+import { type HeldLock, lock, prepareLockName } from './locks.js';
 import { type PrepareResult, prepareIssue } from './prepare.js';
-import { enqueueRanges, rangesOf, type SendQueue } from './queue.js';
+import { bucketRanges, enqueueRanges, type SendQueue } from './queue.js';
+import { describeReason } from './stop-reasons.js';
 
 /**
  * An operator asked for something the issue's state does not allow; the message says why, and
@@ -66,6 +68,7 @@ export async function startIssueSend(
   const moved = await moveIssue(deps.db, issueId, 'start-sending', {
     sending_started_at: deps.now(),
     pause_reason: null,
+    pause_reply: null,
   });
   if (moved) await audit(deps, issueId, actor, 'start-sending');
   else {
@@ -92,20 +95,26 @@ export async function startIssueSend(
 
 /**
  * Prepares an issue; when its content cannot be rendered (retrying will not help) the issue fails
- * instead of being retried by every resume scan, and the error says so.
+ * instead of being retried by every resume scan, and the error says so. Preparation holds the
+ * issue's lock (`held`: the caller already has it), so a resume scan never prepares the same
+ * issue at the same time.
  */
 export async function prepareOrFail(
   deps: DeliveryDeps,
   issueId: number,
   queue: SendQueue,
   batchSize?: number,
+  held?: HeldLock,
 ): Promise<PrepareResult> {
+  const issueLock = held ?? (await lock(queue, prepareLockName(issueId)));
   try {
     return await prepareIssue(deps, issueId, { queue, ...(batchSize ? { batchSize } : {}) });
   } catch (err) {
     if (!(err instanceof ContentError)) throw err;
     await failIssue(deps, issueId, `content: ${err.message}`);
     throw new IssueStateError(`Issue ${issueId} failed: ${err.message}`);
+  } finally {
+    if (!held) await issueLock.release();
   }
 }
 
@@ -115,7 +124,10 @@ export async function prepareOrFail(
  */
 export async function failIssue(deps: ControlDeps, issueId: number, reason: string): Promise<boolean> {
   // pause_reason holds why a send stopped, whether it may resume (paused) or not (failed).
-  const moved = await moveIssue(deps.db, issueId, 'fail', { pause_reason: reason.slice(0, 500) });
+  const moved = await moveIssue(deps.db, issueId, 'fail', {
+    pause_reason: reason.slice(0, 500),
+    pause_reply: null,
+  });
   if (!moved) return false;
   const skipped = await skipWaitingRows(deps.db, issueId, 'issue_failed');
   await audit(deps, issueId, SYSTEM_ACTOR, 'fail', { reason: reason.slice(0, 500), skipped });
@@ -140,16 +152,27 @@ async function skipWaitingRows(db: Db, issueId: number, reason: string): Promise
   return Number(result.numUpdatedRows);
 }
 
+/**
+ * sending → paused, with why (a stable code, see src/delivery/reasons.ts) and, when the relay
+ * caused it, the relay's own reply, kept on the issue for the CLI and the send page.
+ */
 export async function pauseIssue(
   deps: ControlDeps,
   issueId: number,
   reason = 'operator',
   actor = SYSTEM_ACTOR,
+  reply: string | null = null,
 ): Promise<boolean> {
-  const moved = await moveIssue(deps.db, issueId, 'pause', { pause_reason: reason });
+  const moved = await moveIssue(deps.db, issueId, 'pause', {
+    pause_reason: reason,
+    pause_reply: reply?.slice(0, 500) ?? null,
+  });
   if (moved) {
-    await audit(deps, issueId, actor, 'pause', { reason });
-    deps.log.warn({ event: 'delivery.issue.paused', issueId, reason }, 'issue paused');
+    await audit(deps, issueId, actor, 'pause', { reason, ...(reply ? { reply } : {}) });
+    deps.log.warn(
+      { event: 'delivery.issue.paused', issueId, reason, reply },
+      `issue paused: ${describeReason('en', reason, reply)}`,
+    );
   }
   return moved;
 }
@@ -159,8 +182,10 @@ export async function resumeIssue(
   deps: DeliveryDeps & { queue: SendQueue },
   issueId: number,
   actor = SYSTEM_ACTOR,
+  /** Why a worker resumed it by itself (kept in the audit entry). */
+  detail: Record<string, unknown> = {},
 ): Promise<boolean> {
-  const moved = await moveIssue(deps.db, issueId, 'resume', { pause_reason: null });
+  const moved = await moveIssue(deps.db, issueId, 'resume', { pause_reason: null, pause_reply: null });
   if (!moved) {
     const state = await currentState(deps.db, issueId);
     throw new IssueStateError(
@@ -169,7 +194,7 @@ export async function resumeIssue(
       'resume',
     );
   }
-  await audit(deps, issueId, actor, 'resume');
+  await audit(deps, issueId, actor, 'resume', detail);
   await enqueuePending(deps.db, issueId, deps.queue, deps.env.SEND_BATCH_SIZE, 'resume');
   await finishIfDone(deps.db, issueId);
   deps.log.info({ event: 'delivery.issue.resumed', issueId }, 'issue resumed');
@@ -227,7 +252,11 @@ export async function resendUnknown(
   return n;
 }
 
-/** Enqueues range jobs for an issue's queued and due deferred rows, by keyset (flat memory). */
+/**
+ * Enqueues range jobs for an issue's queued and due deferred rows, by keyset (flat memory). The
+ * ranges are fixed id buckets and deduplicated while their job waits or runs, so scans, resumes
+ * and resend-unknown never enqueue the same work twice.
+ */
 export async function enqueuePending(
   db: Db,
   issueId: number,
@@ -246,8 +275,9 @@ export async function enqueuePending(
     `.execute(db);
     if (!rows.length) break;
     const ids = rows.map((r) => Number(r.id));
-    await enqueueRanges(queue, rangesOf(issueId, ids, batchSize), {
+    await enqueueRanges(queue, bucketRanges(issueId, ids, batchSize), {
       tag: `${tag}${Date.now().toString(36)}`,
+      dedupe: true,
     });
     total += ids.length;
     last = ids[ids.length - 1] as number;

@@ -97,7 +97,9 @@ export async function skipClaimed(
 
 /**
  * claimed → sending, just before the rows go on the wire; only while the issue is still sending
- * (a pause or cancel stops here). Returns the ids that may now be handed to SMTP.
+ * (a pause or cancel stops here). Returns the ids that may now be handed to SMTP. Idempotent for
+ * its owner: tried again after a lost connection (the update may have committed), it returns the
+ * same rows.
  */
 export async function markSending(
   db: Db,
@@ -107,7 +109,7 @@ export async function markSending(
   const { rows } = await sql<{ id: number }>`
     UPDATE deliveries SET state = 'sending', transport = ${p.transport},
       lease_until = now() + make_interval(secs => ${p.leaseSeconds}), updated_at = now()
-    WHERE id = ANY(${p.ids}::bigint[]) AND state = 'claimed' AND lease_owner = ${p.owner}
+    WHERE id = ANY(${p.ids}::bigint[]) AND state IN ('claimed', 'sending') AND lease_owner = ${p.owner}
       AND EXISTS (SELECT 1 FROM issues i WHERE i.id = ${p.issueId} AND i.state = 'sending')
     RETURNING id
   `.execute(db);
@@ -137,7 +139,12 @@ export interface SendResult {
   attempted: boolean;
 }
 
-/** Writes a chunk's SMTP outcomes in one statement (sending → final/deferred/queued). */
+/**
+ * Writes a chunk's SMTP outcomes in one statement (sending → final/deferred/queued). A final
+ * outcome also lands on a row a resume scan marked unknown meanwhile (its lease ran out while the
+ * database was away): the relay's answer is better than a guess, and nobody re-sends an unknown
+ * row without the operator.
+ */
 export async function recordResults(db: Db, owner: string, results: SendResult[]): Promise<number> {
   if (!results.length) return 0;
   const values = results.map(
@@ -157,7 +164,8 @@ export async function recordResults(db: Db, owner: string, results: SendResult[]
       accepted_at = CASE WHEN v.state = 'accepted' THEN now() ELSE d.accepted_at END,
       lease_owner = NULL, lease_until = NULL, updated_at = now()
     FROM (VALUES ${sql.join(values)}) AS v(id, state, code, response, error_class, message_id, next_attempt_at, attempted)
-    WHERE d.id = v.id AND d.state = 'sending' AND d.lease_owner = ${owner}
+    WHERE d.id = v.id AND ((d.state = 'sending' AND d.lease_owner = ${owner})
+      OR (d.state = 'unknown' AND d.error_class = 'crash_while_sending' AND v.state IN ('accepted', 'failed')))
   `.execute(db);
   return Number(result.numAffectedRows ?? 0);
 }

@@ -1,13 +1,24 @@
 import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { QUEUES } from '../queue/names.js';
 import { createRedis } from '../queue/redis.js';
 import type { QueueConnection, SendJobData } from './deps.js';
 
 export type SendQueue = Queue<SendJobData>;
 
+const redisOf = new WeakMap<SendQueue, Redis>();
+
+/** The Redis connection a send queue was opened on (locks and relay rests share it). */
+export function queueRedis(queue: SendQueue): Redis {
+  const redis = redisOf.get(queue);
+  if (!redis) throw new Error('this send queue was not opened by openSendQueue');
+  return redis;
+}
+
 export function openSendQueue(connection: QueueConnection): SendQueue {
-  return new Queue<SendJobData>(QUEUES.send, {
-    connection: createRedis(connection.url),
+  const redis = createRedis(connection.url);
+  const queue = new Queue<SendJobData>(QUEUES.send, {
+    connection: redis,
     prefix: connection.prefix,
     defaultJobOptions: {
       // Jobs are cheap to rebuild from the ledger; keep Redis small.
@@ -17,6 +28,8 @@ export function openSendQueue(connection: QueueConnection): SendQueue {
       backoff: { type: 'exponential', delay: 1000 },
     },
   });
+  redisOf.set(queue, redis);
+  return queue;
 }
 
 /** Splits sorted delivery ids into ranges of at most `size` rows, as job payloads. */
@@ -29,11 +42,23 @@ export function rangesOf(issueId: number, sortedIds: number[], size: number): Se
   return out;
 }
 
-/** Adds range jobs; the job id names the range, so adding the same range twice adds one job. */
+/**
+ * The fixed id buckets (`size` ids wide) that hold the given ids, as job payloads: the same rows
+ * give the same ranges whatever else changed, so a range's job can be deduplicated.
+ */
+export function bucketRanges(issueId: number, sortedIds: number[], size: number): SendJobData[] {
+  const buckets = [...new Set(sortedIds.map((id) => Math.floor(id / size)))];
+  return buckets.map((b) => ({ issueId, fromId: b * size, toId: b * size + size - 1 }));
+}
+
+/**
+ * Adds range jobs; the job id names the range, so adding the same range twice adds one job.
+ * `dedupe`: also skip a range whose job (of any tag) still waits or runs (BullMQ deduplication).
+ */
 export async function enqueueRanges(
   queue: SendQueue,
   ranges: SendJobData[],
-  opts: { delayMs?: number; tag?: string } = {},
+  opts: { delayMs?: number; tag?: string; dedupe?: boolean } = {},
 ): Promise<void> {
   if (!ranges.length) return;
   await queue.addBulk(
@@ -42,6 +67,9 @@ export async function enqueueRanges(
       data,
       opts: {
         jobId: `${opts.tag ?? 'r'}-${data.issueId}-${data.fromId}-${data.toId}`,
+        ...(opts.dedupe
+          ? { deduplication: { id: `range-${data.issueId}-${data.fromId}-${data.toId}` } }
+          : {}),
         ...(opts.delayMs ? { delay: opts.delayMs } : {}),
       },
     })),

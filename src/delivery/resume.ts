@@ -3,6 +3,7 @@ import { sql } from 'kysely';
 import { enqueuePending, IssueStateError, prepareOrFail } from './control.js';
 import type { DeliveryDeps } from './deps.js';
 import { finishIfDone } from './ledger.js';
+import { type HeldLock, prepareLockName, RESUME_SCAN_LOCK, tryLock } from './locks.js';
 import type { SendQueue } from './queue.js';
 
 /** Lease owners are `<host>/<pid>/<random>`, so a restarted worker can tell a dead local owner at once. */
@@ -29,6 +30,8 @@ export interface ResumeScanResult {
   unknown: number;
   enqueued: number;
   finished: number[];
+  /** Another worker was scanning: this one did nothing. */
+  skipped?: boolean;
 }
 
 /**
@@ -42,8 +45,23 @@ export async function resumeScan(
   deps: DeliveryDeps,
   opts: { queue: SendQueue; force?: boolean },
 ): Promise<ResumeScanResult> {
-  const { db, log, env } = deps;
   const result: ResumeScanResult = { issues: 0, released: 0, unknown: 0, enqueued: 0, finished: [] };
+  // One scanner at a time across every worker: two would enqueue the same work.
+  const scanLock = await tryLock(opts.queue, RESUME_SCAN_LOCK, 5 * 60_000);
+  if (!scanLock) return { ...result, skipped: true };
+  try {
+    return await scanIssues(deps, opts, result);
+  } finally {
+    await scanLock.release();
+  }
+}
+
+async function scanIssues(
+  deps: DeliveryDeps,
+  opts: { queue: SendQueue; force?: boolean },
+  result: ResumeScanResult,
+): Promise<ResumeScanResult> {
+  const { db, log } = deps;
   const issues = await db
     .selectFrom('issues')
     .select(['id', 'prepared_at'])
@@ -58,16 +76,37 @@ export async function resumeScan(
   const queueIdle = Object.values(counts).every((n) => n === 0);
 
   for (const issue of issues) {
-    result.issues++;
-    if (!issue.prepared_at) {
-      try {
-        await prepareOrFail(deps, issue.id, opts.queue);
-      } catch (err) {
-        // An issue whose content cannot be rendered has failed; the scan goes on with the others.
-        if (err instanceof IssueStateError) continue;
-        throw err;
-      }
+    // An issue being prepared is its preparer's: its rows are still being frozen and enqueued.
+    const issueLock = await tryLock(opts.queue, prepareLockName(issue.id));
+    if (!issueLock) continue;
+    try {
+      await scanIssue(deps, opts, issue, dead, queueIdle, result, issueLock);
+    } catch (err) {
+      // An issue whose content cannot be rendered has failed; the scan goes on with the others.
+      if (!(err instanceof IssueStateError)) throw err;
+    } finally {
+      await issueLock.release();
     }
+  }
+  if (result.released || result.unknown || result.enqueued || result.finished.length) {
+    log.info({ event: 'delivery.resume_scan', ...result }, 'resume scan rebuilt work from the ledger');
+  }
+  return result;
+}
+
+async function scanIssue(
+  deps: DeliveryDeps,
+  opts: { queue: SendQueue; force?: boolean },
+  issue: { id: number; prepared_at: Date | null },
+  dead: string[],
+  queueIdle: boolean,
+  result: ResumeScanResult,
+  held: HeldLock,
+): Promise<void> {
+  const { db, env } = deps;
+  {
+    result.issues++;
+    if (!issue.prepared_at) await prepareOrFail(deps, issue.id, opts.queue, undefined, held);
     const released = await sql`
       UPDATE deliveries SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = now()
       WHERE issue_id = ${issue.id} AND state = 'claimed'
@@ -89,8 +128,4 @@ export async function resumeScan(
     }
     if (await finishIfDone(db, issue.id)) result.finished.push(issue.id);
   }
-  if (result.released || result.unknown || result.enqueued || result.finished.length) {
-    log.info({ event: 'delivery.resume_scan', ...result }, 'resume scan rebuilt work from the ledger');
-  }
-  return result;
 }

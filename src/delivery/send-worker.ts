@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { createOutageGuard, DatabaseUnavailableError, type OutageGuard } from '../db/outage.js';
 import { QUEUES } from '../queue/names.js';
 import { createRedis } from '../queue/redis.js';
 import { recipientName } from '../rendering/recipient-name.js';
 import { BufferPool } from './buffer-pool.js';
-import { CircuitBreaker } from './circuit-breaker.js';
-import { classifySmtpReply, retryDelayMs, type SmtpOutcomeLike } from './classify.js';
-import { pauseIssue } from './control.js';
+import { CircuitBreaker, RELAY_CONNECTION_REASON } from './circuit-breaker.js';
+import { classifySmtpReply, neverSent, retryDelayMs, type SmtpOutcomeLike } from './classify.js';
+import { IssueStateError, pauseIssue, resumeIssue, SYSTEM_ACTOR } from './control.js';
 import type { DeliveryDeps, QueueConnection, SendJobData } from './deps.js';
 import { dkimFromEnv } from './dkim.js';
 import {
@@ -25,6 +26,7 @@ import { variantLocale } from './prepare.js';
 import { enqueueRanges, openSendQueue, type SendQueue } from './queue.js';
 import { type RateGrant, TransportRateLimiter } from './rate-limit.js';
 import { openRelayPools, type RelaySet } from './relay-pools.js';
+import { RelayRests, type RestCause, restCauseOf } from './relay-rest.js';
 import { currentRelaySpecs } from './relays.js';
 import { leaseOwnerId, resumeScan } from './resume.js';
 import { feedbackId, loadSender, returnPath, type Sender, unsubscribeMailto } from './sender.js';
@@ -50,8 +52,15 @@ export interface SendWorkerOptions {
   concurrency?: number;
   /** Rows claimed together (and counted against the rate limit); they go on the wire a group at a time. */
   chunkSize?: number;
-  /** First pause after a 421/454 (doubles while the relay keeps asking, up to a minute). */
+  /** First rest of a relay after a 421/454 or a refused connection (default SEND_RELAY_REST_MS). */
   throttleMs?: number;
+  /**
+   * The database stayed unreachable longer than DATABASE_OUTAGE_GRACE_SECONDS (default: log it).
+   * The worker process exits here, so a supervisor starts it again.
+   */
+  onDatabaseLost?: (err: DatabaseUnavailableError) => void;
+  /** Shared by the process's users of the database (default: one for this worker). */
+  outage?: OutageGuard;
   /** How long a relay rests after a reputation, spam or authentication refusal (default SEND_BLOCK_REST_SECONDS). */
   blockRestMs?: number;
   /** Resume scan period; 0 disables the periodic scan (the start scan still runs). */
@@ -60,6 +69,19 @@ export interface SendWorkerOptions {
   scanOnStart?: boolean;
   /** Groups (of one row per pooled connection) a transport may have in `sending` at once. */
   wireGroups?: number;
+}
+
+/** The first of `transports` that accepts a connection and greets us (a probe without a message). */
+async function firstAnswering(transports: Transport[]): Promise<Transport | null> {
+  for (const t of transports) {
+    try {
+      await t.mailer.verify();
+      return t;
+    } catch {
+      // still down: try the next
+    }
+  }
+  return null;
 }
 
 /** Default wire window: two groups per transport (see createSendWorker). */
@@ -77,6 +99,8 @@ export interface SendWorker {
   counters: { accepted: number; bytes: number };
   /** Runs a resume scan now. */
   scan(force?: boolean): ReturnType<typeof resumeScan>;
+  /** Resumes issues paused for broken connections once a relay answers (the scan timer runs it too). */
+  resumeAfterOutage(): Promise<void>;
   /** Graceful stop: finishes the chunk on the wire, releases claimed rows, hands the rest to a new job. */
   close(): Promise<void>;
 }
@@ -121,10 +145,17 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
   const limiter = new TransportRateLimiter(redis, deps.connection.prefix);
   const chunkSize = deps.chunkSize ?? env.SEND_CONCURRENCY;
   const leaseSeconds = env.SEND_LEASE_SECONDS;
-  const baseThrottle = deps.throttleMs ?? 5000;
+  // Rests are shared by every worker through Redis (src/delivery/relay-rest.ts).
+  const rests = new RelayRests(redis, deps.connection.prefix, {
+    baseMs: deps.throttleMs ?? env.SEND_RELAY_REST_MS,
+    maxMs: Math.max(env.SEND_RELAY_REST_MAX_MS, deps.throttleMs ?? 0),
+  });
+  // Every ledger write and read goes through the guard: while PostgreSQL restarts, jobs wait
+  // (nothing new is claimed) and the outcomes of rows already on the wire stay in memory until
+  // they are written.
+  const outage = deps.outage ?? createOutageGuard({ log, graceMs: env.DATABASE_OUTAGE_GRACE_SECONDS * 1000 });
+  const guarded = <T>(what: string, fn: () => Promise<T>) => outage.run(what, fn);
   const blockRest = deps.blockRestMs ?? env.SEND_BLOCK_REST_SECONDS * 1000;
-  // Per relay: the next pause it gets if it asks again (doubles while it keeps asking, up to a minute).
-  const throttleOf = new WeakMap<Transport, number>();
   let stopping = false;
 
   const issueInfo = new Map<number, IssueInfo>();
@@ -217,9 +248,18 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     suppress: string[];
     retries: { id: number; at: Date; attempt: number }[];
     pauseReason: string | null;
-    throttled: boolean;
-    /** A refusal for our reputation, content or authentication: the reason and the reply. */
-    blocked: { reason: string; smtpCode: number | null; response: string | null } | null;
+    /** The relay's own words behind the pause. */
+    pauseReply: string | null;
+    /** The relay asked to rest (throttled, unreachable): the first such outcome of the group. */
+    rest: RestCause | null;
+    /** When the group went on the wire (a refusal of an older message belongs to a rest already counted). */
+    startedAt: number;
+    /** Some outcome said nothing about the relay (a connection lost mid-message). */
+    inconclusive: boolean;
+    /** The lowest id the pool gave back unsent (it goes round again); Infinity when none. */
+    unsentMin: number;
+    /** A block rests the relay at least this long (0: the usual rest). */
+    restMinMs: number;
     /** markSending took fewer rows than asked: the issue was paused or cancelled. */
     stopped: boolean;
   }
@@ -241,17 +281,23 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       suppress: [],
       retries: [],
       pauseReason: null,
-      throttled: false,
-      blocked: null,
+      pauseReply: null,
+      rest: null,
+      startedAt: Date.now(),
+      inconclusive: false,
+      unsentMin: Number.POSITIVE_INFINITY,
+      restMinMs: 0,
       stopped: false,
     };
-    const onWire = await markSending(db, {
-      issueId,
-      ids: group.map((r) => r.id),
-      owner,
-      leaseSeconds,
-      transport: transport.spec.name,
-    });
+    const onWire = await guarded('mark_sending', () =>
+      markSending(db, {
+        issueId,
+        ids: group.map((r) => r.id),
+        owner,
+        leaseSeconds,
+        transport: transport.spec.name,
+      }),
+    );
     out.stopped = onWire.size < group.length;
     const breaker = breakerFor(issueId);
     await Promise.all(
@@ -279,6 +325,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
           const envelopeFrom = returnPath(env, info.sender, r.id);
           const outcome = await send(transport, envelopeFrom, r.email, msg);
           const c = classifySmtpReply(outcome);
+          const rest = restCauseOf(c, outcome);
           const base = {
             id: r.id,
             smtpCode: c.smtpCode,
@@ -286,6 +333,18 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
             errorClass: c.errorClass,
             messageId: msg.messageId,
           };
+          if (neverSent(outcome)) {
+            out.unsentMin = Math.min(out.unsentMin, r.id);
+            out.results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
+            return;
+          }
+          if (rest) {
+            // The relay, not the message, is the problem: the row goes back to the queue
+            // unattempted (nothing reached the relay, or it refused before taking the message).
+            out.rest ??= rest;
+            out.results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
+            return;
+          }
           switch (c.decision) {
             case 'accepted':
               counters.accepted++;
@@ -294,10 +353,6 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
               // connection may still hold it, so it is left to the garbage collector.
               messageBuffers.give(buffer);
               out.results.push({ ...base, state: 'accepted', nextAttemptAt: null, attempted: true });
-              break;
-            case 'throttle':
-              out.throttled = true;
-              out.results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
               break;
             case 'retry': {
               const attempt = r.attempts + 1;
@@ -320,11 +375,14 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
               out.results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
               break;
             case 'fail-block':
-              out.blocked ??= {
+              // Refused for our reputation, content or authentication: the row fails (the reader
+              // stays), and the relay rests at least SEND_BLOCK_REST_SECONDS.
+              out.rest ??= {
                 reason: c.errorClass ?? 'blocked',
+                reply: base.smtpResponse,
                 smtpCode: c.smtpCode,
-                response: base.smtpResponse,
               };
+              out.restMinMs = blockRest;
               out.results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
               break;
             case 'fail-suppress':
@@ -333,22 +391,26 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
               break;
             case 'pause-issue':
               out.pauseReason = `smtp_${c.errorClass}`;
+              out.pauseReply = base.smtpResponse;
               out.results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
               break;
             case 'unknown':
+              out.inconclusive = true;
               out.results.push({ ...base, state: 'unknown', nextAttemptAt: null, attempted: true });
               break;
           }
-          if (
-            c.decision !== 'throttle' &&
-            c.decision !== 'pause-issue' &&
-            breaker.record(c.decision !== 'accepted')
-          ) {
-            out.pauseReason ??= 'failure_rate';
+          if (c.decision !== 'pause-issue') {
+            const failed = c.decision !== 'accepted';
+            if (breaker.record(failed, c.decision === 'unknown')) {
+              out.pauseReason ??= breaker.cause();
+              out.pauseReply ??= base.smtpResponse;
+            }
           }
         }),
     );
-    await recordResults(db, owner, out.results);
+    // The outcomes are in memory: while the database restarts they wait here, and are written
+    // when it answers again (recordResults is idempotent).
+    await guarded('record_results', () => recordResults(db, owner, out.results));
     return out;
   }
 
@@ -389,29 +451,37 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     }
   }
 
-  // Until when a transport rests: its hourly budget is spent (learned from the shared limiter), or
-  // it answered 421/454. Resting relays hand their share to the others; when all rest, the whole
-  // queue waits (BullMQ's rate limiter) rather than spin.
+  // Until when a transport's hourly budget is spent (learned from the shared limiter). Resting
+  // relays hand their share to the others; when every budget is spent, the whole queue waits
+  // (BullMQ's rate limiter) rather than spin.
   const restingUntil = new WeakMap<Transport, number>();
 
   /**
    * A transport with budget for (up to) a chunk now: tried in weighted random order, so weights
-   * share the work and a transport out of budget hands its share to the others. When none has
-   * budget, says how long to wait and whether every hourly budget is spent.
+   * share the work and a transport out of budget or resting hands its share to the others. A
+   * relay whose rest just ended gets one message (the probe). When none can send, says how long
+   * to wait and whether every hourly budget is spent.
    */
   async function acquireTransport(
     transports: Transport[],
   ): Promise<
-    | { transport: Transport; grant: RateGrant; granted: number }
+    | { transport: Transport; grant: RateGrant; granted: number; probe: boolean }
     | { transport: null; retryInMs: number; hourly: boolean }
   > {
     const now = Date.now();
     const open = transports.filter((t) => (restingUntil.get(t) ?? 0) <= now);
     let retryInMs = Number.POSITIVE_INFINITY;
     for (const transport of weightedOrder(open)) {
+      const gate = await rests.gate(transport.spec.name);
+      if (gate.kind === 'wait') {
+        retryInMs = Math.min(retryInMs, gate.ms);
+        continue;
+      }
       const limits = { perSecond: transport.spec.perSecond, perHour: transport.spec.perHour };
-      const grant = await limiter.acquire(transport.spec.name, limits, chunkSize);
-      if (grant.granted > 0) return { transport, grant, granted: grant.granted };
+      const grant = await limiter.acquire(transport.spec.name, limits, gate.kind === 'probe' ? 1 : chunkSize);
+      if (grant.granted > 0)
+        return { transport, grant, granted: grant.granted, probe: gate.kind === 'probe' };
+      if (gate.kind === 'probe') await rests.probeInconclusive(transport.spec.name);
       if (grant.hourly) restingUntil.set(transport, now + grant.retryInMs);
       retryInMs = Math.min(retryInMs, grant.retryInMs);
     }
@@ -420,10 +490,56 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     return { transport: null, retryInMs: Math.max(1, retryInMs), hourly };
   }
 
+  /** A relay's rest began, lengthened or ended: one log line with the relay's own words. */
+  async function afterGroup(
+    issueId: number,
+    transport: Transport,
+    out: GroupOutcome,
+    probe: boolean,
+  ): Promise<void> {
+    const name = transport.spec.name;
+    if (out.rest) {
+      const { raised, state, ms } = await rests.rest(name, out.rest, out.startedAt, out.restMinMs);
+      if (raised) {
+        log.warn(
+          {
+            event: out.restMinMs ? 'delivery.relay.blocked' : 'delivery.relay.resting',
+            transport: name,
+            reason: state.reason,
+            issueId,
+            reply: state.reply,
+            smtpCode: out.rest.smtpCode ?? null,
+            ms,
+            level: state.level,
+          },
+          `relay ${name} rests: ${state.reply ?? state.reason}`,
+        );
+      }
+    } else if (probe) {
+      if (out.inconclusive) await rests.probeInconclusive(name);
+      else {
+        const ended = await rests.recovered(name);
+        if (ended)
+          log.info(
+            {
+              event: 'delivery.relay.recovered',
+              transport: name,
+              reason: ended.reason,
+              restedMs: Date.now() - ended.since,
+            },
+            `relay ${name} answers again; sending resumes at its pace`,
+          );
+      }
+    }
+  }
+
   async function processJob(job: Job<SendJobData>): Promise<{ sent: number }> {
     const { set, release } = await relays.acquire();
     try {
       return await sendRange(job, set);
+    } catch (err) {
+      if (err instanceof DatabaseUnavailableError) deps.onDatabaseLost?.(err);
+      throw err;
     } finally {
       release();
     }
@@ -433,7 +549,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     const { issueId, toId } = job.data;
     let cursor = job.data.fromId;
     let sent = 0;
-    const info = await infoFor(issueId);
+    const info = await guarded('issue', () => infoFor(issueId));
     const handOn = async (fromId: number) => {
       // The rest of the range goes to a new job; nothing claimed is left behind.
       if (fromId <= toId)
@@ -451,29 +567,26 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
           await queue.rateLimit(pick.retryInMs);
           throw Worker.RateLimitError();
         }
-        await new Promise((r) => setTimeout(r, pick.retryInMs));
+        // Every relay rests or this second's budget is spent: wait here, a second at most at a
+        // time so a stop is not held up.
+        await new Promise((r) => setTimeout(r, Math.min(pick.retryInMs, 1000)));
         continue;
       }
-      const { transport, grant, granted } = pick;
-      const rows = await claimRows(db, {
-        issueId,
-        fromId: cursor,
-        toId,
-        limit: granted,
-        owner,
-        leaseSeconds,
-      });
+      const { transport, grant, granted, probe } = pick;
+      const rows = await guarded('claim', () =>
+        claimRows(db, { issueId, fromId: cursor, toId, limit: granted, owner, leaseSeconds }),
+      );
       await limiter.refund(grant, granted - rows.length);
-      if (!rows.length) break;
+      if (!rows.length) {
+        if (probe) await rests.probeInconclusive(transport.spec.name);
+        break;
+      }
       cursor = (rows[rows.length - 1] as ClaimedRow).id + 1;
 
-      await skipClaimed(
-        db,
-        owner,
-        rows
-          .filter((r) => !r.eligible)
-          .map((r) => ({ id: r.id, reason: r.ineligibleReason ?? 'ineligible' })),
-      );
+      const ineligible = rows
+        .filter((r) => !r.eligible)
+        .map((r) => ({ id: r.id, reason: r.ineligibleReason ?? 'ineligible' }));
+      await guarded('skip', () => skipClaimed(db, owner, ineligible));
       const eligible = rows.filter((r) => r.eligible);
       // Load every variant before anything is marked sending (a missing one must not look like a
       // send); messages are rendered one by one just before the wire, so memory holds only those
@@ -482,23 +595,24 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       try {
         for (const r of eligible) {
           if (!templatesOf.has(r.variantKey)) {
-            templatesOf.set(r.variantKey, await templateFor(issueId, info, r.variantKey, transport.eightBit));
+            const t = await guarded('variant', () =>
+              templateFor(issueId, info, r.variantKey, transport.eightBit),
+            );
+            templatesOf.set(r.variantKey, t);
           }
         }
       } catch (err) {
-        await releaseClaimed(
-          db,
-          owner,
-          eligible.map((e) => e.id),
-        );
+        const ids = eligible.map((e) => e.id);
+        await guarded('release', () => releaseClaimed(db, owner, ids));
         throw err;
       }
+      if (probe && !eligible.length) await rests.probeInconclusive(transport.spec.name);
 
       // The chunk goes out a group at a time through the transport's wire window; the ledger
       // write of each group lands before its window slot is free again.
       let pauseReason: string | null = null;
-      let throttled = false;
-      let blocked: GroupOutcome['blocked'] = null;
+      let pauseReply: string | null = null;
+      let rested = false;
       let stoppedIssue = false;
       let next = 0;
       let groupStart = 0;
@@ -510,8 +624,11 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         const out = await set.window(transport)(() =>
           sendGroup(issueId, info, transport, templatesOf, group),
         );
+        await afterGroup(issueId, transport, out, probe);
         for (const address of out.suppress) {
-          await deps.content.suppress(db, { kind: 'address', value: address, reason: 'smtp_rejected' });
+          await guarded('suppress', () =>
+            deps.content.suppress(db, { kind: 'address', value: address, reason: 'smtp_rejected' }),
+          );
         }
         for (const r of out.retries) {
           await enqueueRanges(queue, [{ issueId, fromId: r.id, toId: r.id }], {
@@ -519,62 +636,31 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
             delayMs: Math.max(0, r.at.getTime() - Date.now()),
           });
         }
-        const accepted = out.results.filter((r) => r.state === 'accepted').length;
-        sent += accepted;
-        if (accepted > 0 && !out.throttled) throttleOf.delete(transport);
+        sent += out.results.filter((r) => r.state === 'accepted').length;
+        // Rows the pool gave back unsent are claimed again by this job's next pick.
+        cursor = Math.min(cursor, out.unsentMin);
         pauseReason = out.pauseReason;
-        throttled = out.throttled || out.blocked !== null;
-        blocked = out.blocked;
+        pauseReply = out.pauseReply;
+        rested = out.rest !== null;
         stoppedIssue = out.stopped;
-        if (pauseReason || throttled || stoppedIssue) break;
+        if (pauseReason || rested || stoppedIssue) break;
       }
-      // Rows of the chunk that never went out (stop, pause, throttle) go back to the queue; in the
+      // Rows of the chunk that never went out (stop, pause, rest) go back to the queue; in the
       // last group that is those markSending did not take (releaseClaimed only moves claimed rows).
       const unsent = eligible.slice(next);
       if (unsent.length || stoppedIssue) {
-        await releaseClaimed(
-          db,
-          owner,
-          eligible.slice(groupStart).map((r) => r.id),
-        );
+        const ids = eligible.slice(groupStart).map((r) => r.id);
+        await guarded('release', () => releaseClaimed(db, owner, ids));
       }
       if (pauseReason) {
-        await pauseIssue(deps, issueId, pauseReason);
+        const reason = pauseReason;
+        await guarded('pause', () => pauseIssue(deps, issueId, reason, SYSTEM_ACTOR, pauseReply));
         breakerFor(issueId).reset();
         break;
       }
-      if (throttled) {
-        const asked = throttleOf.get(transport) ?? baseThrottle;
-        if (!blocked) throttleOf.set(transport, Math.min(asked * 2, 60_000));
-        const wait = blocked ? Math.max(asked, blockRest) : asked;
-        restingUntil.set(transport, Date.now() + wait);
-        if (blocked) {
-          // The operator's alert: the failed rows carry the reason (issue statistics), this says why the relay rests.
-          log.warn(
-            {
-              event: 'delivery.relay.blocked',
-              issueId,
-              transport: transport.spec.name,
-              ms: wait,
-              ...blocked,
-            },
-            'relay refused for reputation, content or authentication; it rests',
-          );
-        } else {
-          log.warn(
-            { event: 'delivery.throttled', issueId, transport: transport.spec.name, ms: wait },
-            'relay asked to slow down',
-          );
-        }
-        const now = Date.now();
-        if (set.transports.every((t) => (restingUntil.get(t) ?? 0) > now)) {
-          // Every relay rests: the whole queue waits for the first to be ready again.
-          await queue.rateLimit(
-            Math.min(...set.transports.map((t) => (restingUntil.get(t) as number) - now)),
-          );
-          throw Worker.RateLimitError();
-        }
-        // Another relay carries on from the first row this one refused.
+      if (rested) {
+        // This relay rests; the next pick sends through another, or waits for the rest to end,
+        // from the first row this one refused.
         cursor = Math.min(cursor, (eligible[groupStart] as ClaimedRow).id);
         continue;
       }
@@ -584,13 +670,43 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         break;
       }
     }
-    if (await finishIfDone(db, issueId)) {
+    if (await guarded('finish', () => finishIfDone(db, issueId))) {
       log.info({ event: 'delivery.issue.sent', issueId }, 'issue finished: no row can still change');
       for (const k of templates.keys()) if (k.startsWith(`${issueId}/`)) templates.delete(k);
       issueInfo.delete(issueId);
       breakers.delete(issueId);
     }
     return { sent };
+  }
+
+  /**
+   * Issues the breaker paused because connections kept breaking resume by themselves once a relay
+   * answers a probe (a connection and EHLO); reply-level pauses wait for a person.
+   */
+  async function resumeAfterOutage(): Promise<void> {
+    const paused = await db
+      .selectFrom('issues')
+      .select('id')
+      .where('state', '=', 'paused')
+      .where('pause_reason', '=', RELAY_CONNECTION_REASON)
+      .execute();
+    if (!paused.length) return;
+    const alive = await firstAnswering(relays.current());
+    if (!alive) return;
+    for (const { id } of paused) {
+      try {
+        await resumeIssue({ ...deps, queue }, id, SYSTEM_ACTOR, {
+          after: RELAY_CONNECTION_REASON,
+          probe: alive.spec.name,
+        });
+        log.info(
+          { event: 'delivery.issue.auto_resumed', issueId: id, transport: alive.spec.name },
+          'relay answers again; issue resumed',
+        );
+      } catch (err) {
+        if (!(err instanceof IssueStateError)) throw err; // another worker resumed it first
+      }
+    }
   }
 
   const worker = new Worker<SendJobData>(QUEUES.send, processJob, {
@@ -608,15 +724,24 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
   );
 
   const scan = (force = false) => resumeScan(deps, { queue, force });
-  if (deps.scanOnStart !== false) await scan();
+  if (deps.scanOnStart !== false) await guarded('resume_scan', () => scan());
   void worker.run();
   const period = deps.scanIntervalMs ?? env.SEND_RESUME_SCAN_SECONDS * 1000;
+  let scanning = false;
   const timer =
     period > 0
       ? setInterval(() => {
-          scan().catch((err: Error) =>
-            log.error({ event: 'delivery.resume_scan.failed', err: err.message }, 'resume scan failed'),
-          );
+          // While the database is away the jobs' guard waits for it; the scan waits its turn.
+          if (scanning || outage.down) return;
+          scanning = true;
+          scan()
+            .then(() => resumeAfterOutage())
+            .catch((err: Error) =>
+              log.error({ event: 'delivery.resume_scan.failed', err: err.message }, 'resume scan failed'),
+            )
+            .finally(() => {
+              scanning = false;
+            });
         }, period)
       : undefined;
   timer?.unref();
@@ -635,11 +760,12 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     wireWindowRows: groupSize * (deps.wireGroups ?? WIRE_GROUPS),
     counters,
     scan,
+    resumeAfterOutage,
     async close() {
       stopping = true;
       if (timer) clearInterval(timer);
       await worker.close();
-      await releaseClaimed(db, owner);
+      await guarded('release', () => releaseClaimed(db, owner));
       relays.close();
       await queue.close();
       redis.disconnect();

@@ -27,6 +27,7 @@ import { testEnv } from '../support/test-env.js';
 import { queueDrained, staysTrue, waitFor } from '../support/wait.js';
 import {
   addSubscribers,
+  captureLog,
   createIssue,
   deps as makeDeps,
   renderable,
@@ -329,20 +330,19 @@ describe('delivery engine', () => {
       }
       return undefined;
     });
-    const w = await worker(sink.url);
-    let limited = 0;
-    const original = w.queue.rateLimit.bind(w.queue);
-    w.queue.rateLimit = async (ms: number) => {
-      limited++;
-      return original(ms);
-    };
+    const logs = captureLog();
+    const w = await worker(sink.url, { log: logs.log });
     const issueId = await createIssue(tdb.db);
     await addSubscribers(tdb.db, sectionIds, emails(8, 'slow'));
     await startIssueSend({ ...base, queue: w.queue }, issueId);
     const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
     expect(state).toBe('sent');
     expect(stats.byState.accepted).toBe(8);
-    expect(limited).toBeGreaterThan(0);
+    // The relay rested, said why in its own words, and answered the probe that ended the rest.
+    const rested = logs.events('delivery.relay.resting');
+    expect(rested.length).toBeGreaterThan(0);
+    expect(rested[0]?.reply).toMatch(/^421 4\.7\.0 too many messages/);
+    expect(logs.events('delivery.relay.recovered').length).toBeGreaterThan(0);
     expect(new Set(recipientsOf(sink)).size).toBe(8);
     expect(recipientsOf(sink)).toHaveLength(8);
   });
@@ -520,7 +520,7 @@ describe('delivery engine', () => {
     expect((await auditOf(issueId)).at(-1)).toEqual({
       action: 'pause',
       actor: 'system',
-      detail: { reason: 'failure_rate' },
+      detail: { reason: 'failure_rate', reply: '554 5.3.0 mail system error' },
     });
     expect(stats.byState.failed).toBeLessThan(60);
     expect(stats.byState.queued).toBeGreaterThan(0);

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
+import pino from 'pino';
 import type { Env } from '../../src/config/env.js';
 import type { Db } from '../../src/db/schema.js';
 import type { DeliveryContent, DeliveryDeps } from '../../src/delivery/deps.js';
-import { silentLogger } from '../../src/log.js';
+import { type Logger, silentLogger } from '../../src/log.js';
 import type { RenderableIssue } from '../../src/rendering/types.js';
 import { variantKey } from '../../src/rendering/variant-plan.js';
 
@@ -162,4 +163,15 @@ export async function addManySubscribers(db: Db, n: number, tag: string): Promis
 
 export function deps(db: Db, env: Env, content: DeliveryContent): DeliveryDeps {
   return { db, env, log: silentLogger, secrets: { current: 'x'.repeat(32) }, now: () => new Date(), content };
+}
+
+/** A logger that keeps every line (parsed), so a test can read the events a run logged. */
+export function captureLog(): {
+  log: Logger;
+  lines: Record<string, unknown>[];
+  events(name: string): Record<string, unknown>[];
+} {
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'debug', base: undefined }, { write: (l: string) => lines.push(JSON.parse(l)) });
+  return { log, lines, events: (name) => lines.filter((l) => l.event === name) };
 }

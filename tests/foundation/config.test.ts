@@ -88,3 +88,16 @@ describe('environment', () => {
     expect(parseEnv({ DATABASE_URL: '  ', HTTP_PORT: '' }).HTTP_PORT).toBe(3000);
   });
 });
+
+describe('.env.example', () => {
+  it('is the file `npm run env:example` writes from the schema: every variable, described, with its default', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { renderEnvExample } = await import('../../src/config/env-example.js');
+    const { envSchema } = await import('../../src/config/env.js');
+    const file = readFileSync(new URL('../../.env.example', import.meta.url), 'utf8');
+    expect(file, 'run `npm run env:example` after changing src/config/env.ts').toBe(renderEnvExample());
+    for (const key of Object.keys(envSchema.shape)) expect(file).toMatch(new RegExp(`^(# )?${key}=`, 'm'));
+    expect(file).toContain('SEND_LEASE_SECONDS=120');
+    expect(file).not.toContain('(no description');
+  });
+});

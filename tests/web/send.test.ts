@@ -364,6 +364,10 @@ describe.skipIf(!modelDocument.present)('the send page', () => {
       let row = await state(issueId);
       expect(row.state).toBe('paused');
       expect(row.pause_reason).toBe('operator');
+      // The page says why in words, not the stored code.
+      const paused = await editor.get(`/admin/issues/${issueId}/send`);
+      expect(paused.body).toContain('暂停原因：操作员暂停了发送。');
+      expect(paused.body).not.toContain('暂停原因：operator');
       const again = await editor.json('POST', `/admin/issues/${issueId}/send/pause`, {});
       expect(again.statusCode).toBe(409);
       expect((again.json() as { message: string }).message).toContain('本期当前不在发送中');

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { Env } from '../../config/env.js';
+import type { Db } from '../../db/schema.js';
 import {
   cancelIssue,
   issueStats,
@@ -11,7 +13,9 @@ import {
   waitForIssue,
 } from '../../delivery/api.js';
 import { formatProgress, type ProgressSample, progressOf } from '../../delivery/progress.js';
-import { assertRedisReachable } from '../../queue/redis.js';
+import { type RelayRestState, RelayRests } from '../../delivery/relay-rest.js';
+import { describeReason, describeRest } from '../../delivery/stop-reasons.js';
+import { assertRedisReachable, createRedis } from '../../queue/redis.js';
 import { bounceStatistics, formatBounceStatistics } from '../../tracking/bounce-stats.js';
 import { formatIssueStatistics, issueStatistics } from '../../tracking/stats.js';
 import { actorOption } from '../actor.js';
@@ -66,8 +70,19 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
       return;
     }
     const deps = await depsOf();
-    const result = await waitWithProgress(deps, id, { out: runtime.io.stderr });
-    runtime.print(result, `Issue ${id} is ${result.state}: ${JSON.stringify(result.stats.byState)}`);
+    const env = runtime.env();
+    const redis = createRedis(env.REDIS_URL);
+    try {
+      const rests = new RelayRests(redis, env.QUEUE_PREFIX);
+      const result = await waitWithProgress(deps, id, { out: runtime.io.stderr, rests: () => rests.all() });
+      const why = await whyStopped(deps.db, id);
+      runtime.print(
+        { ...result, ...why },
+        `Issue ${id} is ${result.state}: ${JSON.stringify(result.stats.byState)}${why.why ? `\n${why.why}` : ''}`,
+      );
+    } finally {
+      redis.disconnect();
+    }
   });
 
   actorOption(
@@ -127,10 +142,14 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
       if (!row) throw new UsageError(`issue ${id} does not exist`);
       const statistics = await issueStatistics(ctx.db, id);
       const bounces = await bounceStatistics(ctx.db, id);
+      const why = await whyStopped(ctx.db, id);
+      const rests = await relayRestsIfReachable(runtime.env());
       runtime.print(
-        { issueId: id, state: row.state, ...stats, statistics, bounces },
+        { issueId: id, state: row.state, ...why, relayRests: rests, ...stats, statistics, bounces },
         [
           `Issue ${id} (${row.state}), ${stats.total} deliveries:`,
+          ...(why.why ? [`  ${why.why}`] : []),
+          ...rests.map((r) => `  ${describeRest('en', r)}`),
           ...Object.entries(stats.byState).map(([k, v]) => `  ${k.padEnd(9)} ${v}`),
           '',
           formatIssueStatistics(statistics),
@@ -138,6 +157,35 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
         ].join('\n'),
       );
     });
+}
+
+/** Why an issue stopped (paused, failed), in words, with the relay's reply; nulls when it did not. */
+async function whyStopped(db: Db, id: number) {
+  const row = await db
+    .selectFrom('issues')
+    .select(['pause_reason', 'pause_reply'])
+    .where('id', '=', id)
+    .executeTakeFirst();
+  const reason = row?.pause_reason ?? null;
+  const reply = row?.pause_reply ?? null;
+  return { pauseReason: reason, pauseReply: reply, why: reason ? describeReason('en', reason, reply) : null };
+}
+
+/** The relays resting now, or none when Redis does not answer within a second (stats needs no Redis). */
+async function relayRestsIfReachable(env: Env): Promise<RelayRestState[]> {
+  const redis = createRedis(env.REDIS_URL, {
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+    retryStrategy: () => null,
+  });
+  redis.on('error', () => {});
+  try {
+    return await new RelayRests(redis, env.QUEUE_PREFIX).all();
+  } catch {
+    return [];
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Where progress goes: a terminal gets one line redrawn in place, anything else a line now and then. */
@@ -153,8 +201,16 @@ export interface ProgressOut {
 export async function waitWithProgress(
   deps: Parameters<typeof waitForIssue>[0],
   id: number,
-  opts: { out?: ProgressOut; intervalMs?: number; everyMs?: number } = {},
+  opts: {
+    out?: ProgressOut;
+    intervalMs?: number;
+    everyMs?: number;
+    /** The relays resting now, said after the progress line (read at most every 2 s). */
+    rests?: () => Promise<RelayRestState[]>;
+  } = {},
 ) {
+  let restText = '';
+  let restReadAt = 0;
   const out = opts.out ?? process.stderr;
   const tty = out.isTTY === true;
   const everyMs = opts.everyMs ?? 5000;
@@ -169,7 +225,16 @@ export async function waitWithProgress(
       samples.push({ at, stats, state });
       // The rate looks 10 s back; older samples are not needed.
       while (samples.length > 2 && at - (samples[0] as ProgressSample).at > 10_000) samples.shift();
-      line = formatProgress(progressOf(samples));
+      if (opts.rests && at - restReadAt >= 2000) {
+        restReadAt = at;
+        void opts.rests().then(
+          (rs) => {
+            restText = rs.map((r) => ` — ${describeRest('en', r)}`).join('');
+          },
+          () => {},
+        );
+      }
+      line = formatProgress(progressOf(samples)) + restText;
       if (tty) out.write(`\r\x1b[2K${line}`);
       else if (at - printedAt >= everyMs) {
         out.write(`${line}\n`);

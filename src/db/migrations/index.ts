@@ -14,6 +14,7 @@ import * as m0013pb from './0013_publication_branding.js';
 import * as m0014ak from './0014_api_key_roles.js';
 import * as m0014om from './0014_opt_in_mailed_at.js';
 import * as m0015la from './0015_legal_archive.js';
+import * as m0016pr from './0016_pause_reply.js';
 import * as m0017sp from './0017_source_parse_health.js';
 import * as m0018dl from './0018_decode_issue_link_urls.js';
 
@@ -37,6 +38,7 @@ export const migrations: Record<string, Migration> = {
   '0014_api_key_roles': m0014ak,
   '0014_opt_in_mailed_at': m0014om,
   '0015_legal_archive': m0015la,
+  '0016_pause_reply': m0016pr,
   '0017_source_parse_health': m0017sp,
   '0018_decode_issue_link_urls': m0018dl,
 };

@@ -10,6 +10,9 @@ import {
   resumeIssue,
   type SendQueue,
 } from '../../delivery/api.js';
+import { queueRedis } from '../../delivery/queue.js';
+import { RelayRests } from '../../delivery/relay-rest.js';
+import { describeReason, describeRest } from '../../delivery/stop-reasons.js';
 import { type Checklist, checkIssue } from '../../issues/check.js';
 import { approveIssue, ChecklistFailedError, cancelIssue as cancelUnsent } from '../../issues/lifecycle.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../issues/schedule.js';
@@ -358,6 +361,13 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
       const tz = await timeZone();
       const progress = (await loadSendProgress(ctx.db, issue.id)) as SendProgress;
       const controls = sendControls(issue.state, progress.unknown);
+      // Relays resting now (shared through Redis by every worker), while this issue sends.
+      const relayRests =
+        issue.state === 'sending' || issue.state === 'paused'
+          ? (await new RelayRests(queueRedis(sendQueueOf()), ctx.env.QUEUE_PREFIX).all().catch(() => [])).map(
+              (r) => describeRest(locale, r),
+            )
+          : [];
       let checklist: Checklist | null = null;
       if (issue.state === 'draft' || issue.state === 'approved') {
         checklist = await checkIssue({ db: ctx.db, render: deps.render }, issue.id);
@@ -400,8 +410,12 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
             approvedBy: issue.approved_by?.replace(/^user:/, '') ?? null,
             approvedAt: issue.approved_at,
             holdReason: issue.hold_reason,
-            pauseReason: issue.pause_reason,
+            // In words, with the relay's own reply (the code alone tells an editor nothing).
+            pauseReason: issue.pause_reason
+              ? describeReason(locale, issue.pause_reason, issue.pause_reply)
+              : null,
           },
+          relayRests,
           tabs: issueTabs(issue.id, 'send', t),
           tz,
           offset,
