@@ -6,6 +6,15 @@ import { allSections } from './sections.js';
 
 export const CSV_COLUMNS = ['email', 'name', 'locale', 'topics', 'status'] as const;
 
+// OWASP's rule for CSV injection: a spreadsheet runs a cell starting with one of these as a
+// formula, so such a cell is written with a leading single quote (shown, never evaluated).
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+/** A cell a spreadsheet will show as text, never evaluate. */
+export function neutraliseCell(value: string): string {
+  return FORMULA_START.test(value) ? `'${value}` : value;
+}
+
 /**
  * Writes subscribers as CSV in the import format (email, name, locale, topics as `a;b`; an
  * empty topics cell means every section), plus status for reference (the importer ignores it).
@@ -18,7 +27,7 @@ export async function exportSubscribersCsv(
 ): Promise<number> {
   const pageSize = opts.pageSize ?? 2000;
   const keyById = new Map((await allSections(db)).map((s) => [s.id, s.key]));
-  const csv = stringify({ header: true, columns: [...CSV_COLUMNS] });
+  const csv = stringify({ header: true, columns: [...CSV_COLUMNS], cast: { string: neutraliseCell } });
   let count = 0;
   const producer = (async () => {
     let after = 0;

@@ -15,6 +15,7 @@ export type EmailErrorCode =
   | 'email-no-local'
   | 'email-local-too-long'
   | 'email-local-char'
+  | 'email-formula-start'
   | 'email-no-domain'
   | 'email-bad-domain';
 
@@ -61,6 +62,9 @@ export function normalizeEmail(raw: unknown): string {
       'Email address local part is longer than 64 characters',
       'email-local-too-long',
     );
+  // A spreadsheet would run such an address as a formula (CSV injection); no mailbox needs one.
+  if (/^[=+-]/.test(local))
+    throw new InvalidEmailError('Email address starts with = + or -', 'email-formula-start');
   if (!LOCAL_PART.test(local))
     throw new InvalidEmailError('Email address local part has a character not allowed', 'email-local-char');
   if (!domainRaw) throw new InvalidEmailError('Email address has no domain after the @', 'email-no-domain');

@@ -1,6 +1,7 @@
 import type { Locale } from '../db/schema.js';
 import { compileTokens, compileVariant, recipientName } from '../rendering/index.js';
 import type { RenderableIssue } from '../rendering/types.js';
+import { wireHtmlBytes } from './wire-size.js';
 
 /**
  * Renders an issue for a person who is not a subscriber: test sends, the pre-send checklist and
@@ -21,13 +22,19 @@ export function previewRenderer(publicUrl: string) {
       webVersionUrl: `${base}/archive/${issue.id}`,
       trackingToken: '',
     });
-    return { subject: compiled.subject, html: filled.html, text: filled.text };
+    return {
+      subject: compiled.subject,
+      html: filled.html,
+      text: filled.text,
+      // Measured only when asked (the pre-send check): a second compile with tracking, as sent.
+      wireHtmlBytes: () => wireHtmlBytes(issue, sectionKeys, locale, publicUrl),
+    };
   };
 }
 
 /** Keeps the last few rendered archive pages: a page view must not cost an MJML compile each time. */
 export function cachedRenderer(render: ReturnType<typeof previewRenderer>, size = 20) {
-  const cache = new Map<string, Promise<{ subject: string; html: string; text: string }>>();
+  const cache = new Map<string, ReturnType<ReturnType<typeof previewRenderer>>>();
   return (issue: RenderableIssue, sectionKeys: string[], locale: Locale) => {
     const key = `${issue.id}/${issue.revision}/${locale}/${sectionKeys.join(',')}`;
     let hit = cache.get(key);

@@ -58,12 +58,12 @@ export const envSchema = z.object({
   API_KEYS: list.pipe(z.array(z.string().min(24, 'each API key must be at least 24 characters'))).default([]),
   /** How long a double opt-in confirmation link stays valid. */
   CONFIRM_TOKEN_TTL_HOURS: int(1, 24 * 30).default(48),
-  /** How long unsubscribe and preference links in a message keep working. */
+  /** How long preference links in a message keep working (unsubscribe links never expire). */
   LINK_TOKEN_TTL_DAYS: int(1, 3650).default(400),
   /** Bearer token a Prometheus server presents to scrape /metrics (read-only; 24+ characters). Unset: API keys and admin sessions only. */
   METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
-  /** Which proxies may set X-Forwarded-For (client address for rate limits): true, false, or IPs/CIDRs/loopback. */
-  HTTP_TRUST_PROXY: z.string().min(1).default('loopback'),
+  /** Proxies whose X-Forwarded-For gives the client address (for rate limits): IPs/CIDRs, `loopback`, or `true` (any). Unset: none, the peer's address counts. */
+  TRUST_PROXY: z.string().min(1).default('false'),
   /** Subscribe form submissions allowed per client address per minute. */
   SUBSCRIBE_RATE_PER_MINUTE: int(1, 10_000).default(10),
 
@@ -162,8 +162,34 @@ export function parseEnv(source: Record<string, string | undefined> = process.en
   throw new ConfigError(
     result.error.issues.map((issue) => {
       const name = issue.path.join('.') || '(environment)';
-      const got = cleaned[String(issue.path[0])];
-      return `${name}: ${issue.message}${got !== undefined && !name.startsWith('SECRET') ? ` (got "${got}")` : ''}`;
+      const got = shownValue(String(issue.path[0]), cleaned[String(issue.path[0])]);
+      return `${name}: ${issue.message}${got !== undefined ? ` (got "${got}")` : ''}`;
     }),
   );
+}
+
+/** Variables whose whole value is a secret: a message about them never repeats it. */
+const SECRET_VARIABLES = new Set([
+  'SECRET_KEY',
+  'SECRET_KEY_PREVIOUS',
+  'API_KEYS',
+  'METRICS_TOKEN',
+  'MAILGUN_WEBHOOK_SIGNING_KEY',
+  'DKIM_PRIVATE_KEY',
+]);
+
+/**
+ * A value as a message about configuration may show it: secrets not at all, URLs without the
+ * credentials between `://` and the last `@` (a bad URL's password may hold `@`, `:` or `/`).
+ */
+export function shownValue(name: string, value: string | undefined): string | undefined {
+  if (value === undefined || SECRET_VARIABLES.has(name)) return undefined;
+  return redactCredentials(value);
+}
+
+export function redactCredentials(text: string): string {
+  return text
+    .split(',')
+    .map((part) => part.replace(/^(\s*[a-z][a-z0-9+.-]*:\/\/).*@/i, '$1***@'))
+    .join(',');
 }

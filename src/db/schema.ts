@@ -342,6 +342,8 @@ export interface ApiKeysTable {
   id: Generated<number>;
   name: string;
   key_hash: string;
+  /** What the key may do, as a user of that role may (0014). */
+  role: Generated<UserRole>;
   created_at: CreatedAt;
   last_used_at: Timestamp | null;
   revoked_at: Timestamp | null;

@@ -4,7 +4,7 @@ import type { SecretKeys } from '../config/secret.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { type Db, RELAY_SECURITY, type RelaySecurity, type SmtpRelaysTable } from '../db/schema.js';
 import { ProblemError } from '../problem.js';
-import { parseTransportSpecs, type TransportSpec } from './transports.js';
+import { credentialsOverTls, parseTransportSpecs, type TransportSpec } from './transports.js';
 
 /**
  * SMTP relays an admin manages in the web app (table smtp_relays). While any is enabled they are
@@ -282,7 +282,7 @@ export function relayUrl(
     u.username = encodeURIComponent(auth.user);
     u.password = encodeURIComponent(auth.pass);
   }
-  return u.toString();
+  return credentialsOverTls(u).toString();
 }
 
 /** A stored relay as a transport spec, its password opened into the URL. */

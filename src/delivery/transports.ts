@@ -35,6 +35,7 @@ export function parseTransportSpecs(
       return n;
     };
     const weight = num('weight', 1);
+    credentialsOverTls(u);
     let name = `${u.hostname}:${u.port || (u.protocol === 'smtps:' ? 465 : 587)}`;
     while (seen.has(name)) name = `${name}'`;
     seen.add(name);
@@ -47,6 +48,23 @@ export function parseTransportSpecs(
       perHour: num('perHour', defaults.perHour),
     };
   });
+}
+
+/**
+ * A relay that signs in must do so over TLS: on smtp:// with a user name or password, nodemailer
+ * is told `requireTLS`, so a server that offers no STARTTLS (or strips it) gets no password; it
+ * fails instead (a TLS error, which pauses a send). A URL that asks for clear text is refused.
+ */
+export function credentialsOverTls(u: URL): URL {
+  if (u.protocol !== 'smtp:' || (!u.username && !u.password)) return u;
+  const q = u.searchParams;
+  if (q.get('ignoreTLS') === 'true' || q.get('requireTLS') === 'false' || q.get('opportunisticTLS') === 'true') {
+    throw new TransportConfigError(
+      `SMTP_URL ${u.host}: a relay with a user name and password must use TLS; remove ignoreTLS, requireTLS=false or opportunisticTLS (or use smtps://)`,
+    );
+  }
+  q.set('requireTLS', 'true');
+  return u;
 }
 
 /** Weighted random choice; transports with weight 0 are never chosen unless all are 0. */

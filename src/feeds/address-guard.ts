@@ -35,11 +35,24 @@ function parseAddress(address: string): ipaddr.IPv4 | ipaddr.IPv6 | null {
   const bare = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
   if (!ipaddr.isValid(bare)) return null;
   const parsed = ipaddr.parse(bare);
-  // An IPv4 address hidden in IPv6 (::ffff:10.0.0.1) is judged as the IPv4 address.
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) {
-    return (parsed as ipaddr.IPv6).toIPv4Address();
-  }
-  return parsed;
+  return parsed.kind() === 'ipv6' ? (embeddedIPv4(parsed as ipaddr.IPv6) ?? parsed) : parsed;
+}
+
+/**
+ * An IPv4 address written as IPv6 is judged as that IPv4 address: mapped (::ffff:a.b.c.d),
+ * translated (::ffff:0:a.b.c.d) and the deprecated compatible form (::a.b.c.d, which URL parsing
+ * turns `[::127.0.0.1]` into and which ipaddr.js otherwise calls public unicast).
+ */
+function embeddedIPv4(ip: ipaddr.IPv6): ipaddr.IPv4 | null {
+  const p = ip.parts;
+  const zeroTo = (n: number) => p.slice(0, n).every((x) => x === 0);
+  const mapped = zeroTo(5) && p[5] === 0xffff;
+  const translated = zeroTo(4) && p[4] === 0xffff && p[5] === 0;
+  const compatible = zeroTo(6) && ((p[6] ?? 0) !== 0 || (p[7] ?? 0) > 1); // not :: or ::1
+  if (!mapped && !translated && !compatible) return null;
+  const hi = p[6] ?? 0;
+  const lo = p[7] ?? 0;
+  return new ipaddr.IPv4([hi >> 8, hi & 0xff, lo >> 8, lo & 0xff]);
 }
 
 function entryMatchesAddress(entry: string, ip: ipaddr.IPv4 | ipaddr.IPv6): boolean {

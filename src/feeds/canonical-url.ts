@@ -17,8 +17,12 @@ function isTracking(name: string): boolean {
   return n.startsWith('utm_') || n.startsWith('pk_') || TRACKING_PARAMS.has(n);
 }
 
-/** The canonical form of an http(s) URL, or null when it is not one. */
-export function canonicalUrl(raw: string | null | undefined): string | null {
+/**
+ * The one check for every link that enters Gazette (feeds, pages, editors, imports): the parsed
+ * URL when it is http(s), null otherwise. `javascript:`, `data:`, `vbscript:` and the rest would
+ * run or mislead when shown as a link in the editor, an email or an export.
+ */
+export function parseHttpUrl(raw: string | null | undefined): URL | null {
   if (!raw) return null;
   let url: URL;
   try {
@@ -26,7 +30,18 @@ export function canonicalUrl(raw: string | null | undefined): string | null {
   } catch {
     return null;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url : null;
+}
+
+/** The link as given (trimmed) when it is http(s), else null. */
+export function httpLink(raw: string | null | undefined): string | null {
+  return parseHttpUrl(raw) ? (raw as string).trim() : null;
+}
+
+/** The canonical form of an http(s) URL, or null when it is not one. */
+export function canonicalUrl(raw: string | null | undefined): string | null {
+  const url = parseHttpUrl(raw);
+  if (!url) return null;
   url.hash = '';
   url.username = '';
   url.password = '';

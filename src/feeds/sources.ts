@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Db, Source, SourceRule } from '../db/schema.js';
 import { ProblemError } from '../problem.js';
+import { parseHttpUrl } from './canonical-url.js';
 
 /**
  * Sources: a feed URL with a default section, keyword rules, a polling interval and a switch.
@@ -46,13 +47,9 @@ const ruleSchema = z.object({
 });
 
 function checkUrl(url: string): string {
-  let parsed: URL;
-  try {
-    parsed = new URL(url.trim());
-  } catch {
-    throw new SourceInputError(`"${url}" is not a URL`, 'source-url', { url });
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+  if (!URL.canParse(url.trim())) throw new SourceInputError(`"${url}" is not a URL`, 'source-url', { url });
+  const parsed = parseHttpUrl(url);
+  if (!parsed) {
     throw new SourceInputError(`"${url}" must start with http:// or https://`, 'source-scheme', { url });
   }
   return parsed.href;

@@ -1,5 +1,5 @@
 import type { Db, Source } from '../db/schema.js';
-import { canonicalUrl, contentHash } from './canonical-url.js';
+import { canonicalUrl, contentHash, httpLink } from './canonical-url.js';
 import type { NormalizedItem } from './parse.js';
 import { applyRules } from './rules.js';
 
@@ -35,7 +35,11 @@ export async function storeItems(
   if (items.length === 0) return result;
   // A feed may repeat an entry; the first occurrence counts.
   const byKey = new Map<string, NormalizedItem>();
-  for (const item of items) if (!byKey.has(sightingKey(item))) byKey.set(sightingKey(item), item);
+  for (const raw of items) {
+    // A feed's javascript:, data: or other non-web link is dropped here; the entry itself is kept.
+    const item = raw.link === null || httpLink(raw.link) ? raw : { ...raw, link: null };
+    if (!byKey.has(sightingKey(item))) byKey.set(sightingKey(item), item);
+  }
   const keys = [...byKey.keys()];
   const known = new Set(
     (

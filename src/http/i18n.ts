@@ -17,6 +17,7 @@ const STRINGS = {
     sentTitle: '请查收邮件',
     sentBody: '如果这个地址可以订阅，我们已向它发送了一封邮件。请点击邮件中的链接完成确认。',
     invalidTitle: '无法提交',
+    queryControl: '网址中的参数“{name}”含有控制字符，请检查链接。',
     confirmTitle: '确认订阅',
     confirmIntro: '请点击下面的按钮完成订阅。',
     confirmButton: '确认订阅',
@@ -78,6 +79,7 @@ const STRINGS = {
     sentBody:
       'If this address can be subscribed, we have sent it a message. Click the link in it to confirm.',
     invalidTitle: 'Could not submit',
+    queryControl: 'The parameter "{name}" in the address contains a control character; check the link.',
     confirmTitle: 'Confirm your subscription',
     confirmIntro: 'Press the button below to start your subscription.',
     confirmButton: 'Confirm subscription',

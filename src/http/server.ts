@@ -8,12 +8,14 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { SendMail } from '../../subscribers/mail.js';
+import { hasControl } from '../../subscribers/text.js';
 import type { AppContext } from '../context.js';
 import { accessGuard } from './auth/guard.js';
 import { type BackgroundTasks, createBackgroundTasks } from './background.js';
 import type { HttpDeps } from './deps.js';
 import { fromAcceptLanguage, strings } from './i18n.js';
 import { loadPages } from './pages.js';
+import { registerSecurityHeaders } from './security-headers.js';
 import { apiRoutes } from './routes/api.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -49,7 +51,7 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
     loggerInstance: ctx.log.child({ component: 'http' }) as FastifyBaseLogger,
     // Request lines would carry link tokens; our own events log ids instead.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: parseTrustProxy(ctx.env.HTTP_TRUST_PROXY),
+    trustProxy: parseTrustProxy(ctx.env.TRUST_PROXY),
     bodyLimit: 64 * 1024,
     // Signed link tokens are path parameters of 100-300 characters.
     routerOptions: { maxParamLength: 1024 },
@@ -98,6 +100,12 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
         : pages('message', locale, { title: t.forbiddenTitle, message: t.forbiddenBody });
     },
   });
+  await registerSecurityHeaders(app, { publicUrl: ctx.env.PUBLIC_URL });
+  // No query value of any route holds a control character (a NUL would reach PostgreSQL as an error).
+  app.addHook('onRequest', async (request) => {
+    const name = controlCharacterParam(request.query);
+    if (name !== null) throw new QueryValueError(name);
+  });
   await app.register(formbody);
   await app.register(rateLimit, { global: false });
 
@@ -111,6 +119,15 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
       .send(pages('message', locale, { title: t.notFoundTitle, message: t.notFoundBody }));
   });
   app.setErrorHandler((err: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
+    if (err instanceof QueryValueError && !request.url.startsWith('/api/')) {
+      const locale = fromAcceptLanguage(request.headers['accept-language']) ?? ctx.env.DEFAULT_LOCALE;
+      const t = strings(locale);
+      const message = t.queryControl.replace('{name}', err.param);
+      return reply
+        .code(400)
+        .type('text/html; charset=utf-8')
+        .send(pages('message', locale, { title: t.invalidTitle, message }));
+    }
     const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
     if (status >= 500)
       request.log.error({ event: 'http.error', err, url: request.routeOptions.url }, 'request failed');
@@ -145,7 +162,26 @@ export async function buildServer(deps: BuildServerDeps): Promise<FastifyInstanc
   return app;
 }
 
-/** HTTP_TRUST_PROXY: a spoofed X-Forwarded-For must not let a client dodge the subscribe rate limit. */
+/** A query value with a control character: refused with 400, naming the parameter. */
+export class QueryValueError extends Error {
+  override name = 'QueryValueError';
+  readonly statusCode = 400;
+  constructor(readonly param: string) {
+    super(`query parameter "${param}" contains a control character`);
+  }
+}
+
+/** The first query parameter whose value holds a control character, or null (pure). */
+export function controlCharacterParam(query: unknown): string | null {
+  if (!query || typeof query !== 'object') return null;
+  for (const [name, value] of Object.entries(query as Record<string, unknown>)) {
+    const values = Array.isArray(value) ? value : [value];
+    if (values.some((v) => typeof v === 'string' && hasControl(v))) return name;
+  }
+  return null;
+}
+
+/** TRUST_PROXY: a spoofed X-Forwarded-For must not let a client dodge a per-address rate limit. */
 export function parseTrustProxy(value: string): boolean | string[] {
   if (value === 'true') return true;
   if (value === 'false') return false;

@@ -1,4 +1,5 @@
 import type { Db, Issue } from '../db/schema.js';
+import { httpLink } from '../feeds/canonical-url.js';
 import { addIssueItem } from './edit.js';
 import { type EditorialDeps, EditorialInputError } from './store.js';
 
@@ -51,7 +52,7 @@ export async function acceptItem(
     .executeTakeFirst();
   if (!item) return { itemId, accepted: false, reason: 'not-new' };
   try {
-    const url = item.canonical_url ?? item.link;
+    const url = item.canonical_url ?? httpLink(item.link);
     const issueItemId = await addIssueItem(
       deps,
       issueId,

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Feed } from 'feed';
 import type { Env } from '../config/env.js';
 import type { Db } from '../db/schema.js';
+import { parseHttpUrl } from '../feeds/canonical-url.js';
 import type { Logger } from '../log.js';
 import { getPublication } from '../publication/publication.js';
 import type { RenderableIssue } from '../rendering/types.js';
@@ -23,12 +24,7 @@ export function escapeHtml(text: string): string {
 }
 
 function safeHref(url: string): string | null {
-  try {
-    const u = new URL(url);
-    return u.protocol === 'http:' || u.protocol === 'https:' ? u.toString() : null;
-  } catch {
-    return null;
-  }
+  return parseHttpUrl(url)?.toString() ?? null;
 }
 
 function page(title: string, lang: string, body: string, feedUrl: string): string {
@@ -109,7 +105,8 @@ export const archiveRoutes: FastifyPluginAsync<ArchiveRoutesOptions> = async (ap
     for (const i of issues.slice(0, 50)) {
       feed.addItem({
         id: `${base}/archive/${i.id}`,
-        title: i.subject ?? defaultSubject(i.title, i.period),
+        // The feed library writes entry titles as type="html": the subject is text, so escape it.
+        title: escapeHtml(i.subject ?? defaultSubject(i.title, i.period)),
         link: `${base}/archive/${i.id}`,
         date: i.sent_at ?? i.updated_at,
         published: i.sent_at ?? i.updated_at,

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { httpLink } from '../feeds/canonical-url.js';
 import { ensurePublication } from '../publication/publication.js';
 import { listSections } from '../publication/sections.js';
 import { type PeriodKind, parsePeriod, periodWindow } from './period.js';
@@ -133,7 +134,7 @@ export async function assembleDraft(
       }
       const position = next.get(sectionId) as number;
       next.set(sectionId, position + 1);
-      const url = item.canonical_url ?? item.link;
+      const url = item.canonical_url ?? httpLink(item.link);
       await trx
         .insertInto('issue_items')
         .values({

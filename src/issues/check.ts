@@ -1,6 +1,6 @@
 import pLimit from 'p-limit';
 import stringWidth from 'string-width';
-import type { Locale } from '../db/schema.js';
+import { LOCALES, type Locale } from '../db/schema.js';
 import type { RenderableIssue } from '../rendering/types.js';
 import { loadRenderableIssue } from './load.js';
 import type { EditorialDeps } from './store.js';
@@ -9,7 +9,13 @@ export type RenderFn = (
   issue: RenderableIssue,
   sectionKeys: string[],
   locale: Locale,
-) => Promise<{ subject: string; html: string; text: string }>;
+) => Promise<{
+  subject: string;
+  html: string;
+  text: string;
+  /** The HTML part's bytes as sent (tracking, filled tokens, transfer encoding); see app/wire-size.ts. */
+  wireHtmlBytes?: () => Promise<number>;
+}>;
 
 /** Resolves to the HTTP status of a link (or throws); the lead wires the stage's safe fetcher. */
 export type LinkProbe = (url: string) => Promise<{ status: number }>;
@@ -145,14 +151,30 @@ async function renderChecks(issue: RenderableIssue, render: RenderFn | undefined
   }
   const keys = issue.sections.filter((s) => s.items.length > 0).map((s) => s.key);
   const variants = sectionSubsets(keys).slice(0, MAX_VARIANTS);
-  const sizes: { sections: string[]; htmlBytes: number }[] = [];
+  const sizes: { sections: string[]; locale: Locale; htmlBytes: number; onTheWire?: boolean }[] = [];
   const errors: { sections: string[]; error: string }[] = [];
   for (const sectionKeys of variants) {
     try {
       const out = await render(issue, sectionKeys, issue.locale);
-      sizes.push({ sections: sectionKeys, htmlBytes: Buffer.byteLength(out.html, 'utf8') });
+      sizes.push({
+        sections: sectionKeys,
+        locale: issue.locale,
+        htmlBytes: Buffer.byteLength(out.html, 'utf8'),
+      });
     } catch (err) {
       errors.push({ sections: sectionKeys, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  // The largest variant (every section) in each locale, measured as it will be on the wire.
+  const all = variants[0];
+  if (all && errors.length === 0) {
+    for (const locale of LOCALES) {
+      const out = await render(issue, all, locale);
+      if (!out.wireHtmlBytes) continue;
+      const wire = { sections: all, locale, htmlBytes: await out.wireHtmlBytes(), onTheWire: true };
+      const same = sizes.findIndex((s) => s.locale === locale && s.sections === all);
+      if (same >= 0) sizes[same] = wire;
+      else sizes.push(wire);
     }
   }
   const over = sizes.filter((s) => s.htmlBytes > GMAIL_CLIP_BYTES);
@@ -173,7 +195,11 @@ async function renderChecks(issue: RenderableIssue, render: RenderFn | undefined
           message: `${errors.length} variant(s) failed to render`,
           details: errors,
         }
-      : { id: 'template-errors', status: 'pass', message: `${sizes.length} variant(s) rendered` },
+      : {
+          id: 'template-errors',
+          status: 'pass',
+          message: `${variants.length - errors.length} variant(s) rendered`,
+        },
   ];
 }
 

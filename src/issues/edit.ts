@@ -1,5 +1,6 @@
 import type { Transaction } from 'kysely';
 import type { Database, Issue, IssueItem, IssueState, ItemSourceLink, Masthead } from '../db/schema.js';
+import { httpLink } from '../feeds/canonical-url.js';
 import { type EditorialDeps, EditorialInputError, lockIssue, recordEdit } from './store.js';
 
 /**
@@ -50,23 +51,21 @@ export function stableJson(value: unknown): string {
 
 export function validateSources(sources: SourceInput[]): ItemSourceLink[] {
   return sources.map((s, i) => {
-    let url: URL;
-    try {
-      url = new URL(s.url.trim());
-    } catch {
+    if (!URL.canParse(s.url.trim())) {
       throw new EditorialInputError(`Source ${i + 1} is not a URL: "${s.url}"`, 'source-not-url', {
         n: i + 1,
         url: s.url,
       });
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    const url = httpLink(s.url);
+    if (!url) {
       throw new EditorialInputError(`Source ${i + 1} must be an http(s) URL: "${s.url}"`, 'source-not-http', {
         n: i + 1,
         url: s.url,
       });
     }
     const label = s.label?.trim();
-    return label ? { url: s.url.trim(), label } : { url: s.url.trim() };
+    return label ? { url, label } : { url };
   });
 }
 

@@ -1,5 +1,6 @@
 import type { Db, IssueItem, Section } from '../db/schema.js';
 import { getPublication } from '../publication/publication.js';
+import { defaultSubject } from '../rendering/locale-format.js';
 import type { RenderableIssue } from '../rendering/types.js';
 import type { IssueDocument } from './markdown-export.js';
 import { type Executor, getIssue } from './store.js';
@@ -63,11 +64,8 @@ export async function loadIssueDocument(
   };
 }
 
-/** Default subject when the editor set none: the title and the period. */
-export function defaultSubject(title: string, period: string): string {
-  const month = /^(\d{4})-(\d{2})$/.exec(period);
-  return month ? `${title}（${month[1]}年${Number(month[2])}月）` : `${title}（${period}）`;
-}
+/** Default subject when the editor set none: the title and the period (rendering/locale-format.ts). */
+export { defaultSubject };
 
 /** Everything the renderer needs, as plain data (src/rendering/types.ts). */
 export async function loadRenderableIssue(db: Db, issueId: number): Promise<RenderableIssue> {
@@ -82,7 +80,7 @@ export async function loadRenderableIssue(db: Db, issueId: number): Promise<Rend
     period: issue.period,
     periodKind: issue.period_kind,
     title: issue.title,
-    subject: issue.subject ?? defaultSubject(issue.title, issue.period),
+    subject: issue.subject ?? defaultSubject(issue.title, issue.period, issue.period_kind, issue.locale),
     preheader: issue.preheader ?? '',
     intro: issue.intro ?? '',
     locale: issue.locale,

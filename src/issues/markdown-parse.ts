@@ -1,14 +1,8 @@
 import type { LocalizedText, Masthead } from '../db/schema.js';
+import { httpLink } from '../feeds/canonical-url.js';
 import { MODEL_SECTIONS } from '../publication/model-sections.js';
-import {
-  endsSentence,
-  hasCjk,
-  inlineToPlain,
-  joinFragments,
-  looseKey,
-  unescapeFully,
-  unescapeOnce,
-} from './markdown-text.js';
+import { hasCjk, joinFragments } from '../rendering/text-join.js';
+import { endsSentence, inlineToPlain, looseKey, unescapeFully, unescapeOnce } from './markdown-text.js';
 
 /**
  * Reads the committee's monthly document as it is (reference/sample-issue-2025-07.md): a cover with
@@ -274,7 +268,7 @@ export function parseSources(text: string, firstLine: number, problems: ParsePro
     }
     // Artifacts of the PDF conversion: links to nowhere, e.g. [or](#).
     if (token.kind === 'link' && (token.url === '' || token.url.startsWith('#'))) continue;
-    if (!/^(https?|ftp|mailto):/i.test(token.url)) {
+    if (!httpLink(token.url)) {
       problems.push({ line: lineAt(token.start), message: `source is not a web address: "${token.url}"` });
       continue;
     }
@@ -293,7 +287,7 @@ export function parseSources(text: string, firstLine: number, problems: ParsePro
       continue;
     }
     const label =
-      token.label && token.label !== token.url && !/^(https?|ftp):\/\//i.test(token.label)
+      token.label && token.label !== token.url && !/^https?:\/\//i.test(token.label)
         ? token.label
         : pendingLabel;
     out.push(label ? { url: token.url, label } : { url: token.url });

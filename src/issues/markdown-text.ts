@@ -1,27 +1,8 @@
 /**
  * Small text helpers shared by the Markdown importer and exporter. The committee's document is
- * converted from a PDF, so Chinese text is split without spaces and Latin text with them.
+ * converted from a PDF, so Chinese text is split without spaces and Latin text with them
+ * (joining: src/rendering/text-join.ts).
  */
-
-const CJK = /[\u2e80-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]/u;
-
-export function isCjk(ch: string | undefined): boolean {
-  return ch !== undefined && CJK.test(ch);
-}
-
-export function hasCjk(text: string): boolean {
-  return CJK.test(text);
-}
-
-/** Joins two fragments of one sentence: no space next to CJK text, one space between Latin words. */
-export function joinFragments(a: string, b: string): string {
-  const left = a.replace(/\s+$/, '');
-  const right = b.replace(/^\s+/, '');
-  if (!left) return right;
-  if (!right) return left;
-  if (isCjk(left.at(-1)) || isCjk(right[0])) return left + right;
-  return `${left} ${right}`;
-}
 
 const MD_ESCAPABLE = /\\([\\`*_{}[\]()#+\-.!<>|~"'])/g;
 

@@ -1,6 +1,7 @@
 import mjml2html from 'mjml';
 import type { Locale } from '../db/schema.js';
 import { TemplateError } from './errors.js';
+import { variantSubject } from './inbox-line.js';
 import { getTemplates } from './template-store.js';
 import { buildTheme } from './theme.js';
 import { findStrayBraces, RECIPIENT_TOKEN_KEYS } from './tokens.js';
@@ -133,7 +134,7 @@ export async function compileVariant(
     variantKey: variantKey(plan.sectionKeys, opts.locale),
     sectionKeys: plan.sectionKeys,
     locale: opts.locale,
-    subject: issue.subject || issue.title,
+    subject: variantSubject(issue, opts.locale),
     html,
     text,
     htmlBytes,

@@ -30,3 +30,36 @@ export function sectionNumber(index: number, locale: Locale): string {
 export function itemNumber(index: number): string {
   return `${index + 1}. `;
 }
+
+/** The subject when the editor set none: the title and the period, written the locale's way. */
+export function defaultSubject(
+  title: string,
+  period: string,
+  kind: 'month' | 'week' = 'month',
+  locale: Locale = 'zh-CN',
+): string {
+  const label = formatPeriod(period, kind, locale);
+  return locale === 'zh-CN' ? `${title}（${label}）` : `${title} (${label})`;
+}
+
+/**
+ * Issue text (subject, preheader) for a variant in another locale: the issue's period written as
+ * that locale writes it ("（2025年7月）" → " (July 2025)"). Other words stay as the editor wrote them.
+ */
+export function localizePeriod(
+  text: string,
+  issue: { period: string; periodKind: 'month' | 'week'; locale: Locale },
+  locale: Locale,
+): string {
+  if (locale === issue.locale) return text;
+  const from = formatPeriod(issue.period, issue.periodKind, issue.locale);
+  const to = formatPeriod(issue.period, issue.periodKind, locale);
+  if (from === to || !text.includes(from)) return text;
+  const bracketed = locale === 'zh-CN' ? `（${to}）` : ` (${to})`;
+  return text
+    .split(new RegExp(`\\s*[（(]${from.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[）)]`))
+    .join(bracketed)
+    .split(from)
+    .join(to)
+    .trim();
+}

@@ -1,7 +1,10 @@
 import Handlebars from 'handlebars';
 import type { Locale } from '../db/schema.js';
 import { escapeHtmlContent, escapeTextContent } from './escape.js';
+import { PREHEADER_PADDING_HTML, variantPreheader, variantSubject } from './inbox-line.js';
+import { sourceLinkText } from './source-names.js';
 import type { Strings } from './template-store.js';
+import { joinLines } from './text-join.js';
 import type { Theme } from './theme.js';
 import type { RenderableIssue, RenderableSection } from './types.js';
 
@@ -27,6 +30,8 @@ export interface ViewModel {
   locale: Locale;
   subject: Content;
   preheader: Content;
+  /** Invisible characters after the preheader (html only). */
+  preheaderPadding: Content;
   title: Content;
   period: string;
   periodKind: 'month' | 'week';
@@ -56,10 +61,11 @@ export function sectionName(section: RenderableSection, locale: Locale, issueLoc
   return section.names[locale] ?? section.names[issueLocale] ?? section.key;
 }
 
+/** Paragraphs are split by blank lines; a single line break inside one is joined (text-join.ts). */
 export function paragraphsOf(text: string): string[] {
   return text
     .split(/\n\s*\n/)
-    .map((p) => p.trim())
+    .map((p) => joinLines(p.trim()))
     .filter(Boolean);
 }
 
@@ -102,11 +108,12 @@ export function buildViewModel(input: {
   const base = input.publicUrl.replace(/\/+$/, '');
 
   return {
-    lang: issue.locale,
-    dir: RTL.has(issue.locale.split('-')[0] ?? '') ? 'rtl' : 'ltr',
+    lang: locale,
+    dir: RTL.has(locale.split('-')[0] ?? '') ? 'rtl' : 'ltr',
     locale,
-    subject: c(issue.subject || issue.title),
-    preheader: c(issue.preheader),
+    subject: c(variantSubject(issue, locale)),
+    preheader: c(variantPreheader(issue, input.sections, locale, sep)),
+    preheaderPadding: new Handlebars.SafeString(mode === 'html' ? PREHEADER_PADDING_HTML : ''),
     title: c(issue.title),
     period: issue.period,
     periodKind: issue.periodKind,
@@ -123,7 +130,10 @@ export function buildViewModel(input: {
         anchor: anchorFor('item', item.id),
         title: c(item.title),
         paragraphs: paragraphsOf(item.summary).map(c),
-        sources: item.sources.map((src) => ({ url: src.url, label: opt(src.label) })),
+        sources: item.sources.map((src) => ({
+          url: src.url,
+          label: opt(sourceLinkText(src.url, locale, src.label) ?? src.label),
+        })),
       })),
     })),
     publicationName: c(issue.publication.name),

@@ -39,6 +39,12 @@ export interface TrackingToken {
 }
 export type LinkToken = UnsubscribeToken | PreferencesToken | ConfirmToken | WebVersionToken | TrackingToken;
 
+/**
+ * Purposes whose links never expire: any email ever delivered can unsubscribe (CAN-SPAM, RFC
+ * 8058). Links signed before this rule carry an `exp`; it is ignored for these, the signature not.
+ */
+export const NEVER_EXPIRING: ReadonlySet<LinkToken['p']> = new Set(['unsub']);
+
 /** Verifies and checks the purpose; a token for another purpose counts as tampered. */
 export function verifyLinkToken<P extends LinkToken['p']>(
   secrets: SecretKeys,
@@ -46,7 +52,10 @@ export function verifyLinkToken<P extends LinkToken['p']>(
   purpose: P,
   opts: { now?: Date } = {},
 ): Extract<LinkToken, { p: P }> {
-  const payload = verifyToken<Record<string, unknown>>(secrets, token, opts);
+  const payload = verifyToken<Record<string, unknown>>(secrets, token, {
+    ...opts,
+    ignoreExpiry: NEVER_EXPIRING.has(purpose),
+  });
   if (payload.p !== purpose || typeof payload.s !== 'number') {
     throw new TokenError('bad-signature');
   }

@@ -44,7 +44,7 @@ export function recipientLinks(
       d: input.deliveryId,
       ...(input.sectionKey ? { k: input.sectionKey } : {}),
     },
-    sign,
+    // No expiry: an unsubscribe link works from any message ever delivered (NEVER_EXPIRING).
   );
   const pref = signToken(secrets, { p: 'pref', s: input.subscriberId }, sign);
   const web = signToken(secrets, { p: 'web', i: input.issueId, s: input.subscriberId });
@@ -72,7 +72,7 @@ export function subscriberLinks(
 ): { unsubscribeUrl: string; oneClickUnsubscribeUrl: string; preferencesUrl: string } {
   const base = publicUrl.replace(/\/+$/, '');
   const sign = { expiresInSeconds: (opts.linkTtlDays ?? 400) * DAY, ...(opts.now ? { now: opts.now } : {}) };
-  const unsub = signToken(secrets, { p: 'unsub', s: subscriberId }, sign);
+  const unsub = signToken(secrets, { p: 'unsub', s: subscriberId });
   const pref = signToken(secrets, { p: 'pref', s: subscriberId }, sign);
   return {
     unsubscribeUrl: `${base}/unsubscribe/${unsub}`,

@@ -44,7 +44,10 @@ export function signToken(secrets: SecretKeys, payload: object, opts: SignOption
 export function verifyToken<T extends object = Record<string, unknown>>(
   secrets: SecretKeys,
   token: string,
-  opts: { now?: Date } = {},
+  opts: {
+    now?: Date /** Accept a past `exp` (the signature still must hold). */;
+    ignoreExpiry?: boolean;
+  } = {},
 ): T & { exp?: number } {
   if (typeof token !== 'string' || token.length > 2048) throw new TokenError('malformed');
   const dot = token.indexOf('.');
@@ -64,7 +67,8 @@ export function verifyToken<T extends object = Record<string, unknown>>(
   const exp = (payload as { exp?: unknown }).exp;
   if (exp !== undefined) {
     if (typeof exp !== 'number') throw new TokenError('malformed');
-    if (Math.floor((opts.now ?? new Date()).getTime() / 1000) >= exp) throw new TokenError('expired');
+    if (!opts.ignoreExpiry && Math.floor((opts.now ?? new Date()).getTime() / 1000) >= exp)
+      throw new TokenError('expired');
   }
   return payload as T & { exp?: number };
 }

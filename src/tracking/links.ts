@@ -4,6 +4,8 @@
  * step fills per recipient (DESIGN.md invariant 4), so nothing here runs per recipient.
  */
 
+import { decodeHTMLAttribute } from 'entities';
+
 export const TRACKING_TOKEN_PLACEHOLDER = '{{trackingToken}}';
 
 function base(publicUrl: string): string {
@@ -30,14 +32,9 @@ const OWN_PAGES = ['/u/', '/unsubscribe/', '/preferences/', '/web/', '/t/'];
 const ANCHOR = /<a\b[^>]*>/gi;
 const HREF = /(\shref\s*=\s*)(?:"([^"]*)"|'([^']*)')/i;
 
+/** An attribute value as the browser reads it: every HTML entity (`&#61;`, `&amp;`, `&nbsp;`…). */
 function decodeAttr(value: string): string {
-  return value
-    .replace(/&amp;/g, '&')
-    .replace(/&quot;/g, '"')
-    .replace(/&#39;|&#x27;/gi, "'")
-    .replace(/&lt;/g, '<')
-    .replace(/&gt;/g, '>')
-    .trim();
+  return decodeHTMLAttribute(value).trim();
 }
 
 /** Whether a link in a message goes through the click redirect. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerSendCommands } from '../../src/cli/commands/send.js';
-import type { CliRuntime } from '../../src/cli/runtime.js';
+import { type CliRuntime, processIo } from '../../src/cli/runtime.js';
 import { startIssueSend } from '../../src/delivery/control.js';
 import { type IssueStats, statsOf } from '../../src/delivery/ledger.js';
 import {
@@ -16,6 +16,7 @@ import { silentLogger } from '../../src/log.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
+import { waitFor } from '../support/wait.js';
 import {
   addSubscribers,
   createIssue,
@@ -111,6 +112,8 @@ describe('gazette issue send --wait, pause, resume and cancel-send', () => {
         close: async () => {},
       }),
       print: (value) => printed.push(value),
+      io: processIo(),
+      exitCode: 0,
       close: async () => {},
     };
     const program = new Command('gazette').exitOverride();
@@ -158,7 +161,7 @@ describe('gazette issue send --wait, pause, resume and cancel-send', () => {
     });
     try {
       const command = run('issue', 'send', String(issueId), '--wait');
-      while (!stderr.join('').includes('\n')) await new Promise((r) => setTimeout(r, 20));
+      await waitFor('the first progress line', () => stderr.join('').includes('\n'), { intervalMs: 20 });
       expect(stderr.join('')).toMatch(/^sending \|░+\| 0\/30 0% · accepted 0 /);
       worker.worker.resume();
       await command;

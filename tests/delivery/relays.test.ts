@@ -29,6 +29,7 @@ import {
   seedSections,
   standInContent,
 } from './support.js';
+import { LOOPBACK_TLS } from '../support/loopback-tls.js';
 
 const SECRETS = { current: 'k'.repeat(64) };
 
@@ -115,7 +116,7 @@ describe('relays from the settings, followed by a running send worker', () => {
     const logins: string[] = [];
     const server = new SMTPServer({
       authOptional: false,
-      disabledCommands: ['STARTTLS'],
+      ...LOOPBACK_TLS,
       logger: false,
       onAuth(auth, _session, cb) {
         if (auth.username === user && auth.password === pass) {

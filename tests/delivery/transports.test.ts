@@ -7,6 +7,7 @@ import { createSendWorker, type SendWorker } from '../../src/delivery/send-worke
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
+import { waitFor } from '../support/wait.js';
 import {
   addSubscribers,
   createIssue,
@@ -195,9 +196,9 @@ describe('several transports', () => {
     await startIssueSend({ ...base, queue: w.queue }, issueId);
     const total = () => a.messages.length + b.messages.length + spare.messages.length;
     // Until the queue is held and what was granted before that has arrived.
-    for (let i = 0; i < 200 && (limitedFor === 0 || total() < 9); i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor('the queue held and 9 messages arrived', () => limitedFor > 0 && total() >= 9, {
+      intervalMs: 50,
+    });
     if (hour() !== startHour) return; // the budgets renewed during the test; nothing to see
     expect([a.messages.length, b.messages.length, spare.messages.length]).toEqual([4, 3, 2]);
     // The queue is held until the hour turns (never longer than an hour).

@@ -1,46 +1,36 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppContext } from '../../src/context.js';
+import { cliContext, gazette, runBin } from '../support/cli.js';
 import { body, type FixtureServer, fixture, projectRoot, startFixtureServer } from './fixture-server.js';
 
-const run = promisify(execFile);
 let server: FixtureServer;
-// The CLI on its newcomer defaults: an embedded database in a fresh data directory.
-const dataDir = mkdtempSync(path.join(tmpdir(), 'gazette-feeds-cli-'));
-const cli = (...args: string[]) =>
-  run('node', [path.join(projectRoot, 'bin/gazette.js'), ...args], {
-    cwd: projectRoot,
-    env: {
-      PATH: process.env.PATH,
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'silent',
-      FETCH_ALLOW_PRIVATE: '127.0.0.1',
-      NODE_ENV: 'test',
-    },
-    timeout: 60_000,
-  });
+let context: AppContext;
+let close: () => Promise<void>;
+const cli = (...args: string[]) => gazette(args, { context });
 
 beforeAll(async () => {
   server = await startFixtureServer();
   server.route('/atom.xml', body(fixture('atom.xml'), 'application/atom+xml'));
   server.route('/rss2.xml', body(fixture('rss2.xml'), 'application/rss+xml'));
   server.route('/dead.xml', (_req, res) => res.writeHead(500).end());
+  ({ context, close } = await cliContext());
 });
-afterAll(() => server.close());
+afterAll(async () => {
+  await server.close();
+  await close?.();
+});
 
 describe('gazette feeds parse', () => {
+  // The bin itself, as a newcomer runs it: tsx, no database, nothing written.
   it('prints the normalised items of a feed file as a JSON array and writes nothing', {
-    timeout: 60_000,
+    timeout: 120_000,
   }, async () => {
-    const { stdout } = await cli(
-      'feeds',
-      'parse',
-      path.join(projectRoot, 'tests/fixtures/feeds/rss2.xml'),
-      '--json',
+    const { code, stdout, stderr } = await runBin(
+      ['feeds', 'parse', path.join(projectRoot, 'tests/fixtures/feeds/rss2.xml'), '--json'],
+      { env: { PATH: process.env.PATH, LOG_LEVEL: 'silent', NODE_ENV: 'test', DATA_DIR: '/nonexistent' } },
     );
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     const items = JSON.parse(stdout);
     expect(items).toHaveLength(2);
     expect(Object.keys(items[0]).sort()).toEqual(
@@ -53,7 +43,7 @@ describe('gazette feeds parse', () => {
     });
   });
 
-  it('fetches a URL under the same limits, resolving links against it', { timeout: 60_000 }, async () => {
+  it('fetches a URL under the same limits, resolving links against it', async () => {
     const { stdout } = await cli('feeds', 'parse', `${server.baseUrl}/atom.xml`, '--json');
     expect(JSON.parse(stdout)[0].link).toBe('https://eu.example.eu/news/gpai-guidelines');
   });
@@ -74,5 +64,5 @@ describe('gazette sources and poll', () => {
     expect(shown).toMatch(/Last error:\s+HTTP 500 from/);
     const items = JSON.parse((await cli('items', 'list', '--json')).stdout);
     expect(items.map((i: { guid: string }) => i.guid)).toEqual(['gov-cn-1']);
-  }, 180_000);
+  });
 });

@@ -1,7 +1,7 @@
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decideAddress, privatePolicy } from '../../src/feeds/address-guard.js';
+import { checkUrlTarget, decideAddress, privatePolicy } from '../../src/feeds/address-guard.js';
 import { decodeBody } from '../../src/feeds/charset.js';
 import { closeFetchAgents, FetchError, type FetchLimits, fetchWithLimits } from '../../src/feeds/fetch.js';
 import { parseFeed } from '../../src/feeds/parse.js';
@@ -49,6 +49,29 @@ describe('the address guard (pure decision)', () => {
       expect(decideAddress(address, none).allowed, address).toBe(false);
     }
     expect(decideAddress('169.254.169.254', none).reason).toMatch(/link-local/);
+  });
+
+  it.each([
+    '::127.0.0.1',
+    '[::127.0.0.1]',
+    '::7f00:1',
+    '::10.0.0.1',
+    '::a9fe:a9fe',
+    '::ffff:7f00:1',
+    '0:0:0:0:0:ffff:169.254.169.254',
+    '::ffff:0:127.0.0.1',
+    '::ffff:0:a00:1',
+  ])('judges %s, an IPv4 address in IPv6 form, as that IPv4 address', (address) => {
+    const decision = decideAddress(address, privatePolicy([]));
+    expect(decision.allowed).toBe(false);
+    expect(['loopback', 'private', 'linkLocal']).toContain(decision.range);
+  });
+
+  it('refuses a URL whose host is [::127.0.0.1] before connecting', () => {
+    const url = new URL('http://[::127.0.0.1]:8080/feed.xml');
+    expect(url.hostname).toBe('[::7f00:1]');
+    expect(() => checkUrlTarget(url, privatePolicy([]))).toThrow(/loopback/);
+    expect(() => checkUrlTarget(url, privatePolicy(['127.0.0.1']))).not.toThrow();
   });
 
   it('allows public unicast addresses', () => {

@@ -10,6 +10,7 @@ import { createRedis } from '../../src/queue/redis.js';
 import { createFeedWorker, schedulerIdFor, syncFeedSchedulers } from '../../workers/feeds.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
+import { waitFor } from '../support/wait.js';
 import { body, type FixtureServer, fixture, startFixtureServer } from './fixture-server.js';
 
 let tdb: TestDatabase;
@@ -74,9 +75,7 @@ describe('feed job schedulers', () => {
     try {
       expect(await feeds.synced).toEqual({ upserted: 1, removed: 0 });
       // The scheduler's first job runs at once; wait until the source shows the poll.
-      for (let i = 0; i < 100 && !(await getSource(db, a))?.last_success_at; i++)
-        await new Promise((r) => setTimeout(r, 100));
-      expect((await getSource(db, a))?.last_success_at).not.toBeNull();
+      await waitFor('the first poll of source A', async () => (await getSource(db, a))?.last_success_at);
       const items = await db.selectFrom('items').select('id').where('source_id', '=', a).execute();
       expect(items.length).toBe(2);
       // A job for a removed source does nothing and does not fail.

@@ -37,6 +37,33 @@ describe('environment', () => {
     expect(problem).toMatch(/^SECRET_KEY: must be at least 32 characters$/);
   });
 
+  it.each([
+    ['DATABASE_URL', 'mysql://gazette:s3cret-pw@db.example/gazette', 'mysql://***@db.example/gazette'],
+    ['SMTP_URL', 'smtp://mailer:s3cret-pw@relay.example:587,http://x:s3cret-pw@b', '"smtp://***@relay.example:587,http://***@b"'],
+    ['REDIS_URL', 'http://:s3cret-pw@cache.example:6379', 'http://***@cache.example:6379'],
+    ['DATABASE_URL', 'postgres://u:s3cret-pw/with@slash@db.example:x/gazette', 'postgres://***@db.example:x/gazette'],
+  ])('names a bad %s without the password in it', (name, value, shown) => {
+    const [problem] = problemsOf({ [name]: value });
+    expect(problem).toMatch(new RegExp(`^${name}(\\.\\d+)?: `));
+    expect(problem).not.toContain('s3cret-pw');
+    expect(problem).toContain(shown.replaceAll('"', ''));
+  });
+
+  it.each([
+    ['API_KEYS', 'short-key-s3cret'],
+    ['METRICS_TOKEN', 'short-s3cret'],
+    ['SECRET_KEY_PREVIOUS', 'short-s3cret'],
+  ])('refuses a bad %s without echoing any of it', (name, value) => {
+    const [problem] = problemsOf({ [name]: value });
+    expect(problem).toMatch(new RegExp(`^${name}`));
+    expect(problem).not.toContain('s3cret');
+  });
+
+  it('trusts no proxy unless TRUST_PROXY names one', () => {
+    expect(parseEnv({}).TRUST_PROXY).toBe('false');
+    expect(parseEnv({ TRUST_PROXY: '10.0.0.0/8' }).TRUST_PROXY).toBe('10.0.0.0/8');
+  });
+
   it('requires SECRET_KEY in production', () => {
     expect(problemsOf({ NODE_ENV: 'production' })).toEqual(['SECRET_KEY: required when NODE_ENV=production']);
   });

@@ -1,14 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
 import { DatabaseLockedError, openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { assertRedisReachable, RedisUnavailableError } from '../../src/queue/redis.js';
-
-const root = resolve(import.meta.dirname, '../..');
+import { runBin } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
 
 describe('Redis', () => {
   it('explains how to start Redis when none answers', async () => {
@@ -58,13 +57,11 @@ describe('embedded PGlite', { timeout: 120_000 }, () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'gazette-pglite-'));
     const handle = await openDatabase({ dataDir });
     try {
-      const child = spawnSync(process.execPath, [join(root, 'bin/gazette.js'), 'migrate'], {
-        cwd: root,
+      // The bin itself, a second process: the lock is per process.
+      const child = await runBin(['migrate'], {
         env: { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'silent' },
-        encoding: 'utf8',
-        timeout: 60_000,
       });
-      expect(child.status).toBe(2);
+      expect(child.code).toBe(2);
       expect(child.stderr).toContain(`in use by process ${process.pid}`);
       expect(child.stderr).toContain('DATABASE_URL');
       // The same process opening it twice is refused too, rather than corrupting it.
@@ -101,7 +98,15 @@ describe('PostgreSQL schema changes', () => {
         finished = true;
         return applied;
       });
-      await new Promise((r) => setTimeout(r, 300));
+      // It has reached the lock and waits behind this session (or behind it with other files').
+      const { rows: me } = await admin.query('SELECT pg_backend_pid() AS pid');
+      await waitFor('a migration waiting for the schema-change lock', async () => {
+        const { rows } = await admin.query(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))',
+          [me[0].pid],
+        );
+        return rows[0].n > 0;
+      });
       expect(finished).toBe(false);
       await admin.query(`SELECT pg_advisory_unlock(${SCHEMA_CHANGE_LOCK})`);
       expect(await run).toContain('0001_initial');

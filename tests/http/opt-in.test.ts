@@ -214,4 +214,27 @@ describe('subscribe form and double opt-in', () => {
       await limited.close();
     }
   });
+
+  it.each([
+    ['unset: no proxy is trusted, so X-Forwarded-For from loopback does not rotate the limit', {}, [200, 200, 429]],
+    ['names the proxy: its X-Forwarded-For gives the client', { TRUST_PROXY: '127.0.0.1' }, [200, 200, 200]],
+  ])('TRUST_PROXY %s', async (_what, env: Record<string, string>, expected) => {
+    const limited = await (await import('./support.js')).startHarness({ SUBSCRIBE_RATE_PER_MINUTE: '2', ...env });
+    try {
+      const codes = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await limited.app.inject({
+          method: 'POST',
+          url: '/subscribe',
+          remoteAddress: '127.0.0.1',
+          headers: { ...FORM, 'x-forwarded-for': `198.51.100.${i + 1}` },
+          payload: form({ email: `x${i}@example.com`, locale: 'en' }),
+        });
+        codes.push(res.statusCode);
+      }
+      expect(codes).toEqual(expected);
+    } finally {
+      await limited.close();
+    }
+  });
 });

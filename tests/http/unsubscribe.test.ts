@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recipientLinks } from '../../src/security/recipient-links.js';
+import { signToken } from '../../src/security/tokens.js';
 import { addSubscriber, getSubscriber } from '../../subscribers/api.js';
 import { FORM, form, type Harness, startHarness } from './support.js';
 
@@ -153,7 +154,7 @@ describe('unsubscribe', () => {
     expect((await getSubscriber(h.ctx.db, sub.id))?.status).toBe('unsubscribed');
   });
 
-  it('answers tampered and expired links with a 4xx page and changes nothing', async () => {
+  it('answers tampered links with a 4xx page and changes nothing', async () => {
     const sub = await reader();
     const token = path(linksFor(sub.id).oneClickUnsubscribeUrl).slice('/u/'.length);
     const [body, sig] = token.split('.');
@@ -176,22 +177,43 @@ describe('unsubscribe', () => {
       });
       expect(page.statusCode).toBe(400);
     }
-    const expired = recipientLinks(
-      h.ctx.secrets,
-      h.env.PUBLIC_URL,
-      { subscriberId: sub.id, issueId: 1, deliveryId: 1 },
-      { linkTtlDays: 1, now: new Date(Date.now() - 2 * 86_400_000) },
-    );
-    const res = await h.app.inject({
-      method: 'POST',
-      url: `${path(expired.unsubscribeUrl)}?lang=en`,
-      headers: FORM,
-      payload: 'scope=all',
-    });
-    expect(res.statusCode).toBe(410);
-    expect(res.body).toContain('Link expired');
     expect((await getSubscriber(h.ctx.db, sub.id))?.status).toBe('active');
     expect((await getSubscriber(h.ctx.db, other.id))?.status).toBe('active');
+  });
+
+  it('never expires: a link from a message delivered years ago still unsubscribes, one-click and page', async () => {
+    const fresh = path(linksFor((await reader()).id).oneClickUnsubscribeUrl).slice('/u/'.length);
+    const [freshBody] = fresh.split('.');
+    expect(JSON.parse(Buffer.from(freshBody ?? '', 'base64url').toString())).not.toHaveProperty('exp');
+
+    // Links signed before this rule carried a 400-day expiry; one sent three years ago:
+    const longAgo = new Date(Date.now() - 3 * 365 * 86_400_000);
+    for (const via of ['one-click', 'page'] as const) {
+      const sub = await reader();
+      const token = signToken(
+        h.ctx.secrets,
+        { p: 'unsub', s: sub.id, i: 1, d: 1 },
+        { expiresInSeconds: 400 * 86_400, now: longAgo },
+      );
+      const page = await h.app.inject({ url: `/u/${token}?lang=en` });
+      expect(page.statusCode).toBe(200);
+      expect(page.body).toContain('<form method="post"');
+      const res =
+        via === 'one-click'
+          ? await request(`${listening}/u/${token}`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/x-www-form-urlencoded' },
+              body: 'List-Unsubscribe=One-Click',
+            })
+          : await request(`${listening}/unsubscribe/${token}`, {
+              method: 'POST',
+              headers: FORM,
+              body: 'scope=all',
+            });
+      expect(res.statusCode, via).toBe(200);
+      await res.body.text();
+      expect((await getSubscriber(h.ctx.db, sub.id))?.status, via).toBe('unsubscribed');
+    }
   });
 
   it('does not accept a preferences token as an unsubscribe token', async () => {

@@ -1,3 +1,5 @@
+import * as cheerio from 'cheerio';
+import { decodeHTML } from 'entities';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config/env.js';
@@ -96,5 +98,20 @@ describe('web archive', () => {
     expect(res.body).toContain(`<id>https://news.example.org/archive/${sentId}</id>`);
     expect(res.body).not.toContain(`/archive/${draftId}<`);
     expect(res.body.match(/<entry>/g)).toHaveLength(1);
+  });
+
+  it('escapes a subject in the Atom feed, so a reader shows it as text and never as markup', async () => {
+    const subject = '<img src=x onerror=alert(1)> 七月 ]]> & 更多';
+    await tdb.db.updateTable('issues').set({ subject }).where('id', '=', sentId).execute();
+    await tdb.db.updateTable('publication').set({ name: '<b>律协</b> & AI' }).execute();
+    const res = await app.inject({ method: 'GET', url: '/archive/feed.atom' });
+    // Parsed as XML, as a feed reader does: the title is HTML (type="html") that says the subject.
+    const $ = cheerio.load(res.body, { xml: true });
+    const entryTitle = $('entry > title');
+    expect(entryTitle.attr('type')).toBe('html');
+    expect(entryTitle.text()).not.toMatch(/<[a-z]/i);
+    expect(decodeHTML(entryTitle.text())).toBe(subject);
+    expect($('feed > title').text()).toBe('<b>律协</b> & AI');
+    expect($('feed > title').attr('type') ?? 'text').toBe('text');
   });
 });

@@ -1,28 +1,26 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppContext } from '../../src/context.js';
 import type { Masthead } from '../../src/db/schema.js';
 import { parseIssueMarkdown } from '../../src/issues/markdown-parse.js';
+import { gazette as cli, cliContext } from '../support/cli.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 
-const run = promisify(execFile);
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const model = path.resolve(projectRoot, '../shared/reference/sample-issue-2025-07.md');
-// The embedded database (PGlite), as a newcomer without DATABASE_URL gets it.
-const dataDir = mkdtempSync(path.join(tmpdir(), 'gazette-issue-cli-'));
-const env = { ...process.env, DATA_DIR: dataDir, DATABASE_URL: '', LOG_LEVEL: 'silent', NODE_ENV: 'test' };
-const gazette = (...args: string[]) =>
-  run(process.execPath, [path.join(projectRoot, 'bin/gazette.js'), ...args], { env, cwd: projectRoot });
+const model = sharedFixture(MODEL_DOCUMENT);
+let context: AppContext;
+let close: () => Promise<void>;
+const gazette = async (...args: string[]) => {
+  const r = await cli(args, { context });
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+  return r;
+};
+beforeAll(async () => {
+  ({ context, close } = await cliContext());
+});
+afterAll(() => close?.());
 
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-
-describe('gazette issue import / export (CLI, embedded database)', () => {
-  // Two process starts only: each opens the embedded database and runs the migrations.
+describe.skipIf(!model.present)('gazette issue import / export', () => {
   it('prints {id, title, period, masthead, sections} as JSON, and exports Markdown that reads back the same', async () => {
-    const { stdout } = await gazette('issue', 'import', model, '--json');
+    const { stdout } = await gazette('issue', 'import', model.path, '--json');
     const out = JSON.parse(stdout) as {
       id: number;
       title: string;
@@ -45,11 +43,11 @@ describe('gazette issue import / export (CLI, embedded database)', () => {
     expect(out.sections.map((s) => s.items.length)).toEqual([2, 8, 6, 11]);
     expect(out.problems).toEqual([]);
 
-    const { stdout: markdown } = await gazette('issue', 'export', '1', '--format', 'md');
+    const { stdout: markdown } = await gazette('issue', 'export', String(out.id), '--format', 'md');
     expect(markdown).toContain('## 8. 美国总统特朗普签署系列人工智能领域行政命令');
     const { problems, ...reread } = parseIssueMarkdown(markdown);
     expect(problems).toEqual([]);
     const { id: _id, problems: _p, ...imported } = out;
     expect(reread).toEqual(imported);
-  }, 240_000);
+  });
 });

@@ -1,18 +1,13 @@
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { issueEditorRoutes } from '../../src/issues/editor-routes.js';
 import { silentLogger } from '../../src/log.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
 
-const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const modelText = readFileSync(
-  path.resolve(projectRoot, '../shared/reference/sample-issue-2025-07.md'),
-  'utf8',
-);
+const model = sharedFixture(MODEL_DOCUMENT);
+const modelText = model.present ? model.read() : '';
 
 let tdb: TestDatabase;
 let app: FastifyInstance;
@@ -32,7 +27,7 @@ afterAll(async () => {
   await tdb.drop();
 });
 
-describe('issue editor JSON API', () => {
+describe.skipIf(!model.present)('issue editor JSON API', () => {
   it('refuses requests the injected check does not authorise', async () => {
     const res = await app.inject({ method: 'GET', url: '/api/issues' });
     expect(res.statusCode).toBe(401);

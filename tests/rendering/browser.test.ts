@@ -4,9 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileTokens, compileVariant } from '../../src/rendering/index.js';
 import { artifactsDir, launchChromium } from '../support/chromium.js';
 import { loadModelIssue } from '../support/model-issue.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { hostileIssue, PUBLIC_URL, TOKENS } from './fixtures.js';
 
 const ARTIFACTS = artifactsDir('rendering');
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
 
 let browser: Browser;
 let html: string;
@@ -26,7 +28,7 @@ afterAll(async () => {
   await browser?.close();
 });
 
-describe('the model issue in headless Chromium', () => {
+describe.skipIf(!modelDocument.present)('the model issue in headless Chromium', () => {
   for (const width of [375, 600]) {
     it(`fits ${width}px without horizontal overflow`, async () => {
       const page = await browser.newPage({ viewport: { width, height: 800 } });

@@ -1,31 +1,23 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Command } from 'commander';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { registerRenderCommands } from '../../src/cli/commands/render.js';
-import { createRuntime } from '../../src/cli/runtime.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gazette } from '../support/cli.js';
 import { loadModelIssue } from '../support/model-issue.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
 const dir = mkdtempSync(path.join(tmpdir(), 'gazette-render-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function render(args: string[]): Promise<void> {
-  const runtime = createRuntime({ json: true, source: { PUBLIC_URL: 'https://news.example.org' } });
-  const program = new Command('gazette').exitOverride();
-  registerRenderCommands(program, runtime);
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  try {
-    await program.parseAsync(['node', 'gazette', 'render', ...args]);
-  } finally {
-    write.mockRestore();
-    await runtime.close();
-  }
+  const r = await gazette(['render', ...args, '--json'], { env: { PUBLIC_URL: 'https://news.example.org' } });
+  expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
 }
 
-describe('gazette render', () => {
+describe.skipIf(!modelDocument.present)('gazette render', () => {
   const issueFile = path.join(dir, 'issue.json');
-  writeFileSync(issueFile, JSON.stringify(loadModelIssue()));
+  beforeAll(() => writeFileSync(issueFile, JSON.stringify(loadModelIssue())));
 
   it('writes the html, the text and a size report for the chosen topics', async () => {
     const out = path.join(dir, 'one');
@@ -50,8 +42,10 @@ describe('gazette render', () => {
   });
 
   it('refuses topics that have nothing to render, naming the reason', async () => {
-    await expect(render([issueFile, '--topics', 'nope', '--out', path.join(dir, 'none')])).rejects.toThrow(
-      /chosen sections empty/,
-    );
+    const r = await gazette(['render', issueFile, '--topics', 'nope', '--out', path.join(dir, 'none')], {
+      env: { PUBLIC_URL: 'https://news.example.org' },
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^gazette: .*chosen sections empty/);
   });
 });

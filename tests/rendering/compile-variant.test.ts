@@ -14,8 +14,10 @@ import {
 } from '../../src/rendering/index.js';
 import type { RenderableIssue } from '../../src/rendering/types.js';
 import { loadModelIssue } from '../support/model-issue.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { hostileIssue, PUBLIC_URL, TOKENS } from './fixtures.js';
 
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
 const ALL = ['domestic', 'foreign', 'cases', 'industry'];
 let model: RenderableIssue;
 const variants = new Map<string, CompiledVariant>();
@@ -31,10 +33,10 @@ async function variant(keys: string[], locale: 'zh-CN' | 'en' = 'zh-CN'): Promis
 }
 
 beforeAll(() => {
-  model = loadModelIssue();
+  if (modelDocument.present) model = loadModelIssue();
 });
 
-describe('the model issue loader (test support)', () => {
+describe.skipIf(!modelDocument.present)('the model issue loader (test support)', () => {
   it('finds 4 sections and 27 items with summaries and sources', () => {
     expect(model.sections.map((s) => s.key)).toEqual(ALL);
     expect(model.sections.map((s) => s.items.length)).toEqual([2, 8, 6, 11]);
@@ -45,7 +47,7 @@ describe('the model issue loader (test support)', () => {
   });
 });
 
-describe('variant keys and planning', () => {
+describe.skipIf(!modelDocument.present)('variant keys and planning', () => {
   it('keys a variant by its sorted sections and locale', () => {
     expect(variantKey(['industry', 'cases'], 'zh-CN')).toBe(variantKey(['cases', 'industry'], 'zh-CN'));
     expect(variantKey(['cases'], 'zh-CN')).not.toBe(variantKey(['cases'], 'en'));
@@ -72,7 +74,7 @@ describe('variant keys and planning', () => {
   });
 });
 
-describe('compiled html structure', () => {
+describe.skipIf(!modelDocument.present)('compiled html structure', () => {
   for (const keys of [ALL, ['industry', 'domestic'], ['cases'], ['foreign', 'cases', 'industry']]) {
     it(`has exactly the sections ${keys.join('+')} in issue order, each with its items`, async () => {
       const v = await variant(keys);
@@ -104,7 +106,17 @@ describe('compiled html structure', () => {
       .map((_, el) => $(el).attr('href'))
       .get();
     expect(tocLinks.length).toBe(4 + 27);
-    for (const href of tocLinks) expect($(`[id="${href.slice(1)}"]`)).toHaveLength(1);
+    // Gmail, Yahoo and Samsung Mail follow only <a name>; browsers and Apple Mail the id.
+    for (const href of [
+      ...tocLinks,
+      ...$('a[href="#toc"]')
+        .map((_, el) => $(el).attr('href'))
+        .get(),
+    ]) {
+      expect($(`[id="${href.slice(1)}"]`), href).toHaveLength(1);
+      expect($(`a[name="${href.slice(1)}"]`), href).toHaveLength(1);
+    }
+    expect($('a[href="#toc"]')).toHaveLength(4);
     expect(tocLinks.filter((h) => h.startsWith('#sec-'))).toEqual(ALL.map((k) => `#sec-${k}`));
   });
 
@@ -154,7 +166,7 @@ describe('compiled html structure', () => {
   });
 });
 
-describe('per-recipient tokens', () => {
+describe.skipIf(!modelDocument.present)('per-recipient tokens', () => {
   it('contains only the five recipient tokens, and all of them', async () => {
     const v = await variant(ALL);
     const found = new Set([...v.html.matchAll(/\{\{(\w+)\}\}/g)].map((m) => m[1]));
@@ -219,7 +231,7 @@ describe('hostile content', () => {
     expect($('h1').text()).toBe('Weekly {{name}} digest <script>alert(1)</script>');
     expect($('h3').first().text()).toBe('1. First <img src=x onerror=alert(1)> {{preferencesUrl}}');
     expect(html).toContain('Body with &#125;&#125; and &#123;&#123; and');
-    expect($('a[href="https://example.org/a?x=1&y=2"]').text()).toBe('Example {{name}}');
+    expect($('a[href="https://example.org/a?x=1&y=2"]').text()).toBe('Example {{name}} · example.org');
     expect($('a[href="https://example.org/{{trackingToken}}"]')).toHaveLength(1);
     expect($('h2#sec-empty')).toHaveLength(0);
     // Text reads the same with the braces kept apart by zero-width spaces.

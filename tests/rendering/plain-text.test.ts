@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { CompiledVariant } from '../../src/rendering/index.js';
 import { compileTokens, compileVariant, TEXT_COLUMNS, wrapText } from '../../src/rendering/index.js';
 import { loadModelIssue } from '../support/model-issue.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { PUBLIC_URL, TOKENS } from './fixtures.js';
 
 const URL_RE = /(?:https?:\/\/|mailto:)\S+/;
@@ -52,7 +53,8 @@ describe('plain-text wrapping by display width', () => {
   });
 });
 
-describe('the plain-text part of the model issue', () => {
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
+describe.skipIf(!modelDocument.present)('the plain-text part of the model issue', () => {
   let full: CompiledVariant;
   beforeAll(async () => {
     const issue = loadModelIssue();

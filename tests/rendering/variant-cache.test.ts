@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getOrCompileVariant, variantKey } from '../../src/rendering/index.js';
 import type { RenderableIssue } from '../../src/rendering/types.js';
 import { loadModelIssue } from '../support/model-issue.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { PUBLIC_URL } from './fixtures.js';
 
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
 let t: TestDatabase;
 let issue: RenderableIssue;
 
@@ -22,7 +24,7 @@ afterAll(async () => {
   await t?.drop();
 });
 
-describe('variant cache in issue_variants', () => {
+describe.skipIf(!modelDocument.present)('variant cache in issue_variants', () => {
   it('compiles a variant once per (issue, revision, section set, locale) and reads it back after', async () => {
     const opts = { sectionKeys: ['industry', 'cases'], locale: 'zh-CN' as const, publicUrl: PUBLIC_URL };
     const first = await getOrCompileVariant(t.db, issue, opts);

@@ -1,29 +1,24 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppContext } from '../../src/context.js';
+import { gazette as cli, cliContext } from '../support/cli.js';
 
-const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
 const FIXTURE = resolve(ROOT, 'tests/fixtures/subscribers/with-bad-rows.csv');
 
-describe('gazette subscribers CLI (embedded database)', () => {
+let context: AppContext;
+let close: () => Promise<void>;
+beforeAll(async () => {
+  ({ context, close } = await cliContext());
+});
+afterAll(() => close?.());
+
+describe('gazette subscribers CLI', () => {
   it('imports a CSV, prints each bad row with its line and a summary, and exports the same format', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'gazette-cli-'));
-    const env = {
-      ...process.env,
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'silent',
-      DATABASE_URL: '',
-      NODE_ENV: 'test',
-    };
-    const gazette = (...args: string[]) => run('node', ['bin/gazette.js', ...args], { cwd: ROOT, env });
-    // The embedded database starts without sections, so every row naming topics is reported too.
-    const imported = await gazette('subscribers', 'import', FIXTURE).catch(
-      (err: { stdout: string; stderr: string }) => err,
-    );
+    const gazette = (...args: string[]) => cli(args, { context });
+    // A fresh database has no sections, so every row naming topics is reported too.
+    const imported = await gazette('subscribers', 'import', FIXTURE);
     expect(imported.stdout.trim()).toMatch(/^added 1, updated 0, skipped 0, invalid 8$/);
     expect(imported.stderr).toContain(`${FIXTURE}:4: Email address has no @`);
     expect(imported.stderr).toContain(`${FIXTURE}:7: Email address contains a line break`);
@@ -35,8 +30,8 @@ describe('gazette subscribers CLI (embedded database)', () => {
       { kind: 'domain', value: 'example.com', reason: 'manual' },
     ]);
 
-    const out = join(dataDir, 'out.csv');
-    await gazette('subscribers', 'export', out);
+    const out = join(context.env.DATA_DIR, 'out.csv');
+    expect((await gazette('subscribers', 'export', out)).code).toBe(0);
     const text = readFileSync(out, 'utf8');
     expect(text.split('\n')[0]).toBe('email,name,locale,topics,status');
     expect(text).toContain('zhang@example.com,张律师,zh-CN,,active');
@@ -44,9 +39,7 @@ describe('gazette subscribers CLI (embedded database)', () => {
     await gazette('suppressions', 'remove', 'example.com', '--domain');
     const erased = await gazette('subscribers', 'erase', 'zhang@example.com', '--yes');
     expect(erased.stdout).toMatch(/Erased subscriber \d+/);
-    const again = await gazette('subscribers', 'import', FIXTURE, '--json').catch(
-      (err: { stdout: string }) => err,
-    );
+    const again = await gazette('subscribers', 'import', FIXTURE, '--json');
     expect(JSON.parse(again.stdout).skippedReasons).toMatchObject({ erased: 1 });
-  }, 300_000);
+  });
 });

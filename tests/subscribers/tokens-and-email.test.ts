@@ -96,6 +96,9 @@ describe('normalizeEmail', () => {
     ['a..b@example.com', 'local part'],
     [`${'x'.repeat(65)}@example.com`, 'longer than 64'],
     ['', 'empty'],
+    ['=1+1@example.com', 'starts with = + or -'],
+    ['+cmd@example.com', 'starts with = + or -'],
+    ['-2+3@example.com', 'starts with = + or -'],
   ])('refuses %j, saying what is wrong', (raw, problem) => {
     expect(() => normalizeEmail(raw)).toThrow(InvalidEmailError);
     expect(() => normalizeEmail(raw)).toThrow(problem);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { escapeHtmlContent } from '../../src/rendering/escape.js';
 import {
   clickUrl,
   isTrackableUrl,
@@ -31,6 +32,20 @@ describe('tracking links', () => {
       'https://eur-lex.europa.eu/legal-content/EN/TXT/?uri=CELEX:32024R1689&from=EN',
       'https://news.example.org/archive/2025-07',
     ]);
+  });
+
+  it('reads hrefs as a browser does: every entity the content escaper writes is decoded', () => {
+    const urls = [
+      'https://mp.weixin.qq.com/s?__biz=MzA5&mid=2650&idx=1&sn=ab12&scene=25#wechat_redirect',
+      'https://baijiahao.baidu.com/s?id=1838&wfr=spider&for=pc',
+      'https://www.autoriteitpersoonsgegevens.nl/actueel/ap-ai-en-algoritmes#:~:text=AI%20en%20algoritmes',
+      "https://example.org/a'b`c?x={1}&y=\\z",
+    ];
+    const page = urls.map((u) => `<a href="${escapeHtmlContent(u)}">x</a>`).join('');
+    expect(page).toContain('&#61;');
+    expect(trackableUrls(page, PUBLIC)).toEqual(urls);
+    const named = '<a href="https://example.org/?a=1&amp;copy=2&lang;&#x3D;3">x</a>';
+    expect(trackableUrls(named, PUBLIC)).toEqual(['https://example.org/?a=1&copy=2\u27e8=3']);
   });
 
   it('rewrites each trackable href to the click redirect with the tracking token placeholder', () => {

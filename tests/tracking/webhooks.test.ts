@@ -1,8 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHmac, createSign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
@@ -29,25 +30,22 @@ beforeAll(async () => {
   // Our own signing certificate stands in for Amazon's; the fetcher serves it without network.
   tmp = mkdtempSync(join(tmpdir(), 'gazette-sns-'));
   for (const name of ['sns', 'other']) {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=sns.amazonaws.com',
-        '-keyout',
-        join(tmp, `${name}.key`),
-        '-out',
-        join(tmp, `${name}.crt`),
-      ],
-      { stdio: 'ignore' },
-    );
+    // Not execFileSync: a worker blocked on a child starves vitest's RPC on a busy machine.
+    await promisify(execFile)('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=sns.amazonaws.com',
+      '-keyout',
+      join(tmp, `${name}.key`),
+      '-out',
+      join(tmp, `${name}.crt`),
+    ]);
   }
   keyPem = readFileSync(join(tmp, 'sns.key'), 'utf8');
   certPem = readFileSync(join(tmp, 'sns.crt'), 'utf8');

@@ -15,7 +15,8 @@ describe('access rules (pure)', () => {
     sessionId: 's',
     user: { id: 2, email: 'v@x', name: null, role: 'viewer' },
   } as const;
-  const key = { kind: 'api-key', label: 'api-key:abc' } as const;
+  const key = { kind: 'api-key', label: 'api-key:abc', role: 'editor' } as const;
+const viewerKey = { kind: 'api-key', label: 'api-key:reader', role: 'viewer' } as const;
 
   it('closes every undeclared mutating route behind an editor session', () => {
     expect(defaultAccess('POST', '/anything/new')).toEqual({ kind: 'session', role: 'editor' });
@@ -34,6 +35,9 @@ describe('access rules (pure)', () => {
 
   it('admits API keys only where the route takes them, and never asks them for CSRF', () => {
     expect(authorise({ kind: 'api', role: 'editor' }, key)).toBe('allow');
+    // A key holds a role, like a user: a viewer's key cannot do what a viewer cannot.
+    expect(authorise({ kind: 'api', role: 'editor' }, viewerKey)).toBe('forbidden');
+    expect(authorise({ kind: 'api', role: 'admin' }, key)).toBe('forbidden');
     expect(authorise({ kind: 'session', role: 'viewer' }, key)).toBe('unauthenticated');
     expect(needsCsrf({ kind: 'api', role: 'editor' }, 'POST', key)).toBe(false);
     expect(needsCsrf({ kind: 'api', role: 'editor' }, 'POST', editor)).toBe(true);
@@ -44,7 +48,8 @@ describe('access rules (pure)', () => {
 describe('signing in to the editors’ app', () => {
   let h: WebHarness;
   beforeAll(async () => {
-    h = await startWebHarness();
+    // Behind a TLS-terminating proxy on loopback, which says the request came over HTTPS.
+    h = await startWebHarness({ TRUST_PROXY: 'loopback' });
   });
   afterAll(async () => h?.close());
 

@@ -3,9 +3,11 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../src/http/auth/users.js';
 import { artifactsDir, launchChromium } from '../support/chromium.js';
-import { MODEL_DOCUMENT, PASSWORD, startWebHarness, type WebHarness } from './support.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
+import { PASSWORD, startWebHarness, type WebHarness } from './support.js';
 
 const ARTIFACTS = artifactsDir('web');
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
 
 let h: WebHarness;
 let browser: Browser;
@@ -49,7 +51,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-describe('the issue editor in Chromium', () => {
+describe.skipIf(!modelDocument.present)('the issue editor in Chromium', () => {
   it('uploads the model document, drags an item, moves one by keyboard and autosaves an edit', async () => {
     const context = await browser.newContext({
       viewport: { width: 1280, height: 900 },
@@ -74,7 +76,7 @@ describe('the issue editor in Chromium', () => {
     await Promise.all([page.waitForURL(`${base}/admin/issues`), page.click('button[type="submit"].primary')]);
 
     // The upload goes through issues.js as multipart and lands on the new draft's editor.
-    await page.setInputFiles('#import-file', MODEL_DOCUMENT);
+    await page.setInputFiles('#import-file', modelDocument.path);
     await Promise.all([
       page.waitForURL(/\/admin\/issues\/\d+$/),
       page.click('#import-form button[type="submit"]'),

@@ -6,6 +6,7 @@ import { createUser } from '../../src/http/auth/users.js';
 import { EventWriter } from '../../src/tracking/event-writer.js';
 import { registerIssueLinks } from '../../src/tracking/issue-links.js';
 import { artifactsDir, launchChromium } from '../support/chromium.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { type SeededIssue, seedSentIssue } from '../tracking/seed.js';
 import { PASSWORD, startWebHarness, type WebHarness } from './support.js';
 
@@ -14,6 +15,7 @@ import { PASSWORD, startWebHarness, type WebHarness } from './support.js';
  * out at 375 px, and the send page's numbers change in place while the ledger moves.
  */
 
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
 let h: WebHarness;
 let browser: Browser;
 let page: Page;
@@ -89,7 +91,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-describe('preview and send pages in Chromium', () => {
+describe.skipIf(!modelDocument.present)('preview and send pages in Chromium', () => {
   it('lays the chosen variant out in the phone frame at 375 px, beside the desktop frame', async () => {
     await page.goto(`${base}/admin/issues/${modelId}/preview`);
     // Choose two sections with the checkboxes, as an editor would.

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PREVIEW_CSP, previewChoice } from '../../src/web/pages/preview.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
 const KEYS = ['domestic-regulation', 'foreign-regulation', 'case-studies', 'industry-news'];
@@ -40,7 +41,8 @@ describe('preview choice (pure)', () => {
   });
 });
 
-describe('the preview page', () => {
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
+describe.skipIf(!modelDocument.present)('the preview page', () => {
   let h: WebHarness;
   let editor: Browser;
   let viewer: Browser;

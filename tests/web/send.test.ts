@@ -8,6 +8,7 @@ import { createRedis } from '../../src/queue/redis.js';
 import { defaultScheduleTime, sendControls } from '../../src/web/pages/send.js';
 import { formatDuration, type SendProgress, sendProgress } from '../../src/web/pages/send-progress.js';
 import { FORM, form } from '../http/support.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { seedSentIssue } from '../tracking/seed.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
@@ -99,7 +100,8 @@ describe('send progress (pure)', () => {
   });
 });
 
-describe('the send page', () => {
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
+describe.skipIf(!modelDocument.present)('the send page', () => {
   let h: WebHarness;
   let editor: Browser;
   let viewer: Browser;

@@ -7,6 +7,7 @@ import { getPublication, listSections } from '../../src/publication/index.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import { relayViews } from '../../src/web/pages/settings-relays.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
+import { LOOPBACK_TLS } from '../support/loopback-tls.js';
 
 describe('settings page', () => {
   let h: WebHarness;
@@ -191,8 +192,7 @@ describe('saved SMTP relays on the settings page', () => {
   beforeAll(async () => {
     server = new SMTPServer({
       authOptional: false,
-      allowInsecureAuth: true,
-      disabledCommands: ['STARTTLS'],
+      ...LOOPBACK_TLS,
       logger: false,
       onAuth(auth, _session, cb) {
         const ok = auth.username === 'relay-user' && auth.password === GOOD;

@@ -6,10 +6,10 @@ import type { UserRole } from '../../src/db/schema.js';
 import { createUser } from '../../src/http/auth/users.js';
 import { importIssueMarkdown } from '../../src/issues/import.js';
 import { type Harness, startHarness } from '../http/support.js';
-import { projectRoot } from '../support/model-issue.js';
+import { MODEL_DOCUMENT, SHARED_DIR } from '../support/shared.js';
 
-/** The user's own model newsletter; CI has ../shared/reference beside the project. */
-export const MODEL_DOCUMENT = path.resolve(projectRoot, '../shared/reference/sample-issue-2025-07.md');
+/** The user's own model newsletter; guard tests that use it with sharedFixture(MODEL_DOCUMENT). */
+const MODEL_DOCUMENT_PATH = path.join(SHARED_DIR, MODEL_DOCUMENT);
 
 export const PASSWORD = 'correct horse battery staple';
 
@@ -116,7 +116,8 @@ export async function startWebHarness(env: Record<string, string> = {}): Promise
     serve: () => web.listen({ host: '127.0.0.1', port: 0 }),
     importModel: async () => {
       const deps = { db: base.ctx.db, log: base.ctx.log, env: base.env, now: base.ctx.now };
-      return (await importIssueMarkdown(deps, readFileSync(MODEL_DOCUMENT, 'utf8'), { actor: 'test' })).id;
+      return (await importIssueMarkdown(deps, readFileSync(MODEL_DOCUMENT_PATH, 'utf8'), { actor: 'test' }))
+        .id;
     },
     async close() {
       await web.close();

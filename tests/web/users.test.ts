@@ -65,7 +65,25 @@ describe('user pages', () => {
       role: 'viewer',
       password: 'short',
     });
-    expect((await follow(admin, weak)).body).toContain('The password must be at least 10 characters long.');
+    expect((await follow(admin, weak)).body).toContain('The password must be at least 12 characters long.');
+    // The penetration test's passwords: blanks, and common ones of ten or twelve characters.
+    for (const [password, said] of [
+      ['          ', 'at least 12 characters'],
+      ['password12', 'at least 12 characters'],
+      ['1234567890', 'at least 12 characters'],
+      ['            x', 'at least 12 characters'],
+      ['password1234', 'too easy to guess'],
+      ['123456789012', 'too easy to guess'],
+      ['qwertyuiop12', 'too easy to guess'],
+    ] as const) {
+      const res = await admin.post('/admin/users', {
+        email: 'weak@committee.example',
+        role: 'viewer',
+        password,
+      });
+      expect((await follow(admin, res)).body, password).toContain(said);
+    }
+    expect(await findUserByEmail(h.ctx.db, 'weak@committee.example')).toBeUndefined();
   });
 
   it('changes a role, disables and enables, resets a password', async () => {
@@ -163,5 +181,27 @@ describe('user pages', () => {
     });
     expect(page.statusCode).toBe(200);
     expect(page.body).toContain(viewer.email);
+  });
+
+  it('limits guesses of the current password like sign-ins: the 11th in 15 minutes is refused', async () => {
+    const viewer = await h.signIn('viewer');
+    const codes: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const res = await viewer.post('/admin/users/me/password', {
+        current: `guess number ${i}`,
+        password: 'my new long password',
+        confirm: 'my new long password',
+      });
+      codes.push(res.statusCode);
+    }
+    expect(codes.slice(0, 10)).toEqual(Array(10).fill(303));
+    expect(codes[10]).toBe(429);
+    // The right password is refused too while the limit holds: a guess that happens to be right counts.
+    const right = await viewer.post('/admin/users/me/password', {
+      current: PASSWORD,
+      password: 'my new long password',
+      confirm: 'my new long password',
+    });
+    expect(right.statusCode).toBe(429);
   });
 });

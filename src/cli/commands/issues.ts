@@ -365,7 +365,7 @@ export function registerIssueCommands(
     } catch (err) {
       if (err instanceof MarkdownImportError && runtime.json) {
         runtime.print({ error: 'import_failed', problems: err.problems });
-        process.exitCode = 1;
+        runtime.exitCode = 1;
         return;
       }
       throw err;
@@ -385,7 +385,7 @@ export function registerIssueCommands(
         text = `${JSON.stringify(await loadIssueDocument(d.db, id(idArg)), null, 2)}\n`;
       else throw new EditorialInputError('--format is md or json');
       if (o.out) writeFileSync(o.out, text);
-      else process.stdout.write(text);
+      else runtime.io.stdout.write(text);
     });
 
   issue
@@ -409,7 +409,7 @@ export function registerIssueCommands(
           ...list.checks.map((c) => `  [${c.status}] ${c.id}: ${c.message}`),
         ].join('\n'),
       );
-      if (!list.ok) process.exitCode = 1;
+      if (!list.ok) runtime.exitCode = 1;
     });
 
   actorOption(

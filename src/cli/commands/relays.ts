@@ -42,7 +42,12 @@ function security(value: string | undefined, fallback: RelaySecurity): RelaySecu
 }
 
 /** Options over what is stored (an edit changes only what it names). */
-async function inputOf(name: string, o: RelayOptions, was?: RelayView): Promise<RelayInput> {
+async function inputOf(
+  name: string,
+  o: RelayOptions,
+  stdin: NodeJS.ReadableStream,
+  was?: RelayView,
+): Promise<RelayInput> {
   const host = o.host ?? was?.host;
   if (!host) throw new UsageError('--host is required');
   const sec = security(o.security, was?.security ?? 'starttls');
@@ -52,7 +57,7 @@ async function inputOf(name: string, o: RelayOptions, was?: RelayView): Promise<
     port: whole('--port', o.port, was?.port ?? (sec === 'tls' ? 465 : 587)),
     security: sec,
     username: o.user ?? was?.username ?? '',
-    ...(o.passwordStdin ? { password: await readFirstLine('--password-stdin') } : {}),
+    ...(o.passwordStdin ? { password: await readFirstLine('--password-stdin', stdin) } : {}),
     weight: whole('--weight', o.weight, was?.weight ?? 1),
     perSecond: whole('--per-second', o.perSecond, was?.perSecond ?? 0),
     perHour: whole('--per-hour', o.perHour, was?.perHour ?? 0),
@@ -122,7 +127,9 @@ export function registerRelayCommands(program: Command, runtime: CliRuntime): vo
     relays.command('add <name>').description('store a relay (workers use it from their next job)'),
   ).action(async (name: string, o: RelayOptions) => {
     const ctx = await runtime.context();
-    const relay = await explained(async () => addRelay(ctx.db, ctx.secrets, await inputOf(name, o)));
+    const relay = await explained(async () =>
+      addRelay(ctx.db, ctx.secrets, await inputOf(name, o, runtime.io.stdin)),
+    );
     runtime.print(relay, `Relay ${relay.name} stored.\n${line(relay)}`);
   });
 
@@ -131,7 +138,7 @@ export function registerRelayCommands(program: Command, runtime: CliRuntime): vo
   ).action(async (name: string, o: RelayOptions) => {
     const { ctx, relay: was } = await byName(name);
     const relay = await explained(async () =>
-      updateRelay(ctx.db, ctx.secrets, was.id, await inputOf(name, o, was)),
+      updateRelay(ctx.db, ctx.secrets, was.id, await inputOf(name, o, runtime.io.stdin, was)),
     );
     runtime.print(relay, `Relay ${relay.name} changed.\n${line(relay)}`);
   });

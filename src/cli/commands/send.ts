@@ -66,7 +66,7 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
       return;
     }
     const deps = await depsOf();
-    const result = await waitWithProgress(deps, id);
+    const result = await waitWithProgress(deps, id, { out: runtime.io.stderr });
     runtime.print(result, `Issue ${id} is ${result.state}: ${JSON.stringify(result.stats.byState)}`);
   });
 

@@ -209,7 +209,7 @@ export function registerSourceCommands(program: Command, runtime: CliRuntime): v
         { sourceId: source.id, name: source.name, outcome },
         describeOutcome(source.name, outcome),
       );
-      if (outcome.status === 'failed') process.exitCode = 1;
+      if (outcome.status === 'failed') runtime.exitCode = 1;
     });
 
   program
@@ -330,7 +330,7 @@ export function registerSourceCommands(program: Command, runtime: CliRuntime): v
         categories: i.categories,
       }));
       // Always JSON: this command exists to show exactly what Gazette would store.
-      process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      runtime.io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     });
 }
 

@@ -18,6 +18,7 @@ import type { AppContext } from '../../context.js';
 import { LOCALES, type Locale, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../db/schema.js';
 import { storedRelaySpecs } from '../../delivery/relays.js';
 import { createApiKey } from '../../http/api-keys.js';
+import { isUserRole } from '../../http/auth/roles.js';
 import { createSendMail } from '../../http/mail-transport.js';
 import { defaultActor } from '../actor.js';
 import { UsageError } from '../main.js';
@@ -145,7 +146,7 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
         status: o.status,
         ...(locale(o.locale) ? { defaultLocale: locale(o.locale) } : {}),
         onProblem: (p) => {
-          if (!runtime.json) process.stderr.write(`${file}:${p.line}: ${p.reason}\n`);
+          if (!runtime.json) runtime.io.stderr.write(`${file}:${p.line}: ${p.reason}\n`);
         },
       });
       ctx.log.info(
@@ -176,13 +177,13 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
     .option('--status <status>', 'only this status')
     .action(async (file: string | undefined, o: { status?: string }) => {
       const ctx = await runtime.context();
-      const out = file ? createWriteStream(file) : process.stdout;
+      const out = file ? createWriteStream(file) : runtime.io.stdout;
       const count = await exportSubscribersCsv(ctx.db, out, {
         ...(status(o.status) ? { status: status(o.status) } : {}),
       });
       if (file) {
         if (!out.writableFinished) await once(out, 'finish');
-        process.stderr.write(`Exported ${count} subscribers to ${file}.\n`);
+        runtime.io.stderr.write(`Exported ${count} subscribers to ${file}.\n`);
       }
     });
 
@@ -196,7 +197,7 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
       const data = await exportSubscriberData(ctx.db, sub.id);
       const json = `${JSON.stringify(data, null, 2)}\n`;
       if (o.out) writeFileSync(o.out, json);
-      else process.stdout.write(json);
+      else runtime.io.stdout.write(json);
     });
 
   subs
@@ -269,13 +270,18 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
 
   program
     .command('api-key <name>')
-    .description('create an admin API key for /api/v1 (shown once; only its hash is stored)')
-    .action(async (name: string) => {
+    .description(
+      'create an API key for /api/v1 holding a role (shown once; only its hash is stored; the audit log records its name)',
+    )
+    .option('--role <role>', 'viewer, editor or admin: what a user of that role may do on the pages', 'admin')
+    .action(async (name: string, opts: { role: string }) => {
+      if (!isUserRole(opts.role))
+        throw new UsageError(`--role must be viewer, editor or admin (got "${opts.role}")`);
       const ctx = await runtime.context();
-      const created = await createApiKey(ctx.db, name);
+      const created = await createApiKey(ctx.db, name, opts.role);
       runtime.print(
         created,
-        `API key ${created.id} (${name}): ${created.key}\nSend it as the X-API-Key header.`,
+        `API key ${created.id} (${name}, ${created.role}): ${created.key}\nSend it as the X-API-Key header.`,
       );
     });
 
@@ -288,7 +294,7 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
       const ctx = await runtime.context();
       const mail = await createSendMail(ctx.env, () => storedRelaySpecs(ctx.db, ctx.secrets));
       const { app, url } = await startAppServer(ctx, mail.sendMail);
-      process.stderr.write(`Gazette web server on ${url} (public URL ${ctx.env.PUBLIC_URL})\n`);
+      runtime.io.stderr.write(`Gazette web server on ${url} (public URL ${ctx.env.PUBLIC_URL})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);

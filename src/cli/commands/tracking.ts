@@ -87,7 +87,7 @@ export function registerTrackingCommands(program: Command, runtime: CliRuntime):
         port,
         ...(ctx.env.BOUNCE_DOMAIN ? { bounceDomain: ctx.env.BOUNCE_DOMAIN } : {}),
       });
-      process.stderr.write(
+      runtime.io.stderr.write(
         `Bounce receiver on ${receiver.url} for bounce+<delivery>@${ctx.env.BOUNCE_DOMAIN ?? '*'}\n`,
       );
       await new Promise<void>((resolve) => {

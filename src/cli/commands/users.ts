@@ -40,9 +40,12 @@ async function explained<T>(work: () => Promise<T>): Promise<T> {
 }
 
 /** The password from stdin (first line) when asked, else a generated one shown once. */
-async function readPassword(fromStdin: boolean): Promise<{ password: string; generated: boolean }> {
+async function readPassword(
+  fromStdin: boolean,
+  stdin: NodeJS.ReadableStream,
+): Promise<{ password: string; generated: boolean }> {
   if (!fromStdin) return { password: randomBytes(15).toString('base64url'), generated: true };
-  return { password: await readFirstLine('--password-stdin'), generated: false };
+  return { password: await readFirstLine('--password-stdin', stdin), generated: false };
 }
 
 function line(u: PublicUser): string {
@@ -70,7 +73,7 @@ export function registerUserCommands(program: Command, runtime: CliRuntime): voi
     .action(
       async (email: string, o: { role: string; name?: string; locale?: string; passwordStdin?: boolean }) => {
         const ctx = await runtime.context();
-        const { password, generated } = await readPassword(o.passwordStdin === true);
+        const { password, generated } = await readPassword(o.passwordStdin === true, runtime.io.stdin);
         const user = await explained(() =>
           createUser(ctx.db, {
             email,
@@ -123,7 +126,7 @@ export function registerUserCommands(program: Command, runtime: CliRuntime): voi
         if (o.disable && o.enable) throw new UsageError('--disable and --enable cannot be given together');
         const ctx = await runtime.context();
         const user = await byEmail(runtime, email);
-        const password = o.passwordStdin ? (await readPassword(true)).password : undefined;
+        const password = o.passwordStdin ? (await readPassword(true, runtime.io.stdin)).password : undefined;
         const updated = await explained(() =>
           updateUser(
             ctx.db,

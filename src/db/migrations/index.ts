@@ -10,6 +10,8 @@ import * as m0009iv from './0009_issue_item_versions.js';
 import * as m0010sl from './0010_subscriber_lookups.js';
 import * as m0011sr from './0011_smtp_relays.js';
 import * as m0012bp from './0012_bounce_policy.js';
+import * as m0014ak from './0014_api_key_roles.js';
+import * as m0018dl from './0018_decode_issue_link_urls.js';
 
 /**
  * Every migration, in order. Static imports (not a folder scan) so they load the same under tsx,
@@ -27,4 +29,6 @@ export const migrations: Record<string, Migration> = {
   '0010_subscriber_lookups': m0010sl,
   '0011_smtp_relays': m0011sr,
   '0012_bounce_policy': m0012bp,
+  '0014_api_key_roles': m0014ak,
+  '0018_decode_issue_link_urls': m0018dl,
 };

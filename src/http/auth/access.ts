@@ -11,7 +11,7 @@ export type Access =
   | { kind: 'public'; why: string; csrf?: boolean }
   /** A signed-in user holding `role`; mutations need the session's CSRF token too. */
   | { kind: 'session'; role: UserRole }
-  /** An API key (no cookies, so no CSRF), or a signed-in user holding `role` with a CSRF token. */
+  /** An API key or a signed-in user holding `role` (a session's mutations need a CSRF token; a key has no cookies). */
   | { kind: 'api'; role: UserRole };
 
 export type Actor =
@@ -20,7 +20,7 @@ export type Actor =
       sessionId: string;
       user: { id: number; email: string; name: string | null; role: UserRole };
     }
-  | { kind: 'api-key'; label: string };
+  | { kind: 'api-key'; label: string; role: UserRole };
 
 /** Route options for a page or action only admins may use (Fastify's `config.access`). */
 export const ADMIN_ROUTE = { config: { access: { kind: 'session', role: 'admin' } } } as const;
@@ -46,8 +46,9 @@ export type Verdict = 'allow' | 'unauthenticated' | 'forbidden';
 export function authorise(access: Access, actor: Actor | null): Verdict {
   if (access.kind === 'public') return 'allow';
   if (!actor) return 'unauthenticated';
-  if (actor.kind === 'api-key') return access.kind === 'api' ? 'allow' : 'unauthenticated';
-  return roleAllows(actor.user.role, access.role) ? 'allow' : 'forbidden';
+  if (actor.kind === 'api-key' && access.kind !== 'api') return 'unauthenticated';
+  const held = actor.kind === 'api-key' ? actor.role : actor.user.role;
+  return roleAllows(held, access.role) ? 'allow' : 'forbidden';
 }
 
 /** Cookies ride along on cross-site requests; an API key never does. */

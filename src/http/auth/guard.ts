@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { SecretKeys } from '../../config/secret.js';
 import type { Db } from '../../db/schema.js';
-import { isValidApiKey } from '../api-keys.js';
+import { findApiKey } from '../api-keys.js';
 import { type Access, type Actor, authorise, defaultAccess, needsCsrf } from './access.js';
 import { findSession, SESSION_COOKIE } from './sessions.js';
 
@@ -118,9 +118,9 @@ export const accessGuard = fp<AccessGuardOptions>(
       const key = access.kind === 'api' ? presentedApiKey(req) : undefined;
       if (key !== undefined) {
         // A key that was presented and is wrong is a refusal, not a fall-back to the cookie.
-        return (await isValidApiKey(opts.db, opts.apiKeys, key))
-          ? { kind: 'api-key', label: `api-key:${key.slice(0, 8)}` }
-          : null;
+        const holder = await findApiKey(opts.db, opts.apiKeys, key);
+        // The audit log records the key's name, never any part of the key.
+        return holder ? { kind: 'api-key', label: `api-key:${holder.name}`, role: holder.role } : null;
       }
       const token = req.cookies[SESSION_COOKIE];
       if (!token) return null;

@@ -12,7 +12,10 @@ import {
 } from '../../../subscribers/store.js';
 import { listSuppressions, suppress, unsuppress } from '../../../subscribers/suppression.js';
 import { type Locale, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../db/schema.js';
-import { publicAccess } from '../auth/access.js';
+import { type Access, publicAccess } from '../auth/access.js';
+
+const EDITOR_API: Access = { kind: 'api', role: 'editor' };
+const ADMIN_API: Access = { kind: 'api', role: 'admin' };
 import type { HttpDeps } from '../deps.js';
 import { acceptSignup } from './subscribe.js';
 
@@ -139,7 +142,9 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
     );
 
     await app.register(async (admin) => {
-      // The access guard admits an API key, or a signed-in editor with a CSRF token (src/http/auth).
+      // The access guard admits an API key or a session holding the route's role (a session's
+      // changes need its CSRF token): what the pages allow a role, the API allows it too. Reading
+      // the list in bulk or one person's data is an export (editors); erasing is for admins.
       const security = [{ apiKey: [] }];
       const idParam = {
         type: 'object',
@@ -152,6 +157,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       }>(
         '/subscribers',
         {
+          config: { access: EDITOR_API },
           schema: {
             summary: 'List subscribers (keyset pages: pass the last id as `after`)',
             tags: ['subscribers'],
@@ -161,7 +167,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
               additionalProperties: false,
               properties: {
                 status,
-                after: { type: 'integer', minimum: 0 },
+                after: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
                 limit: { type: 'integer', minimum: 1, maximum: 1000 },
                 search: { type: 'string', maxLength: 254 },
               },
@@ -297,6 +303,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       admin.delete<{ Params: { id: number } }>(
         '/subscribers/:id',
         {
+          config: { access: ADMIN_API },
           schema: {
             summary: 'Erase a subscriber (only a hash of the address is kept)',
             tags: ['privacy'],
@@ -316,6 +323,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       admin.get<{ Params: { id: number } }>(
         '/subscribers/:id/data',
         {
+          config: { access: EDITOR_API },
           schema: {
             summary: 'Everything held about one subscriber (JSON)',
             tags: ['privacy'],
@@ -332,6 +340,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
       admin.get<{ Querystring: { kind?: 'address' | 'domain'; after?: number; limit?: number } }>(
         '/suppressions',
         {
+          config: { access: EDITOR_API },
           schema: {
             tags: ['suppressions'],
             security,
@@ -340,7 +349,7 @@ export function apiRoutes(deps: HttpDeps): FastifyPluginAsync {
               additionalProperties: false,
               properties: {
                 kind: { type: 'string', enum: ['address', 'domain'] },
-                after: { type: 'integer', minimum: 0 },
+                after: { type: 'integer', minimum: 0, maximum: 2147483647 },
                 limit: { type: 'integer', minimum: 1, maximum: 1000 },
               },
             },

@@ -6,7 +6,7 @@ import { sql } from 'kysely';
 import { Gauge, Registry } from 'prom-client';
 import { type Db, DELIVERY_STATES, ISSUE_STATES, SUBSCRIBER_STATUSES } from '../../db/schema.js';
 import { QUEUES } from '../../queue/names.js';
-import { isValidApiKey } from '../api-keys.js';
+import { findApiKey } from '../api-keys.js';
 import type { HttpDeps } from '../deps.js';
 import { createProbeRedis, PROBE_TIMEOUT_MS, pingRedis, withTimeout } from './ready.js';
 
@@ -279,7 +279,9 @@ export async function metricsAccess(
   const presented = bearer(req) ?? (req.headers['x-api-key'] as string | undefined);
   if (presented !== undefined) {
     if (opts.token && timingSafeEqual(digest(presented), digest(opts.token))) return 'allow';
-    return (await isValidApiKey(opts.db, opts.apiKeys, presented)) ? 'allow' : 'unauthenticated';
+    const holder = await findApiKey(opts.db, opts.apiKeys, presented);
+    if (!holder) return 'unauthenticated';
+    return holder.role === 'admin' ? 'allow' : 'forbidden';
   }
   const actor = req.actor;
   if (actor?.kind !== 'user') return 'unauthenticated';

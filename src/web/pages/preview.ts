@@ -218,6 +218,8 @@ export function previewPages(deps: WebDeps): FastifyPluginAsync {
       const rendered = await deps.render(issue, choice.sectionKeys, choice.locale);
       return reply
         .header('content-security-policy', PREVIEW_CSP)
+        // Framed by the preview page itself (frame-ancestors 'self' above), by no other page.
+        .header('x-frame-options', 'SAMEORIGIN')
         .header('x-content-type-options', 'nosniff')
         .header('referrer-policy', 'no-referrer')
         .header('cache-control', 'private, no-store')

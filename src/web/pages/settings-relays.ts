@@ -121,10 +121,11 @@ function maskSecret(message: string, url: string): string {
 }
 
 /**
- * Connects, greets, upgrades to TLS where offered and signs in, with nodemailer's verify(); sends
- * nothing. Null when it worked, else nodemailer's message (it names the failing step), masked.
+ * Connects, greets, upgrades to TLS (required before signing in) and signs in, with nodemailer's
+ * verify(); sends nothing. Null when it worked, else nodemailer's message (it names the failing
+ * step), masked, and whether it failed because TLS was not to be had (so no password was sent).
  */
-export async function verifyRelay(spec: TransportSpec): Promise<string | null> {
+export async function verifyRelay(spec: TransportSpec): Promise<{ message: string; noTls: boolean } | null> {
   const mailer = nodemailer.createTransport({
     url: spec.url,
     connectionTimeout: 10_000,
@@ -135,7 +136,8 @@ export async function verifyRelay(spec: TransportSpec): Promise<string | null> {
     await mailer.verify();
     return null;
   } catch (err) {
-    return maskSecret(err instanceof Error ? err.message : String(err), spec.url);
+    const message = maskSecret(err instanceof Error ? err.message : String(err), spec.url);
+    return { message, noTls: (err as { code?: string }).code === 'ETLS' || /STARTTLS/i.test(message) };
   } finally {
     mailer.close();
   }
@@ -241,10 +243,11 @@ export function settingsRelays(deps: WebDeps, renderPage: SettingsPageRenderer) 
       return back(reply, 'notice', interpolate(t.smtpVerified, { name: spec.name }));
     }
     ctx.log.warn(
-      { event: 'web.settings.relay_verify_failed', relay: spec.name, source, message: failure },
+      { event: 'web.settings.relay_verify_failed', relay: spec.name, source, message: failure.message },
       'SMTP relay verify failed',
     );
-    return back(reply, 'error', interpolate(t.smtpVerifyFailed, { name: spec.name, message: failure }));
+    const said = failure.noTls ? t.smtpVerifyNoTls : t.smtpVerifyFailed;
+    return back(reply, 'error', interpolate(said, { name: spec.name, message: failure.message }));
   }
 
   /** A refused relay change: the stage's sentence in the admin's language; anything else is a bug. */

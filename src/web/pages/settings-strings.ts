@@ -71,9 +71,11 @@ export const SETTINGS_STRINGS = defineStrings({
     smtpVerify: '测试连接',
     smtpVerified: '{name}：连接和登录成功。',
     smtpVerifyFailed: '{name}：连接失败：{message}',
+    smtpVerifyNoTls:
+      '{name}：服务器没有提供 STARTTLS 加密，因此没有发送密码（密码绝不以明文发送）。请改用 TLS（通常为 465 端口），或使用支持 STARTTLS 的中继。（{message}）',
     smtpConfigError: 'SMTP_URL 无法解析：{message}',
     smtpImplicitTls: 'TLS（smtps）',
-    smtpStartTls: 'STARTTLS（如服务器支持）',
+    smtpStartTls: 'STARTTLS（登录前必须加密）',
     smtpSet: '已设置',
     smtpStoredTitle: '已保存的中继',
     smtpStoredEmpty: '还没有保存任何中继。',
@@ -96,7 +98,8 @@ export const SETTINGS_STRINGS = defineStrings({
     smtpNameHint: '用来区分各个中继，会记在每封邮件的发送记录里。可用字母、数字和 . _ : -，例如 mail-1。',
     smtpHostName: '服务器地址',
     smtpPort: '端口',
-    smtpPortHint: 'STARTTLS 通常用 587 端口，TLS 通常用 465 端口。',
+    smtpPortHint:
+      'STARTTLS 通常用 587 端口，TLS 通常用 465 端口。填写了用户名时，只在加密连接上登录：不提供 STARTTLS 的服务器会被拒绝，密码不会以明文发送。',
     smtpUserHint: '服务器不需要登录时，用户名和密码都留空。清空用户名会同时删除已保存的密码。',
     smtpPasswordKeep: '留空则保留已保存的密码',
     smtpWeightHint: '按权重比例分配发信量；0 表示仅作备用，其他中继发送失败时才使用。',
@@ -184,9 +187,11 @@ export const SETTINGS_STRINGS = defineStrings({
     smtpVerify: 'Verify connection',
     smtpVerified: '{name}: connected and signed in.',
     smtpVerifyFailed: '{name}: the connection failed: {message}',
+    smtpVerifyNoTls:
+      '{name}: the server offers no STARTTLS encryption, so the password was not sent (it is never sent in clear text). Use TLS (usually port 465) or a relay that offers STARTTLS. ({message})',
     smtpConfigError: 'SMTP_URL cannot be read: {message}',
     smtpImplicitTls: 'TLS (smtps)',
-    smtpStartTls: 'STARTTLS (when offered)',
+    smtpStartTls: 'STARTTLS (required before signing in)',
     smtpSet: 'set',
     smtpStoredTitle: 'Saved relays',
     smtpStoredEmpty: 'No relay is saved yet.',
@@ -210,7 +215,8 @@ export const SETTINGS_STRINGS = defineStrings({
       'Tells the relays apart and is recorded with every delivery. Letters, digits and . _ : -, e.g. mail-1.',
     smtpHostName: 'Server host',
     smtpPort: 'Port',
-    smtpPortHint: 'Usually 587 with STARTTLS, 465 with TLS.',
+    smtpPortHint:
+      'Usually 587 with STARTTLS, 465 with TLS. With a user name, Gazette signs in only over an encrypted connection: a server that offers no STARTTLS is refused and the password is never sent in clear text.',
     smtpUserHint:
       'Leave user and password blank for a server that needs no sign-in. Clearing the user also deletes the saved password.',
     smtpPasswordKeep: 'Leave blank to keep the saved password',

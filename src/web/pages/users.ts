@@ -50,6 +50,7 @@ export const USER_STRINGS = defineStrings({
     userExists: '该邮箱地址已有账户。',
     userInvalid: '输入有误：{message}',
     userWeakPassword: '密码至少需要 {n} 个字符。',
+    userGuessablePassword: '这个密码太容易被猜到（常见密码、单词、规律或重复）。请用更长的短语。',
     userNotFound: '找不到该用户。',
     meTitle: '我的账户',
     meIntro: '修改您的姓名、界面语言和密码。',
@@ -99,6 +100,8 @@ export const USER_STRINGS = defineStrings({
     userExists: 'An account with this address already exists.',
     userInvalid: 'Not valid: {message}',
     userWeakPassword: 'The password must be at least {n} characters long.',
+    userGuessablePassword:
+      'This password is too easy to guess (a common password, a word, a pattern or a repetition). Use a longer phrase.',
     userNotFound: 'No such user.',
     meTitle: 'My account',
     meIntro: 'Your name, the language of these pages, and your password.',
@@ -123,7 +126,9 @@ const SIGNED_IN = { access: { kind: 'session', role: 'viewer' } } as const;
 /** A user-facing message for the account errors, in the page's language (null: not ours). */
 export function userErrorMessage(err: unknown, t: Record<string, string | undefined>): string | null {
   if (err instanceof WeakPasswordError)
-    return (t.userWeakPassword ?? '').replace('{n}', String(MIN_PASSWORD_LENGTH));
+    return err.reason === 'guessable'
+      ? (t.userGuessablePassword ?? err.message)
+      : (t.userWeakPassword ?? '').replace('{n}', String(MIN_PASSWORD_LENGTH));
   if (err instanceof UserError) {
     if (err.code === 'last-admin') return t.userLastAdmin ?? err.message;
     if (err.code === 'exists') return t.userExists ?? err.message;
@@ -286,28 +291,38 @@ export function usersPages(deps: WebDeps): FastifyPluginAsync {
 
     // A new password ends every session of the account (a stolen cookie dies with the old
     // password); this browser gets a fresh session so the person who changed it stays signed in.
-    app.post('/admin/users/me/password', { config: SIGNED_IN }, async (req, reply) => {
-      const t = await texts(req);
-      const me = currentUser(req);
-      const stored = await findUserByEmail(db, me.email);
-      const current = field(req.body, 'current');
-      const next = field(req.body, 'password');
-      if (!stored || !(await verifyPassword(stored.password_hash, current))) {
-        ctx.log.info({ event: 'web.user.password_refused', userId: me.id }, 'wrong current password');
-        return back(reply, '/admin/users/me', 'error', t.meWrongPassword);
-      }
-      if (next !== field(req.body, 'confirm')) return back(reply, '/admin/users/me', 'error', t.meMismatch);
-      try {
-        await updateUser(db, me.id, { password: next }, ctx.now());
-      } catch (err) {
-        const message = userErrorMessage(err, t);
-        if (!message) throw err;
-        return back(reply, '/admin/users/me', 'error', message);
-      }
-      const session = await createSession(db, me.id, ctx.now());
-      setSessionCookie(reply, session.token);
-      ctx.log.info({ event: 'web.user.password_changed', userId: me.id }, 'own password changed');
-      return back(reply, '/admin/users/me', 'notice', t.mePasswordChanged);
-    });
+    // Checking the current password is a guess like a sign-in: the same limit, per account.
+    const passwordGuesses = {
+      max: 10,
+      timeWindow: 15 * 60 * 1000,
+      keyGenerator: (req: FastifyRequest) => `password-check:user:${currentUser(req).id}`,
+    };
+    app.post(
+      '/admin/users/me/password',
+      { config: { ...SIGNED_IN, rateLimit: passwordGuesses } },
+      async (req, reply) => {
+        const t = await texts(req);
+        const me = currentUser(req);
+        const stored = await findUserByEmail(db, me.email);
+        const current = field(req.body, 'current');
+        const next = field(req.body, 'password');
+        if (!stored || !(await verifyPassword(stored.password_hash, current))) {
+          ctx.log.info({ event: 'web.user.password_refused', userId: me.id }, 'wrong current password');
+          return back(reply, '/admin/users/me', 'error', t.meWrongPassword);
+        }
+        if (next !== field(req.body, 'confirm')) return back(reply, '/admin/users/me', 'error', t.meMismatch);
+        try {
+          await updateUser(db, me.id, { password: next }, ctx.now());
+        } catch (err) {
+          const message = userErrorMessage(err, t);
+          if (!message) throw err;
+          return back(reply, '/admin/users/me', 'error', message);
+        }
+        const session = await createSession(db, me.id, ctx.now());
+        setSessionCookie(reply, session.token);
+        ctx.log.info({ event: 'web.user.password_changed', userId: me.id }, 'own password changed');
+        return back(reply, '/admin/users/me', 'notice', t.mePasswordChanged);
+      },
+    );
   };
 }

@@ -23,6 +23,9 @@ const one = (v: unknown): string => {
 
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
+/** A source or section id as PostgreSQL's integer holds it (a longer number matches nothing). */
+const isIntId = (s: string) => /^\d{1,10}$/.test(s) && Number(s) <= 2147483647;
+
 export function readInboxQuery(raw: Record<string, unknown>): InboxQuery {
   const view: InboxView = one(raw.view) === 'dismissed' ? 'dismissed' : 'new';
   const source = one(raw.source);
@@ -32,8 +35,8 @@ export function readInboxQuery(raw: Record<string, unknown>): InboxQuery {
   const page = Number(one(raw.page));
   return {
     view,
-    source: source === 'manual' || /^\d{1,12}$/.test(source) ? source : '',
-    section: section === 'none' || /^\d{1,12}$/.test(section) ? section : '',
+    source: source === 'manual' || isIntId(source) ? source : '',
+    section: section === 'none' || isIntId(section) ? section : '',
     from: DAY.test(from) ? from : '',
     to: DAY.test(to) ? to : '',
     q: one(raw.q).slice(0, 200),
