@@ -31,7 +31,33 @@ export interface SubscriptionRequest {
   sectionKeys?: string[];
 }
 
-export type RequestOutcome = 'confirmation-sent' | 'already-subscribed' | 'suppressed' | 'ignored';
+export type RequestOutcome =
+  | 'confirmation-sent'
+  | 'already-subscribed'
+  | 'suppressed'
+  | 'ignored'
+  | 'throttled';
+
+/** At most one mail from the subscribe form per address in this window, however many clients ask. */
+export const OPT_IN_MAIL_INTERVAL_MS = 10 * 60 * 1000;
+
+/**
+ * Claims the address's one mail of the window by conditional update (safe across processes); false
+ * when one went out less than OPT_IN_MAIL_INTERVAL_MS ago. The caller's answer does not change.
+ */
+async function claimOptInMail(deps: Pick<OptInDeps, 'db' | 'log'>, subscriberId: number, now: Date) {
+  const since = new Date(now.getTime() - OPT_IN_MAIL_INTERVAL_MS);
+  const claimed = await deps.db
+    .updateTable('subscribers')
+    .set({ opt_in_mailed_at: now })
+    .where('id', '=', subscriberId)
+    .where((eb) => eb.or([eb('opt_in_mailed_at', 'is', null), eb('opt_in_mailed_at', '<=', since)]))
+    .returning('id')
+    .executeTakeFirst();
+  if (!claimed)
+    deps.log.info({ event: 'subscribe.throttled', subscriberId }, 'opt-in mail to this address throttled');
+  return !!claimed;
+}
 
 export function confirmUrl(deps: Pick<OptInDeps, 'publicUrl'>, token: string): string {
   return `${deps.publicUrl.replace(/\/+$/, '')}/confirm/${token}`;
@@ -95,6 +121,7 @@ export async function requestSubscription(
       await setSubscriberSections(trx, subscriberId, sectionKeys ?? 'all');
     });
   } else if (existing.status === 'active') {
+    if (!(await claimOptInMail(deps, Number(existing.id), now))) return 'throttled';
     const links = subscriberLinks(deps.secrets, deps.publicUrl, Number(existing.id), {
       linkTtlDays: deps.linkTtlDays,
       now,
@@ -115,6 +142,7 @@ export async function requestSubscription(
     return 'ignored';
   }
 
+  if (!(await claimOptInMail(deps, subscriberId, now))) return 'throttled';
   const token = signToken(
     deps.secrets,
     { p: 'confirm', s: subscriberId, iat: Math.floor(now.getTime() / 1000), ...extra },

@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Kysely, Selectable, Updateable } from 'kysely';
+import type { FeedNote } from '../feeds/feed-notes.js';
 
 /** Timestamps come back as Date and may be written as Date or ISO string. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -125,6 +126,12 @@ export interface SourcesTable {
   next_poll_at: Timestamp | null;
   /** The last poll's HTTP status, if it got one (0002). */
   last_http_status: ColumnType<number | null, number | null | undefined, number | null>;
+  /** IANA zone for this source's dates, overriding the publication's (0017). */
+  time_zone: ColumnType<string | null, string | null | undefined, string | null>;
+  /** What the last successful poll had to bend to read the feed (0017); see src/feeds/feed-notes.ts. */
+  parse_notes: JsonDefault<FeedNote[]>;
+  /** The charset the last successful poll decoded the feed with (0017). */
+  last_charset: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
   updated_at: CreatedAt;
 }
@@ -254,6 +261,8 @@ export interface SubscribersTable {
   confirmed_at: Timestamp | null;
   unsubscribed_at: Timestamp | null;
   updated_at: CreatedAt;
+  /** When the subscribe form last mailed this address; one mail per OPT_IN_MAIL_INTERVAL_MS (0014_opt_in_mailed_at). */
+  opt_in_mailed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface SubscriberSectionsTable {
@@ -342,7 +351,7 @@ export interface ApiKeysTable {
   id: Generated<number>;
   name: string;
   key_hash: string;
-  /** What the key may do, as a user of that role may (0014). */
+  /** What the key may do, as a user of that role may (0014_api_key_roles). */
   role: Generated<UserRole>;
   created_at: CreatedAt;
   last_used_at: Timestamp | null;

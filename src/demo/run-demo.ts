@@ -1,3 +1,4 @@
+import { readdir, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { sql } from 'kysely';
 import { addSubscriber } from '../../subscribers/api.js';
@@ -26,6 +27,8 @@ export interface DemoSummary {
   variants: { variantKey: string; htmlBytes: number; textBytes: number }[];
   deliveries: Record<string, number>;
   outbox: string[];
+  /** .eml files of earlier runs removed from the outbox before sending. */
+  outboxCleared: number;
 }
 
 /**
@@ -37,9 +40,8 @@ export interface DemoSummary {
 export async function runDemo(env: Env, log: Logger, opts: { schema?: string } = {}): Promise<DemoSummary> {
   await assertRedisReachable(env.REDIS_URL);
   const feedServer = await startDemoFeedServer();
-  const catcher = env.SMTP_URL
-    ? undefined
-    : await startSmtpCatcher({ outboxDir: join(env.DATA_DIR, 'outbox'), keepInMemory: false });
+  const outboxDir = join(env.DATA_DIR, 'outbox');
+  const catcher = env.SMTP_URL ? undefined : await startSmtpCatcher({ outboxDir, keepInMemory: false });
   const demoEnv: Env = {
     ...env,
     // The demo's feeds are on loopback: allow exactly that host, nothing else private.
@@ -50,6 +52,8 @@ export async function runDemo(env: Env, log: Logger, opts: { schema?: string } =
   let workers: WorkerSet | undefined;
   try {
     const start = await resetPreviousDemo(ctx.db);
+    // Starting clean includes the outbox: afterwards it holds exactly this run's messages.
+    const outboxCleared = catcher ? await clearOutbox(outboxDir) : 0;
     log.info(
       { event: 'demo.start', start, database: ctx.database.kind },
       `demo: ${start === 'clean' ? 'empty database, starting clean' : 'previous demo data found, starting clean'}`,
@@ -113,6 +117,7 @@ export async function runDemo(env: Env, log: Logger, opts: { schema?: string } =
       })),
       deliveries: stats.byState,
       outbox: catcher ? catcher.messages.map((m) => resolve(m.path ?? '')) : [],
+      outboxCleared,
     };
   } finally {
     await workers?.close();
@@ -120,6 +125,13 @@ export async function runDemo(env: Env, log: Logger, opts: { schema?: string } =
     await catcher?.close();
     await feedServer.close();
   }
+}
+
+/** Removes the .eml files an earlier run left (nothing else in the folder); returns how many. */
+async function clearOutbox(dir: string): Promise<number> {
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.eml'));
+  await Promise.all(names.map((n) => rm(join(dir, n), { force: true })));
+  return names.length;
 }
 
 /**

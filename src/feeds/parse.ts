@@ -1,15 +1,23 @@
+import { Element } from 'domhandler';
 import { decodeHTML } from 'entities';
 import Parser from 'rss-parser';
-import { parseFeedDate } from './dates.js';
+import { fromCdf } from './cdf.js';
+import { type DateContext, isChinaZone, parseFeedDate } from './dates.js';
+import type { FeedNote } from './feed-notes.js';
 import { plainTextLine, sanitizeFeedHtml } from './sanitize.js';
+import { wellFormednessError } from './xml-check.js';
+import { normalizeFeedXml, textContent } from './xml-normalize.js';
+import { scanRoot, type XmlRoot } from './xml-root.js';
 
 /**
  * One parser for every format Gazette reads: RSS 0.9x, RSS 1.0 (RDF), RSS 2.0 and Atom through
- * rss-parser, JSON Feed 1.0/1.1 directly (it is JSON). Every item comes out the same shape, with
- * links made absolute (xml:base, then the feed URL), HTML sanitised and dates in UTC.
+ * rss-parser, CDF from the lenient pass's tree, JSON Feed 1.0/1.1 directly (it is JSON). Every
+ * item comes out the same shape, with links made absolute (xml:base, then the feed URL), HTML
+ * sanitised and dates in UTC. The root is found by an XML-aware scan; a document that is not
+ * well-formed is read by the lenient pass and the result says so (notes), as feedparser's "bozo".
  */
 
-export type FeedFormat = 'rss0.9' | 'rss1' | 'rss2' | 'atom' | 'jsonfeed';
+export type FeedFormat = 'rss0.9' | 'rss1' | 'rss2' | 'atom' | 'cdf' | 'jsonfeed';
 
 export interface NormalizedItem {
   /** The feed's own id for the item (guid, Atom id, rdf:about, JSON Feed id), if any. */
@@ -32,6 +40,10 @@ export interface ParsedFeed {
   title: string;
   link: string | null;
   items: NormalizedItem[];
+  /** The feed's language (RSS <language>, dc:language, xml:lang), lower-cased, if it says. */
+  language: string | null;
+  /** What had to be bent to read it (recovered XML, unreadable dates); empty for a clean feed. */
+  notes: FeedNote[];
 }
 
 export class FeedParseError extends Error {
@@ -44,6 +56,11 @@ export interface ParseOptions {
   feedUrl?: string;
   /** Zone for dates that carry none (Chinese sites often print local time). */
   defaultZone?: string;
+  /**
+   * The source's own time zone, if an editor set one: it wins over the default zone, and decides
+   * what "CST" means. Without it, CST is China's for a zh feed or a .cn host, else US Central.
+   */
+  timeZone?: string | null;
 }
 
 const SUMMARY_MAX = 1200;
@@ -63,22 +80,35 @@ const newParser = () =>
         ['updated', 'rawUpdated'],
         ['category', 'rawCategories', { keepArray: true }] as never,
         ['dc:subject', 'dcSubjects', { keepArray: true }] as never,
+        ['guid', 'rawGuid', { keepArray: true }] as never,
+        ['body', 'rawBody'],
+        ['xhtml:body', 'xhtmlBody'],
+        ['dc:date', 'dcDate'],
+        ['issued', 'rawIssued'],
+        ['modified', 'rawModified'],
+        ['created', 'rawCreated'],
       ],
     },
   });
 type Parsed = Awaited<ReturnType<ReturnType<typeof newParser>['parseString']>>;
 
-function detectFormat(text: string): FeedFormat | 'json' | 'html' | 'unknown' {
-  const t = text.trimStart();
-  if (t.startsWith('{')) return 'json';
-  const root = /<(?!\?|!)([A-Za-z][\w:.-]*)([^>]*)>/.exec(t);
-  if (!root) return 'unknown';
-  const name = (root[1] as string).toLowerCase();
-  if (name === 'feed') return 'atom';
-  if (name === 'rdf:rdf') return 'rss1';
-  if (name === 'rss') return /version\s*=\s*["']0\.9/.test(root[2] as string) ? 'rss0.9' : 'rss2';
-  if (name === 'html') return 'html';
-  return 'unknown';
+/** The format a root element names; the prefix does not matter (`<rss:rss>`, `<atom:feed>`). */
+function formatOf(root: XmlRoot): Exclude<FeedFormat, 'jsonfeed'> | 'html' | 'unknown' {
+  switch (root.local) {
+    case 'feed':
+      return 'atom';
+    case 'rdf':
+      return 'rss1';
+    case 'rss':
+      return /^0\.9/.test(root.attrs.version ?? '') ? 'rss0.9' : 'rss2';
+    case 'channel':
+      // Microsoft's Channel Definition Format: <CHANNEL HREF="…"><ITEM HREF="…">.
+      return 'cdf';
+    case 'html':
+      return 'html';
+    default:
+      return 'unknown';
+  }
 }
 
 function str(v: unknown): string | undefined {
@@ -125,9 +155,43 @@ function truncate(text: string, max: number): string {
   return `${text.slice(0, max).trimEnd()}…`;
 }
 
-function dateFields(raw: string | undefined, zone: string | undefined) {
-  const d = parseFeedDate(raw, zone);
+export interface DateRules {
+  zone: string | undefined;
+  context: DateContext;
+  /** Values that were given but are not dates (left empty; the source's health says so). */
+  unreadable: string[];
+}
+
+/**
+ * How to read this feed's dates. The source's own zone wins; otherwise "CST" is China's when the
+ * feed is in Chinese or served from a .cn host, since that is what those sites mean.
+ */
+export function dateRulesFor(opts: ParseOptions, language: string | null): DateRules {
+  let host = '';
+  try {
+    host = opts.feedUrl ? new URL(opts.feedUrl).hostname.toLowerCase() : '';
+  } catch {}
+  const chinese = /^zh\b/i.test(language ?? '') || /\.(cn|中国)\.?$/.test(host);
+  return {
+    zone: opts.timeZone || opts.defaultZone,
+    context: { chinaTime: opts.timeZone ? isChinaZone(opts.timeZone) : chinese },
+    unreadable: [],
+  };
+}
+
+function dateFields(raw: string | undefined, dates: DateRules) {
+  const d = parseFeedDate(raw, dates.zone, dates.context);
+  if (!d && raw?.trim()) dates.unreadable.push(raw.trim());
   return { publishedAt: d ? d.utc.toISOString() : null, publishedOffset: d?.offset ?? null };
+}
+
+/** A title made only of markup ("<img alt='Logo'>", "<title>") still names something. */
+function titleFromMarkup(raw: string): string {
+  const alt = /\b(?:alt|title)\s*=\s*(?:"([^"]+)"|'([^']+)')/i.exec(raw);
+  if (alt) return plainTextLine(alt[1] ?? alt[2] ?? '');
+  const decoded = decodeHTML(raw).replace(/\s+/g, ' ').trim();
+  // Bare tags written as text, such as a post about "<blink>": show them as they are.
+  return /^(?:<\/?[A-Za-z][\w-]*\s*\/?>\s*)+$/.test(decoded) ? decoded : '';
 }
 
 function finishItem(
@@ -142,7 +206,7 @@ function finishItem(
     categories?: string[];
   },
   base: string | undefined,
-  zone: string | undefined,
+  dates: DateRules,
 ): NormalizedItem {
   const summaryHtml = decodeBase64Html(fields.summaryHtml);
   const contentSource = decodeBase64Html(fields.contentHtml) ?? summaryHtml ?? '';
@@ -151,7 +215,7 @@ function finishItem(
   const summary =
     summaryHtml && summaryHtml !== contentSource ? sanitizeFeedHtml(summaryHtml, base).text : content.text;
   const summaryText = truncate(summary, SUMMARY_MAX);
-  let title = plainTextLine(fields.title ?? '');
+  let title = plainTextLine(fields.title ?? '') || titleFromMarkup(fields.title ?? '');
   if (!title) title = truncate(summaryText.split('\n')[0] ?? '', 80) || fields.link || '(untitled)';
   const categories = [
     ...new Set((fields.categories ?? []).map((c) => plainTextLine(c)).filter((c) => c.length > 0)),
@@ -160,7 +224,7 @@ function finishItem(
     guid: fields.guid?.trim() || null,
     title,
     link: fields.link ?? null,
-    ...dateFields(fields.date, zone),
+    ...dateFields(fields.date, dates),
     author: fields.author ? plainTextLine(fields.author) || null : null,
     summaryText,
     contentHtml: content.html,
@@ -208,18 +272,7 @@ function categoryTexts(raw: Raw): string[] {
 }
 
 async function parseXml(text: string): Promise<Parsed> {
-  try {
-    return await newParser().parseString(text);
-  } catch (first) {
-    // Real feeds often carry bare ampersands, HTML entities and control characters; repair once.
-    const repaired = repairXml(text);
-    if (repaired === text) throw first;
-    try {
-      return await newParser().parseString(repaired);
-    } catch {
-      throw first;
-    }
-  }
+  return await newParser().parseString(text);
 }
 
 const XML_ENTITIES = new Set(['amp', 'lt', 'gt', 'quot', 'apos']);
@@ -238,21 +291,42 @@ export function repairXml(text: string): string {
   );
 }
 
-function fromXmlFeed(format: FeedFormat, feed: Raw, opts: ParseOptions): ParsedFeed {
-  const feedBase = xmlBase(feed, opts.feedUrl);
+/** RSS 2.0: a guid is the item's permalink unless isPermaLink="false"; only a URL can be one. */
+function permalinkOf(raw: Raw): string | undefined {
+  const first = (raw.rawGuid as unknown[] | undefined)?.[0];
+  if (first === undefined) return undefined;
+  const attrs = (first as Raw)?.$ as Record<string, string> | undefined;
+  const flag = attrs?.isPermaLink?.trim().toLowerCase();
+  if (flag === 'false') return undefined;
+  const value = str(first)?.trim();
+  if (!value) return undefined;
+  // Said outright, a relative guid is resolved against xml:base; by default only a full URL counts.
+  return flag === 'true' || /^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? value : undefined;
+}
+
+function fromXmlFeed(format: FeedFormat, feed: Raw, root: XmlRoot, opts: ParseOptions, dates: DateRules) {
+  // xml:base on the root (<rss>) is not on the channel rss-parser hands over: chain it first.
+  const rootBase = root.attrs['xml:base'];
+  const documentBase = rootBase ? (resolve(rootBase, opts.feedUrl) ?? opts.feedUrl) : opts.feedUrl;
+  const feedBase = xmlBase(feed, documentBase);
   const items = ((feed.items as Raw[]) ?? []).map((raw) => {
     const base = xmlBase(raw, feedBase);
-    const rawLink = str(raw.link) ?? (format === 'rss1' ? str(raw['rdf:about']) : undefined);
+    const rawLink =
+      str(raw.link) ?? permalinkOf(raw) ?? (format === 'rss1' ? str(raw['rdf:about']) : undefined);
     const link = resolve(rawLink, base);
     const guid = str(raw.guid) ?? str(raw.id) ?? str(raw['rdf:about']);
     const isAtom = format === 'atom';
     const summaryHtml = isAtom ? str(raw.summary) : str(raw.content);
     const contentHtml = isAtom
       ? (str(raw.content) ?? str(raw.summary))
-      : (str(raw['content:encoded']) ?? str(raw.content));
+      : (str(raw['content:encoded']) ?? str(raw.rawBody) ?? str(raw.xhtmlBody) ?? str(raw.content));
     const date = isAtom
-      ? (str(raw.rawPublished) ?? str(raw.rawUpdated))
-      : (str(raw.pubDate) ?? str(raw.date) ?? str(raw['dc:date']));
+      ? (str(raw.rawPublished) ??
+        str(raw.rawIssued) ??
+        str(raw.rawUpdated) ??
+        str(raw.rawModified) ??
+        str(raw.rawCreated))
+      : (str(raw.pubDate) ?? str(raw.dcDate) ?? str(raw.date));
     return finishItem(
       {
         guid,
@@ -265,12 +339,11 @@ function fromXmlFeed(format: FeedFormat, feed: Raw, opts: ParseOptions): ParsedF
         categories: categoryTexts(raw),
       },
       // Relative URLs in content were written for the article's page, unless xml:base says otherwise.
-      declaredBase(raw) || declaredBase(feed) || !link ? base : link,
-      opts.defaultZone,
+      declaredBase(raw) || declaredBase(feed) || rootBase || !link ? base : link,
+      dates,
     );
   });
   return {
-    format,
     title: plainTextLine(str(feed.title) ?? ''),
     link: resolve(str(feed.link), feedBase),
     items,
@@ -292,6 +365,8 @@ function fromJsonFeed(text: string, opts: ParseOptions): ParsedFeed {
   }
   if (!Array.isArray(doc.items)) throw new FeedParseError('JSON Feed has no "items" array');
   const base = resolve(str(doc.home_page_url), opts.feedUrl) ?? opts.feedUrl;
+  const language = str(doc.language)?.trim().toLowerCase() || null;
+  const dates = dateRulesFor(opts, language);
   const feedAuthors = (doc.authors as Raw[] | undefined) ?? (doc.author ? [doc.author as Raw] : []);
   const items = (doc.items as Raw[])
     .filter((i) => i && typeof i === 'object')
@@ -317,26 +392,99 @@ function fromJsonFeed(text: string, opts: ParseOptions): ParsedFeed {
           categories: Array.isArray(item.tags) ? (item.tags as unknown[]).map((t) => String(t)) : [],
         },
         link ?? base,
-        opts.defaultZone,
+        dates,
       );
     });
-  return { format: 'jsonfeed', title: plainTextLine(str(doc.title) ?? ''), link: base ?? null, items };
+  return {
+    format: 'jsonfeed',
+    title: plainTextLine(str(doc.title) ?? ''),
+    link: base ?? null,
+    items,
+    language,
+    notes: dateNotes(dates),
+  };
+}
+
+function dateNotes(dates: DateRules): FeedNote[] {
+  const [sample] = dates.unreadable;
+  return sample === undefined
+    ? []
+    : [{ code: 'date-unparseable', params: { count: dates.unreadable.length, sample: sample.slice(0, 80) } }];
+}
+
+const childElements = (el: Element) => el.children.filter((c): c is Element => c instanceof Element);
+
+/** What a feed's root must hold, named when it is missing (a feed with no items is still a feed). */
+function checkStructure(format: FeedFormat, root: Element): void {
+  const names = childElements(root).map((c) => c.name.toLowerCase());
+  if ((format === 'rss2' || format === 'rss0.9') && !names.includes('channel'))
+    throw new FeedParseError(
+      'RSS feed has no <channel> element (an RSS feed is <rss><channel>…</channel></rss>)',
+    );
+  if (format === 'rss1' && !names.includes('channel') && !names.includes('item'))
+    throw new FeedParseError('RSS 1.0 (RDF) feed has no <channel> and no <item> elements');
+}
+
+function languageOf(root: Element): string | null {
+  const fromAttr = root.attribs['xml:lang'];
+  const channel = childElements(root).find((c) => c.name.toLowerCase() === 'channel');
+  const holder = channel ?? root;
+  const el = childElements(holder).find((c) => ['language', 'dc:language'].includes(c.name.toLowerCase()));
+  const text = el ? textContent(el) : (fromAttr ?? channel?.attribs['xml:lang'] ?? '');
+  return text.trim().toLowerCase() || null;
+}
+
+function readXml(xml: string, format: FeedFormat) {
+  return parseXml(xml).catch((err: Error) => {
+    const message = err.message.replace(/\s+/g, ' ').trim();
+    throw new FeedParseError(`${format} feed could not be read: ${message}`);
+  });
 }
 
 /** Parses decoded feed text. Throws FeedParseError with a message an editor can act on. */
 export async function parseFeed(text: string, opts: ParseOptions = {}): Promise<ParsedFeed> {
-  const format = detectFormat(text);
-  if (format === 'json') return fromJsonFeed(text, opts);
+  const body = text.replace(/^\uFEFF/, '');
+  if (body.trimStart().startsWith('{')) return fromJsonFeed(body.trimStart(), opts);
+  if (!body.trim()) throw new FeedParseError('not a feed: the document is empty');
+  const root = scanRoot(body);
+  if (!root) throw new FeedParseError('not a feed: no <rss>, <rdf:RDF>, <feed> or JSON Feed found');
+  const format = formatOf(root);
   if (format === 'html')
     throw new FeedParseError('got an HTML page, not a feed (is this the site, not its feed URL?)');
   if (format === 'unknown')
-    throw new FeedParseError('not a feed: no <rss>, <rdf:RDF>, <feed> or JSON Feed found');
-  let feed: Raw;
-  try {
-    feed = (await parseXml(text.trimStart())) as unknown as Raw;
-  } catch (err) {
-    const message = (err as Error).message.replace(/\s+/g, ' ').trim();
-    throw new FeedParseError(`feed is not well-formed XML: ${message}`);
+    throw new FeedParseError(
+      `not a feed: the document is <${root.name}>, not <rss>, <rdf:RDF>, <feed> or a JSON Feed`,
+    );
+  const notes: FeedNote[] = [];
+  const error = wellFormednessError(body);
+  let source = body;
+  if (error) {
+    // Bare "&", HTML entities and control characters are repaired; a truncated tail is closed by
+    // the lenient pass; tags that do not match in the middle are refused rather than guessed at.
+    source = repairXml(body);
+    const remaining = source === body ? error : wellFormednessError(source);
+    if (remaining && !remaining.atEnd)
+      throw new FeedParseError(`feed is not well-formed XML: ${remaining.message}`);
+    notes.push({ code: 'recovered', params: { error: error.message } });
   }
-  return fromXmlFeed(format, feed, opts);
+  const normalized = normalizeFeedXml(source);
+  const tree = normalized.root;
+  if (!tree) throw new FeedParseError(`feed is not well-formed XML: ${error?.message ?? 'no root element'}`);
+  checkStructure(format, tree);
+  const language = languageOf(tree);
+  const dates = dateRulesFor(opts, language);
+  let read: Pick<ParsedFeed, 'title' | 'link' | 'items'>;
+  if (format === 'cdf') {
+    const cdf = fromCdf(tree, opts.feedUrl, (fields, base) => finishItem(fields, base, dates), resolve);
+    read = { ...cdf, title: plainTextLine(cdf.title) };
+  } else if (!childElements(tree).length) {
+    // <feed/>, or what was left of a truncated one: a feed with nothing in it yet.
+    read = { title: '', link: null, items: [] };
+  } else {
+    // A clean feed that needed no rewriting goes to rss-parser as it came.
+    const xml = error || normalized.changed ? normalized.xml : body.slice(root.offset);
+    const feed = (await readXml(xml, format)) as unknown as Raw;
+    read = fromXmlFeed(format, feed, root, opts, dates);
+  }
+  return { format, ...read, language, notes: [...notes, ...dateNotes(dates)] };
 }

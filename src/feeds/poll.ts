@@ -3,7 +3,7 @@ import type { Env } from '../config/env.js';
 import type { Db, Source } from '../db/schema.js';
 import type { Logger } from '../log.js';
 import { privatePolicy } from './address-guard.js';
-import { decodeBody } from './charset.js';
+import { charsetNotes, decodeBody } from './charset.js';
 import { FetchError, fetchWithLimits, limitsFromEnv } from './fetch.js';
 import { type HealthUpdate, healthAfterFailure, healthAfterSuccess } from './health.js';
 import { parseFeed } from './parse.js';
@@ -71,11 +71,18 @@ export async function pollSource(deps: PollDeps, sourceId: number): Promise<Poll
       return { status: 'not-modified', newItems: 0, seenItems: 0, httpStatus: 304 };
     }
     const decoded = decodeBody(res.body, res.headers['content-type']);
-    const feed = await parseFeed(decoded.text, { feedUrl: res.url, defaultZone: env.DEFAULT_TIME_ZONE });
+    const feed = await parseFeed(decoded.text, {
+      feedUrl: res.url,
+      defaultZone: env.DEFAULT_TIME_ZONE,
+      timeZone: source.time_zone,
+    });
     const stored = await storeItems(db, source, feed.items, now);
+    const notes = [...charsetNotes(decoded), ...feed.notes];
     await recordHealth(db, source.id, {
       ...healthAfterSuccess(source, now),
       last_http_status: res.status,
+      last_charset: decoded.charset,
+      parse_notes: JSON.stringify(notes),
       // Validators are kept only once the body was stored, so a failed parse is retried in full.
       etag: res.headers.etag ?? null,
       last_modified: res.headers['last-modified'] ?? null,
@@ -86,6 +93,7 @@ export async function pollSource(deps: PollDeps, sourceId: number): Promise<Poll
         sourceId,
         format: feed.format,
         charset: decoded.charset,
+        notes: notes.map((n) => n.code),
         items: feed.items.length,
         newItems: stored.newItems,
         seenItems: stored.seenItems,

@@ -1,3 +1,4 @@
+import { IANAZone } from 'luxon';
 import { z } from 'zod';
 import { isUniqueViolation } from '../db/errors.js';
 import type { Db, Source, SourceRule } from '../db/schema.js';
@@ -16,6 +17,7 @@ export type SourceErrorCode =
   | 'source-rule'
   | 'source-interval'
   | 'source-section'
+  | 'source-time-zone'
   | 'source-name'
   | 'source-exists'
   | 'source-missing'
@@ -36,6 +38,8 @@ export interface SourceInput {
   pollIntervalMinutes?: number;
   allowPrivate?: boolean;
   enabled?: boolean;
+  /** IANA zone for this source's dates (overrides the publication's); null or "" for none. */
+  timeZone?: string | null;
 }
 
 export type SourceUpdate = Partial<Omit<SourceInput, 'sectionKey'>> & { sectionKey?: string | null };
@@ -70,6 +74,18 @@ function checkRules(rules: unknown): SourceRule[] {
     keywords: r.keywords,
     ...(r.sectionKey ? { sectionKey: r.sectionKey } : {}),
   }));
+}
+
+function checkTimeZone(zone: string | null | undefined): string | null {
+  const value = zone?.trim();
+  if (!value) return null;
+  if (!IANAZone.isValidZone(value))
+    throw new SourceInputError(
+      `"${value}" is not an IANA time zone (e.g. Asia/Shanghai)`,
+      'source-time-zone',
+      { tz: value },
+    );
+  return value;
 }
 
 function checkInterval(minutes: number): number {
@@ -119,6 +135,7 @@ export async function addSource(db: Db, input: SourceInput): Promise<Source> {
         poll_interval_minutes: checkInterval(input.pollIntervalMinutes ?? 60),
         allow_private: input.allowPrivate ?? false,
         enabled: input.enabled ?? true,
+        time_zone: checkTimeZone(input.timeZone),
       })
       .returningAll()
       .executeTakeFirstOrThrow();
@@ -173,6 +190,7 @@ export async function updateSource(db: Db, id: number, update: SourceUpdate): Pr
   if (update.pollIntervalMinutes !== undefined)
     set.poll_interval_minutes = checkInterval(update.pollIntervalMinutes);
   if (update.allowPrivate !== undefined) set.allow_private = update.allowPrivate;
+  if (update.timeZone !== undefined) set.time_zone = checkTimeZone(update.timeZone);
   if (update.enabled !== undefined) {
     set.enabled = update.enabled;
     if (update.enabled) Object.assign(set, { next_poll_at: null });

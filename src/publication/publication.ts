@@ -1,4 +1,5 @@
 import { IANAZone } from 'luxon';
+import { hasControl } from '../../subscribers/text.js';
 import type { Env } from '../config/env.js';
 import {
   type Branding,
@@ -69,7 +70,20 @@ export class PublicationInputError extends Error {
   readonly userFacing = true;
 }
 
+/** A value that goes into a mail header (From, Reply-To, List-Id) and holds a control character. */
+export class HeaderFieldError extends PublicationInputError {
+  override name = 'HeaderFieldError';
+  constructor(readonly field: 'name' | 'fromName' | 'fromEmail' | 'replyTo' | 'listId') {
+    super(`${field} contains a line break or another control character, which would change the mail headers`);
+  }
+}
+
 export async function updatePublication(db: Db, patch: PublicationPatch): Promise<Publication> {
+  // Refused where it is entered (settings, CLI, API), not only stripped at send time.
+  for (const field of ['name', 'fromName', 'fromEmail', 'replyTo', 'listId'] as const) {
+    const value = patch[field];
+    if (typeof value === 'string' && hasControl(value)) throw new HeaderFieldError(field);
+  }
   if (patch.timeZone !== undefined && !IANAZone.isValidZone(patch.timeZone)) {
     throw new PublicationInputError(`"${patch.timeZone}" is not an IANA time zone such as Asia/Shanghai`);
   }

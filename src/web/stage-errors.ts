@@ -40,6 +40,7 @@ const INPUT: Record<
     'source-rule': '第 {n} 条规则无效：请检查类型（包含或排除）和关键词。',
     'source-interval': '抓取间隔须为 1 到 10080 之间的整数分钟（填写的是 {minutes}）。',
     'source-section': '没有栏目“{key}”。',
+    'source-time-zone': '“{tz}”不是有效的 IANA 时区（例如 Asia/Shanghai）。',
     'source-name': '来源需要名称。',
     'source-exists': '已有使用该网址的来源：{url}',
     'source-missing': '找不到编号为 {id} 的来源。',
@@ -97,6 +98,7 @@ const INPUT: Record<
     'source-interval':
       'The polling interval must be a whole number of minutes from 1 to 10080 (got {minutes}).',
     'source-section': 'There is no section "{key}".',
+    'source-time-zone': '"{tz}" is not an IANA time zone (for example Asia/Shanghai).',
     'source-name': 'A source needs a name.',
     'source-exists': 'A source with this URL already exists: {url}',
     'source-missing': 'There is no source {id}.',
@@ -124,7 +126,8 @@ const INPUT: Record<
     'email-no-local': 'The email address has nothing before the @.',
     'email-local-too-long': 'The part before the @ is longer than 64 characters.',
     'email-local-char': 'The part before the @ has a character that is not allowed.',
-    'email-formula-start': 'An address cannot start with =, + or - (a spreadsheet would run it as a formula).',
+    'email-formula-start':
+      'An address cannot start with =, + or - (a spreadsheet would run it as a formula).',
     'email-no-domain': 'The email address has no domain after the @.',
     'email-bad-domain': 'The domain of the email address is not valid.',
     'csv-unreadable': 'This row cannot be read as CSV: {message}',

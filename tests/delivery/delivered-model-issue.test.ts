@@ -2,17 +2,19 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import { launchChromium } from '../support/chromium.js';
-import { modelIssuePresent } from '../support/model-issue.js';
 import { type Delivered, oneReaderPerVariant, sendModelIssue } from '../support/model-send.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { spamAssassinPresent, spamScores } from '../support/spamassassin.js';
 import { startWebHarness, type WebHarness } from '../web/support.js';
+
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
 
 /**
  * Every variant of the model issue (15 section sets × 2 locales) delivered through a real SMTP
  * peer with tracking on, then judged by the field's tools: SpamAssassin with local rules, and
  * Chromium at phone and desktop widths with images blocked.
  */
-describe.skipIf(!modelIssuePresent())('the delivered model issue, every variant', () => {
+describe.skipIf(!modelDocument.present)('the delivered model issue, every variant', () => {
   let relay: SmtpCatcher;
   let h: WebHarness;
   let delivered: Delivered[];

@@ -19,6 +19,7 @@ import {
 import { createSendWorker, type SendWorker } from '../../src/delivery/send-worker.js';
 import { createSendMail } from '../../src/http/mail-transport.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
+import { LOOPBACK_TLS } from '../support/loopback-tls.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
 import {
@@ -29,7 +30,6 @@ import {
   seedSections,
   standInContent,
 } from './support.js';
-import { LOOPBACK_TLS } from '../support/loopback-tls.js';
 
 const SECRETS = { current: 'k'.repeat(64) };
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { canonicalUrl } from '../../src/feeds/canonical-url.js';
 import { parseFeedDate } from '../../src/feeds/dates.js';
 import { FeedParseError, parseFeed, repairXml } from '../../src/feeds/parse.js';
+import { scanRoot } from '../../src/feeds/xml-root.js';
 import { fixture } from './fixture-server.js';
 
 const text = (name: string) => fixture(name).toString('utf8');
@@ -175,5 +176,23 @@ describe('dates and canonical URLs', () => {
     );
     expect(canonicalUrl('https://news.example.com/a?utm_campaign=c')).toBe('https://news.example.com/a');
     expect(canonicalUrl('javascript:alert(1)')).toBeNull();
+  });
+});
+
+describe('finding the root element', () => {
+  it('skips a BOM, whitespace, comments, processing instructions and a doctype with an internal subset', () => {
+    const root = scanRoot(
+      '\uFEFF \n<?xml version="1.0"?><!-- <feed> in a comment --><?xml-stylesheet href="a.xsl"?>' +
+        '<!DOCTYPE rss [<!ENTITY gt2 "a > b"><!-- ]> -->]><rss:rss xmlns:rss="x" version="0.91">',
+    );
+    expect(root).toMatchObject({ name: 'rss:rss', prefix: 'rss', local: 'rss', attrs: { version: '0.91' } });
+    expect(scanRoot('<!-- never closed <rss>')).toBeNull();
+    expect(scanRoot('plain text')).toBeNull();
+  });
+
+  it('names the root it found when it is not a feed', async () => {
+    await expect(parseFeed('<?xml version="1.0"?><opml version="2.0"/>')).rejects.toThrow(
+      'not a feed: the document is <opml>, not <rss>, <rdf:RDF>, <feed> or a JSON Feed',
+    );
   });
 });

@@ -371,6 +371,41 @@ describe('polling', () => {
     });
   });
 
+  it("keeps what it had to bend in the source's health: recovered XML, unreadable dates, an overruled charset", async () => {
+    server.route('/bent.xml', (_req, res) => {
+      const text =
+        '<rss version="2.0"><channel><title>律师 & 法院</title>' +
+        '<item><title>日期不对</title><link>https://bent.example.org/1</link><pubDate>Sun, Dec x 2012</pubDate></item>' +
+        '<item><title>北京时间</title><link>https://bent.example.org/2</link><pubDate>Tue, 08 Jul 2025 10:00:00 CST</pubDate></item>' +
+        '</channel></rss>';
+      // UTF-8 bytes under a gbk label, as some servers send them.
+      res.writeHead(200, { 'content-type': 'text/xml; charset=gbk' }).end(Buffer.from(text, 'utf8'));
+    });
+    const source = await addSource(db, {
+      name: 'Bent',
+      url: `${server.baseUrl}/bent.xml`,
+      timeZone: 'Asia/Shanghai',
+    });
+    expect(await pollSource(deps(), source.id)).toMatchObject({ status: 'ok', newItems: 2 });
+    const after = await getSource(db, source.id);
+    expect(after?.last_charset).toBe('utf-8');
+    expect(after?.parse_notes.map((n) => n.code)).toEqual([
+      'charset-overruled',
+      'recovered',
+      'date-unparseable',
+    ]);
+    expect(after?.parse_notes[2]?.params).toEqual({ count: 1, sample: 'Sun, Dec x 2012' });
+    const items = await listItems(db, { sourceId: source.id });
+    const byTitle = Object.fromEntries(items.map((i) => [i.title, i.published_at?.toISOString() ?? null]));
+    // The source's zone (Asia/Shanghai) says what CST means, though the host is not .cn.
+    expect(byTitle).toEqual({ 日期不对: null, 北京时间: '2025-07-08T02:00:00.000Z' });
+
+    await expect(updateSource(db, source.id, { timeZone: 'Mars/Olympus' })).rejects.toThrow(
+      /not an IANA time zone/,
+    );
+    expect((await updateSource(db, source.id, { timeZone: '' })).time_zone).toBeNull();
+  });
+
   it('returns a failure, not an exception, for a source that does not exist', async () => {
     expect(await pollSource(deps(), 999_999)).toMatchObject({
       status: 'failed',

@@ -39,9 +39,17 @@ describe('environment', () => {
 
   it.each([
     ['DATABASE_URL', 'mysql://gazette:s3cret-pw@db.example/gazette', 'mysql://***@db.example/gazette'],
-    ['SMTP_URL', 'smtp://mailer:s3cret-pw@relay.example:587,http://x:s3cret-pw@b', '"smtp://***@relay.example:587,http://***@b"'],
+    [
+      'SMTP_URL',
+      'smtp://mailer:s3cret-pw@relay.example:587,http://x:s3cret-pw@b',
+      '"smtp://***@relay.example:587,http://***@b"',
+    ],
     ['REDIS_URL', 'http://:s3cret-pw@cache.example:6379', 'http://***@cache.example:6379'],
-    ['DATABASE_URL', 'postgres://u:s3cret-pw/with@slash@db.example:x/gazette', 'postgres://***@db.example:x/gazette'],
+    [
+      'DATABASE_URL',
+      'postgres://u:s3cret-pw/with@slash@db.example:x/gazette',
+      'postgres://***@db.example:x/gazette',
+    ],
   ])('names a bad %s without the password in it', (name, value, shown) => {
     const [problem] = problemsOf({ [name]: value });
     expect(problem).toMatch(new RegExp(`^${name}(\\.\\d+)?: `));

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,9 +140,12 @@ describe('the whole pipeline', () => {
     }
   });
 
-  it('runs twice: the second run starts clean and says so', async () => {
+  it('runs twice: the second run starts clean, outbox included, and says so', async () => {
     const again = await runDemo(env, silentLogger, { schema: tdb.schema });
     expect(again.database.start).toBe('reset');
     expect(again.deliveries.accepted).toBe(DEMO_SUBSCRIBERS.length);
+    expect(again.outboxCleared).toBe(DEMO_SUBSCRIBERS.length);
+    const left = readdirSync(join(env.DATA_DIR, 'outbox')).map((n) => join(env.DATA_DIR, 'outbox', n));
+    expect(left.sort()).toEqual([...again.outbox].sort());
   }, 120_000);
 });

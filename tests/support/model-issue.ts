@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RenderableIssue, RenderableItem, RenderableSection } from '../../src/rendering/types.js';
@@ -125,15 +125,4 @@ export function parseModelIssue(markdown: string): RenderableIssue {
 
 export function loadModelIssue(): RenderableIssue {
   return parseModelIssue(readFileSync(MODEL_ISSUE_PATH, 'utf8'));
-}
-
-/**
- * Whether the model document is there. Absent: one line says the test is skipped; with `CI` set
- * its absence is an error (CI provides ../shared/reference beside the project).
- */
-export function modelIssuePresent(): boolean {
-  if (existsSync(MODEL_ISSUE_PATH)) return true;
-  if (process.env.CI) throw new Error(`${MODEL_ISSUE_PATH} is missing (CI must provide it)`);
-  console.log(`skipped: the model document ${MODEL_ISSUE_PATH} is absent`);
-  return false;
 }

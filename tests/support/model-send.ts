@@ -5,6 +5,7 @@ import { addSubscriber } from '../../subscribers/api.js';
 import { startWorkers } from '../../workers/index.js';
 import { FORM, form } from '../http/support.js';
 import type { Browser, WebHarness } from '../web/support.js';
+import { waitFor } from './wait.js';
 
 /** The model issue's sections as the importer keys them. */
 export const MODEL_SECTION_KEYS = [
@@ -78,11 +79,14 @@ export async function sendModelIssue(
         throw new Error(`send/${step}: ${res.statusCode} ${res.body.slice(0, 300)}`);
     }
     let progress: SendProgress | undefined;
-    for (let i = 0; i < 1200; i++) {
-      progress = (await editor.get(`/admin/issues/${issueId}/send/progress`)).json() as SendProgress;
-      if (!progress.live) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitFor(
+      'the send to finish',
+      async () => {
+        progress = (await editor.get(`/admin/issues/${issueId}/send/progress`)).json() as SendProgress;
+        return !progress.live;
+      },
+      { timeoutMs: 300_000, intervalMs: 250 },
+    ).catch(() => undefined); // reported below with the last progress seen
     if (progress?.state !== 'sent' || progress.accepted !== readers.length)
       throw new Error(`the send did not finish: ${JSON.stringify(progress)}`);
   } finally {

@@ -6,16 +6,19 @@ import { checkIssue } from '../../src/issues/check.js';
 import { loadRenderableIssue } from '../../src/issues/load.js';
 import { parseIssueMarkdown } from '../../src/issues/markdown-parse.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
-import { MODEL_ISSUE_PATH, modelIssuePresent } from '../support/model-issue.js';
+import { MODEL_ISSUE_PATH } from '../support/model-issue.js';
 import { type Delivered, MODEL_SECTION_KEYS, sendModelIssue } from '../support/model-send.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { startWebHarness, type WebHarness } from '../web/support.js';
+
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
 
 /**
  * The reader's path: the model issue sent with click tracking on (the default) through a real
  * SMTP peer, each delivered message parsed, and every tracked link followed through the real
  * redirect route. Each must land on the exact URL the document cites.
  */
-describe.skipIf(!modelIssuePresent())('following every tracked link of the delivered model issue', () => {
+describe.skipIf(!modelDocument.present)('following every tracked link of the delivered model issue', () => {
   let relay: SmtpCatcher;
   let h: WebHarness;
   let delivered: Delivered[];

@@ -16,7 +16,7 @@ describe('access rules (pure)', () => {
     user: { id: 2, email: 'v@x', name: null, role: 'viewer' },
   } as const;
   const key = { kind: 'api-key', label: 'api-key:abc', role: 'editor' } as const;
-const viewerKey = { kind: 'api-key', label: 'api-key:reader', role: 'viewer' } as const;
+  const viewerKey = { kind: 'api-key', label: 'api-key:reader', role: 'viewer' } as const;
 
   it('closes every undeclared mutating route behind an editor session', () => {
     expect(defaultAccess('POST', '/anything/new')).toEqual({ kind: 'session', role: 'editor' });

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USER_ROLES, type UserRole } from '../../src/db/schema.js';
 import { createApiKey } from '../../src/http/api-keys.js';
 import { isMutating } from '../../src/http/auth/access.js';
-import { roleAllows } from '../../src/http/auth/roles.js';
 import type { RouteAccess } from '../../src/http/auth/guard.js';
+import { roleAllows } from '../../src/http/auth/roles.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
 /**

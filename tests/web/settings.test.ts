@@ -4,10 +4,11 @@ import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { currentRelaySpecs, openPassword } from '../../src/delivery/relays.js';
 import { getPublication, listSections } from '../../src/publication/index.js';
+import { HeaderFieldError, updatePublication } from '../../src/publication/publication.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import { relayViews } from '../../src/web/pages/settings-relays.js';
-import { type Browser, startWebHarness, type WebHarness } from './support.js';
 import { LOOPBACK_TLS } from '../support/loopback-tls.js';
+import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
 describe('settings page', () => {
   let h: WebHarness;
@@ -42,6 +43,34 @@ describe('settings page', () => {
     expect((await editor.get('/admin/settings')).statusCode).toBe(403);
     expect((await editor.post('/admin/settings/publication', { name: 'x' })).statusCode).toBe(403);
     expect((await editor.post('/admin/settings/sections', { key: 'x', zh: 'x' })).statusCode).toBe(403);
+  });
+
+  it('refuses a sender name, publication name or address with a line break, in the form, the CLI and the API alike', async () => {
+    for (const [field, value] of [
+      ['fromName', 'Sender\r\nBcc: victim@example.com'],
+      ['name', 'Weekly\nX-Injected: 1'],
+    ] as const) {
+      const res = await admin.post('/admin/settings/publication', {
+        name: '简报',
+        locale: 'zh-CN',
+        fromName: '数字科技委',
+        fromEmail: 'newsletter@lawyers.example',
+        timeZone: 'Asia/Shanghai',
+        [field]: value,
+      });
+      expect(res.statusCode, field).toBe(400);
+      expect(res.body).toContain('contains a line break or another control character');
+    }
+    const before = await h.ctx.db.selectFrom('publication').select(['from_name', 'name']).executeTakeFirst();
+    expect(before?.from_name).not.toContain('Bcc');
+    // The stage refuses it for every caller (the CLI's `publication set` and the API call it).
+    await expect(updatePublication(h.ctx.db, { fromName: 'a\u0000b' })).rejects.toThrow(HeaderFieldError);
+    await expect(updatePublication(h.ctx.db, { replyTo: 'a@b.example\r\nBcc: c@d.example' })).rejects.toThrow(
+      'replyTo contains a line break',
+    );
+    expect(await h.ctx.db.selectFrom('publication').select(['from_name', 'name']).executeTakeFirst()).toEqual(
+      before,
+    );
   });
 
   it('saves the publication: name, sender, reply-to, time zone, postal address, tracking, masthead', async () => {

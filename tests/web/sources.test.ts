@@ -80,6 +80,15 @@ describe('the sources pages', () => {
     h = await startWebHarness();
     feeds = await startFixtureServer();
     feeds.route('/feed.xml', body(FEED, 'application/rss+xml; charset=utf-8'));
+    feeds.route(
+      '/bent.xml',
+      body(
+        Buffer.from(
+          '<rss version="2.0"><channel><title>A & B</title><item><title>日期</title><link>https://bent.example/1</link><pubDate>Sun, Dec x 2012</pubDate></item></channel></rss>',
+        ),
+        'text/xml; charset=gbk',
+      ),
+    );
     feeds.route('/broken.xml', (_req, res) =>
       res.writeHead(500, { 'content-type': 'text/plain' }).end('boom'),
     );
@@ -282,5 +291,44 @@ describe('the sources pages', () => {
     expect(preview.body).toContain('rss2, utf-8, 3 items: 2 kept, 1 filtered.');
     expect(preview.body).toContain('Kept, into “Case studies”');
     expect(preview.body).toContain('Filtered: contains the excluded keyword “招聘”');
+  });
+
+  it("shows what a poll had to bend to read a feed, in the editor's language", async () => {
+    const bent = await addSource(h.ctx.db, { name: '不规范的源', url: `${feeds.baseUrl}/bent.xml` });
+    await editor.post(`/admin/sources/${bent.id}/poll`, {});
+    const page = await editor.get(`/admin/sources/${bent.id}`);
+    expect(page.body).toContain('<dd>utf-8</dd>');
+    expect(page.body).toMatch(/<li>订阅源不是规范的 XML（[^）]+），条目由宽松解析恢复。<\/li>/);
+    expect(page.body).toContain('1 个条目的日期无法识别（例如“Sun, Dec x 2012”），已留空。');
+    expect(page.body).toContain('HTTP 头声明的编码是 gb18030，但内容是有效的 UTF-8，已按 utf-8 解码。');
+  });
+
+  it("sets a source's own time zone from the form, and refuses one that is not a zone by name", async () => {
+    const bent = await h.ctx.db
+      .selectFrom('sources')
+      .selectAll()
+      .where('name', '=', '不规范的源')
+      .executeTakeFirstOrThrow();
+    const form = {
+      ...sourceForm(),
+      name: bent.name,
+      url: bent.url,
+      rule_type: [],
+      rule_keywords: [],
+      rule_section: [],
+    };
+    const refused = await postForm(editor, `/admin/sources/${bent.id}`, {
+      ...form,
+      time_zone: 'Mars/Olympus',
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.body).toContain('“Mars/Olympus”不是有效的 IANA 时区（例如 Asia/Shanghai）。');
+    const saved = await postForm(editor, `/admin/sources/${bent.id}`, {
+      ...form,
+      time_zone: 'America/Chicago',
+    });
+    expect(saved.statusCode).toBe(303);
+    const page = await editor.get(`/admin/sources/${bent.id}`);
+    expect(page.body).toContain('name="time_zone" value="America/Chicago"');
   });
 });

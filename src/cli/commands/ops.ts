@@ -14,9 +14,7 @@ export function registerOpsCommands(program: Command, runtime: CliRuntime): void
       const lines = [
         '',
         `Gazette demo: issue ${summary.issueId} (${summary.period}) on ${summary.database.kind} at ${summary.database.where}`,
-        summary.database.start === 'reset'
-          ? '  (found an earlier demo in this database and started clean)'
-          : '  (empty database: started clean)',
+        `  (${summary.database.start === 'reset' ? 'found an earlier demo in this database and started clean' : 'empty database: started clean'}${summary.outboxCleared ? `; removed ${summary.outboxCleared} earlier .eml files from the outbox` : ''})`,
         `Sources polled: ${summary.sources.map((s) => `${s.name} ${s.status} +${s.newItems}`).join('; ')}`,
         `Items in the issue: ${summary.items}`,
         `Variants compiled once each (${summary.variants.length}):`,
@@ -26,6 +24,16 @@ export function registerOpsCommands(program: Command, runtime: CliRuntime): void
           .join(', ')}`,
         summary.outbox.length ? `Messages written (${summary.outbox.length}):` : 'Messages went to SMTP_URL.',
         ...summary.outbox.map((p) => `  ${p}`),
+        '',
+        'Next:',
+        ...(summary.outbox[0]
+          ? [`  Open a message in your mail program or a text editor: ${summary.outbox[0]}`]
+          : []),
+        '  Create your editor account (prints a generated password once):',
+        '    npx gazette users add you@example.org --role admin',
+        '  Start the web app, then sign in at the admin URL:',
+        '    npx gazette serve',
+        `    ${new URL('/admin', runtime.env().PUBLIC_URL).href}`,
       ];
       runtime.print(summary, lines.join('\n'));
     });

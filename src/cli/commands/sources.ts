@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import type { SourceRule } from '../../db/schema.js';
 import { privatePolicy } from '../../feeds/address-guard.js';
-import { decodeBody } from '../../feeds/charset.js';
-import { closeFetchAgents, fetchWithLimits, limitsFromEnv } from '../../feeds/fetch.js';
+import { describeNote } from '../../feeds/feed-notes.js';
+import { closeFetchAgents, limitsFromEnv } from '../../feeds/fetch.js';
 import { addItemFromUrl, listItems } from '../../feeds/items.js';
-import { parseFeed } from '../../feeds/parse.js';
+import { feedLine, parseFeedTargets } from '../../feeds/parse-files.js';
 import { pollDueSources, pollSource } from '../../feeds/poll.js';
 import {
   addSource,
@@ -86,6 +85,10 @@ export function registerSourceCommands(program: Command, runtime: CliRuntime): v
     .option('--exclude <keywords>', 'drop items mentioning any of these (comma separated)', rule('exclude'))
     .option('--rules-json <json>', 'rules as JSON: [{"type":"include","keywords":["…"],"sectionKey":"…"}]')
     .option('--allow-private', 'allow this source on a private or loopback address')
+    .option(
+      '--time-zone <zone>',
+      'IANA zone for its dates (e.g. Asia/Shanghai), instead of the publication’s',
+    )
     .option('--disabled', 'add it without polling it yet')
     .action(async (url: string, opts) => {
       const ctx = await runtime.context();
@@ -98,6 +101,7 @@ export function registerSourceCommands(program: Command, runtime: CliRuntime): v
         pollIntervalMinutes: opts.interval,
         allowPrivate: Boolean(opts.allowPrivate),
         enabled: !opts.disabled,
+        ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
       });
       runtime.print(source, `Added source ${source.id}: ${source.name} <${source.url}>`);
     });
@@ -148,6 +152,10 @@ export function registerSourceCommands(program: Command, runtime: CliRuntime): v
         `  Last success:   ${fmtDate(source.last_success_at)}`,
         `  Last error:     ${source.last_error ? `${source.last_error} (${fmtDate(source.last_error_at)})` : '-'}`,
         `  Next poll:      ${fmtDate(source.next_poll_at)}`,
+        `  Time zone:      ${source.time_zone ?? '- (the publication’s)'}`,
+        `  Charset:        ${source.last_charset ?? '-'}`,
+        `  Read notes:     ${source.parse_notes.length ? '' : '-'}`,
+        ...source.parse_notes.map((n) => `    - ${describeNote(n)}`),
         `  Recent items:`,
         ...items.map((i) => `    ${String(i.id).padStart(5)}  ${fmtDate(i.published_at)}  ${i.title}`),
       ].join('\n');
@@ -172,6 +180,7 @@ export function registerSourceCommands(program: Command, runtime: CliRuntime): v
     .option('--disable', 'stop polling it')
     .addOption(new Option('--allow-private', 'allow a private address').conflicts('denyPrivate'))
     .option('--deny-private', 'refuse private addresses again')
+    .option('--time-zone <zone>', 'IANA zone for its dates ("" for the publication’s)')
     .action(async (value: string, opts) => {
       const ctx = await runtime.context();
       const rules = rulesFrom(opts);
@@ -183,6 +192,7 @@ export function registerSourceCommands(program: Command, runtime: CliRuntime): v
         ...(rules ? { rules } : {}),
         ...(opts.enable ? { enabled: true } : opts.disable ? { enabled: false } : {}),
         ...(opts.allowPrivate ? { allowPrivate: true } : opts.denyPrivate ? { allowPrivate: false } : {}),
+        ...(opts.timeZone !== undefined ? { timeZone: opts.timeZone || null } : {}),
       };
       const source = await updateSource(ctx.db, id(value), update);
       runtime.print(source, `Updated source ${source.id}: ${source.name}`);
@@ -291,47 +301,61 @@ export function registerSourceCommands(program: Command, runtime: CliRuntime): v
 
   const feeds = program.command('feeds').description('check feeds without storing anything');
   feeds
-    .command('parse <file-or-url>')
-    .description('fetch (or read) a feed and print its normalised items; writes nothing')
+    .command('parse <files-or-urls...>')
+    .description(
+      'fetch (or read) feeds and print their normalised items; writes nothing. Folders are read file by file',
+    )
     .option('--allow-private', 'allow a private or loopback address for this fetch')
-    .action(async (target: string, opts) => {
+    .option(
+      '--max-bytes <n>',
+      'largest file or response to read (default FETCH_MAX_BYTES, as for polls)',
+      byteCount,
+    )
+    .option(
+      '--content-type <value>',
+      'read local files as if served with this Content-Type (e.g. "text/xml; charset=gbk")',
+    )
+    .option('--time-zone <zone>', 'read dates as a source with this IANA zone would')
+    .action(async (targets: string[], opts) => {
       const env = runtime.env();
-      let bytes: Buffer;
-      let contentType: string | undefined;
-      let feedUrl: string | undefined;
-      if (/^https?:\/\//i.test(target)) {
-        const res = await fetchWithLimits(
-          target,
-          limitsFromEnv(env, privatePolicy(env.FETCH_ALLOW_PRIVATE, Boolean(opts.allowPrivate))),
-        );
-        await closeFetchAgents();
-        bytes = res.body;
-        contentType = res.headers['content-type'];
-        feedUrl = res.url;
-      } else {
-        try {
-          bytes = readFileSync(target);
-        } catch (err) {
-          throw new SourceInputError(`cannot read ${target}: ${(err as Error).message}`);
+      // One JSON object a line per file (--json), or one JSON array per file for a single target.
+      const lines = runtime.json || targets.length > 1;
+      let failed = 0;
+      for await (const result of parseFeedTargets(targets, {
+        maxBytes: opts.maxBytes ?? env.FETCH_MAX_BYTES,
+        fetchLimits: limitsFromEnv(env, privatePolicy(env.FETCH_ALLOW_PRIVATE, Boolean(opts.allowPrivate))),
+        defaultZone: env.DEFAULT_TIME_ZONE,
+        ...(opts.contentType ? { contentType: opts.contentType } : {}),
+        ...(opts.timeZone ? { timeZone: opts.timeZone } : {}),
+      })) {
+        if ('error' in result) failed++;
+        if (lines) runtime.io.stdout.write(`${JSON.stringify(feedLine(result))}\n`);
+        else if ('error' in result) throw new SourceInputError(`${result.file}: ${result.error}`);
+        else {
+          const out = result.feed.items.map((i) => ({
+            guid: i.guid,
+            title: i.title,
+            link: i.link,
+            publishedAt: i.publishedAt,
+            author: i.author,
+            summaryText: i.summaryText,
+            contentHtml: i.contentHtml,
+            categories: i.categories,
+          }));
+          // This form exists to show exactly what Gazette would store.
+          runtime.io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         }
       }
-      const feed = await parseFeed(decodeBody(bytes, contentType).text, {
-        ...(feedUrl ? { feedUrl } : {}),
-        defaultZone: env.DEFAULT_TIME_ZONE,
-      });
-      const out = feed.items.map((i) => ({
-        guid: i.guid,
-        title: i.title,
-        link: i.link,
-        publishedAt: i.publishedAt,
-        author: i.author,
-        summaryText: i.summaryText,
-        contentHtml: i.contentHtml,
-        categories: i.categories,
-      }));
-      // Always JSON: this command exists to show exactly what Gazette would store.
-      runtime.io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+      await closeFetchAgents();
+      // Some files were refused: the run says so in its exit status, after reading them all.
+      if (failed) runtime.exitCode = 1;
     });
+}
+
+function byteCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 1) throw new SourceInputError(`"${value}" is not a number of bytes`);
+  return n;
 }
 
 function describeOutcome(

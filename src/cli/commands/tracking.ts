@@ -130,7 +130,7 @@ export function registerTrackingCommands(program: Command, runtime: CliRuntime):
           // One unreadable file does not stop the run: its line says why.
           line = { file, error: (err as Error).message };
         }
-        process.stdout.write(runtime.json ? `${JSON.stringify(line)}\n` : `${humanLine(line)}\n`);
+        runtime.io.stdout.write(runtime.json ? `${JSON.stringify(line)}\n` : `${humanLine(line)}\n`);
       }
     });
 }

@@ -11,6 +11,8 @@ import * as m0010sl from './0010_subscriber_lookups.js';
 import * as m0011sr from './0011_smtp_relays.js';
 import * as m0012bp from './0012_bounce_policy.js';
 import * as m0014ak from './0014_api_key_roles.js';
+import * as m0014om from './0014_opt_in_mailed_at.js';
+import * as m0017sp from './0017_source_parse_health.js';
 import * as m0018dl from './0018_decode_issue_link_urls.js';
 
 /**
@@ -30,5 +32,7 @@ export const migrations: Record<string, Migration> = {
   '0011_smtp_relays': m0011sr,
   '0012_bounce_policy': m0012bp,
   '0014_api_key_roles': m0014ak,
+  '0014_opt_in_mailed_at': m0014om,
+  '0017_source_parse_health': m0017sp,
   '0018_decode_issue_link_urls': m0018dl,
 };

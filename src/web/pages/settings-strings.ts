@@ -24,6 +24,7 @@ export const SETTINGS_STRINGS = defineStrings({
     mastEditor: '本期编辑',
     pubSave: '保存刊物信息',
     pubSaved: '已保存刊物信息。',
+    pubHeaderControl: '刊物名称、发件人名称或地址含有换行或其他控制字符，会改变邮件头，请删除后再保存。',
     pubBadEmail: '发件人地址无效。',
     pubBadReplyTo: '回复地址无效。',
     pubBadZone: '“{zone}”不是 IANA 时区（例如 Asia/Shanghai）。',
@@ -139,6 +140,8 @@ export const SETTINGS_STRINGS = defineStrings({
     mastEditor: 'Editor of the issue',
     pubSave: 'Save the publication',
     pubSaved: 'Publication saved.',
+    pubHeaderControl:
+      'The publication name, sender name or an address contains a line break or another control character, which would change the mail headers; remove it and save again.',
     pubBadEmail: 'The sender address is not valid.',
     pubBadReplyTo: 'The reply-to address is not valid.',
     pubBadZone: '"{zone}" is not an IANA time zone (such as Asia/Shanghai).',

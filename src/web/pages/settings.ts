@@ -11,7 +11,7 @@ import {
   updatePublication,
   upsertSection,
 } from '../../publication/index.js';
-import { PublicationInputError } from '../../publication/publication.js';
+import { HeaderFieldError, PublicationInputError } from '../../publication/publication.js';
 import type { WebDeps } from '../deps.js';
 import { requestLocale, sendAdminPage, setFlash } from '../respond.js';
 import { type KeptForm, settingsRelays } from './settings-relays.js';
@@ -192,7 +192,12 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
         masthead,
         ...(locale === 'zh-CN' || locale === 'en' ? { locale } : {}),
       };
-      await updatePublication(db, patch);
+      try {
+        await updatePublication(db, patch);
+      } catch (err) {
+        if (!(err instanceof HeaderFieldError)) throw err;
+        return refuse(t.pubHeaderControl);
+      }
       ctx.log.info({ event: 'web.settings.publication_saved' }, 'publication saved');
       return back(reply, 'publication', 'notice', t.pubSaved);
     });

@@ -17,6 +17,8 @@ export interface SourceForm {
   url: string;
   sectionKey: string;
   interval: string;
+  /** IANA zone for the source's dates; "" for the publication's. */
+  timeZone: string;
   enabled: boolean;
   rows: RuleRow[];
 }
@@ -55,6 +57,7 @@ export function readSourceForm(body: unknown): SourceForm {
     url: text(b.url),
     sectionKey: text(b.section),
     interval: text(b.interval) || '60',
+    timeZone: text(b.time_zone),
     // A checkbox sends nothing when unchecked; the hidden "enabled_present" says the form had it.
     enabled: b.enabled !== undefined ? text(b.enabled) !== '0' : b.enabled_present === undefined,
     rows: rows.filter((r) => r.keywords),

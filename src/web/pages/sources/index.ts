@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Locale, Source } from '../../../db/schema.js';
+import { type FeedNote, noteParams } from '../../../feeds/feed-notes.js';
 import { inboxCountsBySource } from '../../../feeds/inbox.js';
 import { pollSource } from '../../../feeds/poll.js';
 import { type FeedPreview, previewFeed } from '../../../feeds/preview.js';
@@ -21,6 +22,25 @@ import { intervalOf, readSourceForm, rowsOf, rulesOf, type SourceForm } from './
 import { SOURCES_STRINGS } from './strings.js';
 
 type T = (typeof SOURCES_STRINGS)['zh-CN'];
+
+/** A read note of the source's health (src/feeds/feed-notes.ts) in the editor's language. */
+function noteText(note: FeedNote, t: T): string {
+  const template = {
+    recovered: t.sourcesNoteRecovered,
+    'date-unparseable': t.sourcesNoteDateUnparseable,
+    'charset-overruled': t.sourcesNoteCharsetOverruled,
+  }[note.code];
+  const words: Record<string, string> = {
+    header: t.sourcesCharsetFromHeader,
+    document: t.sourcesCharsetFromDocument,
+    'not-utf8': t.sourcesCharsetNotUtf8,
+    'no-utf16-pattern': t.sourcesCharsetNoUtf16Pattern,
+    'valid-utf8': t.sourcesCharsetValidUtf8,
+    undecodable: t.sourcesCharsetUndecodable,
+    'gb2312-runs': t.sourcesCharsetGb2312Runs,
+  };
+  return interpolate(template, noteParams(note, words));
+}
 
 /** Items of a preview shown on the page; the summary counts them all. */
 const PREVIEW_ROWS = 30;
@@ -136,6 +156,8 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
       lastError: s.last_error,
       lastErrorAt: s.last_error_at,
       failures: s.consecutive_failures,
+      charset: s.last_charset,
+      readNotes: s.parse_notes.map((n) => noteText(n, t)),
       httpStatus: s.last_http_status
         ? interpolate(t.sourcesHttpStatus, { status: s.last_http_status })
         : null,
@@ -206,6 +228,7 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
     url: s.url,
     sectionKey: sections.find((x) => x.id === s.section_id)?.key ?? '',
     interval: String(s.poll_interval_minutes),
+    timeZone: s.time_zone ?? '',
     enabled: s.enabled,
     rows: rowsOf(s.rules),
   });
@@ -237,7 +260,15 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
     });
 
     app.get('/admin/sources/new', async (req, reply) =>
-      showNew(req, reply, { name: '', url: '', sectionKey: '', interval: '60', enabled: true, rows: [] }),
+      showNew(req, reply, {
+        name: '',
+        url: '',
+        sectionKey: '',
+        interval: '60',
+        timeZone: '',
+        enabled: true,
+        rows: [],
+      }),
     );
 
     app.post('/admin/sources/preview', async (req, reply) => {
@@ -259,6 +290,7 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
           rules: rulesOf(form.rows),
           pollIntervalMinutes: intervalOf(form),
           enabled: form.enabled,
+          timeZone: form.timeZone || null,
         });
         ctx.log.info({ event: 'web.sources.added', sourceId: source.id }, 'source added');
         setFlash(reply, 'notice', interpolate(t.sourcesAdded, { name: source.name }));
@@ -305,6 +337,7 @@ export function sourcesPages(deps: WebDeps): FastifyPluginAsync {
           sectionKey: form.sectionKey || null,
           rules: rulesOf(form.rows),
           pollIntervalMinutes: intervalOf(form),
+          timeZone: form.timeZone || null,
           ...(form.enabled !== source.enabled ? { enabled: form.enabled } : {}),
         });
         ctx.log.info({ event: 'web.sources.saved', sourceId: source.id }, 'source saved');
