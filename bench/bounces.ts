@@ -37,7 +37,7 @@ export async function run(args: string[]): Promise<object> {
   const kinds: Record<string, number> = {};
   const t0 = performance.now();
   for (let i = 0; i < reports.length; i++) {
-    const r = parseReport(reports[i] as Buffer);
+    const r = await parseReport(reports[i] as Buffer);
     kinds[r.kind] = (kinds[r.kind] ?? 0) + 1;
     if (i % 500 === 0) peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
   }

@@ -70,7 +70,7 @@ export async function handleInboundReport(
   raw: Buffer | string,
   envelopeTo: string[],
 ): Promise<FeedbackOutcome[]> {
-  const report = parseReport(raw);
+  const report = await parseReport(raw);
   const feedback = feedbackFromReport(report, envelopeTo, deps.bounceDomain);
   if (!feedback.length) {
     deps.log.info(

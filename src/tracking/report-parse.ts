@@ -1,7 +1,7 @@
 import { type BounceReason, isHardReason } from '../delivery/reasons.js';
 import { readReply } from '../delivery/reply-rules.js';
-import { type MimeNode, parseHeaderBlock, parseMime, plainText } from './mime-tree.js';
 import { plainRecipients } from './plain-bounces.js';
+import { type Headers, type ReportMessage, type ReportPart, readMessage } from './report-mime.js';
 
 /**
  * Reads one inbound message and says what it is: a bounce, a complaint (RFC 5965 ARF), a delay
@@ -50,12 +50,35 @@ export interface ParsedReport {
   originalReturnPath?: string;
 }
 
+/**
+ * RFC 3464/5965 fields (`Name: value`, lower-case names, folded lines joined; the first occurrence
+ * wins). Delivery-status fields are not a message header, so no MIME library reads them.
+ */
+function parseFields(block: string): Headers {
+  const fields: Headers = new Map();
+  let last: string | undefined;
+  for (const line of block.split('\n')) {
+    if (/^[ \t]/.test(line) && last) {
+      fields.set(last, `${fields.get(last)} ${line.trim()}`);
+      continue;
+    }
+    const m = /^([A-Za-z0-9][A-Za-z0-9-]*)\s*:\s*(.*)$/.exec(line);
+    last = undefined;
+    if (!m) continue;
+    const name = (m[1] as string).toLowerCase();
+    if (fields.has(name)) continue;
+    last = name;
+    fields.set(name, (m[2] as string).trim());
+  }
+  return fields;
+}
+
 /** Header-style field groups separated by blank lines, with folded lines joined. */
 export function parseFieldGroups(text: string): Map<string, string>[] {
   return text
     .replace(/\r\n?/g, '\n')
     .split(/\n[ \t]*\n/)
-    .map(parseHeaderBlock)
+    .map(parseFields)
     .filter((g) => g.size > 0);
 }
 
@@ -81,33 +104,29 @@ const DELAY_BODY =
 const AUTO_SUBJECT =
   /^(?:auto(?:matic)?[- ]?(?:reply|response|antwort)|out of (?:the )?office|away from (?:my|the) office|vacation|自动回复|自動回覆|自动答复|休假|réponse automatique|abwesenheit)/i;
 
-function returnedHeaders(node: MimeNode | undefined): Map<string, string> | undefined {
-  if (!node) return undefined;
-  if (node.message) return node.message.headers;
-  if (node.type === 'text/rfc822-headers' || node.type === 'message/global-headers')
-    return parseHeaderBlock(node.text.replace(/\r\n?/g, '\n').split(/\n\n/)[0] ?? '');
-  return undefined;
-}
+/** The headers of the returned message (a message/rfc822 part or text/rfc822-headers), if any. */
+const returnedHeaders = (m: ReportMessage): Headers | undefined =>
+  m.parts.find((p) => p.message)?.message?.headers;
 
-/** The report parts of a message, searching forwarded messages too; the part's parent holds the returned message. */
-function findReportParts(root: MimeNode): { parent: MimeNode; part: MimeNode }[] {
-  const found: { parent: MimeNode; part: MimeNode }[] = [];
-  const visit = (node: MimeNode, depth: number) => {
-    if (depth > 8) return;
-    for (const c of node.children) {
-      if (
-        c.type === 'message/delivery-status' ||
-        c.type === 'message/global-delivery-status' ||
-        c.type === 'message/feedback-report'
-      ) {
-        found.push({ parent: node, part: c });
-      } else visit(c, depth + 1);
+const REPORT_TYPES = new Set([
+  'message/delivery-status',
+  'message/global-delivery-status',
+  'message/feedback-report',
+]);
+
+/** The report parts of a message, searching forwarded messages too; the part's message holds the returned message. */
+function findReportParts(root: ReportMessage): { parent: ReportMessage; part: ReportPart }[] {
+  const visit = (m: ReportMessage): { parent: ReportMessage; part: ReportPart }[] => {
+    const own = m.parts.filter((p) => REPORT_TYPES.has(p.type)).map((part) => ({ parent: m, part }));
+    if (own.length) return own;
+    // A forward: the report is the enclosed message (readMessage bounds the depth).
+    for (const p of m.parts) {
+      const found = p.message ? visit(p.message) : [];
+      if (found.length) return found;
     }
-    // A forward: the report is the enclosed message.
-    if (node.message && !found.length) visit(node.message, depth + 1);
+    return [];
   };
-  visit(root, 0);
-  return found;
+  return visit(root);
 }
 
 const MESSAGE_LEVEL = new Set([
@@ -155,9 +174,12 @@ function kindOf(recipients: ReportRecipient[]): ReportKind {
   return 'none';
 }
 
-/** Reads one inbound message (see the module comment). Never throws on odd input: it says `none`. */
-export function parseReport(raw: Buffer | string): ParsedReport {
-  const root = parseMime(raw);
+/**
+ * Reads one inbound message (see the module comment). Odd input says `none`; only a message past
+ * the MIME parser's limits is refused, with an error naming the limit.
+ */
+export async function parseReport(raw: Buffer | string): Promise<ParsedReport> {
+  const root = await readMessage(raw);
   const h = root.headers;
   const report: ParsedReport = { kind: 'none', format: 'none', recipients: [] };
   const reportId = h.get('message-id');
@@ -168,7 +190,7 @@ export function parseReport(raw: Buffer | string): ParsedReport {
   const parts = findReportParts(root);
   let returned: Map<string, string> | undefined;
   for (const { parent, part } of parts) {
-    returned ??= parent.children.map(returnedHeaders).find((x) => x !== undefined);
+    returned ??= returnedHeaders(parent);
     const groups = parseFieldGroups(part.text);
     if (part.type === 'message/feedback-report') {
       report.format = 'arf';
@@ -196,7 +218,7 @@ export function parseReport(raw: Buffer | string): ParsedReport {
     }
   }
 
-  const body = () => plainText(root);
+  const body = () => root.text;
   const failedHeader = h.get('x-failed-recipients');
   if (report.format === 'dsn' && !report.recipients.some((r) => r.address || r.originalRecipient)) {
     // Status without an address (some appliances): the address comes from the header or the text.
@@ -234,7 +256,7 @@ export function parseReport(raw: Buffer | string): ParsedReport {
     report.kind = kindOf(report.recipients);
   }
 
-  returned ??= root.children.map(returnedHeaders).find((x) => x !== undefined);
+  returned ??= returnedHeaders(root);
   if (returned) {
     const mid = returned.get('message-id');
     if (mid && !report.originalMessageId) report.originalMessageId = stripId(mid);
@@ -261,7 +283,7 @@ export function parseReport(raw: Buffer | string): ParsedReport {
 
 function readTextBounce(
   report: ParsedReport,
-  root: MimeNode,
+  root: ReportMessage,
   text: string,
   ctx: { subject: string; failedHeader: string | undefined },
 ): void {
@@ -294,7 +316,7 @@ function readTextBounce(
     );
   }
   report.kind = delayed ? 'delay' : 'bounce';
-  if (!report.recipients.length && !root.children.some((c) => returnedHeaders(c))) {
+  if (!report.recipients.length && !returnedHeaders(root)) {
     // Says it bounced but names nobody: recorded as nothing rather than guessed.
     report.kind = delayed ? 'delay' : 'none';
   }

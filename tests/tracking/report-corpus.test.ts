@@ -30,8 +30,8 @@ describe('bounce corpus', () => {
     expect(files.sort()).toEqual(Object.keys(expected).sort());
   });
 
-  it.each(Object.entries(expected))('%s', (file, want) => {
-    const report = parseReport(readFileSync(path.join(dir, file)));
+  it.each(Object.entries(expected))('%s', async (file, want) => {
+    const report = await parseReport(readFileSync(path.join(dir, file)));
     const family = file.split('/')[0] as string;
     const f = figures.get(family) ?? { files: 0, recognised: 0, recipient: 0, reason: 0 };
     figures.set(family, f);

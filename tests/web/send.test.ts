@@ -321,6 +321,27 @@ describe.skipIf(!modelDocument.present)('the send page', () => {
         .execute();
     });
 
+    it('says on the page when messages were refused for reputation or spam, and that nobody was suppressed', async () => {
+      const before = await viewer.get(`/admin/issues/${issueId}/send`);
+      expect(before.body).not.toContain('data-progress="blocked"');
+      await h.ctx.db
+        .updateTable('deliveries')
+        .set({ error_class: 'spam_content', smtp_code: 554, smtp_response: '554 DT:SPM' })
+        .where('issue_id', '=', issueId)
+        .where('state', '=', 'failed')
+        .execute();
+      const page = await viewer.get(`/admin/issues/${issueId}/send`);
+      expect(page.body).toMatch(
+        /data-progress="blocked"><a href="\/admin\/issues\/\d+\/stats">有 1 封因发件信誉/,
+      );
+      await h.ctx.db
+        .updateTable('deliveries')
+        .set({ error_class: null })
+        .where('issue_id', '=', issueId)
+        .where('state', '=', 'failed')
+        .execute();
+    });
+
     it('reports the counts, a rate and an ETA as JSON', async () => {
       const res = await viewer.get(`/admin/issues/${issueId}/send/progress`);
       expect(res.statusCode).toBe(200);

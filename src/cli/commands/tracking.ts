@@ -116,7 +116,7 @@ export function registerTrackingCommands(program: Command, runtime: CliRuntime):
         let line: Record<string, unknown>;
         try {
           const raw = await readFile(file);
-          const report = parseReport(raw);
+          const report = await parseReport(raw);
           line = { file, ...reportLine(report) };
           if (ctx) {
             line.outcomes = await handleInboundReport(

@@ -98,6 +98,8 @@ export const SEND_STRINGS = defineStrings({
     progressRefresh: '刷新',
     progressNoJs: '本页每 10 秒自动刷新一次。',
     progressAcceptedNote: '“已接收”表示邮件服务器已收下，不代表已送达收件箱。',
+    progressBlocked:
+      '有 {n} 封因发件信誉、垃圾邮件判定或发件认证被对方服务器拒收：这些读者没有被停发，发送服务器已暂停一段时间。原因见本期统计。',
     pause: '暂停',
     paused: '已暂停发送。',
     resume: '继续发送',
@@ -182,6 +184,8 @@ export const SEND_STRINGS = defineStrings({
     progressRefresh: 'Refresh',
     progressNoJs: 'This page refreshes every 10 seconds.',
     progressAcceptedNote: '“Accepted” means the mail relay took the message, not that it reached the inbox.',
+    progressBlocked:
+      '{n} message(s) were refused for the sender’s reputation, spam content or authentication: those readers were not suppressed, and the relay rested for a while. The issue statistics give the reasons.',
     pause: 'Pause',
     paused: 'Sending paused.',
     resume: 'Resume',
@@ -394,6 +398,15 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
         .limit(30)
         .execute();
       const history = historyRows(entries.reverse(), locale, tz);
+      // Refusals for our reputation, content or authentication: the relay rested, nobody was suppressed.
+      const blocked = await ctx.db
+        .selectFrom('deliveries')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('issue_id', '=', issue.id)
+        .where('state', '=', 'failed')
+        .where('error_class', 'in', ['blocked', 'spam_content', 'security'])
+        .executeTakeFirst();
+      const blockedCount = Number(blocked?.n ?? 0);
       return sendAdminPage(deps, req, reply, {
         page: 'send-issue',
         title: 'sendTitle',
@@ -440,6 +453,8 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
           live: progress.live && started,
           progressUrl: `/admin/issues/${issue.id}/send/progress`,
           history,
+          blockedCount,
+          statsUrl: `/admin/issues/${issue.id}/stats`,
           base: `/admin/issues/${issue.id}/send`,
         },
       });
