@@ -1,16 +1,16 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseIssueMarkdown } from '../../src/issues/markdown-parse.js';
 import { extractLegalMetadata } from '../../src/legal/extract.js';
 import { legalLine, legalValues } from '../../src/legal/format.js';
-import { MODEL_ISSUE_PATH, modelIssuePresent } from '../support/model-issue.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 
 /**
  * The rules alone, on the committee's July 2025 document: what a lawyer reading each item would
  * write down. Jurisdiction for all 27 items (the issue asks for at least 25), the issuing bodies of
  * every 新规概览 and 域外规范 item, and kind and date where the item says them.
  */
-const available = modelIssuePresent();
+const model = sharedFixture(MODEL_DOCUMENT);
+const available = model.present;
 
 type Expect = { j: string; bodies?: string[]; kind?: string; published?: string; court?: string };
 const EXPECTED: Record<string, Expect[]> = {
@@ -57,7 +57,7 @@ const EXPECTED: Record<string, Expect[]> = {
 };
 
 describe.skipIf(!available)('legal metadata of the model document, by rules alone', () => {
-  const doc = available ? parseIssueMarkdown(readFileSync(MODEL_ISSUE_PATH, 'utf8')) : null;
+  const doc = available ? parseIssueMarkdown(model.read()) : null;
   const items = (doc?.sections ?? []).flatMap((s) =>
     s.items.map((item, i) => ({
       section: s.key as string,

@@ -5,6 +5,7 @@ import { compileTokens, compileVariant } from '../../src/rendering/index.js';
 import type { RenderableIssue } from '../../src/rendering/types.js';
 import { artifactsDir, launchChromium } from '../support/chromium.js';
 import { loadModelIssue } from '../support/model-issue.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { PUBLIC_URL, TOKENS } from './fixtures.js';
 
 /**
@@ -19,7 +20,10 @@ const SVG = `<svg xmlns="http://www.w3.org/2000/svg" width="180" height="48"><re
 let browser: Browser;
 const html = new Map<string, string>();
 
+const modelDocument = sharedFixture(MODEL_DOCUMENT);
+
 beforeAll(async () => {
+  if (!modelDocument.present) return;
   const issue: RenderableIssue = loadModelIssue();
   issue.masthead.subtitle = 'Digital Technology and Artificial Intelligence';
   issue.publication.branding = {
@@ -73,7 +77,7 @@ const measure = (page: Page) =>
     };
   }, LOGO);
 
-describe('the branded email in Chromium', () => {
+describe.skipIf(!modelDocument.present)('the branded email in Chromium', () => {
   for (const width of [375, 600]) {
     for (const locale of ['zh-CN', 'en']) {
       it(`${locale} at ${width}px: alt text in the logo's box when images are blocked, the layout unchanged when shown`, async () => {

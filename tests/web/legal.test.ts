@@ -1,11 +1,11 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRenderableIssue } from '../../src/issues/load.js';
-import { modelIssuePresent } from '../support/model-issue.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
 /** The issue editor's legal metadata form and archived sources panel, in both locales. */
-const available = modelIssuePresent();
+const available = sharedFixture(MODEL_DOCUMENT).present;
 
 let h: WebHarness;
 let editor: Browser;
