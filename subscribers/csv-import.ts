@@ -43,7 +43,13 @@ export interface ImportOptions {
   onProblem?: (p: ImportProblem) => void;
   /** Stored problems are capped so a broken 1M-row file cannot exhaust memory; counts stay exact. */
   maxProblemsKept?: number;
+  /** Records read beyond this end the import with a CsvImportError naming the limit. */
+  maxRows?: number;
 }
+
+/** Records parsed between yields to the event loop, so a server importing still answers. */
+const YIELD_EVERY = 500;
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Column names accepted for each field (header matching is case-insensitive). */
 const COLUMN_ALIASES: Record<'email' | 'name' | 'locale' | 'topics', string[]> = {
@@ -153,6 +159,7 @@ export async function importSubscribersCsv(
   );
 
   let batch: Row[] = [];
+  let records = 0;
   try {
     for await (const record of parser as AsyncIterable<{
       record: Record<string, string>;
@@ -161,6 +168,15 @@ export async function importSubscribersCsv(
       // info.lines is the line the record ends on; multi-line quoted fields are rare, so report that.
       const line = record.info.lines;
       const r = record.record;
+      records++;
+      if (opts.maxRows !== undefined && records > opts.maxRows) {
+        throw new CsvImportError(
+          `the file has more than ${opts.maxRows} rows (IMPORT_MAX_ROWS); rows before line ${line} were imported`,
+        );
+      }
+      // Parsing and validating is CPU only (invalid rows never reach the database): give other
+      // requests a turn regularly instead of holding the event loop for the whole file.
+      if (records % YIELD_EVERY === 0) await yieldToEventLoop();
       let normalized: string;
       try {
         normalized = normalizeEmail(r.email ?? '');

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
-/** Largest CSV an editor may upload: about 200,000 subscribers at 100 bytes a row. */
-export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
+/** Room for the multipart envelope and text fields around a file of the largest allowed size. */
+export const FORM_OVERHEAD_BYTES = 64 * 1024;
 
 export interface UploadBody {
   /** Every text field of the form (the CSRF token `_csrf` among them). */
@@ -15,13 +15,13 @@ export interface UploadBody {
  * req.body before the access guard's CSRF check (a preValidation hook on the root). Why not
  * @fastify/multipart: it fills req.body in a preValidation hook of its own context, which runs
  * after the root's, so a plain HTML form would always be refused as forged. The body is bounded
- * by MAX_UPLOAD_BYTES and parsed by the platform's multipart reader (undici's Response.formData).
+ * by maxBodyBytes and parsed by the platform's multipart reader (undici's Response.formData).
  * Registered only inside the plugin context of the upload routes.
  */
-export function acceptUploads(app: FastifyInstance): void {
+export function acceptUploads(app: FastifyInstance, maxBodyBytes: number): void {
   app.addContentTypeParser(
     'multipart/form-data',
-    { parseAs: 'buffer', bodyLimit: MAX_UPLOAD_BYTES },
+    { parseAs: 'buffer', bodyLimit: maxBodyBytes },
     async (req: FastifyRequest, body: Buffer) => {
       const type = req.headers['content-type'] ?? '';
       let form: FormData;
