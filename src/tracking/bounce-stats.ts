@@ -150,7 +150,9 @@ export function formatBounceStatistics(b: BounceStatistics, locale: string): str
   if (b.refusedThenAccepted.length) {
     lines.push('  refused, retried and accepted:');
     for (const x of b.refusedThenAccepted)
-      lines.push(`    ${x.domain}: ${reasonLabel(x.reason, locale)} ${x.rows} (${x.refusals} refusals), accepted`);
+      lines.push(
+        `    ${x.domain}: ${reasonLabel(x.reason, locale)} ${x.rows} (${x.refusals} refusals), accepted`,
+      );
   }
   return lines.join('\n');
 }
