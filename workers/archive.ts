@@ -9,7 +9,8 @@ import { archiveSweep } from '../src/snapshots/sweep.js';
 /**
  * The archive's upkeep as one BullMQ job scheduler ('archive-sweep', every ARCHIVE_SWEEP_MINUTES):
  * snapshots of approved issues' sources, search indexing, and the link check of sent issues. The
- * payload is empty; the tables say what is due, so a repeated or late job is harmless.
+ * payload is empty; the tables say what is due, so a repeated or late job is harmless. Approving
+ * an issue adds a one-off job `{ issueId }` (src/snapshots/request.ts) so its sources are kept at once.
  */
 export const ARCHIVE_SCHEDULER_ID = 'archive-sweep';
 
@@ -26,11 +27,17 @@ export function createArchiveWorker(deps: {
   const connection = createRedis(deps.connection.url);
   const queueConnection = createRedis(deps.connection.url);
   const queue = new Queue(QUEUES.archive, { connection: queueConnection, prefix: deps.connection.prefix });
-  const worker = new Worker(QUEUES.archive, async () => archiveSweep(deps), {
-    connection,
-    prefix: deps.connection.prefix,
-    concurrency: 1,
-  });
+  // An approval's job names its issue ({ issueId }); the scheduler's empty payload sweeps all.
+  const worker = new Worker<{ issueId?: number }>(
+    QUEUES.archive,
+    async (job) =>
+      archiveSweep(deps, typeof job.data?.issueId === 'number' ? { issueId: job.data.issueId } : {}),
+    {
+      connection,
+      prefix: deps.connection.prefix,
+      concurrency: 1,
+    },
+  );
   worker.on('failed', (job, err) => {
     log.error({ event: 'archive.job.failed', jobId: job?.id, err: err.message }, 'archive job failed');
   });

@@ -7,6 +7,7 @@ import { issueEditorRoutes } from '../issues/editor-routes.js';
 import { createLinkProbe } from '../issues/link-probe.js';
 import { QUEUES } from '../queue/names.js';
 import { createRedis } from '../queue/redis.js';
+import { queueArchiveRequests } from '../snapshots/request.js';
 import { trackingRoutes } from '../tracking/routes.js';
 import { webApp } from '../web/index.js';
 import { cachedRenderer, previewRenderer } from './preview.js';
@@ -37,11 +38,18 @@ export function appPlugins(ctx: AppContext, sendMail: SendMail): FastifyPluginAs
       connection: createRedis(ctx.env.REDIS_URL),
       prefix: ctx.env.QUEUE_PREFIX,
     });
-    app.addHook('onClose', async () => queue.close());
+    const archiveQueue = new Queue(QUEUES.archive, {
+      connection: createRedis(ctx.env.REDIS_URL),
+      prefix: ctx.env.QUEUE_PREFIX,
+    });
+    app.addHook('onClose', async () => {
+      await Promise.all([queue.close(), archiveQueue.close()]);
+    });
     await app.register(issueEditorRoutes, {
       ctx: { db: ctx.db, log: ctx.log, env: ctx.env, now: ctx.now },
       authorize: async (req) => actorName(req),
       queue,
+      archive: queueArchiveRequests(archiveQueue),
       render,
       probeLink: createLinkProbe(ctx.env),
     });

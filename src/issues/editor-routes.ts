@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import type { ArchiveRequests } from '../snapshots/request.js';
 import { checkIssue, type LinkProbe, type RenderFn } from './check.js';
 import {
   addIssueItem,
@@ -28,6 +29,8 @@ export interface IssueEditorRoutesOptions {
   /** Returns the acting user's name for the audit log, or null when the request may not edit. */
   authorize: (req: FastifyRequest) => Promise<string | null>;
   queue?: Queue;
+  /** Asks the archive worker to snapshot an approved issue's sources at once. */
+  archive?: ArchiveRequests;
   render?: RenderFn;
   probeLink?: LinkProbe;
 }
@@ -301,7 +304,11 @@ export const issueEditorRoutes: FastifyPluginAsync<IssueEditorRoutesOptions> = a
     '/api/issues/:id/approve',
     async (req) =>
       approveIssue(
-        { ...deps, ...(opts.render ? { render: opts.render } : {}) },
+        {
+          ...deps,
+          ...(opts.render ? { render: opts.render } : {}),
+          ...(opts.archive ? { archive: opts.archive } : {}),
+        },
         idParam(req.params.id),
         actorOf(req),
         { force: req.query.force === 'true' },

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Issue } from '../db/schema.js';
+import type { ArchiveRequests } from '../snapshots/request.js';
 import { type Checklist, checkIssue, type RenderFn } from './check.js';
 import { type IssueAction, nextIssueState } from './state-machine.js';
 import { type EditorialDeps, EditorialInputError, lockIssue, writeAudit } from './store.js';
@@ -49,20 +50,28 @@ export class ChecklistFailedError extends EditorialInputError {
  * this revision; any later edit returns the issue to draft.
  */
 export async function approveIssue(
-  deps: EditorialDeps & { render?: RenderFn },
+  deps: EditorialDeps & { render?: RenderFn; archive?: ArchiveRequests },
   issueId: number,
   actor: string,
   opts: { force?: boolean } = {},
 ): Promise<Issue> {
   const checklist = await checkIssue(deps, issueId);
   if (!checklist.ok && !opts.force) throw new ChecklistFailedError(checklist);
-  return transitionIssue(deps, issueId, 'approve', actor, {
+  const approved = await transitionIssue(deps, issueId, 'approve', actor, {
     fields: { approved_at: deps.now(), approved_by: actor, hold_reason: null },
     detail: {
       checklist: checklist.checks.filter((c) => c.status !== 'pass').map((c) => c.id),
       forced: !!opts.force,
     },
   });
+  // The approval stands even when the request cannot be queued: the archive sweep catches up.
+  await deps.archive?.request(issueId, approved.revision).catch((err: unknown) => {
+    deps.log.warn(
+      { event: 'archive.request.failed', issueId, err: err instanceof Error ? err.message : String(err) },
+      'could not ask the archive worker to snapshot the sources now; the periodic sweep will',
+    );
+  });
+  return approved;
 }
 
 export function scheduleJobId(issueId: number): string {

@@ -6,7 +6,7 @@ export const QUEUES = {
   issues: 'issues',
   /** Send a batch: { issueId, deliveryIds } or { issueId, fromId, toId }. */
   send: 'send',
-  /** Archive upkeep: one job scheduler, empty payload (snapshots, search index, link check). */
+  /** Archive upkeep: one job scheduler, empty payload (snapshots, search index, link check); { issueId } on approval. */
   archive: 'archive',
 } as const;
 

@@ -6,7 +6,7 @@ export type ArchiveDeps = SnapshotDeps & { env: SnapshotDeps['env'] & { LINK_CHE
 
 /**
  * One pass of the archive's upkeep, run by the archive worker's job scheduler (and
- * `gazette archive sweep`): archive the sources of newly approved issues, index settled issues
+ * `gazette archive sweep`; for one issue when it is approved): archive the sources of newly approved issues, index settled issues
  * for search, re-check the links of sent issues that are due. The tables are the truth, so a pass
  * that runs twice or late does no harm.
  */
@@ -23,6 +23,7 @@ export async function archiveSweep(deps: ArchiveDeps, opts: { issueId?: number }
   deps.log.info(
     {
       event: 'archive.swept',
+      ...(opts.issueId !== undefined ? { issueId: opts.issueId } : {}),
       taken: snapshots.taken,
       failed: snapshots.failed,
       indexed: toIndex.size,

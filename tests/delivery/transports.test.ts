@@ -195,10 +195,22 @@ describe('several transports', () => {
     const startHour = hour();
     await startIssueSend({ ...base, queue: w.queue }, issueId);
     const total = () => a.messages.length + b.messages.length + spare.messages.length;
-    // Until the queue is held and what was granted before that has arrived.
-    await waitFor('the queue held and 9 messages arrived', () => limitedFor > 0 && total() >= 9, {
-      intervalMs: 50,
-    });
+    // Until the queue is held, what was granted before that has arrived, and the ledger says so
+    // (the relay has a message a moment before its batched ledger write lands).
+    const accepted = async () =>
+      (
+        await tdb.db
+          .selectFrom('deliveries')
+          .select('id')
+          .where('issue_id', '=', issueId)
+          .where('state', '=', 'accepted')
+          .execute()
+      ).length;
+    await waitFor(
+      'the queue held, 9 messages arrived and the ledger recorded them',
+      async () => limitedFor > 0 && total() >= 9 && (await accepted()) >= 9,
+      { intervalMs: 50 },
+    );
     if (hour() !== startHour) return; // the budgets renewed during the test; nothing to see
     expect([a.messages.length, b.messages.length, spare.messages.length]).toEqual([4, 3, 2]);
     // The queue is held until the hour turns (never longer than an hour).

@@ -28,8 +28,9 @@ import {
   updatePublication,
 } from '../../publication/publication.js';
 import { editSection, listSections, upsertSection } from '../../publication/sections.js';
-import { QUEUES } from '../../queue/names.js';
+import { QUEUES, type QueueName } from '../../queue/names.js';
 import { assertRedisReachable, createRedis } from '../../queue/redis.js';
+import { type ArchiveRequests, queueArchiveRequests } from '../../snapshots/request.js';
 import { actorOption } from '../actor.js';
 import type { CliRuntime } from '../runtime.js';
 
@@ -64,10 +65,14 @@ function json<T>(value: string, what: string): T {
   }
 }
 
-async function withQueue<T>(runtime: CliRuntime, work: (queue: Queue) => Promise<T>): Promise<T> {
+async function withQueue<T>(
+  runtime: CliRuntime,
+  work: (queue: Queue) => Promise<T>,
+  name: QueueName = QUEUES.issues,
+): Promise<T> {
   const env = runtime.env();
   await assertRedisReachable(env.REDIS_URL);
-  const queue = new Queue(QUEUES.issues, {
+  const queue = new Queue(name, {
     connection: createRedis(env.REDIS_URL),
     prefix: env.QUEUE_PREFIX,
   });
@@ -303,8 +308,13 @@ export function registerIssueCommands(
       .description('run the checklist and approve')
       .option('--force', 'approve despite failed checks'),
   ).action(async (idArg: string, o: { force?: boolean; actor: string }) => {
+    // Redis is reached only after the approval is committed; when it is down, approveIssue warns.
+    const archive: ArchiveRequests = {
+      request: (issueId, revision) =>
+        withQueue(runtime, (queue) => queueArchiveRequests(queue).request(issueId, revision), QUEUES.archive),
+    };
     const row = await approveIssue(
-      { ...(await deps()), ...(hooks.render ? { render: hooks.render } : {}) },
+      { ...(await deps()), ...(hooks.render ? { render: hooks.render } : {}), archive },
       id(idArg),
       o.actor,
       {

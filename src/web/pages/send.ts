@@ -20,6 +20,7 @@ import { canTransition, IllegalIssueTransitionError } from '../../issues/state-m
 import { type EditorialDeps, EditorialInputError, getIssue, IssueNotFoundError } from '../../issues/store.js';
 import { getPublication } from '../../publication/publication.js';
 import { QUEUES } from '../../queue/names.js';
+import { queueArchiveRequests } from '../../snapshots/request.js';
 import type { WebDeps } from '../deps.js';
 import { issueStateLabel } from '../issue-states.js';
 import { auditActor, requestLocale, sendAdminPage, setFlash } from '../respond.js';
@@ -475,7 +476,11 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
     app.post(
       '/admin/issues/:id/send/approve',
       action('approve', async (issue, req, t) => {
-        await approveIssue({ ...editorial, render: deps.render }, issue.id, auditActor(req));
+        await approveIssue(
+          { ...editorial, render: deps.render, archive: queueArchiveRequests(deps.queue(QUEUES.archive)) },
+          issue.id,
+          auditActor(req),
+        );
         return t.approved;
       }),
     );
