@@ -331,6 +331,9 @@ export interface DeliveriesTable {
   error_class: string | null;
   message_id: string | null;
   accepted_at: Timestamp | null;
+  /** Refusals before the final outcome (deferred, throttled, rested), kept after acceptance (0019). */
+  refusals: ColumnType<number, number | undefined, number>;
+  last_refusal_reason: string | null;
   created_at: CreatedAt;
   updated_at: CreatedAt;
 }

@@ -137,6 +137,8 @@ export interface SendResult {
   nextAttemptAt: Date | null;
   /** Count this as an attempt (throttled rows are not). */
   attempted: boolean;
+  /** The relay refused the row for now (deferred, throttled, resting): counted in `refusals`. */
+  refused?: boolean;
 }
 
 /**
@@ -150,7 +152,7 @@ export async function recordResults(db: Db, owner: string, results: SendResult[]
   const values = results.map(
     (r) =>
       sql`(${r.id}::bigint, ${r.state}::text, ${r.smtpCode}::int, ${truncate(r.smtpResponse)}::text, ${r.errorClass}::text,
-           ${r.messageId}::text, ${r.nextAttemptAt ? r.nextAttemptAt.toISOString() : null}::timestamptz, ${r.attempted ? 1 : 0}::int)`,
+           ${r.messageId}::text, ${r.nextAttemptAt ? r.nextAttemptAt.toISOString() : null}::timestamptz, ${r.attempted ? 1 : 0}::int, ${r.refused ? 1 : 0}::int)`,
   );
   const result = await sql`
     UPDATE deliveries d SET
@@ -161,9 +163,12 @@ export async function recordResults(db: Db, owner: string, results: SendResult[]
       message_id = COALESCE(v.message_id, d.message_id),
       next_attempt_at = v.next_attempt_at,
       attempts = d.attempts + v.attempted,
+      -- Not cleared on acceptance: the refusals before it are what the statistics report.
+      refusals = d.refusals + v.refused,
+      last_refusal_reason = CASE WHEN v.refused = 1 THEN coalesce(v.error_class, 'undetermined') ELSE d.last_refusal_reason END,
       accepted_at = CASE WHEN v.state = 'accepted' THEN now() ELSE d.accepted_at END,
       lease_owner = NULL, lease_until = NULL, updated_at = now()
-    FROM (VALUES ${sql.join(values)}) AS v(id, state, code, response, error_class, message_id, next_attempt_at, attempted)
+    FROM (VALUES ${sql.join(values)}) AS v(id, state, code, response, error_class, message_id, next_attempt_at, attempted, refused)
     WHERE d.id = v.id AND ((d.state = 'sending' AND d.lease_owner = ${owner})
       OR (d.state = 'unknown' AND d.error_class = 'crash_while_sending' AND v.state IN ('accepted', 'failed')))
   `.execute(db);

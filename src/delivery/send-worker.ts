@@ -342,7 +342,13 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
             // The relay, not the message, is the problem: the row goes back to the queue
             // unattempted (nothing reached the relay, or it refused before taking the message).
             out.rest ??= rest;
-            out.results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
+            out.results.push({
+              ...base,
+              state: 'queued',
+              nextAttemptAt: null,
+              attempted: false,
+              refused: true,
+            });
             return;
           }
           switch (c.decision) {
@@ -367,7 +373,13 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
               } else {
                 const at = new Date(Date.now() + retryDelayMs(attempt, env.SEND_RETRY_BASE_MS));
                 out.retries.push({ id: r.id, at, attempt });
-                out.results.push({ ...base, state: 'deferred', nextAttemptAt: at, attempted: true });
+                out.results.push({
+                  ...base,
+                  state: 'deferred',
+                  nextAttemptAt: at,
+                  attempted: true,
+                  refused: true,
+                });
               }
               break;
             }

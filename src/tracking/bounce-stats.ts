@@ -12,6 +12,8 @@ import { reasonLabel } from '../delivery/reasons.js';
 export interface BounceStatistics {
   byReason: Array<{ reason: string; refused: number; bounced: number; hard: number }>;
   byDomain: Array<{ domain: string; refused: number; bounced: number; hard: number; accepted: number }>;
+  /** Rows a relay refused for now (throttled, deferred, resting) and later accepted, by domain and last reason. */
+  refusedThenAccepted: Array<{ domain: string; reason: string; rows: number; refusals: number }>;
   reconciliation: {
     prepared: number;
     accepted: number;
@@ -64,6 +66,15 @@ export async function bounceStatistics(
     ORDER BY count(*) FILTER (WHERE d.state = 'failed') + count(b.delivery_id) DESC, 1
     LIMIT ${opts.domains ?? 20}`.execute(db);
 
+  const retried = await sql<Record<string, unknown>>`
+    SELECT split_part(s.email_normalized, '@', 2) AS domain, d.last_refusal_reason AS reason,
+      count(*) AS rows, sum(d.refusals) AS refusals
+    FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id
+    WHERE d.issue_id = ${issueId} AND d.state = 'accepted' AND d.refusals > 0
+    GROUP BY 1, 2
+    ORDER BY count(*) DESC, 1, 2
+    LIMIT ${opts.domains ?? 20}`.execute(db);
+
   const rec = await sql<Record<string, unknown>>`
     SELECT count(*) AS prepared,
       count(*) FILTER (WHERE d.state = 'accepted') AS accepted,
@@ -92,6 +103,12 @@ export async function bounceStatistics(
       bounced: n(row.bounced),
       hard: n(row.hard),
       accepted: n(row.accepted),
+    })),
+    refusedThenAccepted: retried.rows.map((row) => ({
+      domain: String(row.domain),
+      reason: String(row.reason ?? 'undetermined'),
+      rows: n(row.rows),
+      refusals: n(row.refusals),
     })),
     reconciliation: {
       prepared: n(r.prepared),
@@ -128,6 +145,13 @@ export function formatBounceStatistics(b: BounceStatistics, locale: string): str
     for (const d of b.byDomain)
       lines.push(
         `    ${d.domain}: refused ${d.refused}, bounced ${d.bounced} (hard ${d.hard}), accepted ${d.accepted}`,
+      );
+  }
+  if (b.refusedThenAccepted.length) {
+    lines.push('  refused, retried and accepted:');
+    for (const x of b.refusedThenAccepted)
+      lines.push(
+        `    ${x.domain}: ${reasonLabel(x.reason, locale)} ${x.rows} (${x.refusals} refusals), accepted`,
       );
   }
   return lines.join('\n');

@@ -21,6 +21,7 @@ import { TransportRateLimiter } from '../../src/delivery/rate-limit.js';
 import { createSendWorker, type SendWorker } from '../../src/delivery/send-worker.js';
 import { createRedis } from '../../src/queue/redis.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
+import { bounceStatistics, formatBounceStatistics } from '../../src/tracking/bounce-stats.js';
 import { checkWithPython, pythonDkimReady } from '../support/python-mail.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
@@ -284,6 +285,43 @@ describe('delivery engine', () => {
       .where('value', 'like', '%.qq@%')
       .execute();
     expect(sup).toEqual([]);
+  });
+
+  it('keeps the refusals of rows throttled or deferred and then accepted, for the statistics by domain', async () => {
+    const refusedOnce = new Set<string>();
+    const sink = await catcher(({ to }) => {
+      const rcpt = to[0] ?? '';
+      if (refusedOnce.has(rcpt)) return undefined;
+      if (rcpt.endsWith('@qq.com')) {
+        refusedOnce.add(rcpt);
+        return Object.assign(new Error('Domain frequency limited'), { responseCode: 550 });
+      }
+      if (rcpt === 'b0.refusals@163.com') {
+        refusedOnce.add(rcpt);
+        return Object.assign(new Error('4.3.0 try again later'), { responseCode: 451 });
+      }
+      return undefined;
+    });
+    const w = await worker(sink.url);
+    const issueId = await createIssue(tdb.db);
+    await addSubscribers(tdb.db, sectionIds, [
+      ...[0, 1, 2].map((i) => ({ email: `a${i}.refusals@qq.com`, name: null })),
+      ...[0, 1].map((i) => ({ email: `b${i}.refusals@163.com`, name: null })),
+    ]);
+    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 40_000, intervalMs: 100 });
+    expect(state).toBe('sent');
+    expect(stats.byState.accepted).toBe(5);
+    expect(refusedOnce.size).toBe(4);
+    const b = await bounceStatistics(tdb.db, issueId);
+    expect(b.refusedThenAccepted).toEqual([
+      { domain: 'qq.com', reason: 'rate_limited', rows: 3, refusals: 3 },
+      { domain: '163.com', reason: expect.any(String), rows: 1, refusals: 1 },
+    ]);
+    expect(b.refusedThenAccepted[1]?.reason).not.toBe('rate_limited');
+    // Nothing failed, so the refusals are not counted as failures.
+    expect(b.reconciliation).toMatchObject({ accepted: 5, failed: 0 });
+    expect(formatBounceStatistics(b, 'en')).toMatch(/qq\.com: .* 3 \(3 refusals\), accepted/);
   });
 
   it('fails a NetEase "554 DT:SPM" spam refusal without suppressing, and rests the relay before it sends more', async () => {

@@ -128,6 +128,70 @@ describe('settings page', () => {
     expect((await getPublication(h.ctx.db))?.time_zone).toBe('Asia/Shanghai');
   });
 
+  it('edits the soft-bounce policy N of M: whole numbers 1..20, N no larger than M, refused forms kept as typed', async () => {
+    const form = {
+      name: '简报',
+      locale: 'zh-CN',
+      fromName: '数字科技委',
+      fromEmail: 'newsletter@lawyers.example',
+      timeZone: 'Asia/Shanghai',
+    };
+    const page = await admin.get('/admin/settings');
+    expect(page.body).toMatch(/name="softBounceLimit" type="number" min="1" max="20" required value="\d+"/);
+    const ok = await admin.post('/admin/settings/publication', {
+      ...form,
+      softBounceLimit: '2',
+      softBounceIssues: '5',
+    });
+    expect(ok.statusCode).toBe(303);
+    expect(await getPublication(h.ctx.db)).toMatchObject({ soft_bounce_limit: 2, soft_bounce_issues: 5 });
+    expect((await admin.get('/admin/settings')).body).toContain(
+      'name="softBounceIssues" type="number" min="1" max="20" required value="5"',
+    );
+
+    for (const [limit, issues] of [
+      ['0', '3'],
+      ['21', '21'],
+      ['2.5', '3'],
+      ['三', '3'],
+      ['4', '3'],
+    ] as const) {
+      const bad = await admin.post('/admin/settings/publication', {
+        ...form,
+        name: '新的刊名',
+        softBounceLimit: limit,
+        softBounceIssues: issues,
+      });
+      expect(bad.statusCode, `${limit}/${issues}`).toBe(400);
+      expect(bad.body).toContain(
+        'role="alert">The soft bounce limit and issues must be whole numbers from 1 to 20',
+      );
+      expect(bad.body).toContain(
+        `name="softBounceLimit" type="number" min="1" max="20" required value="${limit}"`,
+      );
+      expect(bad.body).toContain('value="新的刊名"');
+    }
+    expect(await getPublication(h.ctx.db)).toMatchObject({
+      name: '简报',
+      soft_bounce_limit: 2,
+      soft_bounce_issues: 5,
+    });
+
+    // In Chinese for a Chinese-speaking admin.
+    await h.ctx.db.updateTable('users').set({ locale: 'zh-CN' }).where('email', '=', admin.email).execute();
+    try {
+      const zh = await admin.post('/admin/settings/publication', {
+        ...form,
+        softBounceLimit: '30',
+        softBounceIssues: '3',
+      });
+      expect(zh.body).toContain('软退信次数和期数须为 1 到 20 的整数');
+      expect((await admin.get('/admin/settings')).body).toContain('软退信停发次数（N）');
+    } finally {
+      await h.ctx.db.updateTable('users').set({ locale: 'en' }).where('email', '=', admin.email).execute();
+    }
+  });
+
   it('adds, renames and reorders sections', async () => {
     await admin.post('/admin/settings/sections', {
       key: 'data-protection',

@@ -199,6 +199,33 @@ describe('the statistics pages', () => {
     expect(links.indexOf(C)).toBeLessThan(links.indexOf(B));
   });
 
+  it('shows rows refused for now and accepted on a retry, by domain and reason', async () => {
+    let html = (await viewer.get(`/admin/issues/${july.issueId}/stats`)).body;
+    expect(html).not.toContain('data-stats="retried"');
+    // The send worker's record of two throttles before acceptance (tests/delivery/send.test.ts sends them for real).
+    const row = await h.ctx.db
+      .selectFrom('deliveries')
+      .select('id')
+      .where('issue_id', '=', july.issueId)
+      .where('state', '=', 'accepted')
+      .orderBy('id')
+      .executeTakeFirstOrThrow();
+    await h.ctx.db
+      .updateTable('deliveries')
+      .set({ refusals: 2, last_refusal_reason: 'rate_limited' })
+      .where('id', '=', row.id)
+      .execute();
+    html = (await viewer.get(`/admin/issues/${july.issueId}/stats`)).body;
+    expect(html).toContain('先被拒收、重试后送达');
+    expect(cell(html, 'retried', 'data-domain="example.com" data-reason="rate_limited"', 'rows')).toBe('1');
+    expect(cell(html, 'retried', 'data-domain="example.com" data-reason="rate_limited"', 'refusals')).toBe('2');
+    await h.ctx.db
+      .updateTable('deliveries')
+      .set({ refusals: 0, last_refusal_reason: null })
+      .where('id', '=', row.id)
+      .execute();
+  });
+
   it('shows failures by reason and recipient domain and reconciles the issue’s deliveries', async () => {
     const html = (await viewer.get(`/admin/issues/${july.issueId}/stats`)).body;
     expect(html).toContain('失败与退信原因');

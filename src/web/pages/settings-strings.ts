@@ -15,6 +15,10 @@ export const SETTINGS_STRINGS = defineStrings({
     pubTimeZoneHint: 'IANA 时区，例如 Asia/Shanghai。排期和期号按此时区计算。',
     pubPostal: '通讯地址（显示在邮件页脚）',
     pubTracking: '统计打开和点击（跟踪像素与链接跳转）',
+    pubSoftBounceLimit: '软退信停发次数（N）',
+    pubSoftBounceIssues: '软退信统计期数（M）',
+    pubSoftBounceHint:
+      '读者在连续 M 期内有 N 期软退信（邮箱已满、暂时拒收等），且期间没有成功投递或打开、点击，才停止向其发送。均为 1 到 20 的整数，N 不大于 M。',
     brandTitle: '品牌与页脚',
     brandIntro: '用于邮件、网页存档和订阅者页面（订阅、确认、退订、偏好设置）。',
     brandLogoUrl: '标志图片地址（https://）',
@@ -55,6 +59,7 @@ export const SETTINGS_STRINGS = defineStrings({
       '发件人地址必须属于 DKIM 签名域 {domain}（或其子域），否则收件服务器的 DMARC 检查会失败。',
     pubBadZone: '“{zone}”不是 IANA 时区（例如 Asia/Shanghai）。',
     pubNameRequired: '请填写刊物名称和发件人名称。',
+    pubBadSoftBounce: '软退信次数和期数须为 1 到 20 的整数，且次数不大于期数。',
     secTitle: '栏目',
     secIntro: '订阅者按栏目选择内容。栏目的键（key）用于链接和导入，创建后不可修改。',
     secPosition: '顺序',
@@ -157,6 +162,10 @@ export const SETTINGS_STRINGS = defineStrings({
     pubTimeZoneHint: 'An IANA time zone such as Asia/Shanghai. Schedules and periods use it.',
     pubPostal: 'Postal address (in the email footer)',
     pubTracking: 'Count opens and clicks (tracking pixel and link redirects)',
+    pubSoftBounceLimit: 'Soft bounces before suppressing (N)',
+    pubSoftBounceIssues: 'Issues they are counted over (M)',
+    pubSoftBounceHint:
+      'A reader is suppressed after soft bounces (mailbox full, temporary refusals) in N of M consecutive issues with no accepted delivery, open or click in between. Whole numbers from 1 to 20, N no larger than M.',
     brandTitle: 'Branding and footer',
     brandIntro:
       'Used by the email, the web archive and the subscriber pages (subscribe, confirm, unsubscribe, preferences).',
@@ -201,6 +210,8 @@ export const SETTINGS_STRINGS = defineStrings({
       'The sender address must be in the DKIM signing domain {domain} (or under it), or receivers’ DMARC checks fail.',
     pubBadZone: '"{zone}" is not an IANA time zone (such as Asia/Shanghai).',
     pubNameRequired: 'The publication and the sender need a name.',
+    pubBadSoftBounce:
+      'The soft bounce limit and issues must be whole numbers from 1 to 20, the limit no larger than the issues.',
     secTitle: 'Sections',
     secIntro: 'Subscribers choose sections. A section key is used in links and imports and cannot change.',
     secPosition: 'Order',

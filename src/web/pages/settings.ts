@@ -26,6 +26,12 @@ import { field, textsFor } from './subscribers/form.js';
 const ADMIN = ADMIN_ROUTE;
 const EMAIL = /^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/;
 
+/** A soft-bounce policy number as typed: a whole number 1..20, or null (pure). */
+function policyNumber(typed: string): number | null {
+  const v = /^\d{1,2}$/.test(typed) ? Number(typed) : Number.NaN;
+  return v >= 1 && v <= 20 ? v : null;
+}
+
 /** One name per line (blank lines dropped), for the masthead's lists of people. */
 export function lines(text: string): string[] {
   return text
@@ -48,6 +54,8 @@ const PUBLICATION_FIELDS = [
   'deputyDirectors',
   'editorialBoard',
   'editor',
+  'softBounceLimit',
+  'softBounceIssues',
 ] as const;
 
 /** The publication form as typed, to show it again after a refusal. */
@@ -71,6 +79,9 @@ function typedPublication(v: KeptForm['values']) {
     time_zone: text(v.timeZone),
     postal_address: text(v.postalAddress),
     tracking_enabled: v.trackingEnabled === true,
+    // Absent from the form (see the POST handler): the stored numbers show.
+    ...(text(v.softBounceLimit) ? { soft_bounce_limit: text(v.softBounceLimit) } : {}),
+    ...(text(v.softBounceIssues) ? { soft_bounce_issues: text(v.softBounceIssues) } : {}),
   };
 }
 
@@ -187,7 +198,15 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
       if (env.DKIM_DOMAIN && !domainsAlign(mailboxDomain(fromEmail), env.DKIM_DOMAIN))
         return refuse(t.pubDkimMisaligned.replace('{domain}', env.DKIM_DOMAIN));
       if (!IANAZone.isValidZone(timeZone)) return refuse(t.pubBadZone.replace('{zone}', timeZone));
-      const current = (await ensurePublication(db, env)).masthead ?? {};
+      // The policy N of M; a form without the fields (an older page, a script) keeps the stored ones.
+      const stored = await ensurePublication(db, env);
+      const typedLimit = field(b, 'softBounceLimit').trim();
+      const typedIssues = field(b, 'softBounceIssues').trim();
+      const softBounceLimit = typedLimit ? policyNumber(typedLimit) : stored.soft_bounce_limit;
+      const softBounceIssues = typedIssues ? policyNumber(typedIssues) : stored.soft_bounce_issues;
+      if (softBounceLimit === null || softBounceIssues === null || softBounceLimit > softBounceIssues)
+        return refuse(t.pubBadSoftBounce);
+      const current = stored.masthead ?? {};
       // The other lines are not on this form: they stay as they were.
       const masthead: Masthead = {
         ...mastheadFromText({
@@ -208,6 +227,8 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
         timeZone,
         postalAddress: field(b, 'postalAddress').trim() || null,
         trackingEnabled: field(b, 'trackingEnabled') === '1',
+        softBounceLimit,
+        softBounceIssues,
         masthead,
         ...(locale === 'zh-CN' || locale === 'en' ? { locale } : {}),
       };
