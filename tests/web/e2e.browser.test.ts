@@ -5,7 +5,7 @@ import { DateTime } from 'luxon';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addRelay } from '../../src/delivery/relays.js';
-import { createUser } from '../../src/http/auth/users.js';
+import { createUser } from '../../src/accounts/users.js';
 import { getPublication } from '../../src/publication/publication.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import { addSubscriber } from '../../subscribers/store.js';
