@@ -3,19 +3,23 @@ import type { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import { sql, type Transaction } from 'kysely';
 import type { Database, Db, Locale } from '../src/db/schema.js';
-import type { StageProblem } from '../src/problem.js';
+import { ProblemError, type StageProblem } from '../src/problem.js';
 import { emailDomain, emailHash, InvalidEmailError, normalizeEmail } from './email.js';
 import { allSections } from './sections.js';
 import { INACTIVE_FOR_GOOD } from './store.js';
 import { stripControl } from './text.js';
 
-export class CsvImportError extends Error {
+/** Why a whole file is refused or stopped: no email column, over IMPORT_MAX_ROWS, no such file. */
+export type CsvImportErrorCode = 'import-no-email-column' | 'import-too-many-rows' | 'import-no-file';
+
+export class CsvImportError extends ProblemError<CsvImportErrorCode> {
   override name = 'CsvImportError';
-  readonly userFacing = true;
 }
 
 export interface ImportProblem {
   line: number;
+  /** The row's email cell as given (cut at 320 characters), for the downloadable report; absent for an unreadable row. */
+  value?: string;
   /** In English, for the CLI and logs. */
   reason: string;
   /** The same as a code and values, for pages in the reader's language. */
@@ -33,10 +37,26 @@ export interface ImportSummary {
   skippedReasons: Record<string, number>;
 }
 
+/** What one batch of records stored, handed to `onBatch` inside the batch's own transaction. */
+export interface ImportBatch {
+  /** Records read from the start of the file up to the end of this batch (the resume point). */
+  records: number;
+  /** Bytes of the file read up to the end of this batch. */
+  bytes: number;
+  added: number;
+  updated: number;
+  skipped: number;
+  invalid: number;
+  skippedReasons: Record<string, number>;
+  /** This batch's bad rows, every one (the caller decides how many to keep). */
+  problems: ImportProblem[];
+}
+
 export interface ImportOptions {
   /** Status for new subscribers: imported lists are normally already confirmed. */
   status?: 'active' | 'pending';
   defaultLocale?: Locale;
+  /** Records (good or bad) per batch: each batch is one transaction, and the point a resumed import restarts from. */
   batchSize?: number;
   now?: Date;
   /** Called with each bad row as it is found (the CLI prints them as they come). */
@@ -45,11 +65,26 @@ export interface ImportOptions {
   maxProblemsKept?: number;
   /** Records read beyond this end the import with a CsvImportError naming the limit. */
   maxRows?: number;
+  /**
+   * Records an earlier run of the same file already stored (a resumed import): they are read
+   * again, so duplicates of them are still found, but neither written nor counted.
+   */
+  skipRecords?: number;
+  /**
+   * Called inside each batch's transaction with what the batch stored; the import job records
+   * its progress there, so progress and rows commit together. Throwing rolls the batch back.
+   */
+  onBatch?: (trx: Transaction<Database>, batch: ImportBatch) => Promise<void>;
 }
 
-/** Records parsed between yields to the event loop, so a server importing still answers. */
-const YIELD_EVERY = 500;
+/**
+ * Parsing and checking rows is CPU only (bad rows never reach the database): after this much work
+ * the importer lets the event loop run, so a process that also serves HTTP keeps answering.
+ */
+const SLICE_MS = 8;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+/** Longest email cell kept for the report (an address is at most 254 characters). */
+const VALUE_KEPT = 320;
 
 /** Column names accepted for each field (header matching is case-insensitive). */
 const COLUMN_ALIASES: Record<'email' | 'name' | 'locale' | 'topics', string[]> = {
@@ -107,15 +142,26 @@ export async function importSubscribersCsv(
     problems: [],
     skippedReasons: {},
   };
-  const problem = (line: number, reason: string, code: string, params: StageProblem['params'] = {}) => {
-    summary.invalid++;
-    const p = { line, reason, problem: { code, params } };
-    if (summary.problems.length < maxKept) summary.problems.push(p);
-    opts.onProblem?.(p);
-  };
-  const skip = (why: string) => {
-    summary.skipped++;
-    summary.skippedReasons[why] = (summary.skippedReasons[why] ?? 0) + 1;
+  const skipRecords = opts.skipRecords ?? 0;
+  // What the current batch holds; it is added to the summary once its transaction commits.
+  let pending = emptyBatch();
+  const problem = (
+    line: number,
+    value: string | undefined,
+    reason: string,
+    code: string,
+    params: StageProblem['params'] = {},
+  ) => {
+    // Rows an earlier run stored were reported by it.
+    if (records <= skipRecords) return;
+    const p: ImportProblem = {
+      line,
+      ...(value !== undefined ? { value: value.slice(0, VALUE_KEPT) } : {}),
+      reason,
+      problem: { code, params },
+    };
+    pending.invalid++;
+    pending.problems.push(p);
   };
 
   const sections = await allSections(db);
@@ -124,6 +170,7 @@ export async function importSubscribersCsv(
   for (const s of sections) for (const name of Object.values(s.names)) if (name) sectionByKey.set(name, s.id);
   const seen = new Map<string, number>();
   let headerProblem: string | undefined;
+  let headerColumns = '';
 
   // Opened only now, so its error handler is attached before any read can fail.
   const stream = typeof input === 'string' ? createReadStream(input) : input;
@@ -139,7 +186,8 @@ export async function importSubscribersCsv(
           return field ?? `_ignored_${key}`;
         });
         if (!mapped.includes('email')) {
-          headerProblem = `CSV header has no email column (got: ${header.join(', ')})`;
+          headerColumns = header.join(', ');
+          headerProblem = `CSV header has no email column (got: ${headerColumns})`;
           throw new CsvImportError(headerProblem);
         }
         return mapped;
@@ -154,40 +202,92 @@ export async function importSubscribersCsv(
   // pipe() does not pass on a read error (missing file, broken upload); end the parse with it.
   stream.on('error', (err: Error) => parser.destroy(err));
   // A malformed record (e.g. an unclosed quote) is reported and skipped rather than ending the import.
-  parser.on('skip', (err: Error & { lines?: number }) =>
-    problem(err.lines ?? 0, `unreadable CSV row: ${err.message}`, 'csv-unreadable', { message: err.message }),
-  );
+  // A malformed record arrives as an event, possibly before records the loop has yet to take; it
+  // waits here and is handled in file order, so every run numbers the records the same way.
+  const unreadable: { lines: number; bytes: number; message: string }[] = [];
+  parser.on('skip', (err: Error & { lines?: number; bytes?: number }) => {
+    unreadable.push({ lines: err.lines ?? 0, bytes: err.bytes ?? 0, message: err.message });
+  });
 
   let batch: Row[] = [];
   let records = 0;
+  let flushedAt = 0;
+  let bytes = 0;
+  let sliceStart = performance.now();
+  const flush = async () => {
+    const rows = batch;
+    const done = pending;
+    batch = [];
+    pending = emptyBatch();
+    flushedAt = records;
+    done.records = records;
+    done.bytes = bytes;
+    if (records <= skipRecords) return;
+    await db.transaction().execute(async (trx) => {
+      if (rows.length) await writeBatch(trx, rows, done, opts, now);
+      await opts.onBatch?.(trx, done);
+    });
+    summary.added += done.added;
+    summary.updated += done.updated;
+    summary.skipped += done.skipped;
+    summary.invalid += done.invalid;
+    for (const [why, n] of Object.entries(done.skippedReasons))
+      summary.skippedReasons[why] = (summary.skippedReasons[why] ?? 0) + n;
+    for (const p of done.problems) {
+      if (summary.problems.length < maxKept) summary.problems.push(p);
+      opts.onProblem?.(p);
+    }
+  };
+  /** Counts one more record (ending at `end` bytes, on `line`): the row limit, batch ends and yields. */
+  const nextRecord = async (line: number, end: number) => {
+    if (opts.maxRows !== undefined && records >= opts.maxRows) {
+      // What was read before the limit is stored, so the message can say exactly what was imported.
+      await flush();
+      throw new CsvImportError(
+        `the file has more than ${opts.maxRows} rows (IMPORT_MAX_ROWS); the rows before line ${line} were imported`,
+        'import-too-many-rows',
+        { max: opts.maxRows, line },
+      );
+    }
+    if (records - flushedAt >= batchSize) await flush();
+    records++;
+    bytes = Math.max(bytes, end);
+    if (performance.now() - sliceStart > SLICE_MS) {
+      await yieldToEventLoop();
+      sliceStart = performance.now();
+    }
+  };
+  const takeUnreadable = async (before: number) => {
+    while (unreadable.length && (unreadable[0]?.bytes ?? 0) <= before) {
+      const u = unreadable.shift() as (typeof unreadable)[number];
+      await nextRecord(u.lines, u.bytes);
+      problem(u.lines, undefined, `unreadable CSV row: ${u.message}`, 'csv-unreadable', {
+        message: u.message,
+      });
+    }
+  };
   try {
     for await (const record of parser as AsyncIterable<{
       record: Record<string, string>;
-      info: { lines: number };
+      info: { lines: number; bytes: number };
     }>) {
       // info.lines is the line the record ends on; multi-line quoted fields are rare, so report that.
       const line = record.info.lines;
       const r = record.record;
-      records++;
-      if (opts.maxRows !== undefined && records > opts.maxRows) {
-        throw new CsvImportError(
-          `the file has more than ${opts.maxRows} rows (IMPORT_MAX_ROWS); rows before line ${line} were imported`,
-        );
-      }
-      // Parsing and validating is CPU only (invalid rows never reach the database): give other
-      // requests a turn regularly instead of holding the event loop for the whole file.
-      if (records % YIELD_EVERY === 0) await yieldToEventLoop();
+      await takeUnreadable(record.info.bytes);
+      await nextRecord(line, record.info.bytes);
+      const value = r.email ?? '';
       let normalized: string;
       try {
-        normalized = normalizeEmail(r.email ?? '');
+        normalized = normalizeEmail(value);
       } catch (err) {
-        if (err instanceof InvalidEmailError) problem(line, err.message, err.code);
-        else problem(line, String(err), 'csv-unreadable', { message: String(err) });
+        if (err instanceof InvalidEmailError) problem(line, value, err.message, err.code);
+        else problem(line, value, String(err), 'csv-unreadable', { message: String(err) });
         continue;
       }
       const locale = parseLocale(r.locale);
       if (locale instanceof Error) {
-        problem(line, locale.message, 'csv-locale', { value: r.locale?.trim() ?? '' });
+        problem(line, value, locale.message, 'csv-locale', { value: r.locale?.trim() ?? '' });
         continue;
       }
       let sectionIds: number[] | undefined;
@@ -197,6 +297,7 @@ export async function importSubscribersCsv(
         if (unknown.length) {
           problem(
             line,
+            value,
             `unknown topic${unknown.length > 1 ? 's' : ''}: ${unknown.join(', ')}`,
             'csv-topics',
             {
@@ -209,37 +310,52 @@ export async function importSubscribersCsv(
       }
       const first = seen.get(normalized);
       if (first !== undefined) {
-        problem(line, `duplicate of the address on line ${first}`, 'csv-duplicate', { first });
+        problem(line, value, `duplicate of the address on line ${first}`, 'csv-duplicate', { first });
         continue;
       }
       seen.set(normalized, line);
+      if (records <= skipRecords) continue;
       const name = r.name ? stripControl(r.name).trim().slice(0, 200) || null : null;
-      batch.push({ line, email: (r.email ?? '').trim(), normalized, name, locale, sectionIds });
-      if (batch.length >= batchSize) {
-        await writeBatch(db, batch, summary, skip, opts, now);
-        batch = [];
-      }
+      batch.push({ line, email: value.trim(), normalized, name, locale, sectionIds });
     }
+    await takeUnreadable(Number.POSITIVE_INFINITY);
   } catch (err) {
-    if (headerProblem) throw new CsvImportError(headerProblem);
+    if (headerProblem)
+      throw new CsvImportError(headerProblem, 'import-no-email-column', { columns: headerColumns });
     if (err instanceof Error && 'code' in err && err.code === 'ENOENT') {
-      throw new CsvImportError(`Cannot read ${String(input)}: no such file`);
+      throw new CsvImportError(`Cannot read ${String(input)}: no such file`, 'import-no-file');
     }
     throw err;
   }
-  if (batch.length) await writeBatch(db, batch, summary, skip, opts, now);
+  await flush();
   return summary;
 }
 
+function emptyBatch(): ImportBatch {
+  return {
+    records: 0,
+    bytes: 0,
+    added: 0,
+    updated: 0,
+    skipped: 0,
+    invalid: 0,
+    skippedReasons: {},
+    problems: [],
+  };
+}
+
 async function writeBatch(
-  db: Db,
+  trx: Transaction<Database>,
   rows: Row[],
-  summary: ImportSummary,
-  skip: (why: string) => void,
+  summary: ImportBatch,
   opts: ImportOptions,
   now: Date,
 ): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  const skip = (why: string) => {
+    summary.skipped++;
+    summary.skippedReasons[why] = (summary.skippedReasons[why] ?? 0) + 1;
+  };
+  {
     const emails = rows.map((r) => r.normalized);
     const domains = [...new Set(emails.map(emailDomain))];
     const [existing, suppressed, erased] = await Promise.all([
@@ -341,7 +457,7 @@ async function writeBatch(
       }
       summary.updated += toUpdate.length;
     }
-  });
+  }
 }
 
 async function insertSectionLinks(

@@ -2,11 +2,12 @@ import type { AppContext } from '../src/context.js';
 import { openSendQueue, type SendQueue, type SendWorker, startIssueSend } from '../src/delivery/api.js';
 import { createArchiveWorker } from './archive.js';
 import { createFeedWorker } from './feeds.js';
+import { createImportWorker } from './imports.js';
 import { createIssueWorker } from './issues.js';
 import { startSendWorker } from './send.js';
 
-export type WorkerRole = 'feeds' | 'issues' | 'send' | 'archive';
-export const ALL_ROLES: readonly WorkerRole[] = ['feeds', 'issues', 'send', 'archive'];
+export type WorkerRole = 'feeds' | 'issues' | 'send' | 'archive' | 'imports';
+export const ALL_ROLES: readonly WorkerRole[] = ['feeds', 'issues', 'send', 'archive', 'imports'];
 
 export interface WorkerSet {
   roles: WorkerRole[];
@@ -56,6 +57,12 @@ export async function startWorkers(
     const archive = createArchiveWorker({ ...deps, connection });
     await archive.scheduled;
     closers.push(() => archive.close());
+  }
+  if (roles.includes('imports')) {
+    // Subscriber CSV imports uploaded on /admin/subscribers, one at a time across all workers.
+    const imports = createImportWorker({ ...deps, connection });
+    await imports.ready;
+    closers.push(() => imports.close());
   }
   ctx.log.info({ event: 'workers.started', roles }, `workers started: ${roles.join(', ')}`);
   return {

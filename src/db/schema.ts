@@ -309,6 +309,55 @@ export interface SuppressionAuditTable {
   created_at: CreatedAt;
 }
 
+export const IMPORT_STATES = ['queued', 'running', 'done', 'failed'] as const;
+export type ImportState = (typeof IMPORT_STATES)[number];
+
+/** A subscriber CSV import run as a job, with its progress and outcome (0020). */
+export interface SubscriberImportsTable {
+  id: Generated<number>;
+  file_name: string;
+  size_bytes: number;
+  state: ColumnType<ImportState, ImportState | undefined, ImportState>;
+  actor: string | null;
+  new_status: ColumnType<'active' | 'pending', 'active' | 'pending' | undefined, 'active' | 'pending'>;
+  default_locale: Locale | null;
+  max_rows: number;
+  records_done: ColumnType<number, number | undefined, number>;
+  bytes_done: ColumnType<number, number | undefined, number>;
+  added: ColumnType<number, number | undefined, number>;
+  updated: ColumnType<number, number | undefined, number>;
+  skipped: ColumnType<number, number | undefined, number>;
+  invalid: ColumnType<number, number | undefined, number>;
+  skipped_reasons: JsonDefault<Record<string, number>>;
+  runs: ColumnType<number, number | undefined, number>;
+  run_token: string | null;
+  error_code: string | null;
+  error_params: Json<Record<string, string | number>> | null;
+  error: string | null;
+  created_at: CreatedAt;
+  started_at: Timestamp | null;
+  progress_at: Timestamp | null;
+  finished_at: Timestamp | null;
+}
+
+/** The uploaded file, in pieces of at most 1 MiB, until its import is done or failed (0020). */
+export interface SubscriberImportChunksTable {
+  import_id: number;
+  seq: number;
+  data: Buffer;
+}
+
+/** One refused row of an import, for the report (0020). */
+export interface SubscriberImportRefusalsTable {
+  import_id: number;
+  n: number;
+  line: number;
+  value: string | null;
+  code: string;
+  params: JsonDefault<Record<string, string | number>>;
+  reason: string;
+}
+
 export interface ErasedSubscribersTable {
   email_hash: string;
   erased_at: CreatedAt;
@@ -490,6 +539,9 @@ export interface Database {
   suppressions: SuppressionsTable;
   suppression_audit: SuppressionAuditTable;
   erased_subscribers: ErasedSubscribersTable;
+  subscriber_imports: SubscriberImportsTable;
+  subscriber_import_chunks: SubscriberImportChunksTable;
+  subscriber_import_refusals: SubscriberImportRefusalsTable;
   deliveries: DeliveriesTable;
   issue_links: IssueLinksTable;
   events: EventsTable;

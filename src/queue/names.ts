@@ -8,6 +8,8 @@ export const QUEUES = {
   send: 'send',
   /** Archive upkeep: one job scheduler, empty payload (snapshots, search index, link check); { issueId } on approval. */
   archive: 'archive',
+  /** Run one stored subscriber CSV import: { importId }. One at a time across all workers (global concurrency 1). */
+  imports: 'imports',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

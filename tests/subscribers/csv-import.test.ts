@@ -42,26 +42,36 @@ describe('CSV import', () => {
   it('imports the good rows and reports each bad row with its line number and reason', async () => {
     const summary = await importSubscribersCsv(db, FIXTURE);
     expect(summary).toMatchObject({ added: 4, updated: 0, skipped: 0, invalid: 5 });
-    // Each reason in English (CLI, logs) and as a code with its values (pages say it in Chinese).
+    // Each reason in English (CLI, logs) and as a code with its values (pages say it in Chinese),
+    // with the row's email cell as given, for the downloadable report.
     expect(summary.problems).toEqual([
-      { line: 4, reason: 'Email address has no @', problem: { code: 'email-no-at', params: {} } },
+      {
+        line: 4,
+        value: 'not-an-address',
+        reason: 'Email address has no @',
+        problem: { code: 'email-no-at', params: {} },
+      },
       {
         line: 7,
+        value: 'evil@example.com\nBcc: all@example.com',
         reason: 'Email address contains a line break',
         problem: { code: 'email-line-break', params: {} },
       },
       {
         line: 8,
+        value: 'zhao@example.com',
         reason: 'locale "fr" is not zh-CN or en',
         problem: { code: 'csv-locale', params: { value: 'fr' } },
       },
       {
         line: 9,
+        value: 'qian@example.com',
         reason: 'unknown topic: no-such-topic',
         problem: { code: 'csv-topics', params: { list: 'no-such-topic' } },
       },
       {
         line: 10,
+        value: 'ZHANG@Example.com',
         reason: 'duplicate of the address on line 2',
         problem: { code: 'csv-duplicate', params: { first: 2 } },
       },
@@ -160,7 +170,12 @@ describe('CSV import', () => {
     const summary = await importSubscribersCsv(db, file, { batchSize: 2000 });
     expect(summary).toMatchObject({ added: 100_000, updated: 0, skipped: 0, invalid: 1 });
     expect(summary.problems).toEqual([
-      { line: 100_002, reason: 'Email address has no @', problem: { code: 'email-no-at', params: {} } },
+      {
+        line: 100_002,
+        value: 'broken-row-without-at',
+        reason: 'Email address has no @',
+        problem: { code: 'email-no-at', params: {} },
+      },
     ]);
     const counted = await db
       .selectFrom('subscribers')
