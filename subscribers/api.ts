@@ -1,5 +1,5 @@
 export { alreadySubscribedMail, confirmationMail } from './confirmation-mail.js';
-export { exportSubscribersCsv } from './csv-export.js';
+export { exportSubscribersCsv, neutraliseCell } from './csv-export.js';
 export {
   CsvImportError,
   type ImportOptions,
@@ -8,6 +8,20 @@ export {
 } from './csv-import.js';
 export { emailDomain, emailHash, InvalidEmailError, normalizeEmail } from './email.js';
 export { type SubscriberDelivery, type SubscriberEvent, subscriberHistory } from './history.js';
+export {
+  failImport,
+  getImport,
+  type ImportRecord,
+  type ImportRefusal,
+  importRefusals,
+  listImports,
+  MAX_RUNS,
+  REFUSALS_KEPT,
+  runImport,
+  storeImport,
+  unfinishedImports,
+} from './import-jobs.js';
+export { IMPORT_JOB_OPTIONS, type ImportRequests, importJobId, queueImportRequests } from './import-queue.js';
 export { markBounced, markComplained } from './lifecycle.js';
 export type { SendMail } from './mail.js';
 export { confirmSubscription, requestSubscription } from './opt-in.js';

@@ -4,8 +4,14 @@ import type { Logger } from '../src/log.js';
 import type { StageProblem } from '../src/problem.js';
 import { QUEUES } from '../src/queue/names.js';
 import { createRedis } from '../src/queue/redis.js';
-import { failImport, MAX_RUNS, runImport, unfinishedImports } from '../subscribers/import-jobs.js';
-import { IMPORT_JOB_OPTIONS, importJobId } from '../subscribers/import-queue.js';
+import {
+  failImport,
+  IMPORT_JOB_OPTIONS,
+  importJobId,
+  MAX_RUNS,
+  runImport,
+  unfinishedImports,
+} from '../subscribers/api.js';
 
 /**
  * Runs subscriber CSV imports (`{ importId }` on QUEUES.imports), one at a time across every

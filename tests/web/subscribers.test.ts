@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/log.js';
 import {
   addSubscriber,
   countSubscribers,
@@ -14,6 +15,8 @@ import {
   suppress,
   unsuppress,
 } from '../../subscribers/api.js';
+import { createImportWorker } from '../../workers/imports.js';
+import { waitFor } from '../support/wait.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
 const FIXTURE = resolve(import.meta.dirname, '../fixtures/subscribers/with-bad-rows.csv');
@@ -37,6 +40,15 @@ function multipart(fields: Record<string, string>, file?: { name: string; conten
   };
 }
 
+/** The import worker in this process, on the harness's database and queue prefix. */
+const startImportWorker = (h: WebHarness) =>
+  createImportWorker({
+    db: h.ctx.db,
+    log: silentLogger,
+    now: () => new Date(),
+    connection: { url: h.env.REDIS_URL, prefix: h.env.QUEUE_PREFIX },
+  });
+
 const unescapeHtml = (s: string) => s.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&');
 
 describe('subscriber pages', () => {
@@ -44,8 +56,10 @@ describe('subscriber pages', () => {
   let editor: Browser;
   let viewer: Browser;
   let admin: Browser;
+  let worker: ReturnType<typeof createImportWorker>;
   beforeAll(async () => {
     h = await startWebHarness();
+    worker = startImportWorker(h);
     [editor, viewer, admin] = [await h.signIn('editor'), await h.signIn('viewer'), await h.signIn('admin')];
     const db = h.ctx.db;
     await addSubscriber(db, { email: 'zhang.lawyer@firm.example', name: '张律师', consentSource: 'import' });
@@ -64,7 +78,10 @@ describe('subscriber pages', () => {
       consentSource: 'form',
     });
   });
-  afterAll(async () => h?.close());
+  afterAll(async () => {
+    await worker?.close();
+    await h?.close();
+  });
 
   /** Follows a post/redirect/get answer as a browser would, with the flash cookie it set. */
   const follow = (b: Browser, res: LightMyRequestResponse) =>
@@ -266,35 +283,46 @@ describe('subscriber pages', () => {
     expect(en.body).not.toContain('/erase');
   });
 
-  it('imports a CSV upload and reports each bad row with its line number, in the editor’s language', async () => {
-    const upload = () => {
+  it('imports a CSV upload through the import job and reports each bad row with its line, cell and reason, in the editor’s language', async () => {
+    const upload = async () => {
       const body = multipart({ _csrf: editor.csrf }, { name: 'list.csv', content: readFileSync(FIXTURE) });
-      return h.web.inject({
+      const res = await h.web.inject({
         method: 'POST',
         url: '/admin/subscribers/import',
         headers: { cookie: editor.cookie, ...body.headers },
         payload: body.payload,
       });
+      // The upload is stored and queued; the answer is the import's own page, which follows the job.
+      expect(res.statusCode).toBe(303);
+      const page = res.headers.location as string;
+      expect(page).toMatch(/^\/admin\/subscribers\/imports\/\d+$/);
+      await waitFor('the import job to finish', async () => {
+        const status = await editor.get(`${page}/status`);
+        return status.body.includes('data-import-state="done"');
+      });
+      return (await editor.get(page)).body.replace(/\s+/g, ' ');
     };
-    const res = await upload();
-    expect(res.statusCode).toBe(200);
-    const text = res.body.replace(/\s+/g, ' ');
+    const text = await upload();
     expect(text).toContain('Import report: list.csv');
     expect(text).toMatch(/Added<\/th><td>4</);
     expect(text).toMatch(/Rows with problems<\/th><td>5</);
-    for (const [line, reason] of [
-      [4, 'The email address has no @.'],
-      [7, 'The email address contains a line break.'],
-      [8, 'Language &quot;fr&quot; is not zh-CN or en.'],
-      [9, 'No such sections: no-such-topic'],
-      [10, 'The same address as on line 2.'],
+    for (const [line, value, reason] of [
+      [4, 'not-an-address', 'The email address has no @.'],
+      [7, 'evil@example.com Bcc: all@example.com', 'The email address contains a line break.'],
+      [8, 'zhao@example.com', 'Language &quot;fr&quot; is not zh-CN or en.'],
+      [9, 'qian@example.com', 'No such sections: no-such-topic'],
+      [10, 'ZHANG@Example.com', 'The same address as on line 2.'],
     ] as const)
-      expect(text).toContain(`<tr><td>${line}</td><td>${reason}</td></tr>`);
+      expect(text).toContain(`<tr><td>${line}</td><td>${value}</td><td>${reason}</td></tr>`);
     expect((await getSubscriberByEmail(h.ctx.db, 'sun@example.com'))?.sectionKeys).toEqual(['industry-news']);
+    // The finished report no longer polls.
+    expect(text).not.toContain('data-poll=');
 
     await setLocale(editor, 'zh-CN');
     try {
-      const zh = (await upload()).body.replace(/\s+/g, ' ');
+      const zh = await upload();
+      // The same file again: everyone it added is updated, nobody added twice.
+      expect(zh).toMatch(/更新<\/th><td>4</);
       for (const [line, reason] of [
         [4, '邮箱地址缺少 @。'],
         [7, '邮箱地址中有换行。'],
@@ -302,10 +330,45 @@ describe('subscriber pages', () => {
         [9, '没有这些栏目：no-such-topic'],
         [10, '与第 2 行的地址重复。'],
       ] as const)
-        expect(zh).toContain(`<tr><td>${line}</td><td>${reason}</td></tr>`);
+        expect(zh).toMatch(new RegExp(`<tr><td>${line}</td><td>[^<]*</td><td>${reason}</td></tr>`));
     } finally {
       await setLocale(editor, 'en');
     }
+    // The list page links the latest imports.
+    const list = await editor.get('/admin/subscribers');
+    expect(list.body).toContain('Recent imports');
+    expect(list.body).toMatch(/href="\/admin\/subscribers\/imports\/\d+">list\.csv<\/a>/);
+  });
+
+  it('offers the refused rows as a CSV download whose cells a spreadsheet cannot run', async () => {
+    const content = 'email,name\n=1+2@example.com,x\nok@example.com,ok\n';
+    const body = multipart({ _csrf: editor.csrf }, { name: 'formula.csv', content });
+    const res = await h.web.inject({
+      method: 'POST',
+      url: '/admin/subscribers/import',
+      headers: { cookie: editor.cookie, ...body.headers },
+      payload: body.payload,
+    });
+    const page = res.headers.location as string;
+    await waitFor('the import to finish', async () =>
+      (await editor.get(`${page}/status`)).body.includes('data-import-state="done"'),
+    );
+    const csv = await editor.get(`${page}/refused.csv`);
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers['content-type']).toBe('text/csv; charset=utf-8');
+    expect(csv.headers['content-disposition']).toMatch(/^attachment; filename="import-\d+-refused\.csv"$/);
+    const { parse } = await import('csv-parse/sync');
+    const rows = parse(csv.body.replace(/^\ufeff/, ''), { columns: true }) as Record<string, string>[];
+    expect(rows).toEqual([
+      {
+        Line: '2',
+        'Email as given': "'=1+2@example.com",
+        Reason: 'An address cannot start with =, + or - (a spreadsheet would run it as a formula).',
+      },
+    ]);
+    // Imports are an editor's: a viewer reads neither the report nor the download.
+    expect((await viewer.get(page)).statusCode).toBe(403);
+    expect((await viewer.get(`${page}/refused.csv`)).statusCode).toBe(403);
   });
 
   it('refuses an upload without its CSRF token, and says so when no file was chosen', async () => {
@@ -372,13 +435,19 @@ describe('a large subscriber import', () => {
   let h: WebHarness;
   let editor: Browser;
   let base: string;
+  let worker: ReturnType<typeof createImportWorker>;
   beforeAll(async () => {
     h = await startWebHarness({ IMPORT_MAX_ROWS: String(MAX_ROWS), IMPORT_MAX_BYTES: String(MAX_BYTES) });
+    worker = startImportWorker(h);
+    await worker.ready;
     editor = await h.signIn('editor');
     await h.ctx.db.updateTable('users').set({ locale: 'en' }).where('email', '=', editor.email).execute();
     base = await h.serve();
   });
-  afterAll(async () => h?.close());
+  afterAll(async () => {
+    await worker?.close();
+    await h?.close();
+  });
 
   const upload = (content: string) => {
     const body = multipart({ _csrf: editor.csrf }, { name: 'big.csv', content });
@@ -386,53 +455,105 @@ describe('a large subscriber import', () => {
       method: 'POST',
       headers: { cookie: editor.cookie, ...body.headers },
       body: body.payload,
-      signal: AbortSignal.timeout(300_000),
+      redirect: 'manual',
+      signal: AbortSignal.timeout(60_000),
     });
   };
+  const get = async (path: string) => {
+    const res = await fetch(`${base}${path}`, {
+      headers: { cookie: editor.cookie },
+      signal: AbortSignal.timeout(30_000),
+    });
+    return { status: res.status, body: (await res.text()).replace(/\s+/g, ' ') };
+  };
+  const importCount = async () =>
+    Number(
+      (
+        await h.ctx.db
+          .selectFrom('subscriber_imports')
+          .select((eb) => eb.fn.countAll<string>().as('n'))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
 
-  it('keeps answering /healthz while it reads 200,000 rows, imports the good ones and lists the bad by line', async () => {
-    // One batch of good rows first, then bad rows only: those never reach the database, so once
-    // the first batch is stored only the importer's own yielding lets other requests in.
+  it('runs 200,000 rows as a job: the upload answers at once, the page shows progress, /healthz keeps answering', async () => {
     const lines = ['email,name,locale'];
     for (let i = 0; i < 200_000; i++)
       lines.push(
         i < 4000 && i % 4 === 0 ? `bulk${i}@example.com,读者${i},en` : `bulk${i}-at-example.com,x,en`,
       );
-    let importDone = false;
-    const importing = upload(`${lines.join('\n')}\n`).then(async (res) => {
-      importDone = true;
-      return { status: res.status, body: (await res.text()).replace(/\s+/g, ' ') };
-    });
-    // Polls /healthz over HTTP for as long as the import runs; each answer must come (bounded wait).
-    let firstBatchStored = false;
-    let answersAfterFirstBatch = 0;
-    while (!importDone) {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(30_000) });
-      expect(res.status).toBe(200);
-      await res.arrayBuffer();
-      if (firstBatchStored && !importDone) answersAfterFirstBatch++;
-      firstBatchStored ||= (await getSubscriberByEmail(h.ctx.db, 'bulk0@example.com')) !== undefined;
+    const res = await upload(`${lines.join('\n')}\n`);
+    expect(res.status).toBe(303);
+    const page = res.headers.get('location') as string;
+    // The page polls its status fragment while the import is queued or running.
+    const first = await get(page);
+    expect(first.body).toContain(`data-poll="${page}/status"`);
+
+    // Follows the job through the status fragment, as the page's script does, and asks /healthz
+    // between polls: each must answer (a bounded wait), however far the import has got.
+    const seen: { state: string; percent: number }[] = [];
+    for (;;) {
+      const health = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(30_000) });
+      expect(health.status).toBe(200);
+      await health.arrayBuffer();
+      const status = await get(`${page}/status`);
+      expect(status.status).toBe(200);
+      // A fragment: the section alone, without the layout.
+      expect(status.body.trim().startsWith('<section id="import-status"')).toBe(true);
+      const state = status.body.match(/data-import-state="(\w+)"/)?.[1] ?? '';
+      const percent = Number(status.body.match(/<progress max="100" value="([\d.]+)"/)?.[1] ?? -1);
+      seen.push({ state, percent });
+      if (state === 'done' || state === 'failed') break;
     }
-    const done = await importing;
-    // Without yielding, the rest of the file is read in one go after the first batch: no answer.
-    expect(answersAfterFirstBatch).toBeGreaterThanOrEqual(3);
-    expect(done.status).toBe(200);
+    // Progress was visible part-way: a running import with some but not all of the file read.
+    expect(seen.some((s) => s.state === 'running' && s.percent > 0 && s.percent < 100)).toBe(true);
+    expect(seen.at(-1)?.state).toBe('done');
+
+    const done = await get(page);
+    expect(done.body).toMatch(/Rows read<\/th><td>200000</);
     expect(done.body).toMatch(/Added<\/th><td>1000</);
     expect(done.body).toMatch(/Rows with problems<\/th><td>199000</);
     // Line 1 is the header, so row i is on line i + 2; the first bad row is i = 1.
-    expect(done.body).toContain('<tr><td>3</td><td>The email address has no @.</td></tr>');
+    expect(done.body).toContain(
+      '<tr><td>3</td><td>bulk1-at-example.com</td><td>The email address has no @.</td></tr>',
+    );
+    expect(done.body).toContain('The report keeps the first 10000 refused rows; the rest are counted.');
     expect(await getSubscriberByEmail(h.ctx.db, 'bulk3996@example.com')).toBeDefined();
-  });
+    const refused = await fetch(`${base}${page}/refused.csv`, { headers: { cookie: editor.cookie } });
+    const csvLines = (await refused.text()).trim().split('\n');
+    expect(csvLines).toHaveLength(1 + 10_000);
+    expect(csvLines[1]).toBe('3,bulk1-at-example.com,The email address has no @.');
+  }, 180_000);
 
-  it('refuses a file over the row or byte limit, naming the limit', async () => {
-    const rows = ['email'];
-    for (let i = 0; i <= MAX_ROWS; i++) rows.push(`r${i}`);
-    const tooLong = await upload(`${rows.join('\n')}\n`);
-    expect(tooLong.status).toBe(400);
-    expect(await tooLong.text()).toContain(`more than ${MAX_ROWS} rows (IMPORT_MAX_ROWS)`);
-
+  it('refuses a file over the byte limit before storing anything, and stops one over the row limit with its reason', async () => {
+    const before = await importCount();
     const tooBig = await upload(`email\n${'x'.repeat(MAX_BYTES)}\n`);
     expect(tooBig.status).toBe(413);
     expect(await tooBig.text()).toContain('8 MB at most, IMPORT_MAX_BYTES');
-  });
+    // Far past the limit: refused as the body passes the limit, nothing of it kept.
+    const wayTooBig = await upload(`email\n${'x'.repeat(2 * MAX_BYTES)}\n`);
+    expect(wayTooBig.status).toBe(413);
+    expect(await importCount()).toBe(before);
+
+    const rows = ['email'];
+    // Every thousandth row good, so what was imported before the limit shows.
+    for (let i = 0; i <= MAX_ROWS; i++) rows.push(i % 1000 === 0 ? `r${i}@example.com` : `r${i}`);
+    const tooLong = await upload(`${rows.join('\n')}\n`);
+    expect(tooLong.status).toBe(303);
+    const page = tooLong.headers.get('location') as string;
+    const stopped = await waitFor(
+      'the import to stop',
+      async () => {
+        const status = await get(`${page}/status`);
+        return status.body.includes('data-import-state="failed"') ? status.body : null;
+      },
+      { timeoutMs: 120_000 },
+    );
+    expect(stopped).toContain(
+      `The import stopped: The file has more than ${MAX_ROWS} rows (IMPORT_MAX_ROWS); the rows before line ${MAX_ROWS + 2} were imported.`,
+    );
+    expect(stopped).toMatch(new RegExp(`Added</th><td>${MAX_ROWS / 1000}<`));
+    expect(await getSubscriberByEmail(h.ctx.db, `r${MAX_ROWS - 1000}@example.com`)).toBeDefined();
+    expect(await getSubscriberByEmail(h.ctx.db, `r${MAX_ROWS}@example.com`)).toBeUndefined();
+  }, 240_000);
 });

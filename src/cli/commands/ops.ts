@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { ALL_ROLES, startWorkers, type WorkerRole } from '../../../workers/index.js';
+import { ALL_ROLES, startWorkers } from '../../../workers/index.js';
 import { runDemo } from '../../demo/run-demo.js';
 import { assertRedisReachable } from '../../queue/redis.js';
 import { searchArchive } from '../../search/archive-index.js';
 import { archiveSweep } from '../../snapshots/sweep.js';
 import { UsageError } from '../errors.js';
 import type { CliRuntime } from '../runtime.js';
+import { workerRoles } from './subscribers.js';
 
 export function registerOpsCommands(program: Command, runtime: CliRuntime): void {
   program
@@ -45,9 +46,7 @@ export function registerOpsCommands(program: Command, runtime: CliRuntime): void
     .description('run BullMQ workers until SIGTERM (scale by running more processes)')
     .option('--roles <roles>', `comma-separated subset of ${ALL_ROLES.join(',')}`, ALL_ROLES.join(','))
     .action(async (opts: { roles: string }) => {
-      const roles = opts.roles.split(',').map((r) => r.trim()) as WorkerRole[];
-      const unknown = roles.filter((r) => !ALL_ROLES.includes(r));
-      if (unknown.length) throw new UsageError(`unknown worker role(s): ${unknown.join(', ')}`);
+      const roles = workerRoles(opts.roles);
       await assertRedisReachable(runtime.env().REDIS_URL);
       const ctx = await runtime.context();
       const workers = await startWorkers(ctx, { roles });

@@ -13,17 +13,33 @@ import {
   updateSubscriber,
 } from '../../../subscribers/store.js';
 import { listSuppressions, suppress, unsuppress } from '../../../subscribers/suppression.js';
-import { startAppServer } from '../../http/app.js';
+import { ALL_ROLES, startWorkers, type WorkerRole } from '../../../workers/index.js';
+import { createApiKey } from '../../accounts/api-keys.js';
+import { isUserRole } from '../../accounts/roles.js';
 import type { AppContext } from '../../context.js';
 import { LOCALES, type Locale, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../db/schema.js';
 import { storedRelaySpecs } from '../../delivery/relays.js';
 import { loadSender } from '../../delivery/sender.js';
-import { createApiKey } from '../../accounts/api-keys.js';
-import { isUserRole } from '../../accounts/roles.js';
+import { startAppServer } from '../../http/app.js';
 import { createSendMail } from '../../http/mail-transport.js';
 import { defaultActor } from '../actor.js';
 import { UsageError } from '../main.js';
 import type { CliRuntime } from '../runtime.js';
+
+/** Worker roles from a comma-separated list ("all": every role). */
+export function workerRoles(value: string): WorkerRole[] {
+  if (value.trim() === 'all') return [...ALL_ROLES];
+  const roles = value
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean) as WorkerRole[];
+  const unknown = roles.filter((r) => !ALL_ROLES.includes(r));
+  if (unknown.length || !roles.length)
+    throw new UsageError(
+      `unknown worker role(s): ${unknown.join(', ') || '(none)'}; use ${ALL_ROLES.join(',')}`,
+    );
+  return roles;
+}
 
 function locale(value: string | undefined): Locale | undefined {
   if (value === undefined) return undefined;
@@ -136,7 +152,11 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
 
   subs
     .command('import <file>')
-    .description('import a CSV (columns: email, name, locale, topics); streams any size')
+    // The same stage function the import job runs, reading the file where it lies: this process
+    // holds no server, so nothing waits on it, and it needs neither Redis nor a worker.
+    .description(
+      'import a CSV (columns: email, name, locale, topics) in this process; streams any size, no worker needed',
+    )
     .option('--status <status>', 'status of new subscribers: active (default) or pending', 'active')
     .option('--locale <locale>', 'locale when a row has none')
     .action(async (file: string, o: { status: string; locale?: string }) => {
@@ -291,7 +311,12 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
     .description(
       'run the web server (subscriber pages, JSON API, archive, tracking, webhooks, /healthz) on HTTP_HOST:HTTP_PORT',
     )
-    .action(async () => {
+    .option(
+      '--workers <roles>',
+      `also run these worker roles in this process (comma-separated subset of ${ALL_ROLES.join(',')}, or "all"): for one-process setups such as PGlite`,
+    )
+    .action(async (o: { workers?: string }) => {
+      const roles = o.workers === undefined ? [] : workerRoles(o.workers);
       const ctx = await runtime.context();
       const mail = await createSendMail(
         ctx.env,
@@ -299,12 +324,16 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
         () => loadSender(ctx.db, ctx.env),
       );
       const { app, url } = await startAppServer(ctx, mail.sendMail);
-      runtime.io.stderr.write(`Gazette web server on ${url} (public URL ${ctx.env.PUBLIC_URL})\n`);
+      const workers = roles.length ? await startWorkers(ctx, { roles }) : undefined;
+      runtime.io.stderr.write(
+        `Gazette web server on ${url} (public URL ${ctx.env.PUBLIC_URL})${workers ? `, with workers: ${roles.join(', ')}` : ''}\n`,
+      );
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+      await workers?.close();
       await app.close();
       await mail.close();
     });

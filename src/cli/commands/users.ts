@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { LOCALES, type Locale, USER_ROLES, type UserRole } from '../../db/schema.js';
 import { WeakPasswordError } from '../../accounts/passwords.js';
 import { isUserRole } from '../../accounts/roles.js';
 import {
@@ -11,6 +10,7 @@ import {
   UserError,
   updateUser,
 } from '../../accounts/users.js';
+import { LOCALES, type Locale, USER_ROLES, type UserRole } from '../../db/schema.js';
 import { UsageError } from '../errors.js';
 import type { CliRuntime } from '../runtime.js';
 import { readFirstLine } from '../stdin.js';

@@ -31,6 +31,8 @@ export interface AdminView {
   /** Extra scripts under /static/ (src/http/admin/assets), loaded with defer after admin.js. */
   scripts?: string[];
   status?: number;
+  /** The page's template alone, without the layout: a fragment a page script swaps in. */
+  fragment?: boolean;
 }
 
 export type AdminRenderer = (view: AdminView, context: ViewContext) => string;
@@ -100,6 +102,7 @@ export function loadAdminRenderer(dir = ADMIN_DIR): AdminRenderer {
       ? t[`role${context.user.role[0]?.toUpperCase()}${context.user.role.slice(1)}`]
       : '';
     const data = { ...context, ...view.data, t, nav, roleLabel, title: t[view.title] ?? view.title };
+    if (view.fragment) return template(data);
     // Pages with scripts get the table that explains the JSON API's refusals in this locale.
     const scripts = view.scripts ?? [];
     const stageErrors = scripts.length ? stageErrorCatalogue(context.locale) : null;

@@ -1,4 +1,6 @@
+import type { CsvImportErrorCode } from '../../../subscribers/csv-import.js';
 import type { EmailErrorCode } from '../../../subscribers/email.js';
+import type { ImportFailureCode } from '../../../subscribers/import-jobs.js';
 import { ISSUE_STATES, type Locale } from '../../db/schema.js';
 import type { RelayErrorCode } from '../../delivery/relays.js';
 import type { SourceErrorCode } from '../../feeds/sources.js';
@@ -13,10 +15,15 @@ import { interpolate } from './strings.js';
  */
 /** Refusals of a subscriber list's CSV import, row by row. */
 type CsvErrorCode = 'csv-unreadable' | 'csv-locale' | 'csv-topics' | 'csv-duplicate';
+/** Why a whole import was refused or stopped (subscribers/csv-import.ts, subscribers/import-jobs.ts). */
+type ImportErrorCode = CsvImportErrorCode | ImportFailureCode;
 
 const INPUT: Record<
   Locale,
-  Record<EditorialErrorCode | SourceErrorCode | RelayErrorCode | EmailErrorCode | CsvErrorCode, string>
+  Record<
+    EditorialErrorCode | SourceErrorCode | RelayErrorCode | EmailErrorCode | CsvErrorCode | ImportErrorCode,
+    string
+  >
 > = {
   'zh-CN': {
     'time-zone': '“{tz}”不是有效的 IANA 时区（例如 Asia/Shanghai）。',
@@ -81,6 +88,12 @@ const INPUT: Record<
     'csv-locale': '语言“{value}”无效，应为 zh-CN 或 en。',
     'csv-topics': '没有这些栏目：{list}',
     'csv-duplicate': '与第 {first} 行的地址重复。',
+    'import-no-email-column': 'CSV 的标题行没有邮箱列（email、邮箱等；找到的列：{columns}）。',
+    'import-too-many-rows': '文件超过 {max} 行（IMPORT_MAX_ROWS）；第 {line} 行之前的行已导入。',
+    'import-no-file': '没有可读取的文件。',
+    'import-stopped-repeatedly': '导入已开始 {runs} 次，每次都中断了（后台任务崩溃或被重启）。',
+    'import-job-failed': '导入任务出错：{message}',
+    'import-file-missing': '上传的文件已不在数据库中，请重新上传。',
   },
   en: {
     'time-zone': '"{tz}" is not an IANA time zone such as Asia/Shanghai.',
@@ -148,6 +161,12 @@ const INPUT: Record<
     'csv-locale': 'Language "{value}" is not zh-CN or en.',
     'csv-topics': 'No such sections: {list}',
     'csv-duplicate': 'The same address as on line {first}.',
+    'import-no-email-column': 'The CSV header has no email column (email, e-mail, 邮箱…; found: {columns}).',
+    'import-too-many-rows': 'The file has more than {max} rows (IMPORT_MAX_ROWS); the rows before line {line} were imported.',
+    'import-no-file': 'There is no file to read.',
+    'import-stopped-repeatedly': 'The import was started {runs} times and stopped each time (a worker crashed or was restarted).',
+    'import-job-failed': 'The import job failed: {message}',
+    'import-file-missing': 'The uploaded file is no longer stored; upload it again.',
   },
 };
 

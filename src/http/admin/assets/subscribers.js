@@ -15,3 +15,49 @@
     sync();
   }
 })();
+
+// An import's page: while the import is queued or running its status section carries data-poll;
+// the server renders that section again (the same template) and it is swapped in every second
+// until it comes back without data-poll. A change of state is announced once (aria-live).
+// Without this script the page refreshes itself (a meta refresh in <noscript>).
+(() => {
+  const section = document.querySelector('section[data-poll]');
+  if (!section) return;
+  const announce = document.querySelector('[data-poll-announce]');
+  const interval = Number(section.getAttribute('data-poll-ms') ?? 1000);
+  const hideNoJs = () => {
+    for (const el of section.querySelectorAll('[data-no-js-refresh]')) el.hidden = true;
+  };
+  hideNoJs();
+  let label = section.getAttribute('data-state-label');
+
+  async function poll() {
+    const url = section.getAttribute('data-poll');
+    if (!url) return;
+    try {
+      const res = await fetch(url, { credentials: 'same-origin', headers: { accept: 'text/html' } });
+      if (res.ok) {
+        const parsed = document.createElement('template');
+        parsed.innerHTML = await res.text();
+        const next = parsed.content.querySelector('section');
+        if (next) {
+          section.replaceChildren(...next.childNodes);
+          for (const name of ['data-poll', 'data-state-label']) {
+            const value = next.getAttribute(name);
+            if (value === null) section.removeAttribute(name);
+            else section.setAttribute(name, value);
+          }
+          hideNoJs();
+          const now = section.getAttribute('data-state-label');
+          if (announce && now !== label) announce.textContent = now;
+          label = now;
+        }
+      }
+    } catch {
+      // A missed poll is tried again on the next tick.
+    }
+    if (section.hasAttribute('data-poll')) window.setTimeout(poll, interval);
+  }
+
+  window.setTimeout(poll, interval);
+})();

@@ -1,18 +1,24 @@
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
+import { stringify } from 'csv-stringify';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
   addSubscriber,
-  CsvImportError,
   countSubscribers,
   eraseSubscriber,
   exportSubscriberData,
   exportSubscribersCsv,
+  getImport,
   getSubscriber,
   InvalidEmailError,
-  importSubscribersCsv,
+  importRefusals,
+  listImports,
   listSubscribers,
+  neutraliseCell,
+  queueImportRequests,
+  REFUSALS_KEPT,
   SubscriberError,
   type SubscriberRecord,
+  storeImport,
   subscriberHistory,
   suppress,
   suppressionAudit,
@@ -21,9 +27,15 @@ import {
   unsuppress,
   updateSubscriber,
 } from '../../../../../subscribers/api.js';
-import { type Locale, type Section, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../../../db/schema.js';
+import {
+  type Locale,
+  type Section,
+  SUBSCRIBER_STATUSES,
+  type SubscriberStatus,
+} from '../../../../db/schema.js';
 import { reasonLabel } from '../../../../delivery/reasons.js';
 import { listSections } from '../../../../publication/index.js';
+import { QUEUES } from '../../../../queue/names.js';
 import type { WebDeps } from '../../deps.js';
 import { auditActor, requestLocale, sendAdminPage, setFlash } from '../../respond.js';
 import { explainProblem, stageErrorText } from '../../stage-errors.js';
@@ -124,13 +136,14 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
       ...(filter.status ? { status: filter.status } : {}),
       ...(filter.section ? { section: filter.section } : {}),
     };
-    const [rows, total] = await Promise.all([
+    const [rows, total, imports] = await Promise.all([
       listSubscribers(db, {
         ...where,
         limit: PAGE_SIZE + 1,
         ...(filter.after ? { afterId: filter.after } : {}),
       }),
       countSubscribers(db, where),
+      listImports(db, { limit: 5 }),
     ]);
     const page = rows.slice(0, PAGE_SIZE);
     const nameOf = new Map(sections.map((s) => [s.key, localName(s.names, locale, s.key)]));
@@ -170,6 +183,14 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
         exportUrl: '/admin/subscribers/export.csv',
         exportFilteredUrl: filter.status ? `/admin/subscribers/export.csv?status=${filter.status}` : null,
         maxUploadMb: Math.round(ctx.env.IMPORT_MAX_BYTES / 1024 / 1024),
+        recentImports: imports.map((i) => ({
+          url: `/admin/subscribers/imports/${i.id}`,
+          fileName: i.fileName,
+          createdAt: i.createdAt,
+          state: i.state,
+          stateLabel: t[`subImportState${cap(i.state)}`],
+          percent: i.percent,
+        })),
       },
     });
   }
@@ -237,6 +258,51 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
         })),
       },
     });
+  }
+
+  const importRequests = queueImportRequests(deps.queue(QUEUES.imports));
+
+  /** What the import page and its status fragment show (null: no such import). */
+  async function importView(req: FastifyRequest) {
+    const id = parseId((req.params as { id: string }).id);
+    const record = id ? await getImport(db, id) : undefined;
+    if (!id || !record) return null;
+    const { locale, t } = await strings(req);
+    const finished = record.state === 'done' || record.state === 'failed';
+    const refusals = finished ? await importRefusals(db, id, { limit: REFUSALS_SHOWN }) : [];
+    const stale =
+      record.state === 'running' &&
+      record.progressAt !== null &&
+      ctx.now().getTime() - record.progressAt.getTime() > STALE_MS;
+    const base = `/admin/subscribers/imports/${id}`;
+    return {
+      imp: record,
+      fileName: record.fileName,
+      stateLabel: t[`subImportState${cap(record.state)}`],
+      live: !finished,
+      statusUrl: `${base}/status`,
+      pageUrl: base,
+      refusedUrl: `${base}/refused.csv`,
+      finished,
+      stale,
+      resumed: record.runs > 1,
+      failureText: record.failure
+        ? t.subImportStopped.replace(
+            '{message}',
+            (record.failure.problem && explainProblem(locale, record.failure.problem)) ??
+              record.failure.message,
+          )
+        : null,
+      skippedReasons: Object.entries(record.skippedReasons).map(([reason, n]) => ({ reason, n })),
+      refusals: refusals.map((r) => ({
+        line: r.line,
+        value: r.value ?? '',
+        reason: explainProblem(locale, r.problem) ?? r.reason,
+      })),
+      unlisted: Math.max(0, Math.min(record.invalid, REFUSALS_KEPT) - refusals.length),
+      beyondKept: record.invalid > REFUSALS_KEPT,
+      refusalsKept: REFUSALS_KEPT,
+    };
   }
 
   return async (app) => {
@@ -371,8 +437,9 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
       reply.redirect('/admin/subscribers#import', 303),
     );
 
-    // The report is the answer to the upload itself (not a redirect): it is the result of this
-    // one file, and importing the same file again only updates what it already added.
+    // The upload is stored and queued; the import runs as a job (workers/imports.ts), never in this
+    // request, and its page follows it. The file is bounded by IMPORT_MAX_BYTES before anything is
+    // stored (the body parser stops reading past it), its rows by IMPORT_MAX_ROWS in the job.
     await app.register(async (scoped) => {
       const maxBytes = ctx.env.IMPORT_MAX_BYTES;
       acceptUploads(scoped, maxBytes + FORM_OVERHEAD_BYTES);
@@ -380,66 +447,126 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
         '/admin/subscribers/import',
         { config: EDITOR, bodyLimit: maxBytes + FORM_OVERHEAD_BYTES },
         async (req, reply) => {
-          const { locale, t } = await strings(req);
+          const { t } = await strings(req);
           const file = (req.body as UploadBody | undefined)?.files?.file;
-          const show = (status: number, data: Record<string, unknown>) =>
+          const refuse = (status: number, error: string) =>
             sendAdminPage(deps, req, reply, {
               page: 'subscribers-import',
               title: 'subImportReportTitle',
               strings: SUBSCRIBER_STRINGS,
               status,
-              data,
+              data: { error },
             });
-          if (!file || file.data.length === 0) return show(400, { error: t.subImportNoFile });
-          if (file.data.length > maxBytes)
-            return show(413, {
-              error: t.subImportTooLarge.replace('{mb}', String(Math.round(maxBytes / 1024 / 1024))),
-            });
-          try {
-            // Fed in slices so the parser hands records over as it goes instead of parsing the whole
-            // file in one synchronous step (the importer yields to the event loop between records).
-            const summary = await importSubscribersCsv(db, Readable.from(slices(file.data, 64 * 1024)), {
-              now: ctx.now(),
-              maxProblemsKept: 1000,
-              maxRows: ctx.env.IMPORT_MAX_ROWS,
-            });
-            ctx.log.info(
-              {
-                event: 'web.subscribers.imported',
-                added: summary.added,
-                updated: summary.updated,
-                skipped: summary.skipped,
-                invalid: summary.invalid,
-              },
-              'subscribers imported',
+          if (!file || file.size === 0) return refuse(400, t.subImportNoFile);
+          if (file.size > maxBytes)
+            return refuse(
+              413,
+              t.subImportTooLarge.replace('{mb}', String(Math.round(maxBytes / 1024 / 1024))),
             );
-            return show(200, {
+          const importId = await storeImport(
+            db,
+            {
               fileName: file.name,
-              summary: {
-                ...summary,
-                // Each bad row's reason in the editor's language (the English one stays for the CLI).
-                problems: summary.problems.map((p) => ({
-                  line: p.line,
-                  reason: explainProblem(locale, p.problem) ?? p.reason,
-                })),
-              },
-              skippedReasons: Object.entries(summary.skippedReasons).map(([reason, n]) => ({ reason, n })),
-              unlisted: summary.invalid - summary.problems.length,
-            });
+              chunks: file.chunks,
+              actor: auditActor(req),
+              maxRows: ctx.env.IMPORT_MAX_ROWS,
+            },
+            ctx.now(),
+          );
+          ctx.log.info(
+            { event: 'web.subscribers.import_queued', importId, bytes: file.size },
+            'subscriber import stored and queued',
+          );
+          const page = `/admin/subscribers/imports/${importId}`;
+          try {
+            await importRequests.request(importId);
           } catch (err) {
-            if (err instanceof CsvImportError)
-              return show(400, { error: t.subImportFailed.replace('{message}', err.message) });
-            throw err;
+            // Stored and queued in the database: a worker's scan starts it once Redis is back.
+            ctx.log.warn(
+              { event: 'web.subscribers.import_enqueue_failed', importId, err: (err as Error).message },
+              'the import job could not be queued',
+            );
+            return back(reply, page, 'error', t.subImportQueueDown);
           }
+          return reply.redirect(page, 303);
         },
       );
+    });
+
+    app.get('/admin/subscribers/imports/:id', { config: EDITOR }, async (req, reply) => {
+      const view = await importView(req);
+      if (!view) return reply.callNotFound();
+      return sendAdminPage(deps, req, reply, {
+        page: 'subscribers-import',
+        title: 'subImportReportTitle',
+        strings: SUBSCRIBER_STRINGS,
+        scripts: ['subscribers.js'],
+        data: view,
+      });
+    });
+
+    // The status section alone, which the page's script swaps in while the import runs.
+    app.get('/admin/subscribers/imports/:id/status', { config: EDITOR }, async (req, reply) => {
+      const view = await importView(req);
+      if (!view) return reply.callNotFound();
+      return sendAdminPage(deps, req, reply, {
+        page: 'subscribers-import-status',
+        title: 'subImportReportTitle',
+        strings: SUBSCRIBER_STRINGS,
+        fragment: true,
+        data: view,
+      });
+    });
+
+    // Every kept refused row with its reason in the editor's language; cells a spreadsheet would
+    // run as a formula are quoted (the same rule as the subscriber export).
+    app.get('/admin/subscribers/imports/:id/refused.csv', { config: EDITOR }, async (req, reply) => {
+      const id = parseId((req.params as { id: string }).id);
+      const record = id ? await getImport(db, id) : undefined;
+      if (!id || !record) return reply.callNotFound();
+      const { locale, t } = await strings(req);
+      const csv = stringify({
+        header: true,
+        columns: [
+          { key: 'line', header: t.subImportLine },
+          { key: 'value', header: t.subImportValue },
+          { key: 'reason', header: t.subImportReason },
+        ],
+        cast: { string: neutraliseCell },
+      });
+      const out = new PassThrough();
+      out.write('\ufeff');
+      csv.pipe(out);
+      (async () => {
+        let after = 0;
+        for (;;) {
+          const page = await importRefusals(db, id, { afterN: after, limit: 2000 });
+          if (!page.length) break;
+          for (const r of page) {
+            const ok = csv.write({
+              line: String(r.line),
+              value: r.value ?? '',
+              reason: explainProblem(locale, r.problem) ?? r.reason,
+            });
+            if (!ok) await new Promise((resolve) => csv.once('drain', resolve));
+          }
+          after = page.at(-1)?.n ?? after;
+        }
+        csv.end();
+      })().catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));
+      return reply
+        .header('cache-control', 'no-store')
+        .header('content-disposition', `attachment; filename="import-${id}-refused.csv"`)
+        .type('text/csv; charset=utf-8')
+        .send(out);
     });
   };
 }
 
-function* slices(data: Buffer, size: number): Generator<Buffer> {
-  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
-}
+/** Rows of refusals the page lists; the download has every kept one. */
+const REFUSALS_SHOWN = 100;
+/** A running import with no stored progress for this long is probably without a worker. */
+const STALE_MS = 2 * 60_000;
 
 /** "5.2.2 · 552 mailbox full" from a suppression's evidence. */
 function evidenceText(evidence: Record<string, unknown> | null | undefined): string | null {
