@@ -162,9 +162,11 @@ const INPUT: Record<
     'csv-topics': 'No such sections: {list}',
     'csv-duplicate': 'The same address as on line {first}.',
     'import-no-email-column': 'The CSV header has no email column (email, e-mail, 邮箱…; found: {columns}).',
-    'import-too-many-rows': 'The file has more than {max} rows (IMPORT_MAX_ROWS); the rows before line {line} were imported.',
+    'import-too-many-rows':
+      'The file has more than {max} rows (IMPORT_MAX_ROWS); the rows before line {line} were imported.',
     'import-no-file': 'There is no file to read.',
-    'import-stopped-repeatedly': 'The import was started {runs} times and stopped each time (a worker crashed or was restarted).',
+    'import-stopped-repeatedly':
+      'The import was started {runs} times and stopped each time (a worker crashed or was restarted).',
     'import-job-failed': 'The import job failed: {message}',
     'import-file-missing': 'The uploaded file is no longer stored; upload it again.',
   },

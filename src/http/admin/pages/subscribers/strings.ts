@@ -206,11 +206,14 @@ export const SUBSCRIBER_STRINGS = defineStrings({
     subImportWaiting: 'Waiting for a worker to start it (gazette worker must be running).',
     subImportProgress: '{percent}% of the file read ({rows} rows).',
     subImportRowsRead: 'Rows read',
-    subImportResumed: 'A worker stopped and the import went on from its last saved point (run {run}); no row is imported twice.',
+    subImportResumed:
+      'A worker stopped and the import went on from its last saved point (run {run}); no row is imported twice.',
     subImportStale: 'No progress since {at}: check that a worker (gazette worker) is running.',
     subImportStopped: 'The import stopped: {message}',
-    subImportPartial: 'The {rows} rows read before it stopped are stored; importing the file again updates them and adds the rest.',
-    subImportQueueDown: 'The file is stored, but the job queue did not answer; a worker will start the import once the queue is back.',
+    subImportPartial:
+      'The {rows} rows read before it stopped are stored; importing the file again updates them and adds the rest.',
+    subImportQueueDown:
+      'The file is stored, but the job queue did not answer; a worker will start the import once the queue is back.',
     subImportValue: 'Email as given',
     subImportDownload: 'Download every refused row (CSV)',
     subImportKept: 'The report keeps the first {n} refused rows; the rest are counted.',
