@@ -4,7 +4,7 @@ import path from 'node:path';
 import { DateTime } from 'luxon';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addRelay } from '../../src/delivery/relays.js';
+import { addRelay } from '../../src/delivery/relay-store.js';
 import { createUser } from '../../src/http/auth/users.js';
 import { getPublication } from '../../src/publication/publication.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
