@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifySmtpReply } from '../../src/delivery/classify.js';
 import { openRelay } from '../../src/delivery/relay-connection.js';
 import { parseRelayUrls, RelayConfigError, relayUrl } from '../../src/delivery/relay-spec.js';
-import { verifyRelay } from '../../src/web/pages/settings-relays.js';
+import { verifyRelay } from '../../src/http/admin/pages/settings-relays.js';
 
 /**
  * The penetration test's finding: a relay set to STARTTLS whose server offers none got the
