@@ -18,7 +18,7 @@ import { createApiKey } from '../../accounts/api-keys.js';
 import { isUserRole } from '../../accounts/roles.js';
 import type { AppContext } from '../../context.js';
 import { LOCALES, type Locale, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../db/schema.js';
-import { storedRelaySpecs } from '../../delivery/relays.js';
+import { storedRelaySpecs } from '../../delivery/relay-store.js';
 import { loadSender } from '../../delivery/sender.js';
 import { startAppServer } from '../../http/app.js';
 import { createSendMail } from '../../http/mail-transport.js';
