@@ -4,7 +4,7 @@ import { parse } from 'csv-parse';
 import { sql, type Transaction } from 'kysely';
 import type { Database, Db, Locale } from '../src/db/schema.js';
 import { ProblemError, type StageProblem } from '../src/problem.js';
-import { emailDomain, emailHash, InvalidEmailError, normalizeEmail } from './email.js';
+import { checkEmail, emailDomain, emailHash } from './email.js';
 import { allSections } from './sections.js';
 import { INACTIVE_FOR_GOOD } from './store.js';
 import { stripControl } from './text.js';
@@ -277,12 +277,9 @@ export async function importSubscribersCsv(
       await takeUnreadable(record.info.bytes);
       await nextRecord(line, record.info.bytes);
       const value = r.email ?? '';
-      let normalized: string;
-      try {
-        normalized = normalizeEmail(value);
-      } catch (err) {
-        if (err instanceof InvalidEmailError) problem(line, value, err.message, err.code);
-        else problem(line, value, String(err), 'csv-unreadable', { message: String(err) });
+      const normalized = checkEmail(value);
+      if (typeof normalized !== 'string') {
+        problem(line, value, normalized.message, normalized.code);
         continue;
       }
       const locale = parseLocale(r.locale);
