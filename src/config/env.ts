@@ -167,10 +167,14 @@ export const envSchema = z.object({
     .meta({ description: 'Largest response a fetch reads.' }),
   IMPORT_MAX_BYTES: int(1024, 1024 * 1024 * 1024)
     .default(20 * 1024 * 1024)
-    .meta({ description: 'Largest subscriber CSV an editor may upload.' }),
-  IMPORT_MAX_ROWS: int(1, 100_000_000)
-    .default(1_000_000)
-    .meta({ description: 'Most rows one subscriber CSV import reads; a longer file is refused.' }),
+    .meta({
+      description:
+        'Largest subscriber CSV an editor may upload; refused as it arrives, before anything is stored.',
+    }),
+  IMPORT_MAX_ROWS: int(1, 100_000_000).default(1_000_000).meta({
+    description:
+      'Most rows one subscriber CSV import reads; the import stops there, keeping the rows before it.',
+  }),
   FETCH_MAX_REDIRECTS: int(0, 20).default(5).meta({ description: 'Redirects a fetch follows.' }),
   SNAPSHOT_MAX_BYTES: int(1024, 100 * 1024 * 1024)
     .default(2 * 1024 * 1024)
