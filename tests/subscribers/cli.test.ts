@@ -42,4 +42,16 @@ describe('gazette subscribers CLI', () => {
     const again = await gazette('subscribers', 'import', FIXTURE, '--json');
     expect(JSON.parse(again.stdout).skippedReasons).toMatchObject({ erased: 1 });
   });
+
+  it('names the worker roles when serve --workers or worker --roles is given one that does not exist', async () => {
+    const gazette = (...args: string[]) => cli(args, { context });
+    for (const args of [
+      ['serve', '--workers', 'imports,bogus'],
+      ['worker', '--roles', 'bogus'],
+    ]) {
+      const res = await gazette(...args);
+      expect(res.code).not.toBe(0);
+      expect(res.stderr).toContain('unknown worker role(s): bogus; use feeds,issues,send,archive,imports');
+    }
+  });
 });
