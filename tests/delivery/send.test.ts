@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config/env.js';
 import {
   cancelIssue,
-  IssueStateError,
+  IssueFailedError,
   pauseIssue,
   resendUnknown,
   resumeIssue,
@@ -19,6 +19,7 @@ import { issueStats } from '../../src/delivery/ledger.js';
 import { enqueueRanges } from '../../src/delivery/queue.js';
 import { TransportRateLimiter } from '../../src/delivery/rate-limit.js';
 import { createSendWorker, type SendWorker } from '../../src/delivery/send-worker.js';
+import { IllegalIssueTransitionError } from '../../src/issues/state-machine.js';
 import { createRedis } from '../../src/queue/redis.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import { bounceStatistics, formatBounceStatistics } from '../../src/tracking/bounce-stats.js';
@@ -455,17 +456,23 @@ describe('delivery engine', () => {
     const done = await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
     expect(done.state).toBe('sent');
     expect(done.stats.byState.accepted).toBe(40);
-    // Each move is in the issue's audit log under whoever made it.
+    // Each move is in the issue's audit log under whoever made it, with the states it joined.
+    const move = (from: string, to: string, more = {}) => ({ from, to, revision: 1, ...more });
     expect(await auditOf(issueId)).toEqual([
-      { action: 'start-sending', actor: 'cli:ops', detail: {} },
-      { action: 'pause', actor: 'user:editor@committee.example', detail: { reason: 'operator' } },
-      { action: 'resume', actor: 'user:editor@committee.example', detail: {} },
+      { action: 'start-sending', actor: 'cli:ops', detail: move('approved', 'sending') },
+      {
+        action: 'pause',
+        actor: 'user:editor@committee.example',
+        detail: move('sending', 'paused', { reason: 'operator' }),
+      },
+      { action: 'resume', actor: 'user:editor@committee.example', detail: move('paused', 'sending') },
+      { action: 'finish', actor: 'system', detail: move('sending', 'sent') },
     ]);
 
     const second = await createIssue(tdb.db);
     await w.worker.pause();
     await startIssueSend({ ...base, queue: w.queue }, second);
-    const cancelled = await cancelIssue(base, second);
+    const { skipped: cancelled } = await cancelIssue(base, second);
     w.worker.resume();
     await queueDrained(w.queue);
     await staysTrue('nothing of the cancelled issue sent', () => recipientsOf(sink).length === 40);
@@ -473,10 +480,11 @@ describe('delivery engine', () => {
     const after = await issueStats(tdb.db, second);
     expect(after.byState).toMatchObject({ skipped: 40, accepted: 0 });
     expect(recipientsOf(sink)).toHaveLength(40);
+    // Cancelled while sending: one move, in the transaction that skipped the rows.
     expect((await auditOf(second)).at(-1)).toEqual({
       action: 'cancel',
       actor: 'system',
-      detail: { skipped: 40 },
+      detail: { from: 'sending', to: 'cancelled', revision: 1, skipped: 40 },
     });
   });
 
@@ -558,7 +566,13 @@ describe('delivery engine', () => {
     expect((await auditOf(issueId)).at(-1)).toEqual({
       action: 'pause',
       actor: 'system',
-      detail: { reason: 'failure_rate', reply: '554 5.3.0 mail system error' },
+      detail: {
+        from: 'sending',
+        to: 'paused',
+        revision: 1,
+        reason: 'failure_rate',
+        reply: '554 5.3.0 mail system error',
+      },
     });
     expect(stats.byState.failed).toBeLessThan(60);
     expect(stats.byState.queued).toBeGreaterThan(0);
@@ -578,7 +592,7 @@ describe('delivery engine', () => {
     const w = await worker(sink.url, { content: broken.content });
     const issueId = await createIssue(tdb.db);
     await addSubscribers(tdb.db, sectionIds, emails(6, 'broken'));
-    await expect(startIssueSend({ ...broken, queue: w.queue }, issueId)).rejects.toThrow(IssueStateError);
+    await expect(startIssueSend({ ...broken, queue: w.queue }, issueId)).rejects.toThrow(IssueFailedError);
     const issue = await tdb.db
       .selectFrom('issues')
       .select(['state', 'pause_reason'])
@@ -595,7 +609,9 @@ describe('delivery engine', () => {
     expect((await issueStats(tdb.db, issueId)).byState.skipped).toBe(stats.total);
     expect(recipientsOf(sink)).toHaveLength(0);
     // Editorial's lifecycle has no way out of failed.
-    await expect(resumeIssue({ ...base, queue: w.queue }, issueId)).rejects.toThrow(IssueStateError);
+    await expect(resumeIssue({ ...base, queue: w.queue }, issueId)).rejects.toThrow(
+      IllegalIssueTransitionError,
+    );
   });
 
   it('signs messages with DKIM when a key is configured; dkimpy verifies each as delivered', async () => {

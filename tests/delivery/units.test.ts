@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { BufferPool } from '../../src/delivery/buffer-pool.js';
 import { CircuitBreaker } from '../../src/delivery/circuit-breaker.js';
 import { classifySmtpReply, retryDelayMs } from '../../src/delivery/classify.js';
-import { transitionOf } from '../../src/delivery/issue-state.js';
 import { buildMimeTemplate, type RecipientValues } from '../../src/delivery/mime.js';
 import { parseTransportSpecs, pickWeighted, weightedOrder } from '../../src/delivery/transports.js';
 
@@ -161,15 +160,5 @@ describe('MIME template', () => {
   it('refuses an address that could inject headers', () => {
     const t = buildMimeTemplate(variant, { ...opts, eightBit: true });
     expect(() => t.render({ ...recipient, address: 'a@b.c\r\nBcc: x@y.z' })).toThrow(/plain mailbox/);
-  });
-});
-
-describe('issue transitions', () => {
-  it("follow editorial's lifecycle table", () => {
-    expect(transitionOf('start-sending')).toEqual({ from: ['approved', 'scheduled'], to: 'sending' });
-    expect(transitionOf('finish')).toEqual({ from: ['sending'], to: 'sent' });
-    expect(transitionOf('fail')).toEqual({ from: ['sending', 'paused'], to: 'failed' });
-    // A sending issue is cancelled by pausing it first (cancelIssue), never directly.
-    expect(transitionOf('cancel').from).not.toContain('sending');
   });
 });
