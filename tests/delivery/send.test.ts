@@ -180,7 +180,7 @@ describe('delivery engine', () => {
     expect(lines.join('\n')).toContain(
       `List-Unsubscribe: <mailto:unsubscribe@bounces.gazette.test?subject=unsubscribe%20${token}>`,
     );
-    expect(parsed.html).toContain(`href="http://localhost:3000/u/${token}?a=1&amp;b=2"`);
+    expect(parsed.html).toContain(`href="http://localhost:3000/u/${token}?a&#61;1&amp;b&#61;2"`);
     expect(parsed.html).toContain('您好 读者3');
     expect(parsed.html).not.toContain('{{');
     expect(parsed.text).toContain(`退订: http://localhost:3000/u/${token}?a=1&b=2`);

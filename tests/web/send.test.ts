@@ -391,7 +391,8 @@ describe.skipIf(!modelDocument.present)('the send page', () => {
       expect(paused.body).not.toContain('暂停原因：operator');
       const again = await editor.json('POST', `/admin/issues/${issueId}/send/pause`, {});
       expect(again.statusCode).toBe(409);
-      expect((again.json() as { message: string }).message).toContain('本期当前不在发送中');
+      // The lifecycle's own refusal, naming the state and the action.
+      expect((again.json() as { message: string }).message).toContain('本期当前状态为“已暂停”，不能暂停。');
 
       const sendQueue = new Queue(QUEUES.send, {
         connection: createRedis(h.env.REDIS_URL),
