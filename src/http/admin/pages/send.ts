@@ -231,9 +231,10 @@ export function sendControls(state: IssueState, unknown = 0) {
     schedule: canTransition(state, 'schedule'),
     reschedule: canTransition(state, 'reschedule'),
     unschedule: canTransition(state, 'unschedule'),
-    sendNow: state === 'approved',
-    pause: state === 'sending',
-    resume: state === 'paused',
+    // "Send now" is a schedule for this minute.
+    sendNow: canTransition(state, 'schedule'),
+    pause: canTransition(state, 'pause'),
+    resume: canTransition(state, 'resume'),
     // A draft is not offered a cancel here: this page is for issues on their way out.
     cancel: state !== 'draft' && canTransition(state, 'cancel'),
     resendUnknown: unknown > 0 && canTransition(state, 'resend'),
@@ -518,7 +519,8 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
     app.post(
       '/admin/issues/:id/send/now',
       action('send-now', async (issue, req, t) => {
-        if (issue.state !== 'approved') throw new IllegalIssueTransitionError(issue.state, 'schedule');
+        if (!canTransition(issue.state, 'schedule'))
+          throw new IllegalIssueTransitionError(issue.state, 'schedule');
         await scheduleIssue(
           { ...editorial, queue: issuesQueue() },
           issue.id,
