@@ -1,10 +1,9 @@
 import type { Queue } from 'bullmq';
 import { sql, type Transaction } from 'kysely';
-import type { Database, Db, Issue, IssueState } from '../db/schema.js';
+import type { Database, Db, Issue } from '../db/schema.js';
 import { releaseItemsOfCancelled } from '../feeds/inbox.js';
 import { scheduleJobId, type TransitionDeps, transitionIssue } from '../issues/lifecycle.js';
 import { IllegalIssueTransitionError } from '../issues/state-machine.js';
-import { getIssue } from '../issues/store.js';
 import { ProblemError } from '../problem.js';
 import { ContentError, type DeliveryDeps } from './deps.js';
 import { type IssueStats, issueStats, noRowCanChange } from './ledger.js';
