@@ -20,6 +20,7 @@ import * as m0018dl from './0018_decode_issue_link_urls.js';
 import * as m0019dr from './0019_delivery_refusals.js';
 import * as m0020si from './0020_subscriber_imports.js';
 import * as m0022dr from './0022_deliveries_relay.js';
+import * as m0024ri from './0024_release_items_of_cancelled.js';
 
 /**
  * Every migration, in order. Static imports (not a folder scan) so they load the same under tsx,
@@ -47,4 +48,5 @@ export const migrations: Record<string, Migration> = {
   '0019_delivery_refusals': m0019dr,
   '0020_subscriber_imports': m0020si,
   '0022_deliveries_relay': m0022dr,
+  '0024_release_items_of_cancelled': m0024ri,
 };
