@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { parse } from 'csv-parse';
+import { Parser } from 'csv-parse';
 import { sql, type Transaction } from 'kysely';
 import type { Database, Db, Locale } from '../src/db/schema.js';
 import { ProblemError, type StageProblem } from '../src/problem.js';
@@ -81,7 +81,7 @@ export interface ImportOptions {
  * Parsing and checking rows is CPU only (bad rows never reach the database): after this much work
  * the importer lets the event loop run, so a process that also serves HTTP keeps answering.
  */
-const SLICE_MS = 8;
+const SLICE_MS = 5;
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** Longest email cell kept for the report (an address is at most 254 characters). */
 const VALUE_KEPT = 320;
@@ -102,6 +102,40 @@ interface Row {
   locale: Locale | undefined;
   /** undefined: column absent or empty (keep / all); otherwise section ids. */
   sectionIds: number[] | undefined;
+}
+
+/** A parsed record with where it ends in the file. */
+interface LocatedRecord {
+  record: string[];
+  lines: number;
+  bytes: number;
+}
+
+/**
+ * csv-parse's stream, each record paired with the parser's line and byte counters as it is
+ * pushed (the documented `info` property, read at the moment the record is complete).
+ */
+class LocatedParser extends Parser {
+  override push(record: unknown): boolean {
+    if (record === null) return super.push(null);
+    const info = this.info as { lines: number; bytes: number };
+    const located: LocatedRecord = { record: record as string[], lines: info.lines, bytes: info.bytes };
+    return super.push(located);
+  }
+}
+
+/** Where each known column is in the header (-1: absent); refuses a header without an email column. */
+function headerColumnsOf(header: string[]): Record<keyof typeof COLUMN_ALIASES, number> {
+  const keys = header.map((h) => h.trim().toLowerCase());
+  const at = (field: keyof typeof COLUMN_ALIASES) => keys.findIndex((k) => COLUMN_ALIASES[field].includes(k));
+  const columns = { email: at('email'), name: at('name'), locale: at('locale'), topics: at('topics') };
+  if (columns.email < 0) {
+    const found = header.join(', ');
+    throw new CsvImportError(`CSV header has no email column (got: ${found})`, 'import-no-email-column', {
+      columns: found,
+    });
+  }
+  return columns;
 }
 
 function splitTopics(value: string): string[] {
@@ -169,30 +203,15 @@ export async function importSubscribersCsv(
   // Also accept a section's display name in either language, as spreadsheets often carry those.
   for (const s of sections) for (const name of Object.values(s.names)) if (name) sectionByKey.set(name, s.id);
   const seen = new Map<string, number>();
-  let headerProblem: string | undefined;
-  let headerColumns = '';
 
   // Opened only now, so its error handler is attached before any read can fail.
   const stream = typeof input === 'string' ? createReadStream(input) : input;
+  // Records as arrays, not objects keyed by the header, and their position read from the parser's
+  // live counters (LocatedParser) rather than its `info` option: together they made parsing
+  // several times faster and left far less for the garbage collector.
   const parser = stream.pipe(
-    parse({
+    new LocatedParser({
       bom: true,
-      columns: (header: string[]) => {
-        const mapped = header.map((h) => {
-          const key = h.trim().toLowerCase();
-          const field = (Object.keys(COLUMN_ALIASES) as (keyof typeof COLUMN_ALIASES)[]).find((f) =>
-            COLUMN_ALIASES[f].includes(key),
-          );
-          return field ?? `_ignored_${key}`;
-        });
-        if (!mapped.includes('email')) {
-          headerColumns = header.join(', ');
-          headerProblem = `CSV header has no email column (got: ${headerColumns})`;
-          throw new CsvImportError(headerProblem);
-        }
-        return mapped;
-      },
-      info: true,
       skip_empty_lines: true,
       relax_column_count: true,
       trim: true,
@@ -267,15 +286,23 @@ export async function importSubscribersCsv(
     }
   };
   try {
-    for await (const record of parser as AsyncIterable<{
-      record: Record<string, string>;
-      info: { lines: number; bytes: number };
-    }>) {
-      // info.lines is the line the record ends on; multi-line quoted fields are rare, so report that.
-      const line = record.info.lines;
-      const r = record.record;
-      await takeUnreadable(record.info.bytes);
-      await nextRecord(line, record.info.bytes);
+    let columns: Record<keyof typeof COLUMN_ALIASES, number> | undefined;
+    for await (const located of parser as AsyncIterable<LocatedRecord>) {
+      // `lines` is the line the record ends on; multi-line quoted fields are rare, so report that.
+      const line = located.lines;
+      if (!columns) {
+        columns = headerColumnsOf(located.record);
+        continue;
+      }
+      await takeUnreadable(located.bytes);
+      await nextRecord(line, located.bytes);
+      const cells = located.record;
+      const r = {
+        email: cells[columns.email],
+        name: cells[columns.name],
+        locale: cells[columns.locale],
+        topics: cells[columns.topics],
+      };
       const value = r.email ?? '';
       const normalized = checkEmail(value);
       if (typeof normalized !== 'string') {
@@ -317,8 +344,6 @@ export async function importSubscribersCsv(
     }
     await takeUnreadable(Number.POSITIVE_INFINITY);
   } catch (err) {
-    if (headerProblem)
-      throw new CsvImportError(headerProblem, 'import-no-email-column', { columns: headerColumns });
     if (err instanceof Error && 'code' in err && err.code === 'ENOENT') {
       throw new CsvImportError(`Cannot read ${String(input)}: no such file`, 'import-no-file');
     }

@@ -22,7 +22,7 @@ export const REFUSALS_KEPT = 10_000;
 /** Starts after which an import that never got through is failed instead of tried again. */
 export const MAX_RUNS = 3;
 /** What the parser is fed at a time: small enough that parsing one never holds the event loop long. */
-const PARSE_SLICE_BYTES = 16 * 1024;
+const PARSE_SLICE_BYTES = 4 * 1024;
 
 export type ImportFailureCode = 'import-stopped-repeatedly' | 'import-job-failed' | 'import-file-missing';
 
