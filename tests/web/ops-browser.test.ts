@@ -87,7 +87,7 @@ describe('subscribers, users, settings and operations in a browser', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'settings.png'), fullPage: true });
 
     await page.goto(`${base}/admin/ops`);
-    expect(await page.locator('table.ops-queues tbody tr').count()).toBe(4);
+    expect(await page.locator('table.ops-queues tbody tr').count()).toBe(5);
     await page.screenshot({ path: path.join(ARTIFACTS, 'ops.png'), fullPage: true });
 
     await page.getByRole('link', { name: '队列面板（bull-board）' }).click();

@@ -193,7 +193,7 @@ describe('operations: /readyz, /metrics, the queue dashboard and the ops page', 
     const api = await admin.get('/admin/queues/api/queues');
     expect(api.statusCode).toBe(200);
     const names = (api.json() as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
-    expect(names).toEqual(['archive', 'feeds', 'issues', 'send']);
+    expect(names).toEqual(['archive', 'feeds', 'imports', 'issues', 'send']);
   });
 
   it("lets the dashboard's own requests change a queue with the session's token, and refuses them without", async () => {
