@@ -10,6 +10,7 @@ export {
   type RenderFn,
   sectionSubsets,
 } from './check.js';
+export { type DuplicateResult, duplicateIssue, latestIssueId } from './duplicate.js';
 export {
   addIssueItem,
   EditConflictError,
@@ -40,7 +41,7 @@ export {
   parseIssueMarkdown,
   parseSources,
 } from './markdown-parse.js';
-export { parsePeriod, periodWindow, previousPeriod } from './period.js';
+export { nextPeriod, parsePeriod, periodWindow, previousPeriod } from './period.js';
 export {
   type DueDecision,
   decideDueIssue,
