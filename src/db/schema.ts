@@ -309,6 +309,25 @@ export interface SuppressionAuditTable {
   created_at: CreatedAt;
 }
 
+export type SubscriberBulkAction =
+  | 'sections-add'
+  | 'sections-remove'
+  | 'sections-set'
+  | 'suppress'
+  | 'export';
+
+/** An editor's bulk action on a selection of subscribers (0028), written with the change itself. */
+export interface SubscriberBulkActionsTable {
+  id: Generated<number>;
+  actor: string;
+  action: SubscriberBulkAction;
+  params: JsonDefault<Record<string, unknown>>;
+  selection: ColumnType<Record<string, unknown>, string, string>;
+  affected: number;
+  subscriber_ids: ColumnType<number[], number[], number[]>;
+  at: CreatedAt;
+}
+
 export interface ErasedSubscribersTable {
   email_hash: string;
   erased_at: CreatedAt;
@@ -489,6 +508,7 @@ export interface Database {
   subscriber_sections: SubscriberSectionsTable;
   suppressions: SuppressionsTable;
   suppression_audit: SuppressionAuditTable;
+  subscriber_bulk_actions: SubscriberBulkActionsTable;
   erased_subscribers: ErasedSubscribersTable;
   deliveries: DeliveriesTable;
   issue_links: IssueLinksTable;
