@@ -1,3 +1,4 @@
+export { type IssueEditorRoutesOptions, issueEditorRoutes } from '../http/api/issues.js';
 export { type ArchiveRoutesOptions, archivePageHtml, archiveRoutes } from '../http/public/archive.js';
 export { type AssembleResult, assembleDraft } from './assemble.js';
 export {
@@ -22,7 +23,6 @@ export {
   updateIssueFields,
   updateIssueItem,
 } from './edit.js';
-export { type IssueEditorRoutesOptions, issueEditorRoutes } from '../http/api/issues.js';
 export { exportIssue, type ImportResult, importIssueMarkdown, MarkdownImportError } from './import.js';
 export {
   approveIssue,

@@ -3,18 +3,19 @@ import { Feed } from 'feed';
 import type { Env } from '../../config/env.js';
 import type { Db, Locale } from '../../db/schema.js';
 import { parseHttpUrl } from '../../feeds/canonical-url.js';
-import { strings } from '../i18n.js';
+import { archiveText } from '../../issues/archive-strings.js';
+import type { RenderFn } from '../../issues/check.js';
+import { defaultSubject, loadRenderableIssue } from '../../issues/load.js';
 import { legalLine } from '../../legal/format.js';
 import type { Logger } from '../../log.js';
 import { type PageBrand, pageBrand } from '../../publication/branding.js';
 import { getPublication } from '../../publication/publication.js';
+import { summaryHtml } from '../../rendering/summary.js';
 import type { RenderableIssue } from '../../rendering/types.js';
 import { archiveSearchHtml, type SearchForm } from '../../search/archive-page.js';
 import { snapshotPageHtml } from '../../snapshots/page.js';
 import { readSnapshot } from '../../snapshots/store.js';
-import { archiveText } from '../../issues/archive-strings.js';
-import type { RenderFn } from '../../issues/check.js';
-import { defaultSubject, loadRenderableIssue } from '../../issues/load.js';
+import { strings } from '../i18n.js';
 
 /**
  * The public web archive: an index of sent issues, one page per sent issue and an Atom feed.
@@ -68,7 +69,7 @@ export function archivePageHtml(issue: RenderableIssue, feedUrl: string, brand: 
         parts.push(
           `<p class="dead"><a href="${escapeHtml(dead.snapshotUrl)}">${escapeHtml(archiveText(issue.locale, 'sourceDead'))}</a></p>`,
         );
-      for (const p of item.summary.split(/\n{2,}/).filter(Boolean)) parts.push(`<p>${escapeHtml(p)}</p>`);
+      if (item.summary.trim()) parts.push(summaryHtml(item.summary));
       const links = item.sources
         .map((s) => ({ href: safeHref(s.url), label: s.label ?? s.url }))
         .filter((s): s is { href: string; label: string } => s.href !== null)
