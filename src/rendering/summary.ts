@@ -183,6 +183,8 @@ function inlineHtml(nodes: SummaryInline[], opts: SummaryHtmlOptions): string {
           const style = opts.linkColor ? ` style="color:${escapeHtmlContent(opts.linkColor)}"` : '';
           return `<a href="${escapeHtmlContent(href)}"${style}>${inner}</a>`;
         }
+        default:
+          return '';
       }
     })
     .join('');
@@ -229,6 +231,8 @@ export function inlineText(nodes: SummaryInline[], link: (href: string, label: s
           const href = safeHref(n.href);
           return href ? link(href, label) : label;
         }
+        default:
+          return '';
       }
     })
     .join('');
