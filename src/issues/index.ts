@@ -27,7 +27,6 @@ export { exportIssue, type ImportResult, importIssueMarkdown, MarkdownImportErro
 export {
   approveIssue,
   ChecklistFailedError,
-  cancelIssue,
   scheduleJobId,
   transitionIssue,
 } from './lifecycle.js';

@@ -1,5 +1,5 @@
 import MarkdownIt, { type Token } from 'markdown-it';
-import { escapeHtmlContent } from './escape.js';
+import { escapeHtml } from './escape.js';
 import { isCjk } from './text-join.js';
 
 /**
@@ -167,7 +167,7 @@ function inlineHtml(nodes: SummaryInline[], opts: SummaryHtmlOptions): string {
     .map((n, i) => {
       switch (n.t) {
         case 'text':
-          return escapeHtmlContent(n.v);
+          return escapeHtml(n.v);
         case 'soft':
           return softJoin(nodes, i);
         case 'br':
@@ -180,8 +180,8 @@ function inlineHtml(nodes: SummaryInline[], opts: SummaryHtmlOptions): string {
           const href = safeHref(n.href);
           const inner = inlineHtml(n.c, opts);
           if (!href) return inner;
-          const style = opts.linkColor ? ` style="color:${escapeHtmlContent(opts.linkColor)}"` : '';
-          return `<a href="${escapeHtmlContent(href)}"${style}>${inner}</a>`;
+          const style = opts.linkColor ? ` style="color:${escapeHtml(opts.linkColor)}"` : '';
+          return `<a href="${escapeHtml(href)}"${style}>${inner}</a>`;
         }
         default:
           return '';

@@ -6,7 +6,7 @@ import {
 } from '../../src/db/migrations/0029_summary_markdown.js';
 import { parseIssueMarkdown } from '../../src/issues/markdown-parse.js';
 import { MODEL_SECTIONS } from '../../src/publication/model-sections.js';
-import { escapeHtmlContent } from '../../src/rendering/escape.js';
+import { escapeHtml } from '../../src/rendering/escape.js';
 import { compileVariant } from '../../src/rendering/index.js';
 import { parseSummary, plainToMarkdown, summaryHtml, summaryPlain } from '../../src/rendering/summary.js';
 import type { RenderableIssue } from '../../src/rendering/types.js';
@@ -20,7 +20,7 @@ const model = sharedFixture(MODEL_DOCUMENT);
 /** How a plain-text summary rendered before summaries were Markdown (view-model.ts, item partial). */
 const oldHtml = (plain: string) =>
   paragraphsOf(plain)
-    .map((p) => `<p>${escapeHtmlContent(p)}</p>`)
+    .map((p) => `<p>${escapeHtml(p)}</p>`)
     .join('');
 const oldText = (plain: string) => paragraphsOf(plain).join('\n\n');
 

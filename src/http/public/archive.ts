@@ -10,6 +10,7 @@ import { legalLine } from '../../legal/format.js';
 import type { Logger } from '../../log.js';
 import { type PageBrand, pageBrand } from '../../publication/branding.js';
 import { getPublication } from '../../publication/publication.js';
+import { escapeHtml } from '../../rendering/escape.js';
 import { summaryHtml } from '../../rendering/summary.js';
 import type { RenderableIssue } from '../../rendering/types.js';
 import { archiveSearchHtml, type SearchForm } from '../../search/archive-page.js';
@@ -25,10 +26,6 @@ export interface ArchiveRoutesOptions {
   ctx: { db: Db; env: Pick<Env, 'PUBLIC_URL'>; log?: Logger };
   /** Optional page renderer (e.g. the email layout with recipient tokens removed). */
   render?: RenderFn;
-}
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
 function safeHref(url: string): string | null {

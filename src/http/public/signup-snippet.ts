@@ -1,5 +1,5 @@
 import type { Locale, Section } from '../../db/schema.js';
-import { escapeHtmlContent } from '../../rendering/escape.js';
+import { escapeHtml } from '../../rendering/escape.js';
 import { strings } from '../i18n.js';
 import { sectionName } from './page-helpers.js';
 
@@ -25,7 +25,7 @@ export interface SignupSnippetInput {
  */
 export function signupSnippet(input: SignupSnippetInput): string {
   const t = strings(input.locale);
-  const e = escapeHtmlContent;
+  const e = escapeHtml;
   const action = `${input.publicUrl.replace(/\/+$/, '')}/subscribe`;
   const id = (name: string) => `gazette-signup-${name}`;
   const lines = [

@@ -2,22 +2,28 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { DateTime } from 'luxon';
 import type { Issue, IssueState, Locale } from '../../../db/schema.js';
 import {
-  cancelIssue as cancelSending,
-  IssueStateError,
+  cancelIssue,
+  IssueFailedError,
   openSendQueue,
   pauseIssue,
   resendUnknown,
   resumeIssue,
   type SendQueue,
 } from '../../../delivery/api.js';
+import { formatDuration, loadSendProgress, type SendProgress } from '../../../delivery/progress.js';
 import { queueRedis } from '../../../delivery/queue.js';
 import { RelayRests } from '../../../delivery/relay-rest.js';
 import { describeReason, describeRest } from '../../../delivery/stop-reasons.js';
 import { type Checklist, checkIssue } from '../../../issues/check.js';
-import { approveIssue, ChecklistFailedError, cancelIssue as cancelUnsent } from '../../../issues/lifecycle.js';
+import { approveIssue, ChecklistFailedError } from '../../../issues/lifecycle.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../../issues/schedule.js';
 import { canTransition, IllegalIssueTransitionError } from '../../../issues/state-machine.js';
-import { type EditorialDeps, EditorialInputError, getIssue, IssueNotFoundError } from '../../../issues/store.js';
+import {
+  type EditorialDeps,
+  EditorialInputError,
+  getIssue,
+  IssueNotFoundError,
+} from '../../../issues/store.js';
 import { getPublication } from '../../../publication/publication.js';
 import { QUEUES } from '../../../queue/names.js';
 import { queueArchiveRequests } from '../../../snapshots/request.js';
@@ -27,7 +33,6 @@ import { auditActor, requestLocale, sendAdminPage, setFlash } from '../respond.j
 import { stageErrorText } from '../stage-errors.js';
 import { defineStrings } from '../strings.js';
 import { HISTORY_ACTIONS, HISTORY_STRINGS, historyRows } from './send-history.js';
-import { formatDuration, loadSendProgress, type SendProgress } from './send-progress.js';
 import { issueTabs, parseIssueId, TAB_STRINGS } from './send-shared.js';
 
 export const SEND_STRINGS = defineStrings({
@@ -108,7 +113,6 @@ export const SEND_STRINGS = defineStrings({
     resendUnknown: '重新发送状态不明的邮件',
     resendUnknownConfirm: '状态不明的邮件可能已经送出，重新发送可能导致重复。确定吗？',
     resentUnknown: '{n} 封状态不明的邮件已重新排队。',
-    notSending: '本期当前不在发送中。',
     statsLink: '查看本期统计',
     durationH: '小时',
     durationMin: '分',
@@ -195,7 +199,6 @@ export const SEND_STRINGS = defineStrings({
     resendUnknownConfirm:
       'Messages whose fate is unknown may have been delivered; sending them again may send duplicates. Continue?',
     resentUnknown: '{n} unknown messages queued again.',
-    notSending: 'This issue is not sending.',
     statsLink: 'Statistics of this issue',
     durationH: 'h',
     durationMin: 'min',
@@ -228,11 +231,13 @@ export function sendControls(state: IssueState, unknown = 0) {
     schedule: canTransition(state, 'schedule'),
     reschedule: canTransition(state, 'reschedule'),
     unschedule: canTransition(state, 'unschedule'),
-    sendNow: state === 'approved',
-    pause: state === 'sending',
-    resume: state === 'paused',
-    cancel: ['approved', 'scheduled', 'sending', 'paused'].includes(state),
-    resendUnknown: unknown > 0 && ['sending', 'paused', 'sent'].includes(state),
+    // "Send now" is a schedule for this minute.
+    sendNow: canTransition(state, 'schedule'),
+    pause: canTransition(state, 'pause'),
+    resume: canTransition(state, 'resume'),
+    // A draft is not offered a cancel here: this page is for issues on their way out.
+    cancel: state !== 'draft' && canTransition(state, 'cancel'),
+    resendUnknown: unknown > 0 && canTransition(state, 'resend'),
   };
 }
 
@@ -325,7 +330,7 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
         } else if (
           err instanceof EditorialInputError ||
           err instanceof IllegalIssueTransitionError ||
-          err instanceof IssueStateError
+          err instanceof IssueFailedError
         ) {
           message = fmt(t.actionFailed, { message: stageErrorText(locale, err) });
         } else {
@@ -514,7 +519,8 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
     app.post(
       '/admin/issues/:id/send/now',
       action('send-now', async (issue, req, t) => {
-        if (issue.state !== 'approved') throw new IllegalIssueTransitionError(issue.state, 'schedule');
+        if (!canTransition(issue.state, 'schedule'))
+          throw new IllegalIssueTransitionError(issue.state, 'schedule');
         await scheduleIssue(
           { ...editorial, queue: issuesQueue() },
           issue.id,
@@ -533,18 +539,19 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
       }),
     );
 
-    // Before the audience is frozen the editorial stage cancels (and removes the scheduled job);
-    // once sending, delivery cancels so that rows not yet on the wire are skipped.
+    // The one cancel: before sending it also removes the scheduled job; while sending, rows not yet
+    // on the wire are skipped.
     app.post(
       '/admin/issues/:id/send/cancel',
       action('cancel', async (issue, req, t) => {
-        if (issue.state === 'sending' || issue.state === 'paused') {
-          const skipped = await cancelSending(delivery(), issue.id, auditActor(req));
-          return fmt(t.cancelledSending, { n: skipped });
-        }
-        if (issue.state === 'draft') throw new IllegalIssueTransitionError(issue.state, 'cancel');
-        await cancelUnsent({ ...editorial, queue: issuesQueue() }, issue.id, auditActor(req));
-        return t.cancelled;
+        const { skipped } = await cancelIssue(
+          { ...delivery(), issuesQueue: issuesQueue() },
+          issue.id,
+          auditActor(req),
+        );
+        return issue.state === 'sending' || issue.state === 'paused'
+          ? fmt(t.cancelledSending, { n: skipped })
+          : t.cancelled;
       }),
     );
 
@@ -552,7 +559,7 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
       '/admin/issues/:id/send/pause',
       action('pause', async (issue, req, t) => {
         if (!(await pauseIssue(delivery(), issue.id, 'operator', auditActor(req))))
-          throw new IssueStateError(t.notSending);
+          throw new IllegalIssueTransitionError((await getIssue(ctx.db, issue.id)).state, 'pause');
         return t.paused;
       }),
     );
