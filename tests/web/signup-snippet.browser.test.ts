@@ -95,7 +95,9 @@ describe('a signup from the association’s site, in Chromium', () => {
     expect(origins).toEqual([new URL(siteUrl).origin]);
     await expect(page.locator('h1').textContent()).resolves.toBe(strings('en').sentTitle);
     await h.web.background.settle();
-    const sub = await waitFor('the pending subscriber', () => getSubscriberByEmail(h.ctx.db, 'reader@association.example'));
+    const sub = await waitFor('the pending subscriber', () =>
+      getSubscriberByEmail(h.ctx.db, 'reader@association.example'),
+    );
     expect(sub).toMatchObject({ status: 'pending', locale: 'en', name: 'A Reader', consent_source: 'form' });
     expect(sub?.sectionKeys).toEqual(['case-studies']);
     const mails = await waitFor('the confirmation mail', async () => {
