@@ -123,6 +123,8 @@ export async function applyBulkAction(
     const ids = await lockSelection(trx, selection);
     let added: number | undefined;
     const params: Record<string, unknown> = {};
+    // What all_sections becomes, written with updated_at in one pass over the rows (null: unchanged).
+    let allSectionsAfter: boolean | null = null;
     switch (change.action) {
       case 'sections-add': {
         params.sections = keys;
@@ -143,9 +145,7 @@ export async function applyBulkAction(
           SELECT s.id, sec FROM subscribers s CROSS JOIN unnest(${others}::int[]) AS sec
           WHERE s.id = any(${ids}::bigint[]) AND s.all_sections
           ON CONFLICT DO NOTHING`.execute(trx);
-        await sql`UPDATE subscribers SET all_sections = false WHERE id = any(${ids}::bigint[]) AND all_sections`.execute(
-          trx,
-        );
+        allSectionsAfter = false;
         await sql`DELETE FROM subscriber_sections WHERE subscriber_id = any(${ids}::bigint[])
                   AND section_id = any(${sectionIds}::int[])`.execute(trx);
         break;
@@ -154,16 +154,14 @@ export async function applyBulkAction(
         params.sections = change.sectionKeys;
         await sql`DELETE FROM subscriber_sections WHERE subscriber_id = any(${ids}::bigint[])`.execute(trx);
         if (change.sectionKeys === 'all') {
-          await sql`UPDATE subscribers SET all_sections = true WHERE id = any(${ids}::bigint[])`.execute(trx);
+          allSectionsAfter = true;
         } else {
           await sql`
             INSERT INTO subscriber_sections (subscriber_id, section_id)
             SELECT s, sec FROM unnest(${ids}::bigint[]) AS s CROSS JOIN unnest(${sectionIds}::int[]) AS sec`.execute(
             trx,
           );
-          await sql`UPDATE subscribers SET all_sections = false WHERE id = any(${ids}::bigint[])`.execute(
-            trx,
-          );
+          allSectionsAfter = false;
         }
         break;
       }
@@ -184,7 +182,10 @@ export async function applyBulkAction(
       }
     }
     if (change.action !== 'suppress') {
-      await sql`UPDATE subscribers SET updated_at = ${now} WHERE id = any(${ids}::bigint[])`.execute(trx);
+      await sql`
+        UPDATE subscribers SET updated_at = ${now},
+          all_sections = coalesce(${allSectionsAfter}::boolean, all_sections)
+        WHERE id = any(${ids}::bigint[])`.execute(trx);
     }
     const auditId = await writeAudit(trx, {
       actor: opts.actor,
