@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../src/accounts/users.js';
@@ -7,6 +9,9 @@ import { ensurePublication } from '../../src/publication/publication.js';
 import { addSubscriber, getSubscriberByEmail, isSuppressed } from '../../subscribers/api.js';
 import { launchChromium } from '../support/chromium.js';
 import { PASSWORD, startWebHarness, type WebHarness } from './support.js';
+
+// Evaluated through the DevTools protocol: the pages' CSP refuses an injected <script> element.
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let h: WebHarness;
 let browser: Browser;
@@ -172,6 +177,39 @@ describe('bulk actions on the subscriber list in Chromium', () => {
     );
     for (const email of ['li@firm.example', 'wang@firm.example', 'zhao@firm.example'])
       expect(await isSuppressed(h.ctx.db, email)).toBe(true);
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('the new page parts for assistive technology', () => {
+  it('axe-core finds no serious or critical violation on the list with bulk actions, the snippet page, the duplicate card and the preview', async () => {
+    const { page } = await editorPage();
+    const problems: string[] = [];
+    for (const url of [
+      '/admin/subscribers',
+      '/admin/subscribers/signup-form',
+      '/admin/issues',
+      `/admin/issues/${issueId}`,
+    ]) {
+      await page.goto(`${base}${url}`);
+      await page.evaluate(AXE);
+      const violations = await page.evaluate(async () => {
+        const axe = (
+          window as unknown as {
+            axe: {
+              run(
+                ctx: Document,
+                opts: object,
+              ): Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }>;
+            };
+          }
+        ).axe;
+        const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
+        return result.violations.map((v) => ({ id: v.id, impact: v.impact, count: v.nodes.length }));
+      });
+      for (const v of violations)
+        if (v.impact === 'serious' || v.impact === 'critical') problems.push(`${url}: ${v.id} (${v.count})`);
+    }
     expect(problems).toEqual([]);
   });
 });
