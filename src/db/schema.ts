@@ -358,6 +358,25 @@ export interface SubscriberImportRefusalsTable {
   reason: string;
 }
 
+export type SubscriberBulkAction =
+  | 'sections-add'
+  | 'sections-remove'
+  | 'sections-set'
+  | 'suppress'
+  | 'export';
+
+/** An editor's bulk action on a selection of subscribers (0028), written with the change itself. */
+export interface SubscriberBulkActionsTable {
+  id: Generated<number>;
+  actor: string;
+  action: SubscriberBulkAction;
+  params: JsonDefault<Record<string, unknown>>;
+  selection: ColumnType<Record<string, unknown>, string, string>;
+  affected: number;
+  subscriber_ids: ColumnType<number[], number[], number[]>;
+  at: CreatedAt;
+}
+
 export interface ErasedSubscribersTable {
   email_hash: string;
   erased_at: CreatedAt;
@@ -539,6 +558,7 @@ export interface Database {
   subscriber_sections: SubscriberSectionsTable;
   suppressions: SuppressionsTable;
   suppression_audit: SuppressionAuditTable;
+  subscriber_bulk_actions: SubscriberBulkActionsTable;
   erased_subscribers: ErasedSubscribersTable;
   subscriber_imports: SubscriberImportsTable;
   subscriber_import_chunks: SubscriberImportChunksTable;

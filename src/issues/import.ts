@@ -1,6 +1,7 @@
 import { MODEL_SECTIONS } from '../publication/model-sections.js';
 import { ensurePublication } from '../publication/publication.js';
 import { listSections, upsertSection } from '../publication/sections.js';
+import { plainToMarkdown } from '../rendering/summary.js';
 import { loadIssueDocument } from './load.js';
 import { exportIssueMarkdown, type IssueDocument } from './markdown-export.js';
 import { type ParseProblem, parseIssueMarkdown } from './markdown-parse.js';
@@ -90,7 +91,8 @@ export async function importIssueMarkdown(
             section_id: sectionId,
             position,
             title: item.title,
-            summary: item.summary,
+            // The parser gives plain text (links keep their label); stored as Markdown that reads the same.
+            summary: plainToMarkdown(item.summary),
             sources: JSON.stringify(item.sources),
             created_at: at,
             updated_at: at,

@@ -43,6 +43,8 @@ export type EditorialErrorCode =
   | 'item-title'
   | 'issue-title'
   | 'nothing-to-change'
+  | 'period-invalid'
+  | 'period-has-issue'
   | 'test-no-address'
   | 'test-bad-address'
   | 'test-too-many'

@@ -18,7 +18,8 @@ import {
 } from '../../../../issues/edit.js';
 import { importIssueMarkdown, MarkdownImportError } from '../../../../issues/import.js';
 import { loadIssueSections } from '../../../../issues/load.js';
-import { parsePeriod } from '../../../../issues/period.js';
+import { duplicateIssue, latestIssueId } from '../../../../issues/duplicate.js';
+import { nextPeriod, parsePeriod } from '../../../../issues/period.js';
 import {
   type EditorialDeps,
   EditorialInputError,
@@ -30,6 +31,7 @@ import { loadIssueLegal } from '../../../../legal/load.js';
 import { LEGAL_FIELDS } from '../../../../legal/types.js';
 import { listSections } from '../../../../publication/sections.js';
 import { escapeHtml } from '../../../../rendering/escape.js';
+import { summaryHtml, summaryPlain } from '../../../../rendering/summary.js';
 import { indexIssue } from '../../../../search/archive-index.js';
 import { snapshotPageHtml } from '../../../../snapshots/page.js';
 import { listSnapshots, readSnapshot } from '../../../../snapshots/store.js';
@@ -147,6 +149,15 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
   ) {
     const { locale, t } = await strings(req);
     const issues = await listRows(locale);
+    const latestId = await latestIssueId(editorial);
+    const latest = latestId ? issues.find((i) => i.id === latestId) : undefined;
+    const duplicate = latest
+      ? {
+          id: latest.id,
+          help: interpolate(t.duplicateHelp ?? '', { period: latest.period, title: latest.title }),
+          nextPeriod: nextPeriod(latest.period),
+        }
+      : null;
     return sendAdminPage(deps, req, reply, {
       page: 'issues-list',
       title: 'issuesTitle',
@@ -155,6 +166,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
       scripts: ['issues.js'],
       data: {
         issues,
+        duplicate,
         maxImportBytes: MAX_IMPORT_BYTES,
         importProblems: extra.importProblems?.map((p) => ({
           line: p.line,
@@ -258,6 +270,44 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
       return reply.redirect(`/admin/issues/${result.issueId}`, 303);
     });
 
+    // listmonk's and Ghost's "duplicate": the next draft shaped like this issue (src/issues/duplicate.ts).
+    app.post<IdParams>('/admin/issues/:id/duplicate', async (req, reply) => {
+      const id = positiveId(req.params.id);
+      if (!id) return reply.callNotFound();
+      const { locale, t } = await strings(req);
+      const period = formString(req.body as FormBody, 'period').trim();
+      try {
+        const source = await getIssue(ctx.db, id);
+        const result = await duplicateIssue(editorial, id, {
+          actor: auditActor(req),
+          ...(period ? { period } : {}),
+        });
+        setFlash(
+          reply,
+          'notice',
+          interpolate(t.duplicateDone ?? '', { period: result.period, from: source.period }),
+        );
+        return reply.redirect(`/admin/issues/${result.issueId}`, 303);
+      } catch (err) {
+        if (err instanceof IssueNotFoundError) return reply.callNotFound();
+        if (!(err instanceof EditorialInputError)) throw err;
+        setFlash(reply, 'error', stageErrorText(locale, err));
+        // A period that has its issue already: open that one, as the message says.
+        const open = err.code === 'period-has-issue' ? Number(err.params.id) : null;
+        return reply.redirect(open ? `/admin/issues/${open}` : '/admin/issues', 303);
+      }
+    });
+
+    // The editor's live preview of a summary: the same HTML the archive and the email get, as a
+    // fragment (the page's script swaps it in; CSP allows no inline script, none is needed).
+    app.post('/admin/issues/summary-preview', async (req, reply) => {
+      const summary = formString(req.body as FormBody, 'summary').slice(0, 20_000);
+      return reply
+        .header('cache-control', 'no-store')
+        .type('text/html; charset=utf-8')
+        .send(summaryHtml(summary));
+    });
+
     app.post('/admin/issues/import', async (req, reply) => {
       const { locale, t } = await strings(req);
       const json = wantsJson(req);
@@ -354,6 +404,9 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
           last: i === items.length - 1,
           title: item.title,
           summary: item.summary,
+          // Rendered by the one summary renderer (its output is escaped there), for the read view and the preview.
+          summaryHtml: summaryHtml(item.summary),
+          excerpt: summaryPlain(item.summary),
           sources: item.sources.map((s, n) => ({ url: s.url, label: s.label ?? '', n: n + 1 })),
           nextSource: item.sources.length + 1,
           sectionKey: section.key,
@@ -385,7 +438,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
         page: 'issues-editor',
         title: `${issue.title} · ${issue.period}`,
         strings: ISSUE_STRINGS,
-        scripts: editing ? ['vendor/sortable.min.js', 'issues.js'] : ['issues.js'],
+        scripts: editing ? ['vendor/sortable.min.js', 'issues.js', 'summary-preview.js'] : ['issues.js'],
         data: {
           issue: { ...issue, stateLabel },
           editable,
