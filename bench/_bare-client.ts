@@ -69,7 +69,9 @@ async function session(url: string, take: () => number | null, message: Buffer):
   await expect('250');
   let sent = 0;
   for (let i = take(); i !== null; i = take()) {
-    socket.write(`MAIL FROM:<bounce+bare${i}@bounces.example.org>\r\nRCPT TO:<reader${i}@example.net>\r\nDATA\r\n`);
+    socket.write(
+      `MAIL FROM:<bounce+bare${i}@bounces.example.org>\r\nRCPT TO:<reader${i}@example.net>\r\nDATA\r\n`,
+    );
     await expect('250');
     await expect('250');
     await expect('354');

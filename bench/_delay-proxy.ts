@@ -11,7 +11,7 @@
  * Parent → child: { type: 'start', targets: [{ host, port }], delayMs }, then { type: 'count' }.
  * Child → parent: { type: 'ready', ports }, { type: 'count', connections, turns }.
  */
-import { createServer, type Server, type Socket, connect } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 
 interface Pending {
   at: number;

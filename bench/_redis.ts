@@ -75,6 +75,7 @@ export async function startBenchRedis(url: string | undefined): Promise<BenchRed
   );
   const own = `redis://127.0.0.1:${port}`;
   const client = new Redis(own, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 20, 200) });
+  client.on('error', () => {}); // refused until the server listens; ping() waits for it
   await client.ping();
   return {
     url: own,

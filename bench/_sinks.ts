@@ -39,7 +39,10 @@ export class SinkUnavailableError extends Error {
 }
 
 /** `relays` sinks of one kind (the node sink listens on that many ports in one process). */
-export async function startSink(kind: SinkKind, opts: { externalUrl?: string; relays?: number } = {}): Promise<Sink> {
+export async function startSink(
+  kind: SinkKind,
+  opts: { externalUrl?: string; relays?: number } = {},
+): Promise<Sink> {
   const relays = opts.relays ?? 1;
   if (kind === 'external') {
     if (!opts.externalUrl) throw new Error('--smtp <url> is needed for an external sink');
@@ -79,7 +82,12 @@ async function startNodeSink(relays: number): Promise<Sink> {
         const on = (m: { type: string } & SinkCount) => {
           if (m.type !== 'count') return;
           proc.off('message', on);
-          ok({ messages: m.messages, bytes: m.bytes, duplicates: m.duplicates, busiestSecond: m.busiestSecond });
+          ok({
+            messages: m.messages,
+            bytes: m.bytes,
+            duplicates: m.duplicates,
+            busiestSecond: m.busiestSecond,
+          });
         };
         proc.on('message', on);
         proc.send({ type: 'count', from });

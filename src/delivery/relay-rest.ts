@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { type RedisClient, scanKeys } from '../queue/redis.js';
 import type { Classification, SmtpOutcomeLike } from './classify.js';
 
 /**
@@ -81,7 +81,7 @@ export class RelayRests {
   private readonly now: () => number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     opts: RelayRestOptions = {},
   ) {
@@ -169,15 +169,10 @@ export class RelayRests {
   async all(): Promise<RelayRestState[]> {
     const out: RelayRestState[] = [];
     const head = `${this.prefix}:relay-rest:`;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 100);
-      cursor = next;
-      for (const k of keys) {
-        const s = await this.state(k.slice(head.length));
-        if (s) out.push(s);
-      }
-    } while (cursor !== '0');
+    for (const k of await scanKeys(this.redis, `${head}*`)) {
+      const s = await this.state(k.slice(head.length));
+      if (s) out.push(s);
+    }
     return out.sort((a, b) => a.relay.localeCompare(b.relay));
   }
 }

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { createOutageGuard, DatabaseUnavailableError, type OutageGuard } from '../db/outage.js';
 import { QUEUES } from '../queue/names.js';
-import { createRedis } from '../queue/redis.js';
+import { createRedis, type RedisClient } from '../queue/redis.js';
 import { recipientName } from '../rendering/recipient-name.js';
 import { BufferPool } from './buffer-pool.js';
 import { CircuitBreaker, RELAY_CONNECTION_REASON } from './circuit-breaker.js';
@@ -141,7 +140,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     groupSize * (deps.wireGroups ?? WIRE_GROUPS) * relays.current().length,
   );
   const queue = openSendQueue(deps.connection);
-  const redis: Redis = createRedis(deps.connection.url);
+  const redis: RedisClient = createRedis(deps.connection.url);
   const limiter = new TransportRateLimiter(redis, deps.connection.prefix);
   const chunkSize = deps.chunkSize ?? env.SEND_CONCURRENCY;
   const leaseSeconds = env.SEND_LEASE_SECONDS;
