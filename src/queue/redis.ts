@@ -39,6 +39,11 @@ export function createRedis(url: string, opts: RedisOptions = {}): RedisClient {
  * holds them all). For listings, never on a hot path.
  */
 export async function scanKeys(client: RedisClient, pattern: string): Promise<string[]> {
+  if (client instanceof Cluster && client.status !== 'ready')
+    await new Promise<void>((ok, fail) => {
+      client.once('ready', () => ok());
+      client.once('end', () => fail(new Error('the Redis Cluster connection ended')));
+    });
   const nodes = client instanceof Cluster ? client.nodes('master') : [client];
   const out: string[] = [];
   for (const node of nodes) {
