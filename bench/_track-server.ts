@@ -3,7 +3,7 @@ import Fastify from 'fastify';
 import { openDatabase } from '../src/db/connect.js';
 import { silentLogger } from '../src/log.js';
 import { EventWriter } from '../src/tracking/event-writer.js';
-import { trackingRoutes } from '../src/tracking/routes.js';
+import { trackingRoutes } from '../src/http/tracking/routes.js';
 
 const handle = await openDatabase({
   databaseUrl: process.env.DATABASE_URL as string,

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { openDatabase } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
-import { createOpsReader, renderMetrics } from '../src/http/routes/metrics.js';
+import { createOpsReader, renderMetrics } from '../src/http/ops/metrics.js';
 import { countSubscribers, listSubscribers, subscriberHistory } from '../subscribers/api.js';
 
 /**

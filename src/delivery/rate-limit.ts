@@ -115,7 +115,7 @@ export interface RateGrant {
   /** Whether a message that starts at `now` missed its slot i (then it gives the slot up). */
   late(i: number, now?: number): boolean;
   /** For refunds: where the grant ends in the schedule (as stored), and its hourly entry. */
-  readonly refundKey: { transport: string; endAt: string; intervalMs: number; member: string } | null;
+  readonly refundKey: { relay: string; endAt: string; intervalMs: number; member: string } | null;
 }
 
 export interface RateLimiterOptions {
@@ -139,7 +139,7 @@ const UNLIMITED: RateGrant = Object.freeze({
   refundKey: null,
 });
 
-export class TransportRateLimiter {
+export class RelayRateLimiter {
   private readonly now: (() => number) | null;
   private readonly horizonMs: number;
   private readonly lateMs: number | undefined;
@@ -156,19 +156,19 @@ export class TransportRateLimiter {
     this.lateMs = o.lateMs;
   }
 
-  private keys(transport: string): string[] {
-    const k = `${this.prefix}:ratelimit:${transport}`;
+  private keys(relay: string): string[] {
+    const k = `${this.prefix}:ratelimit:${relay}`;
     return [`${k}:tat`, `${k}:hour`, `${k}:hour-used`];
   }
 
-  /** Grants up to `n` messages through `transport` (0 when no slot is free), with their slots. */
-  async acquire(transport: string, limits: RateLimits, n: number): Promise<RateGrant> {
+  /** Grants up to `n` messages through `relay` (0 when no slot is free), with their slots. */
+  async acquire(relay: string, limits: RateLimits, n: number): Promise<RateGrant> {
     if (limits.perSecond <= 0 && limits.perHour <= 0) return { ...UNLIMITED, granted: n };
     const clock = this.now ? this.now() : -1;
     const [granted, offset, hourly, member, interval, endAt] = (await this.redis.eval(
       ACQUIRE,
       3,
-      ...this.keys(transport),
+      ...this.keys(relay),
       n,
       limits.perSecond,
       limits.perHour,
@@ -190,7 +190,7 @@ export class TransportRateLimiter {
       hourly: false,
       slotAt,
       late: (i, at = Date.now()) => intervalMs > 0 && at > slotAt(i) + lateMs,
-      refundKey: { transport, endAt: endAt ?? '', intervalMs, member },
+      refundKey: { relay, endAt: endAt ?? '', intervalMs, member },
     };
   }
 
@@ -203,6 +203,6 @@ export class TransportRateLimiter {
     const r = grant.refundKey;
     if (n <= 0 || !r) return;
     const k = Math.min(n, grant.granted);
-    await this.redis.eval(REFUND, 3, ...this.keys(r.transport), k, r.intervalMs, r.endAt, r.member);
+    await this.redis.eval(REFUND, 3, ...this.keys(r.relay), k, r.intervalMs, r.endAt, r.member);
   }
 }

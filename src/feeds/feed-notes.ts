@@ -1,10 +1,10 @@
-import { interpolate } from '../web/strings.js';
+import { interpolate } from '../http/admin/strings.js';
 
 /**
  * What a poll read but had to bend to read: a feed recovered from ill-formed XML, dates that are not
  * dates, a declared charset that was not believed. None stops a poll; each is kept in the source's
  * health (sources.parse_notes) so an editor can see it and tell the site. English here (CLI, API,
- * logs); the editors' pages say the same by code (src/web/pages/sources/strings.ts).
+ * logs); the editors' pages say the same by code (src/http/admin/pages/sources/strings.ts).
  */
 
 export type FeedNoteCode = 'recovered' | 'date-unparseable' | 'charset-overruled';

@@ -2,7 +2,7 @@ import type { SendMail } from '../../subscribers/mail.js';
 import type { AppContext } from '../context.js';
 import type { PageBrand } from '../publication/branding.js';
 import type { BackgroundTasks } from './background.js';
-import type { PageRenderer } from './pages.js';
+import type { PageRenderer } from './public/pages.js';
 
 /** What route plugins need, built once by buildServer. */
 export interface HttpDeps {

@@ -1,5 +1,5 @@
 import type { Locale } from '../db/schema.js';
-import { interpolate } from '../web/strings.js';
+import { interpolate } from '../http/admin/strings.js';
 
 /** Every fixed word of the public archive pages, in both locales. */
 export const ARCHIVE_STRINGS: Record<Locale, Record<string, string>> = {

@@ -1,4 +1,4 @@
-export { type ArchiveRoutesOptions, archivePageHtml, archiveRoutes } from './archive-routes.js';
+export { type ArchiveRoutesOptions, archivePageHtml, archiveRoutes } from '../http/public/archive.js';
 export { type AssembleResult, assembleDraft } from './assemble.js';
 export {
   type CheckEntry,
@@ -21,7 +21,7 @@ export {
   updateIssueFields,
   updateIssueItem,
 } from './edit.js';
-export { type IssueEditorRoutesOptions, issueEditorRoutes } from './editor-routes.js';
+export { type IssueEditorRoutesOptions, issueEditorRoutes } from '../http/api/issues.js';
 export { exportIssue, type ImportResult, importIssueMarkdown, MarkdownImportError } from './import.js';
 export {
   approveIssue,

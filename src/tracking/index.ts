@@ -14,5 +14,5 @@ export {
 } from './links.js';
 export { detectMailProxy } from './proxy.js';
 export { parseReport } from './report-parse.js';
-export { PIXEL_GIF, type TrackingRoutesOptions, trackingRoutes } from './routes.js';
+
 export { formatIssueStatistics, type IssueStatistics, issueStatistics } from './stats.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type RateGrant, TransportRateLimiter } from '../../src/delivery/rate-limit.js';
+import { type RateGrant, RelayRateLimiter } from '../../src/delivery/rate-limit.js';
 import { createRedis } from '../../src/queue/redis.js';
 import { TEST_REDIS_URL } from '../support/test-env.js';
 
@@ -34,7 +34,7 @@ const slotsOf = (g: RateGrant) => Array.from({ length: g.granted }, (_, i) => g.
 describe('the per-second budget', () => {
   it('puts every grant of every caller on one schedule: no second holds more than the limit, and the limit is used', async () => {
     let now = 1_700_000_000_000;
-    const callers = [0, 1, 2].map(() => new TransportRateLimiter(redis, prefix, { now: () => now }));
+    const callers = [0, 1, 2].map(() => new RelayRateLimiter(redis, prefix, { now: () => now }));
     const limits = { perSecond: 100, perHour: 0 };
     const slots: number[] = [];
     let seed = 7;
@@ -46,7 +46,7 @@ describe('the per-second budget', () => {
     // Callers ask for chunks of 1..50 at random moments for 10 s: what fixed windows let through
     // twice over at an edge.
     while (now < start + 10_000) {
-      const g = await (callers[Math.floor(random() * 3)] as TransportRateLimiter).acquire(
+      const g = await (callers[Math.floor(random() * 3)] as RelayRateLimiter).acquire(
         'relay:25',
         limits,
         1 + Math.floor(random() * 50),
@@ -67,8 +67,8 @@ describe('the per-second budget', () => {
 
   it('grants at most half a second ahead, says how long to wait when the schedule is full, and takes back unused slots at its end', async () => {
     let now = 1_700_000_000_000;
-    const a = new TransportRateLimiter(redis, prefix, { now: () => now });
-    const b = new TransportRateLimiter(redis, prefix, { now: () => now });
+    const a = new RelayRateLimiter(redis, prefix, { now: () => now });
+    const b = new RelayRateLimiter(redis, prefix, { now: () => now });
     const limits = { perSecond: 10, perHour: 0 };
     const first = await a.acquire('ahead:25', limits, 8);
     expect(first.granted).toBe(5);
@@ -91,14 +91,14 @@ describe('the per-second budget', () => {
 
   it('tells a message that missed its slot by more than three slots to give it up', async () => {
     const now = 1_700_000_000_000;
-    const a = new TransportRateLimiter(redis, prefix, { now: () => now });
+    const a = new RelayRateLimiter(redis, prefix, { now: () => now });
     const g = await a.acquire('late:25', { perSecond: 100, perHour: 0 }, 3);
     expect(g.late(2, now + 20 + 30)).toBe(false);
     expect(g.late(2, now + 20 + 31)).toBe(true);
   });
 
   it("reads Redis's clock by default, one clock for every host", async () => {
-    const a = new TransportRateLimiter(redis, prefix);
+    const a = new RelayRateLimiter(redis, prefix);
     const before = Date.now();
     const g = await a.acquire('clock:25', { perSecond: 50, perHour: 0 }, 3);
     expect(g.granted).toBe(3);
@@ -107,7 +107,7 @@ describe('the per-second budget', () => {
   });
 
   it('grants everything at once, unscheduled, to a relay without limits', async () => {
-    const g = await new TransportRateLimiter(redis, prefix).acquire(
+    const g = await new RelayRateLimiter(redis, prefix).acquire(
       'free:25',
       { perSecond: 0, perHour: 0 },
       40,
@@ -121,7 +121,7 @@ describe('the per-second budget', () => {
 describe('the per-hour budget', () => {
   it('is a sliding hour: what was granted frees up an hour after its grant, not at the top of the hour', async () => {
     let now = Date.UTC(2026, 11, 6, 9, 59, 0);
-    const a = new TransportRateLimiter(redis, prefix, { now: () => now });
+    const a = new RelayRateLimiter(redis, prefix, { now: () => now });
     const limits = { perSecond: 0, perHour: 25 };
     expect((await a.acquire('hour:25', limits, 10)).granted).toBe(10);
     now += 30 * 60_000;

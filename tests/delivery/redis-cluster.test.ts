@@ -1,7 +1,8 @@
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitForIssue } from '../../src/cli/wait-for-issue.js';
 import { ConfigError, parseEnv } from '../../src/config/env.js';
-import { startIssueSend, waitForIssue } from '../../src/delivery/control.js';
+import { startIssueSend } from '../../src/delivery/control.js';
 import { RelayRests } from '../../src/delivery/relay-rest.js';
 import { createSendWorker, type SendWorker } from '../../src/delivery/send-worker.js';
 import { createRedis, scanKeys } from '../../src/queue/redis.js';

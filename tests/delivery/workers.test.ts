@@ -2,14 +2,22 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startIssueSend, waitForIssue } from '../../src/delivery/control.js';
+import { waitForIssue } from '../../src/cli/wait-for-issue.js';
+import { startIssueSend } from '../../src/delivery/control.js';
 import { openSendQueue, type SendQueue } from '../../src/delivery/queue.js';
 import { RelayRests } from '../../src/delivery/relay-rest.js';
 import { createRedis } from '../../src/queue/redis.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
 import { waitFor } from '../support/wait.js';
-import { addSubscribers, createIssue, deps as makeDeps, renderable, seedSections, standInContent } from './support.js';
+import {
+  addSubscribers,
+  createIssue,
+  deps as makeDeps,
+  renderable,
+  seedSections,
+  standInContent,
+} from './support.js';
 
 /**
  * Many worker processes, one relay: the budget and the rests they share live in Redis, so what
@@ -49,7 +57,10 @@ beforeAll(async () => {
     onData(stream, session, callback) {
       stream.on('data', () => {});
       stream.on('end', () => {
-        taken.push({ at: performance.timeOrigin + performance.now(), to: session.envelope.rcptTo[0]?.address ?? '' });
+        taken.push({
+          at: performance.timeOrigin + performance.now(),
+          to: session.envelope.rcptTo[0]?.address ?? '',
+        });
         callback(null, 'ok');
       });
     },

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildAppServer } from '../../src/app/server.js';
+import { buildAppServer } from '../../src/http/app.js';
 import { type AppContext, createContext } from '../../src/context.js';
 import { silentLogger } from '../../src/log.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey, revokeApiKey } from '../../src/http/api-keys.js';
+import { createApiKey, revokeApiKey } from '../../src/accounts/api-keys.js';
 import { type Harness, startHarness } from './support.js';
 
 const ENV_KEY = 'env-key-for-tests-0123456789abcdef';

@@ -3,7 +3,7 @@ import { decodeHTML } from 'entities';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config/env.js';
-import { archiveRoutes } from '../../src/issues/archive-routes.js';
+import { archiveRoutes } from '../../src/http/public/archive.js';
 import { addIssueItem } from '../../src/issues/edit.js';
 import type { EditorialDeps } from '../../src/issues/store.js';
 import { silentLogger } from '../../src/log.js';

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueEditorRoutes } from '../../src/issues/editor-routes.js';
+import { issueEditorRoutes } from '../../src/http/api/issues.js';
 import { silentLogger } from '../../src/log.js';
 import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/schema.js';
-import { archiveRoutes } from '../../src/issues/archive-routes.js';
+import { archiveRoutes } from '../../src/http/public/archive.js';
 import { addIssueItem } from '../../src/issues/edit.js';
 import { silentLogger } from '../../src/log.js';
 import { MODEL_SECTIONS } from '../../src/publication/model-sections.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config/env.js';
 import { closeFetchAgents } from '../../src/feeds/fetch.js';
 import { addIssueItem } from '../../src/issues/edit.js';
-import { issueEditorRoutes } from '../../src/issues/editor-routes.js';
+import { issueEditorRoutes } from '../../src/http/api/issues.js';
 import { silentLogger } from '../../src/log.js';
 import { MODEL_SECTIONS } from '../../src/publication/model-sections.js';
 import { ensurePublication } from '../../src/publication/publication.js';

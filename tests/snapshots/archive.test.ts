@@ -3,7 +3,7 @@ import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config/env.js';
 import { closeFetchAgents } from '../../src/feeds/fetch.js';
-import { archiveRoutes } from '../../src/issues/archive-routes.js';
+import { archiveRoutes } from '../../src/http/public/archive.js';
 import { addIssueItem } from '../../src/issues/edit.js';
 import type { EditorialDeps } from '../../src/issues/store.js';
 import { silentLogger } from '../../src/log.js';

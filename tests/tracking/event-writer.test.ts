@@ -5,7 +5,7 @@ import { silentLogger } from '../../src/log.js';
 import { recipientLinks } from '../../src/security/recipient-links.js';
 import { EventWriter, type TrackEvent } from '../../src/tracking/event-writer.js';
 import { registerIssueLinks } from '../../src/tracking/issue-links.js';
-import { trackingRoutes } from '../../src/tracking/routes.js';
+import { trackingRoutes } from '../../src/http/tracking/routes.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { type SeededIssue, seedSentIssue } from './seed.js';
 

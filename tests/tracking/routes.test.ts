@@ -6,7 +6,7 @@ import { recipientLinks } from '../../src/security/recipient-links.js';
 import { signToken } from '../../src/security/tokens.js';
 import { EventWriter } from '../../src/tracking/event-writer.js';
 import { registerIssueLinks } from '../../src/tracking/issue-links.js';
-import { PIXEL_GIF, trackingRoutes } from '../../src/tracking/routes.js';
+import { PIXEL_GIF, trackingRoutes } from '../../src/http/tracking/routes.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { type SeededIssue, seedSentIssue } from './seed.js';
 

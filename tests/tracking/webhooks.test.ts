@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/log.js';
-import { trackingRoutes } from '../../src/tracking/routes.js';
+import { trackingRoutes } from '../../src/http/tracking/routes.js';
 import { isAwsSnsUrl, snsStringToSign } from '../../src/tracking/sns.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { type SeededIssue, seedSentIssue } from './seed.js';

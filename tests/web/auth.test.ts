@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../src/http/api-keys.js';
+import { createApiKey } from '../../src/accounts/api-keys.js';
 import { authorise, defaultAccess, needsCsrf } from '../../src/http/auth/access.js';
-import { createUser, updateUser } from '../../src/http/auth/users.js';
+import { createUser, updateUser } from '../../src/accounts/users.js';
 import { cookieHeader, cookiesOf, csrfFrom, PASSWORD, startWebHarness, type WebHarness } from './support.js';
 
 describe('access rules (pure)', () => {
@@ -127,7 +127,7 @@ describe('signing in to the editors’ app', () => {
   });
 
   it('never redirects off the site after signing in', async () => {
-    const { safeNext } = await import('../../src/web/routes/session.js');
+    const { safeNext } = await import('../../src/http/admin/routes/session.js');
     expect(safeNext('https://evil.example/admin')).toBe('/admin');
     expect(safeNext('//evil.example')).toBe('/admin');
     expect(safeNext('/admin/issues/3')).toBe('/admin/issues/3');

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeFetchAgents } from '../../src/feeds/fetch.js';
 import { pollSource } from '../../src/feeds/poll.js';
 import { addSource } from '../../src/feeds/sources.js';
-import { createUser } from '../../src/http/auth/users.js';
+import { createUser } from '../../src/accounts/users.js';
 import { assembleDraft } from '../../src/issues/assemble.js';
 import { body, type FixtureServer, startFixtureServer } from '../feeds/fixture-server.js';
 import { artifactsDir, launchChromium } from '../support/chromium.js';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUser } from '../../src/http/auth/users.js';
+import { createUser } from '../../src/accounts/users.js';
 import { artifactsDir, launchChromium } from '../support/chromium.js';
 import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { PASSWORD, startWebHarness, type WebHarness } from './support.js';

@@ -3,13 +3,13 @@ import type { LightMyRequestResponse } from 'fastify';
 import iconv from 'iconv-lite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { approveIssue } from '../../src/issues/lifecycle.js';
-import { MAX_IMPORT_BYTES, uploadedText } from '../../src/web/pages/issues/upload.js';
+import { MAX_IMPORT_BYTES, uploadedText } from '../../src/http/admin/pages/issues/upload.js';
 import {
   fieldsChange,
   mastheadFromForm,
   sourcesFromForm,
   stepPosition,
-} from '../../src/web/pages/issues/view.js';
+} from '../../src/http/admin/pages/issues/view.js';
 import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUser } from '../../src/http/auth/users.js';
+import { createUser } from '../../src/accounts/users.js';
 import { listSections } from '../../src/publication/index.js';
 import { importSubscribersCsv } from '../../subscribers/api.js';
 import { artifactsDir, launchChromium } from '../support/chromium.js';

@@ -1,9 +1,9 @@
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../src/http/api-keys.js';
+import { createApiKey } from '../../src/accounts/api-keys.js';
 import { QUEUES } from '../../src/queue/names.js';
-import { stripExternalAssets } from '../../src/web/pages/ops.js';
+import { stripExternalAssets } from '../../src/http/admin/pages/ops.js';
 import { type Harness, startHarness } from '../http/support.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { sql } from 'kysely';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createUser } from '../../src/http/auth/users.js';
+import { createUser } from '../../src/accounts/users.js';
 import { EventWriter } from '../../src/tracking/event-writer.js';
 import { registerIssueLinks } from '../../src/tracking/issue-links.js';
 import { artifactsDir, launchChromium } from '../support/chromium.js';

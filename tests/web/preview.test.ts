@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PREVIEW_CSP, previewChoice } from '../../src/web/pages/preview.js';
+import { PREVIEW_CSP, previewChoice } from '../../src/http/admin/pages/preview.js';
 import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 

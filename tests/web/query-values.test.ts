@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../../src/http/api-keys.js';
+import { createApiKey } from '../../src/accounts/api-keys.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
 /** Query values that answered 500 in the penetration test answer 400 and say which value is wrong. */

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USER_ROLES, type UserRole } from '../../src/db/schema.js';
-import { createApiKey } from '../../src/http/api-keys.js';
+import { createApiKey } from '../../src/accounts/api-keys.js';
 import { isMutating } from '../../src/http/auth/access.js';
 import type { RouteAccess } from '../../src/http/auth/guard.js';
-import { roleAllows } from '../../src/http/auth/roles.js';
+import { roleAllows } from '../../src/accounts/roles.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 
 /**

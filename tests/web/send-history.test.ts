@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { historyRows } from '../../src/web/pages/send-history.js';
+import { historyRows } from '../../src/http/admin/pages/send-history.js';
 
 const at = (iso: string) => new Date(iso);
 

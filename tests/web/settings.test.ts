@@ -2,11 +2,12 @@ import type { AddressInfo } from 'node:net';
 import type { LightMyRequestResponse } from 'fastify';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { currentRelaySpecs, openPassword } from '../../src/delivery/relays.js';
+import { openPassword } from '../../src/delivery/relay-secret.js';
+import { currentRelaySpecs } from '../../src/delivery/relay-store.js';
 import { getPublication, listSections } from '../../src/publication/index.js';
 import { HeaderFieldError, updatePublication } from '../../src/publication/publication.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
-import { relayViews } from '../../src/web/pages/settings-relays.js';
+import { relayViews } from '../../src/http/admin/pages/settings-relays.js';
 import { LOOPBACK_TLS } from '../support/loopback-tls.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 

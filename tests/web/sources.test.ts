@@ -2,7 +2,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeFetchAgents } from '../../src/feeds/fetch.js';
 import { addSource } from '../../src/feeds/sources.js';
-import { readSourceForm, rulesOf, splitKeywords } from '../../src/web/pages/sources/form.js';
+import { readSourceForm, rulesOf, splitKeywords } from '../../src/http/admin/pages/sources/form.js';
 import { body, type FixtureServer, startFixtureServer } from '../feeds/fixture-server.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 

@@ -4,7 +4,7 @@ import { validateSources } from '../../src/issues/edit.js';
 import { parseScheduleTime } from '../../src/issues/schedule.js';
 import { IllegalIssueTransitionError, nextIssueState } from '../../src/issues/state-machine.js';
 import { type EditorialErrorCode, EditorialInputError } from '../../src/issues/store.js';
-import { explainProblem, stageErrorCatalogue, stageErrorText } from '../../src/web/stage-errors.js';
+import { explainProblem, stageErrorCatalogue, stageErrorText } from '../../src/http/admin/stage-errors.js';
 
 const caught = (fn: () => unknown): unknown => {
   try {

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventWriter, type TrackEvent } from '../../src/tracking/event-writer.js';
 import { recordFeedback } from '../../src/tracking/feedback.js';
 import { registerIssueLinks } from '../../src/tracking/issue-links.js';
-import { timelineBuckets } from '../../src/web/pages/stats.js';
-import { barChart, lineChart, niceMax } from '../../src/web/pages/stats-charts.js';
+import { timelineBuckets } from '../../src/http/admin/pages/stats.js';
+import { barChart, lineChart, niceMax } from '../../src/http/admin/pages/stats-charts.js';
 import { type SeededIssue, seedSentIssue } from '../tracking/seed.js';
 import { type Browser, startWebHarness, type WebHarness } from './support.js';
 

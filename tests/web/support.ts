@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { buildAppServer } from '../../src/app/server.js';
+import { buildAppServer } from '../../src/http/app.js';
 import type { UserRole } from '../../src/db/schema.js';
-import { createUser } from '../../src/http/auth/users.js';
+import { createUser } from '../../src/accounts/users.js';
 import { importIssueMarkdown } from '../../src/issues/import.js';
 import { type Harness, startHarness } from '../http/support.js';
 import { MODEL_DOCUMENT, SHARED_DIR } from '../support/shared.js';

@@ -1,7 +1,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyPassword } from '../../src/http/auth/passwords.js';
-import { findUserByEmail } from '../../src/http/auth/users.js';
+import { verifyPassword } from '../../src/accounts/passwords.js';
+import { findUserByEmail } from '../../src/accounts/users.js';
 import { type Browser, cookieHeader, PASSWORD, startWebHarness, type WebHarness } from './support.js';
 
 describe('user pages', () => {

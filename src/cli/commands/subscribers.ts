@@ -13,13 +13,13 @@ import {
   updateSubscriber,
 } from '../../../subscribers/store.js';
 import { listSuppressions, suppress, unsuppress } from '../../../subscribers/suppression.js';
-import { startAppServer } from '../../app/server.js';
+import { startAppServer } from '../../http/app.js';
 import type { AppContext } from '../../context.js';
 import { LOCALES, type Locale, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../db/schema.js';
-import { storedRelaySpecs } from '../../delivery/relays.js';
+import { storedRelaySpecs } from '../../delivery/relay-store.js';
 import { loadSender } from '../../delivery/sender.js';
-import { createApiKey } from '../../http/api-keys.js';
-import { isUserRole } from '../../http/auth/roles.js';
+import { createApiKey } from '../../accounts/api-keys.js';
+import { isUserRole } from '../../accounts/roles.js';
 import { createSendMail } from '../../http/mail-transport.js';
 import { defaultActor } from '../actor.js';
 import { UsageError } from '../main.js';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { LOCALES, type Locale, USER_ROLES, type UserRole } from '../../db/schema.js';
-import { WeakPasswordError } from '../../http/auth/passwords.js';
-import { isUserRole } from '../../http/auth/roles.js';
+import { WeakPasswordError } from '../../accounts/passwords.js';
+import { isUserRole } from '../../accounts/roles.js';
 import {
   createUser,
   findUserByEmail,
@@ -10,7 +10,7 @@ import {
   type PublicUser,
   UserError,
   updateUser,
-} from '../../http/auth/users.js';
+} from '../../accounts/users.js';
 import { UsageError } from '../errors.js';
 import type { CliRuntime } from '../runtime.js';
 import { readFirstLine } from '../stdin.js';

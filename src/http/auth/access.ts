@@ -1,5 +1,5 @@
 import type { UserRole } from '../../db/schema.js';
-import { roleAllows } from './roles.js';
+import { roleAllows } from '../../accounts/roles.js';
 
 /**
  * Who may call a route, declared in its `config.access`. Routes that declare nothing get

@@ -5,9 +5,9 @@ import type { FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { SecretKeys } from '../../config/secret.js';
 import type { Db } from '../../db/schema.js';
-import { findApiKey } from '../api-keys.js';
+import { findApiKey } from '../../accounts/api-keys.js';
 import { type Access, type Actor, authorise, defaultAccess, needsCsrf } from './access.js';
-import { findSession, SESSION_COOKIE } from './sessions.js';
+import { findSession, SESSION_COOKIE } from '../../accounts/sessions.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

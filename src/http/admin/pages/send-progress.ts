@@ -1,0 +1,128 @@
+import { sql } from 'kysely';
+import type { Db, IssueState } from '../../../db/schema.js';
+import { type IssueStats, issueStats } from '../../../delivery/api.js';
+
+/** The send rate is measured over the last minute: long enough to be steady, short enough to follow a throttle. */
+export const RATE_WINDOW_SECONDS = 60;
+
+export interface SendProgress {
+  issueId: number;
+  state: IssueState;
+  pauseReason: string | null;
+  holdReason: string | null;
+  total: number;
+  accepted: number;
+  deferred: number;
+  failed: number;
+  unknown: number;
+  skipped: number;
+  /** Not yet answered by the relay: queued, claimed or on the wire. */
+  pending: number;
+  /** Rows with a final state (accepted, failed, unknown, skipped). */
+  done: number;
+  /** Rows that may still be sent: pending and deferred. */
+  remaining: number;
+  percent: number;
+  /** Messages answered by the relay (accepted or failed) per second over the last minute. */
+  ratePerSecond: number;
+  /** Seconds until the remaining rows are sent at the current rate; null when not sending or no rate yet. */
+  etaSeconds: number | null;
+  /** True while the page should keep polling. */
+  live: boolean;
+}
+
+export interface ProgressInput {
+  issueId: number;
+  state: IssueState;
+  pauseReason: string | null;
+  holdReason: string | null;
+  stats: IssueStats;
+  /** Rows that reached accepted or failed within the rate window. */
+  recentFinished: number;
+  /** Seconds since the send started (null: not started). */
+  elapsedSeconds: number | null;
+}
+
+const LIVE: IssueState[] = ['scheduled', 'sending', 'paused'];
+
+/** Counts, rate and ETA from the ledger's numbers (pure). */
+export function sendProgress(input: ProgressInput): SendProgress {
+  const s = input.stats.byState;
+  const pending = s.queued + s.claimed + s.sending;
+  const remaining = pending + s.deferred;
+  const done = s.accepted + s.failed + s.unknown + s.skipped;
+  const window =
+    input.elapsedSeconds === null
+      ? RATE_WINDOW_SECONDS
+      : Math.min(RATE_WINDOW_SECONDS, Math.max(1, input.elapsedSeconds));
+  const ratePerSecond =
+    input.elapsedSeconds === null ? 0 : Math.round((input.recentFinished / window) * 10) / 10;
+  const etaSeconds =
+    input.state === 'sending' && ratePerSecond > 0 && remaining > 0
+      ? Math.ceil(remaining / ratePerSecond)
+      : input.state === 'sending' && remaining === 0
+        ? 0
+        : null;
+  return {
+    issueId: input.issueId,
+    state: input.state,
+    pauseReason: input.pauseReason,
+    holdReason: input.holdReason,
+    total: input.stats.total,
+    accepted: s.accepted,
+    deferred: s.deferred,
+    failed: s.failed,
+    unknown: s.unknown,
+    skipped: s.skipped,
+    pending,
+    done,
+    remaining,
+    percent: input.stats.total ? Math.floor((done / input.stats.total) * 1000) / 10 : 0,
+    ratePerSecond,
+    etaSeconds,
+    live: LIVE.includes(input.state),
+  };
+}
+
+/** "1 h 5 min", "3 min 20 s", "45 s" (pure; the page's language picks the unit words). */
+export function formatDuration(seconds: number | null, units: { h: string; min: string; s: string }): string {
+  if (seconds === null) return '–';
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (h) return `${h} ${units.h} ${m} ${units.min}`;
+  if (m) return `${m} ${units.min} ${s} ${units.s}`;
+  return `${s} ${units.s}`;
+}
+
+/**
+ * Reads an issue's send progress: delivery's own counts by state, plus how many rows the relay
+ * answered in the last minute (delivery stamps accepted_at with the database clock, so the window
+ * is measured on that clock too).
+ */
+export async function loadSendProgress(db: Db, issueId: number): Promise<SendProgress | null> {
+  const issue = await db
+    .selectFrom('issues')
+    .select(['id', 'state', 'pause_reason', 'hold_reason'])
+    .where('id', '=', issueId)
+    .executeTakeFirst();
+  if (!issue) return null;
+  const stats = await issueStats(db, issueId);
+  const recent = await sql<{ recent: string; elapsed: string | null }>`
+    SELECT
+      (SELECT count(*) FROM deliveries
+        WHERE issue_id = ${issueId} AND state IN ('accepted', 'failed')
+          AND coalesce(accepted_at, updated_at) >= now() - make_interval(secs => ${RATE_WINDOW_SECONDS})) AS recent,
+      (SELECT extract(epoch FROM now() - sending_started_at) FROM issues WHERE id = ${issueId}) AS elapsed
+  `.execute(db);
+  const row = recent.rows[0];
+  return sendProgress({
+    issueId,
+    state: issue.state,
+    pauseReason: issue.pause_reason,
+    holdReason: issue.hold_reason,
+    stats,
+    recentFinished: Number(row?.recent ?? 0),
+    elapsedSeconds: row?.elapsed === null || row?.elapsed === undefined ? null : Number(row.elapsed),
+  });
+}
