@@ -107,11 +107,7 @@ describe('the per-second budget', () => {
   });
 
   it('grants everything at once, unscheduled, to a relay without limits', async () => {
-    const g = await new RelayRateLimiter(redis, prefix).acquire(
-      'free:25',
-      { perSecond: 0, perHour: 0 },
-      40,
-    );
+    const g = await new RelayRateLimiter(redis, prefix).acquire('free:25', { perSecond: 0, perHour: 0 }, 40);
     expect(g.granted).toBe(40);
     expect(g.slotAt(39)).toBe(0);
     expect(g.late(39)).toBe(false);

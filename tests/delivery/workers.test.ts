@@ -6,6 +6,7 @@ import { waitForIssue } from '../../src/cli/wait-for-issue.js';
 import { startIssueSend } from '../../src/delivery/control.js';
 import { openSendQueue, type SendQueue } from '../../src/delivery/queue.js';
 import { RelayRests } from '../../src/delivery/relay-rest.js';
+import { WIRE_ROWS_PER_CONNECTION } from '../../src/delivery/send-worker.js';
 import { createRedis } from '../../src/queue/redis.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
@@ -210,10 +211,11 @@ describe('three worker processes and a relay that answers 421', () => {
       expect(stats.byState).toMatchObject({ accepted: n, unknown: 0, failed: 0 });
       expect(new Set(taken.map((t) => t.to)).size).toBe(n);
       // Between the refusal and the end of the rest (Redis's word for it), messages the workers
-      // began after the refusal: at most each worker's two jobs' chunks of 5 that were already
-      // granted, never the rest's worth (the relay takes hundreds a second here).
+      // began after the refusal: only those already past the rest check on a connection when the
+      // news came (two rows per connection at most: 3 workers × 2 connections × 2), never the
+      // rest's worth (the relay takes hundreds a second here).
       const during = started.filter((t) => t > refusedAt && t < rest.until).length;
-      expect(during).toBeLessThanOrEqual(3 * 2 * 5);
+      expect(during).toBeLessThanOrEqual(3 * 2 * WIRE_ROWS_PER_CONNECTION);
       // And sending did resume after the rest: the remaining rows went out.
       expect(started.filter((t) => t >= rest.until).length).toBeGreaterThan(0);
     } finally {
