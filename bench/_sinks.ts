@@ -17,7 +17,7 @@ export interface SinkCount {
   messages: number;
   /** Bytes received, when the sink counts them. */
   bytes: number | null;
-  /** Messages whose envelope sender (a delivery's own VERP address) came before, when it can tell. */
+  /** Messages to a recipient the sink saw before (every delivery has its own), when it can tell. */
   duplicates: number | null;
   /** The most messages taken in any one second since the `from`-th message, when it can tell. */
   busiestSecond: number | null;

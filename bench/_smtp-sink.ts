@@ -1,7 +1,8 @@
 /**
- * A discarding SMTP sink in its own process for the send benchmark: counts messages and bytes, and
- * the duplicates among them (a repeated envelope sender: every delivery has its own VERP
- * Return-Path), and the most messages it took in any one second. Listens on BENCH_SINK_PORTS
+ * A discarding SMTP sink in its own process for the send benchmark (and the tests that need a relay
+ * whose clock is not the test's): counts messages and bytes, the duplicates among them (a
+ * recipient seen before: every delivery has its own), and the most messages it took in any one
+ * second. Listens on BENCH_SINK_PORTS
  * ports (default 1), one relay each.
  */
 import { SMTPServer } from 'smtp-server';
@@ -9,7 +10,7 @@ import { SMTPServer } from 'smtp-server';
 let messages = 0;
 let bytes = 0;
 let duplicates = 0;
-const senders = new Set<string>();
+const recipients = new Set<string>();
 // Arrival times (ms) of every message, for the busiest one-second window.
 let times = new Float64Array(1 << 16);
 
@@ -36,9 +37,9 @@ const server = () =>
         bytes += c.length;
       });
       stream.on('end', () => {
-        const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-        if (senders.has(from)) duplicates++;
-        else senders.add(from);
+        const to = session.envelope.rcptTo.map((r) => r.address).join(',');
+        if (recipients.has(to)) duplicates++;
+        else recipients.add(to);
         if (messages === times.length) {
           const next = new Float64Array(times.length * 2);
           next.set(times);

@@ -21,6 +21,14 @@ import type { RateGrant } from './rate-limit.js';
  * socket in one write, dot-stuffed by a native search instead of nodemailer's per-byte transform.
  */
 
+/**
+ * Rows a relay may have in `sending` per connection in one worker process: one on the wire, the
+ * others marked ahead or waiting for their ledger write. Two bound a relay far away (its round
+ * trips are the long ones); near, the ledger's round trips are longer than the relay's, and four
+ * keep the connections busy through them (measured: bench/send.ts on smtp-sink).
+ */
+export const WIRE_ROWS_PER_CONNECTION = 4;
+
 /** One row's message waiting for a lane. */
 export interface Ticket {
   envelopeFrom: string;
@@ -297,7 +305,7 @@ export class RelayLanes {
             method: false,
           }
         : null;
-    this.window = new RowWindow(2 * opts.connections);
+    this.window = new RowWindow(WIRE_ROWS_PER_CONNECTION * opts.connections);
     this.sessions = Array.from(
       { length: opts.connections },
       () => new Session(options, auth, opts.maxMessages ?? 1000),
@@ -348,6 +356,9 @@ export class RelayLanes {
       t.done({ kind: 'unsent', why, messageId });
     if (t.cancelled()) return unsent('cancelled');
     if (this.opts.resting()) return unsent('resting');
+    // Rendered before its slot, so that little lies between the slot and the wire.
+    const msg = t.render();
+    if (msg instanceof Error) return t.done({ kind: 'unaddressable', error: msg });
     if (this.opts.slot) {
       for (;;) {
         const g = await this.opts.slot();
@@ -358,14 +369,12 @@ export class RelayLanes {
           continue; // stalled past the slot: a slot missed is not made up by a burst
         }
         await sleep(Math.min(g.retryInMs, 1000));
-        if (t.cancelled()) return unsent('cancelled');
-        if (this.opts.resting()) return unsent('resting');
+        if (t.cancelled()) return unsent('cancelled', msg.messageId);
+        if (this.opts.resting()) return unsent('resting', msg.messageId);
       }
-      if (t.cancelled()) return unsent('cancelled');
-      if (this.opts.resting()) return unsent('resting');
+      if (t.cancelled()) return unsent('cancelled', msg.messageId);
+      if (this.opts.resting()) return unsent('resting', msg.messageId);
     }
-    const msg = t.render();
-    if (msg instanceof Error) return t.done({ kind: 'unaddressable', error: msg });
     const startedAt = Date.now();
     this.lastUse = startedAt;
     const sent = await session.send(t.envelopeFrom, t.to, msg.raw, this.opts.eightBit);

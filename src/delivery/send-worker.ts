@@ -23,7 +23,7 @@ import type { MimeTemplate, RenderedMessage } from './mime.js';
 import { enqueueRanges, openSendQueue, type SendQueue } from './queue.js';
 import { RelayRateLimiter } from './rate-limit.js';
 import { firstAnswering, openRelay, type Relay } from './relay-connection.js';
-import type { LaneOutcome, RelayLanes, Ticket } from './relay-lanes.js';
+import { type LaneOutcome, type RelayLanes, type Ticket, WIRE_ROWS_PER_CONNECTION } from './relay-lanes.js';
 import { openRelayPools, type RelaySet } from './relay-pools.js';
 import { RelayRests, RestWatch } from './relay-rest.js';
 import { RelayScheduler } from './relay-scheduler.js';
@@ -73,11 +73,7 @@ export interface SendWorkerOptions {
   scanOnStart?: boolean;
 }
 
-/**
- * The wire window: rows a relay may have in `sending` per connection in one process — one on the
- * wire, one marked ahead or waiting for its ledger write (relay-lanes.ts RowWindow).
- */
-export const WIRE_ROWS_PER_CONNECTION = 2;
+export { WIRE_ROWS_PER_CONNECTION } from './relay-lanes.js';
 
 export interface SendWorker {
   owner: string;
@@ -311,7 +307,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     let next = 0;
     // A graceful stop hands out nothing more (what the lanes hold still goes out).
     while (next < rows.length && !stop && !stopping) {
-      // A batch is marked sending in one statement: wait until a quarter of the lanes' window is free.
+      // A batch is marked sending in one statement: wait until half the connections' worth is free.
       const left = rows.length - next;
       const n = await lanes.window.take(left, Math.min(left, Math.ceil(lanes.connections / 2)));
       if (stop) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type RateGrant, RelayRateLimiter } from '../../src/delivery/rate-limit.js';
+import { PACE, type RateGrant, RelayRateLimiter } from '../../src/delivery/rate-limit.js';
 import { createRedis } from '../../src/queue/redis.js';
 import { TEST_REDIS_URL } from '../support/test-env.js';
 
@@ -34,7 +34,7 @@ const slotsOf = (g: RateGrant) => Array.from({ length: g.granted }, (_, i) => g.
 describe('the per-second budget', () => {
   it('puts every grant of every caller on one schedule: no second holds more than the limit, and the limit is used', async () => {
     let now = 1_700_000_000_000;
-    const callers = [0, 1, 2].map(() => new RelayRateLimiter(redis, prefix, { now: () => now }));
+    const callers = [0, 1, 2].map(() => new RelayRateLimiter(redis, prefix, { now: () => now, pace: 1 }));
     const limits = { perSecond: 100, perHour: 0 };
     const slots: number[] = [];
     let seed = 7;
@@ -67,8 +67,8 @@ describe('the per-second budget', () => {
 
   it('grants at most half a second ahead, says how long to wait when the schedule is full, and takes back unused slots at its end', async () => {
     let now = 1_700_000_000_000;
-    const a = new RelayRateLimiter(redis, prefix, { now: () => now });
-    const b = new RelayRateLimiter(redis, prefix, { now: () => now });
+    const a = new RelayRateLimiter(redis, prefix, { now: () => now, pace: 1 });
+    const b = new RelayRateLimiter(redis, prefix, { now: () => now, pace: 1 });
     const limits = { perSecond: 10, perHour: 0 };
     const first = await a.acquire('ahead:25', limits, 8);
     expect(first.granted).toBe(5);
@@ -89,21 +89,23 @@ describe('the per-second budget', () => {
     expect(slotsOf(await b.acquire('behind:25', limits, 1))).toEqual([(later.slotAt(0) as number) + 100]);
   });
 
-  it('tells a message that missed its slot by more than three slots to give it up', async () => {
+  it('tells a message that missed its slot by more than two slots to give it up', async () => {
     const now = 1_700_000_000_000;
-    const a = new RelayRateLimiter(redis, prefix, { now: () => now });
+    const a = new RelayRateLimiter(redis, prefix, { now: () => now, pace: 1 });
     const g = await a.acquire('late:25', { perSecond: 100, perHour: 0 }, 3);
-    expect(g.late(2, now + 20 + 30)).toBe(false);
-    expect(g.late(2, now + 20 + 31)).toBe(true);
+    expect(g.late(2, now + 20 + 20)).toBe(false);
+    expect(g.late(2, now + 20 + 21)).toBe(true);
   });
 
-  it("reads Redis's clock by default, one clock for every host", async () => {
+  it("reads Redis's clock by default, one clock for every host, and paces a little under the limit", async () => {
     const a = new RelayRateLimiter(redis, prefix);
     const before = Date.now();
     const g = await a.acquire('clock:25', { perSecond: 50, perHour: 0 }, 3);
     expect(g.granted).toBe(3);
     expect(Math.abs(g.slotAt(0) - before)).toBeLessThan(1000);
-    expect(g.slotAt(2) - g.slotAt(0)).toBeCloseTo(40, 6);
+    // 50 a second paced at PACE: slots 1000 / (50 × 0.97) ms apart.
+    expect(PACE).toBe(0.97);
+    expect(g.slotAt(2) - g.slotAt(0)).toBeCloseTo((2 * 1000) / (50 * PACE), 2);
   });
 
   it('grants everything at once, unscheduled, to a relay without limits', async () => {
@@ -117,7 +119,7 @@ describe('the per-second budget', () => {
 describe('the per-hour budget', () => {
   it('is a sliding hour: what was granted frees up an hour after its grant, not at the top of the hour', async () => {
     let now = Date.UTC(2026, 11, 6, 9, 59, 0);
-    const a = new RelayRateLimiter(redis, prefix, { now: () => now });
+    const a = new RelayRateLimiter(redis, prefix, { now: () => now, pace: 1 });
     const limits = { perSecond: 0, perHour: 25 };
     expect((await a.acquire('hour:25', limits, 10)).granted).toBe(10);
     now += 30 * 60_000;

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { SMTPServer, type SMTPServerAddress } from 'smtp-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startSink } from '../../bench/_sinks.js';
 import { waitForIssue } from '../../src/cli/wait-for-issue.js';
 import { startIssueSend } from '../../src/delivery/control.js';
 import { openSendQueue, type SendQueue } from '../../src/delivery/queue.js';
@@ -90,7 +91,7 @@ function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** `k` worker processes on one queue prefix, sending to the test's relay with `fragment`. */
+/** `k` worker processes on one queue prefix, sending to the test's relay unless `settings` name another. */
 async function workers(k: number, prefix: string, settings: Record<string, string>): Promise<void> {
   const port = (server.server.address() as { port: number }).port;
   await Promise.all(
@@ -104,7 +105,7 @@ async function workers(k: number, prefix: string, settings: Record<string, strin
           TEST_SCHEMA: tdb.schema,
           REDIS_URL: testEnv().REDIS_URL,
           QUEUE_PREFIX: prefix,
-          SMTP_URL: `smtp://127.0.0.1:${port}${settings.fragment ?? ''}`,
+          SMTP_URL: `smtp://127.0.0.1:${port}`,
           SECRET_KEY: 'k'.repeat(40),
           ...settings,
         },
@@ -128,27 +129,17 @@ async function audience(n: number, tag: string): Promise<number> {
   return createIssue(tdb.db);
 }
 
-/** The most messages the relay took in any one second. */
-function busiestSecond(): number {
-  const at = taken.map((t) => t.at).sort((a, b) => a - b);
-  let best = 0;
-  let lo = 0;
-  for (let hi = 0; hi < at.length; hi++) {
-    while ((at[hi] as number) - (at[lo] as number) >= 1000) lo++;
-    best = Math.max(best, hi - lo + 1);
-  }
-  return best;
-}
-
 describe('three worker processes and one relay limited to 100 messages a second', () => {
   it('hand the relay at most 105 messages in any one second, summed over the workers, and every message once', {
     timeout: 180_000,
   }, async () => {
+    // The relay in a process of its own, as a real one is: its clock is not held up by this test's.
+    const relay = await startSink('node');
     const env = testEnv({ SEND_CONCURRENCY: '20', SEND_BATCH_SIZE: '50' });
     const n = 450;
     const issueId = await audience(n, 'budget');
     await workers(3, env.QUEUE_PREFIX, {
-      fragment: '#perSecond=100',
+      SMTP_URL: `${relay.urls[0]}#perSecond=100`,
       SEND_CONCURRENCY: '20',
       SEND_BATCH_SIZE: '50',
       SMTP_POOL_CONNECTIONS: '5',
@@ -164,13 +155,14 @@ describe('three worker processes and one relay limited to 100 messages a second'
       const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 150_000, intervalMs: 100 });
       expect(state).toBe('sent');
       expect(stats.byState).toMatchObject({ accepted: n, unknown: 0, failed: 0 });
-      expect(taken).toHaveLength(n);
-      expect(new Set(taken.map((t) => t.to)).size).toBe(n);
-      expect(busiestSecond()).toBeLessThanOrEqual(105);
+      const seen = await relay.count();
+      expect(seen).toMatchObject({ messages: n, duplicates: 0 });
+      expect(seen?.busiestSecond).toBeLessThanOrEqual(105);
       // Unlimited, the same workers hand over hundreds a second: the limit is what held them.
-      expect(busiestSecond()).toBeGreaterThanOrEqual(80);
+      expect(seen?.busiestSecond).toBeGreaterThanOrEqual(80);
     } finally {
       await queue.close();
+      await relay.stop();
     }
   });
 });
