@@ -416,7 +416,14 @@ describe.skipIf(!modelDocument.present)('the issue editor', () => {
         c,
       ]),
     );
-    expect(enById['empty-issue']).toMatchObject({ label: 'The issue has items', message: '27 items' });
+    expect(enById['empty-issue']).toMatchObject({ label: 'The issue has items', message: '27 items.' });
+    // One checklist, one wording: the send page says exactly what the editor page says.
+    const send = await inLocale(editor, `/admin/issues/${issueId}/send`, 'zh-CN');
+    for (const check of view.checks.filter((c) => c.id !== 'source-links'))
+      expect(send.body).toContain(`<th scope="row">${check.label}</th>`);
+    expect(send.body).toContain('共 27 条。');
+    expect(send.body).toMatch(/最大的一种组合 \d+\.\d KB（上限 102\.0 KB）。/);
+    expect(send.body).not.toMatch(/\d+ items|bytes of|variant\(s\)/);
     expect((await viewer.get(`/admin/issues/${issueId}/checklist`)).statusCode).toBe(200);
     expect((await editor.get('/admin/issues/999999/checklist')).statusCode).toBe(404);
   });

@@ -24,9 +24,11 @@ import { loadIssueLegal } from '../../legal/load.js';
 import { MODEL_SECTIONS } from '../../publication/model-sections.js';
 import {
   ensurePublication,
+  getPublication,
   type PublicationPatch,
   updatePublication,
 } from '../../publication/publication.js';
+import { isLocalSender, markSenderVerified } from '../../publication/sender.js';
 import { editSection, listSections, upsertSection } from '../../publication/sections.js';
 import { QUEUES, type QueueName } from '../../queue/names.js';
 import { assertRedisReachable, createRedis } from '../../queue/redis.js';
@@ -544,7 +546,12 @@ export function registerIssueCommands(
         ...(o.softBounceLimit !== undefined ? { softBounceLimit: Number(o.softBounceLimit) } : {}),
         ...(o.softBounceIssues !== undefined ? { softBounceIssues: Number(o.softBounceIssues) } : {}),
       };
-      const row = await updatePublication(d.db, patch);
+      let row = await updatePublication(d.db, patch);
+      // Whoever runs the CLI runs the server: a public sender set here needs no mailed link.
+      if (patch.fromEmail !== undefined && !isLocalSender(patch.fromEmail)) {
+        await markSenderVerified(d.db, patch.fromEmail, d.now());
+        row = (await getPublication(d.db)) ?? row;
+      }
       runtime.print(row, `Publication updated.`);
     });
 }

@@ -14,13 +14,23 @@ import { queueRedis } from '../../../delivery/queue.js';
 import { RelayRests } from '../../../delivery/relay-rest.js';
 import { describeReason, describeRest } from '../../../delivery/stop-reasons.js';
 import { type Checklist, checkIssue } from '../../../issues/check.js';
-import { approveIssue, ChecklistFailedError, cancelIssue as cancelUnsent } from '../../../issues/lifecycle.js';
+import {
+  approveIssue,
+  ChecklistFailedError,
+  cancelIssue as cancelUnsent,
+} from '../../../issues/lifecycle.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../../issues/schedule.js';
 import { canTransition, IllegalIssueTransitionError } from '../../../issues/state-machine.js';
-import { type EditorialDeps, EditorialInputError, getIssue, IssueNotFoundError } from '../../../issues/store.js';
+import {
+  type EditorialDeps,
+  EditorialInputError,
+  getIssue,
+  IssueNotFoundError,
+} from '../../../issues/store.js';
 import { getPublication } from '../../../publication/publication.js';
 import { QUEUES } from '../../../queue/names.js';
 import { queueArchiveRequests } from '../../../snapshots/request.js';
+import { checklistView } from '../checklist.js';
 import type { WebDeps } from '../deps.js';
 import { issueStateLabel } from '../issue-states.js';
 import { auditActor, requestLocale, sendAdminPage, setFlash } from '../respond.js';
@@ -45,20 +55,6 @@ export const SEND_STRINGS = defineStrings({
     checkWhat: '检查项',
     checkResult: '结果',
     checkDetail: '说明',
-    checkPass: '通过',
-    checkWarn: '注意',
-    checkFail: '未通过',
-    checkSkipped: '未检查',
-    'check_empty-issue': '本期有条目',
-    'check_empty-sections': '每个栏目都有条目',
-    'check_items-without-summary': '每个条目都有摘要',
-    'check_items-without-source': '每个条目都有来源',
-    'check_duplicate-items': '没有重复条目',
-    'check_subject-length': '主题长度',
-    'check_preheader-length': '预览文字长度',
-    'check_variant-html-size': '邮件大小（Gmail 102 KB 截断）',
-    'check_template-errors': '模板生成',
-    'check_source-links': '来源链接可以打开',
     approve: '审核通过',
     approveHint: '审核的是当前版本；之后再修改内容，本期会回到草稿。',
     approved: '已审核通过。',
@@ -131,20 +127,6 @@ export const SEND_STRINGS = defineStrings({
     checkWhat: 'Check',
     checkResult: 'Result',
     checkDetail: 'Detail',
-    checkPass: 'Pass',
-    checkWarn: 'Warning',
-    checkFail: 'Failed',
-    checkSkipped: 'Not checked',
-    'check_empty-issue': 'The issue has items',
-    'check_empty-sections': 'Every section has items',
-    'check_items-without-summary': 'Every item has a summary',
-    'check_items-without-source': 'Every item has a source',
-    'check_duplicate-items': 'No duplicate items',
-    'check_subject-length': 'Subject length',
-    'check_preheader-length': 'Preheader length',
-    'check_variant-html-size': 'Email size (Gmail clips at 102 KB)',
-    'check_template-errors': 'Templates render',
-    'check_source-links': 'Source links open',
     approve: 'Approve',
     approveHint: 'This revision is approved; a later edit returns the issue to draft.',
     approved: 'Approved.',
@@ -213,9 +195,6 @@ const PAGE_STRINGS = {
   'zh-CN': { ...SEND_STRINGS['zh-CN'], ...HISTORY_STRINGS['zh-CN'] },
   en: { ...SEND_STRINGS.en, ...HISTORY_STRINGS.en },
 };
-
-/** A string whose key is built at run time (a state or check id), or undefined. */
-const lookup = (t: T, key: string): string | undefined => (t as Record<string, string | undefined>)[key];
 
 const fmt = (text: string, values: Record<string, string | number>) =>
   text.replace(/\{(\w+)\}/g, (whole, k: string) => (k in values ? String(values[k]) : whole));
@@ -377,12 +356,6 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
       if (issue.state === 'draft' || issue.state === 'approved') {
         checklist = await checkIssue({ db: ctx.db, render: deps.render }, issue.id);
       }
-      const statusText: Record<string, string> = {
-        pass: t.checkPass,
-        warn: t.checkWarn,
-        fail: t.checkFail,
-        skipped: t.checkSkipped,
-      };
       const offset = DateTime.fromJSDate(ctx.now(), { zone: tz }).toFormat('ZZ');
       const scheduledIn = issue.scheduled_at ? DateTime.fromJSDate(issue.scheduled_at, { zone: tz }) : null;
       const initial = scheduledIn
@@ -440,15 +413,7 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
             issue.schedule_time_zone && issue.schedule_time_zone !== tz ? issue.schedule_time_zone : null,
           initial,
           controls,
-          checklist: checklist && {
-            ok: checklist.ok,
-            checks: checklist.checks.map((c) => ({
-              ...c,
-              label: lookup(t, `check_${c.id}`) ?? c.id,
-              statusText: statusText[c.status] ?? c.status,
-              badge: c.status === 'pass' ? 'ok' : c.status === 'fail' ? 'bad' : 'warn',
-            })),
-          },
+          checklist: checklist && checklistView(checklist, locale),
           showProgress: started,
           progress: progressView(progress, t, locale),
           live: progress.live && started,

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Locale } from '../../../../db/schema.js';
 import { roleAllows } from '../../../../accounts/roles.js';
+import type { Locale } from '../../../../db/schema.js';
 import { assembleDraft } from '../../../../issues/assemble.js';
 import { checkIssue } from '../../../../issues/check.js';
 import {
@@ -34,6 +34,7 @@ import { indexIssue } from '../../../../search/archive-index.js';
 import { snapshotPageHtml } from '../../../../snapshots/page.js';
 import { listSnapshots, readSnapshot } from '../../../../snapshots/store.js';
 import { takeSnapshot, uploadSnapshotPdf } from '../../../../snapshots/take.js';
+import { checklistView } from '../../checklist.js';
 import type { WebDeps } from '../../deps.js';
 import { issueStateLabel } from '../../issue-states.js';
 import { auditActor, currentUser, requestLocale, sendAdminPage, setFlash } from '../../respond.js';
@@ -43,7 +44,6 @@ import { legalForm, snapshotRows } from './legal-view.js';
 import { ISSUE_STRINGS } from './strings.js';
 import { acceptImportUploads, type ImportForm, MAX_IMPORT_BYTES, uploadedText } from './upload.js';
 import {
-  checklistView,
   type FormBody,
   fieldsChange,
   formString,
@@ -398,7 +398,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
           sections: shown,
           sectionOptions,
           masthead: mastheadForForm(issue.masthead),
-          checklist: checklistView(checklist, t, locale),
+          checklist: checklistView(checklist, locale),
           importNotes,
           snapshots: snapshotRows(snapshots, t, id),
           mayArchive: roleAllows(currentUser(req).role, 'editor'),
@@ -431,7 +431,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
             },
             id,
           );
-          return reply.header('cache-control', 'no-store').send(checklistView(list, t, locale));
+          return reply.header('cache-control', 'no-store').send(checklistView(list, locale));
         } catch (err) {
           if (err instanceof IssueNotFoundError) return reply.code(404).send({ error: 'not_found' });
           throw err;
