@@ -13,7 +13,12 @@ import {
   updateIssueFields,
   updateIssueItem,
 } from '../../issues/edit.js';
-import { exportIssue, importIssueMarkdown, MarkdownImportError } from '../../issues/import.js';
+import {
+  exportIssue,
+  importIssueMarkdown,
+  ImportPeriodTakenError,
+  MarkdownImportError,
+} from '../../issues/import.js';
 import { approveIssue, cancelIssue } from '../../issues/lifecycle.js';
 import { createLinkProbe } from '../../issues/link-probe.js';
 import { loadIssueDocument, loadIssueSections } from '../../issues/load.js';
@@ -366,13 +371,17 @@ export function registerIssueCommands(
     issue
       .command('import <file>')
       .description("create a draft from the committee's Markdown document")
-      .option('--period <period>', 'override the period found on the cover'),
-  ).action(async (file: string, o: { period?: string; actor: string }) => {
+      .option('--period <period>', 'override the period found on the cover')
+      .option('--replace', 'the period already has a draft: replace its content (same issue, next revision)')
+      .option('--new', 'the period already has an issue: create another one beside it'),
+  ).action(async (file: string, o: { period?: string; actor: string; replace?: boolean; new?: boolean }) => {
     const text = readFileSync(file, 'utf8');
+    if (o.replace && o.new) throw new EditorialInputError('give --replace or --new, not both');
     try {
       const r = await importIssueMarkdown(await deps(), text, {
         actor: o.actor,
         ...(o.period ? { period: o.period } : {}),
+        ...(o.replace ? { existing: 'replace' as const } : o.new ? { existing: 'new' as const } : {}),
       });
       const count = r.sections.reduce((n, s) => n + s.items.length, 0);
       runtime.print(
@@ -383,6 +392,16 @@ export function registerIssueCommands(
         ].join('\n'),
       );
     } catch (err) {
+      if (err instanceof ImportPeriodTakenError) {
+        if (runtime.json) {
+          runtime.print({ error: 'period_taken', period: err.period, existing: err.existing });
+          runtime.exitCode = 1;
+          return;
+        }
+        throw new EditorialInputError(
+          `${err.period} already has ${err.existing.map((e) => `issue ${e.id} (${e.state})`).join(', ')}: run again with --replace to replace the draft's content, or --new to create another issue for the period`,
+        );
+      }
       if (err instanceof MarkdownImportError && runtime.json) {
         runtime.print({ error: 'import_failed', problems: err.problems });
         runtime.exitCode = 1;

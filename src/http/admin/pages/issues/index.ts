@@ -16,7 +16,12 @@ import {
   updateIssueItem,
   updateIssueItemLegal,
 } from '../../../../issues/edit.js';
-import { importIssueMarkdown, MarkdownImportError } from '../../../../issues/import.js';
+import {
+  ImportPeriodTakenError,
+  importIssueMarkdown,
+  MarkdownImportError,
+  type PeriodIssue,
+} from '../../../../issues/import.js';
 import { loadIssueSections } from '../../../../issues/load.js';
 import { parsePeriod } from '../../../../issues/period.js';
 import {
@@ -143,6 +148,8 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
       importPeriod?: string;
       draftError?: string;
       draftPeriod?: string;
+      /** The document's period already has issues: what to do is asked, the text kept. */
+      importTaken?: { period: string; existing: PeriodIssue[]; text: string; typedPeriod: string };
     } = {},
   ) {
     const { locale, t } = await strings(req);
@@ -166,6 +173,25 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
         importPeriod: extra.importPeriod ?? '',
         draftError: extra.draftError,
         draftPeriod: extra.draftPeriod ?? '',
+        importTaken: extra.importTaken && {
+          title: interpolate(t.importTakenTitle ?? '', { period: extra.importTaken.period }),
+          issues: extra.importTaken.existing.map((e) => ({
+            id: e.id,
+            text: interpolate(t.importTakenIssue ?? '', {
+              id: e.id,
+              title: e.title,
+              state: issueStateLabel(locale, e.state),
+            }),
+            openText: interpolate(t.importTakenOpen ?? '', { id: e.id }),
+          })),
+          replaceText: (() => {
+            const draft = extra.importTaken.existing.find((e) => e.state === 'draft');
+            return draft ? interpolate(t.importTakenReplace ?? '', { id: draft.id }) : null;
+          })(),
+          newText: interpolate(t.importTakenNew ?? '', { period: extra.importTaken.period }),
+          text: extra.importTaken.text,
+          typedPeriod: extra.importTaken.typedPeriod,
+        },
         jsStrings: scriptStrings(locale),
       },
     });
@@ -294,22 +320,48 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
           return refuse(400, interpolate(t.periodInvalid ?? '', { period: input.period }));
         }
       }
+      const choice = formString(req.body as FormBody, 'existing');
       try {
         const result = await importIssueMarkdown(editorial, input.text, {
           actor: auditActor(req),
           ...(input.period ? { period: input.period } : {}),
+          ...(choice === 'replace' || choice === 'new' ? { existing: choice } : {}),
         });
         const items = result.sections.reduce((n, s) => n + s.items.length, 0);
         setFlash(
           reply,
           'notice',
-          interpolate(t.importDone ?? '', { sections: result.sections.length, items }),
+          interpolate((result.replaced ? t.importReplaced : t.importDone) ?? '', {
+            sections: result.sections.length,
+            items,
+          }),
         );
         const location = `/admin/issues/${result.id}`;
         return json
-          ? reply.code(201).send({ id: result.id, location, sections: result.sections.length, items })
+          ? reply
+              .code(result.replaced ? 200 : 201)
+              .send({ id: result.id, location, sections: result.sections.length, items })
           : reply.redirect(location, 303);
       } catch (err) {
+        if (err instanceof ImportPeriodTakenError) {
+          // The script hands this one to the plain form, whose answer is the page that asks.
+          if (json)
+            return reply.code(409).send({
+              error: 'period_taken',
+              message: stageErrorText(locale, err),
+              ...err.problem,
+              existing: err.existing,
+            });
+          return showList(req, reply, {
+            status: 409,
+            importTaken: {
+              period: err.period,
+              existing: err.existing,
+              text: input.text,
+              typedPeriod: input.period,
+            },
+          });
+        }
         if (err instanceof MarkdownImportError) return refuse(422, t.importFailed ?? '', err.problems);
         if (err instanceof EditorialInputError) return refuse(400, stageErrorText(locale, err));
         throw err;
@@ -421,7 +473,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
       async (req, reply) => {
         const id = positiveId(req.params.id);
         if (!id) return reply.code(404).send({ error: 'not_found' });
-        const { locale, t } = await strings(req);
+        const { locale } = await strings(req);
         try {
           const list = await checkIssue(
             {
