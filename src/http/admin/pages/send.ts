@@ -19,7 +19,7 @@ import {
   ChecklistFailedError,
   cancelIssue as cancelUnsent,
 } from '../../../issues/lifecycle.js';
-import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../../issues/schedule.js';
+import { rescheduleIssue, scheduleIssue, sendIssueNow, unscheduleIssue } from '../../../issues/schedule.js';
 import { canTransition, IllegalIssueTransitionError } from '../../../issues/state-machine.js';
 import {
   type EditorialDeps,
@@ -70,7 +70,9 @@ export const SEND_STRINGS = defineStrings({
     rescheduled: '发送时间已改为 {at}（{tz}）。',
     sendNow: '立即发送',
     sendNowConfirm: '确定立即向全部订阅者发送本期吗？',
-    sendNowDone: '已安排立即发送，发送进程会在几秒内开始。',
+    sendNowDone: '已开始发送：先冻结收件人名单，再逐批发出；本页实时显示进度。',
+    sendStarted: '开始发送：{at}',
+    sendFinished: '发送完成：{at}（用时 {duration}）',
     unschedule: '取消排期',
     unscheduled: '已取消排期，本期回到“已审核”。',
     cancelIssue: '取消本期',
@@ -142,7 +144,10 @@ export const SEND_STRINGS = defineStrings({
     rescheduled: 'Send time changed to {at} ({tz}).',
     sendNow: 'Send now',
     sendNowConfirm: 'Send this issue to every subscriber now?',
-    sendNowDone: 'Sending now; the workers start within seconds.',
+    sendNowDone:
+      'Sending has started: the audience is frozen, then the batches go out; this page shows the progress live.',
+    sendStarted: 'Sending started: {at}',
+    sendFinished: 'Sending finished: {at} (took {duration})',
     unschedule: 'Unschedule',
     unscheduled: 'Unscheduled; the issue is approved again.',
     cancelIssue: 'Cancel this issue',
@@ -207,7 +212,8 @@ export function sendControls(state: IssueState, unknown = 0) {
     schedule: canTransition(state, 'schedule'),
     reschedule: canTransition(state, 'reschedule'),
     unschedule: canTransition(state, 'unschedule'),
-    sendNow: state === 'approved',
+    // A scheduled issue may go at once too, without being unscheduled first.
+    sendNow: state === 'approved' || state === 'scheduled',
     pause: state === 'sending',
     resume: state === 'paused',
     cancel: ['approved', 'scheduled', 'sending', 'paused'].includes(state),
@@ -215,9 +221,14 @@ export function sendControls(state: IssueState, unknown = 0) {
   };
 }
 
-/** The default time offered for a new schedule: tomorrow 09:00 in the publication's zone. */
+/**
+ * The default time offered for a new schedule: 09:00 in the publication's zone, today while that
+ * is still ahead, else tomorrow (pure).
+ */
 export function defaultScheduleTime(now: Date, tz: string): { date: string; time: string } {
-  const d = DateTime.fromJSDate(now, { zone: tz }).plus({ days: 1 });
+  const local = DateTime.fromJSDate(now, { zone: tz });
+  const nine = local.set({ hour: 9, minute: 0, second: 0, millisecond: 0 });
+  const d = nine > local ? nine : nine.plus({ days: 1 });
   return { date: d.toFormat('yyyy-MM-dd'), time: '09:00' };
 }
 
@@ -371,7 +382,7 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
         .orderBy('id', 'desc')
         .limit(30)
         .execute();
-      const history = historyRows(entries.reverse(), locale, tz);
+      const history = historyRows(entries.reverse(), locale, tz, 30, issue.sent_at);
       // Refusals for our reputation, content or authentication: the relay rested, nobody was suppressed.
       const blocked = await ctx.db
         .selectFrom('deliveries')
@@ -406,9 +417,27 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
           tabs: issueTabs(issue.id, 'send', t),
           tz,
           offset,
-          scheduledText: scheduledIn
-            ? fmt(t.scheduledFor, { at: scheduledIn.toFormat('yyyy-MM-dd HH:mm'), tz })
+          // Only while it is still to come: once sending, the start and finish times say it.
+          scheduledText:
+            scheduledIn && issue.state === 'scheduled'
+              ? fmt(t.scheduledFor, { at: scheduledIn.toFormat('yyyy-MM-dd HH:mm'), tz })
+              : null,
+          startedText: issue.sending_started_at
+            ? fmt(t.sendStarted, { at: whenText(issue.sending_started_at, tz) })
             : null,
+          finishedText:
+            issue.sent_at && issue.sending_started_at
+              ? fmt(t.sendFinished, {
+                  at: whenText(issue.sent_at, tz),
+                  duration: formatDuration(
+                    Math.max(
+                      0,
+                      Math.round((issue.sent_at.getTime() - issue.sending_started_at.getTime()) / 1000),
+                    ),
+                    { h: t.durationH, min: t.durationMin, s: t.durationS },
+                  ),
+                })
+              : null,
           scheduleIssueZone:
             issue.schedule_time_zone && issue.schedule_time_zone !== tz ? issue.schedule_time_zone : null,
           initial,
@@ -475,17 +504,12 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
       }),
     );
 
-    // "Send now" is a schedule for this minute: the same job and worker path as any scheduled send.
+    // "Send now" (approved or scheduled): sending from this request on, prepared by the issues
+    // worker at once, so the page that follows already shows the send and its counts.
     app.post(
       '/admin/issues/:id/send/now',
       action('send-now', async (issue, req, t) => {
-        if (issue.state !== 'approved') throw new IllegalIssueTransitionError(issue.state, 'schedule');
-        await scheduleIssue(
-          { ...editorial, queue: issuesQueue() },
-          issue.id,
-          { at: ctx.now().toISOString() },
-          auditActor(req),
-        );
+        await sendIssueNow({ ...editorial, queue: issuesQueue() }, issue.id, auditActor(req));
         return t.sendNowDone;
       }),
     );
