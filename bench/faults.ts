@@ -96,7 +96,7 @@ async function scenario(name: Scenario, n: number, rate: number) {
         ...deps,
         log: silentLogger,
         connection: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX },
-        transports: [peer.url],
+        relays: [peer.url],
         scanIntervalMs: 5000,
       }),
     );

@@ -7,17 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import pg from 'pg';
+import { waitForIssue } from '../src/cli/wait-for-issue.js';
 import { parseEnv } from '../src/config/env.js';
 import { openDatabase } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import type { Db } from '../src/db/schema.js';
-import {
-  issueStats,
-  openSendQueue,
-  prepareIssue,
-  startIssueSend,
-  waitForIssue,
-} from '../src/delivery/api.js';
+import { issueStats, openSendQueue, prepareIssue, startIssueSend } from '../src/delivery/api.js';
 import { silentLogger } from '../src/log.js';
 import { createRedis } from '../src/queue/redis.js';
 import type { RenderableIssue } from '../src/rendering/types.js';

@@ -1,6 +1,6 @@
 import type { IssueCommandHooks } from '../cli/commands/issues.js';
 import type { CliRuntime } from '../cli/runtime.js';
-import { storedRelaySpecs } from '../delivery/relays.js';
+import { storedRelaySpecs } from '../delivery/relay-store.js';
 import { loadSender } from '../delivery/sender.js';
 import { createSendMail } from '../http/mail-transport.js';
 import { createLinkProbe } from '../issues/link-probe.js';

@@ -328,7 +328,8 @@ export interface DeliveriesTable {
   lease_owner: string | null;
   lease_until: Timestamp | null;
   next_attempt_at: Timestamp | null;
-  transport: string | null;
+  /** The relay's name (RelaySpec.name) the row went out through (0022; was `transport`). */
+  relay: string | null;
   smtp_code: number | null;
   smtp_response: string | null;
   error_class: string | null;

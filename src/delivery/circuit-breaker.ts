@@ -48,3 +48,26 @@ export class CircuitBreaker {
     this.connectionFailures = 0;
   }
 }
+
+/** One breaker per issue for a worker's life; forget an issue when it is finished. */
+export class IssueBreakers {
+  private readonly breakers = new Map<number, CircuitBreaker>();
+
+  constructor(
+    private readonly window: number,
+    private readonly ratio: number,
+  ) {}
+
+  of(issueId: number): CircuitBreaker {
+    let b = this.breakers.get(issueId);
+    if (!b) {
+      b = new CircuitBreaker(this.window, this.ratio);
+      this.breakers.set(issueId, b);
+    }
+    return b;
+  }
+
+  forget(issueId: number): void {
+    this.breakers.delete(issueId);
+  }
+}

@@ -300,31 +300,3 @@ export async function enqueuePending(
 }
 
 export { type IssueStats, issueStats };
-
-export interface WaitOptions {
-  intervalMs?: number;
-  timeoutMs?: number;
-  onProgress?: (stats: IssueStats, state: IssueState) => void;
-}
-
-/** Polls the ledger until the issue leaves 'sending' (sent, paused, cancelled, failed). */
-export async function waitForIssue(
-  deps: { db: Db },
-  issueId: number,
-  opts: WaitOptions = {},
-): Promise<{ state: IssueState; stats: IssueStats }> {
-  const { db } = deps;
-  const started = Date.now();
-  for (;;) {
-    const state = await currentState(db, issueId);
-    const stats = await issueStats(db, issueId);
-    opts.onProgress?.(stats, state);
-    if (!['sending', 'approved', 'scheduled'].includes(state)) return { state, stats };
-    if (opts.timeoutMs !== undefined && Date.now() - started > opts.timeoutMs) {
-      throw new Error(
-        `Issue ${issueId} still ${state} after ${opts.timeoutMs} ms (${JSON.stringify(stats)})`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 500));
-  }
-}

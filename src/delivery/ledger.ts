@@ -103,11 +103,11 @@ export async function skipClaimed(
  */
 export async function markSending(
   db: Db,
-  p: { issueId: number; ids: number[]; owner: string; leaseSeconds: number; transport: string },
+  p: { issueId: number; ids: number[]; owner: string; leaseSeconds: number; relay: string },
 ): Promise<Set<number>> {
   if (!p.ids.length) return new Set();
   const { rows } = await sql<{ id: number }>`
-    UPDATE deliveries SET state = 'sending', transport = ${p.transport},
+    UPDATE deliveries SET state = 'sending', relay = ${p.relay},
       lease_until = now() + make_interval(secs => ${p.leaseSeconds}), updated_at = now()
     WHERE id = ANY(${p.ids}::bigint[]) AND state IN ('claimed', 'sending') AND lease_owner = ${p.owner}
       AND EXISTS (SELECT 1 FROM issues i WHERE i.id = ${p.issueId} AND i.state = 'sending')

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 
 /**
- * Per-transport send budget shared by every worker on every host: fixed one-second and one-hour
+ * Per-relay send budget shared by every worker on every host: fixed one-second and one-hour
  * windows counted in Redis. acquire() grants up to n messages now (0 when a window is full).
  */
 const SCRIPT = `
@@ -48,22 +48,22 @@ export interface RateGrant {
   windows: string[];
 }
 
-export class TransportRateLimiter {
+export class RelayRateLimiter {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly now: () => number = Date.now,
   ) {}
 
-  async acquire(transport: string, limits: RateLimits, n: number): Promise<RateGrant> {
+  async acquire(relay: string, limits: RateLimits, n: number): Promise<RateGrant> {
     if (limits.perSecond <= 0 && limits.perHour <= 0)
       return { granted: n, retryInMs: 0, hourly: false, windows: [] };
     const t = this.now();
     const sec = Math.floor(t / 1000);
     const hour = Math.floor(t / 3_600_000);
     const keys = [
-      `${this.prefix}:ratelimit:${transport}:s:${sec}`,
-      `${this.prefix}:ratelimit:${transport}:h:${hour}`,
+      `${this.prefix}:ratelimit:${relay}:s:${sec}`,
+      `${this.prefix}:ratelimit:${relay}:h:${hour}`,
     ];
     const granted = Number(await this.redis.eval(SCRIPT, 2, ...keys, n, limits.perSecond, limits.perHour));
     if (granted > 0) {

@@ -1,14 +1,14 @@
 import pLimit from 'p-limit';
 import type { Logger } from '../log.js';
-import { sameRelays } from './relays.js';
-import type { Transport, TransportSpec } from './transports.js';
+import type { Relay } from './relay-connection.js';
+import { type RelaySpec, sameRelays } from './relay-spec.js';
 
 /** One generation of open relay pools, each with its wire window. */
 export interface RelaySet {
-  specs: TransportSpec[];
-  transports: Transport[];
-  /** The transport's wire window (see createSendWorker): at most `wireGroups` groups in `sending`. */
-  window(t: Transport): ReturnType<typeof pLimit>;
+  specs: RelaySpec[];
+  relays: Relay[];
+  /** The relay's wire window (see createSendWorker): at most `wireGroups` groups in `sending`. */
+  window(r: Relay): ReturnType<typeof pLimit>;
 }
 
 export interface RelayPools {
@@ -18,8 +18,8 @@ export interface RelayPools {
    * later jobs while jobs in flight finish on the old one, which closes when the last lets go.
    */
   acquire(): Promise<{ set: RelaySet; release(): void }>;
-  /** The transports later jobs will use. */
-  current(): Transport[];
+  /** The relays later jobs will use. */
+  current(): Relay[];
   close(): void;
 }
 
@@ -35,24 +35,24 @@ interface Generation extends RelaySet {
 
 export async function openRelayPools(opts: {
   /** The relay list now (the settings' relays, else SMTP_URL's). */
-  load: () => Promise<TransportSpec[]>;
+  load: () => Promise<RelaySpec[]>;
   /** Read the list again at most this often; 0: never (a fixed list). */
   refreshMs: number;
-  open: (spec: TransportSpec) => Promise<Transport>;
+  open: (spec: RelaySpec) => Promise<Relay>;
   wireGroups: number;
   log: Logger;
 }): Promise<RelayPools> {
-  async function generation(specs: TransportSpec[]): Promise<Generation> {
-    const transports = await Promise.all(specs.map(opts.open));
-    const windows = new Map(transports.map((t) => [t, pLimit(opts.wireGroups)]));
+  async function generation(specs: RelaySpec[]): Promise<Generation> {
+    const relays = await Promise.all(specs.map(opts.open));
+    const windows = new Map(relays.map((r) => [r, pLimit(opts.wireGroups)]));
     return {
       specs,
-      transports,
-      window: (t) => windows.get(t) as ReturnType<typeof pLimit>,
+      relays,
+      window: (r) => windows.get(r) as ReturnType<typeof pLimit>,
       users: 0,
       retired: false,
       closeAll: () => {
-        for (const t of transports) t.close();
+        for (const r of relays) r.close();
       },
     };
   }
@@ -69,7 +69,7 @@ export async function openRelayPools(opts: {
 
   async function refresh(): Promise<void> {
     checkedAt = Date.now();
-    let next: TransportSpec[];
+    let next: RelaySpec[];
     try {
       next = await opts.load();
     } catch (err) {
@@ -119,7 +119,7 @@ export async function openRelayPools(opts: {
         },
       };
     },
-    current: () => live.transports,
+    current: () => live.relays,
     close() {
       live.closeAll();
       for (const g of retired) g.closeAll();

@@ -4,13 +4,13 @@ import type { Redis } from 'ioredis';
 import { createOutageGuard, DatabaseUnavailableError, type OutageGuard } from '../db/outage.js';
 import { QUEUES } from '../queue/names.js';
 import { createRedis } from '../queue/redis.js';
-import { recipientName } from '../rendering/recipient-name.js';
 import { BufferPool } from './buffer-pool.js';
-import { CircuitBreaker, RELAY_CONNECTION_REASON } from './circuit-breaker.js';
-import { classifySmtpReply, neverSent, retryDelayMs, type SmtpOutcomeLike } from './classify.js';
+import { IssueBreakers, RELAY_CONNECTION_REASON } from './circuit-breaker.js';
+import type { SmtpOutcomeLike } from './classify.js';
 import { IssueStateError, pauseIssue, resumeIssue, SYSTEM_ACTOR } from './control.js';
 import type { DeliveryDeps, QueueConnection, SendJobData } from './deps.js';
 import { dkimFromEnv } from './dkim.js';
+import { recipientHeaders } from './issue-headers.js';
 import {
   type ClaimedRow,
   claimRows,
@@ -18,25 +18,21 @@ import {
   markSending,
   recordResults,
   releaseClaimed,
-  type SendResult,
   skipClaimed,
 } from './ledger.js';
-import { buildMimeTemplate, type MimeTemplate, type RenderedMessage } from './mime.js';
-import { variantLocale } from './prepare.js';
+import { type IssueInfo, MessageCache } from './message-cache.js';
+import type { MimeTemplate, RenderedMessage } from './mime.js';
 import { enqueueRanges, openSendQueue, type SendQueue } from './queue.js';
-import { type RateGrant, TransportRateLimiter } from './rate-limit.js';
+import { RelayRateLimiter } from './rate-limit.js';
+import { firstAnswering, openRelay, type Relay } from './relay-connection.js';
 import { openRelayPools, type RelaySet } from './relay-pools.js';
-import { RelayRests, type RestCause, restCauseOf } from './relay-rest.js';
-import { currentRelaySpecs } from './relays.js';
+import { RelayRests } from './relay-rest.js';
+import { RelayScheduler } from './relay-scheduler.js';
+import { parseRelayUrls, type RelaySpec } from './relay-spec.js';
+import { currentRelaySpecs } from './relay-store.js';
 import { leaseOwnerId, resumeScan } from './resume.js';
-import { feedbackId, loadSender, returnPath, type Sender, unsubscribeMailto } from './sender.js';
-import {
-  openTransport,
-  parseTransportSpecs,
-  type Transport,
-  type TransportSpec,
-  weightedOrder,
-} from './transports.js';
+import { addToGroup, emptyGroup, type GroupOutcome, rowOutcome, unaddressable } from './row-outcome.js';
+import { returnPath } from './sender.js';
 
 export interface SendWorkerOptions {
   connection: QueueConnection;
@@ -45,8 +41,8 @@ export interface SendWorkerOptions {
    * the relays of the settings (table smtp_relays) while any is enabled, else SMTP_URL's, read
    * again every `relayRefreshMs` so a change needs no restart.
    */
-  transports?: (string | TransportSpec)[];
-  /** How often the relay list is read again (default 5 s); ignored with `transports`. */
+  relays?: (string | RelaySpec)[];
+  /** How often the relay list is read again (default 5 s); ignored with `relays`. */
   relayRefreshMs?: number;
   /** Jobs run at once by this process. */
   concurrency?: number;
@@ -67,33 +63,20 @@ export interface SendWorkerOptions {
   scanIntervalMs?: number;
   /** Run a resume scan when the worker starts (default true). */
   scanOnStart?: boolean;
-  /** Groups (of one row per pooled connection) a transport may have in `sending` at once. */
+  /** Groups (of one row per pooled connection) a relay may have in `sending` at once. */
   wireGroups?: number;
 }
 
-/** The first of `transports` that accepts a connection and greets us (a probe without a message). */
-async function firstAnswering(transports: Transport[]): Promise<Transport | null> {
-  for (const t of transports) {
-    try {
-      await t.mailer.verify();
-      return t;
-    } catch {
-      // still down: try the next
-    }
-  }
-  return null;
-}
-
-/** Default wire window: two groups per transport (see createSendWorker). */
+/** Default wire window: two groups per relay (see createSendWorker). */
 export const WIRE_GROUPS = 2;
 
 export interface SendWorker {
   owner: string;
   worker: Worker<SendJobData>;
   queue: SendQueue;
-  /** The transports new jobs use (they change when an admin changes the relays). */
-  readonly transports: Transport[];
-  /** Rows at most in `sending` per transport in this process (the wire window). */
+  /** The relays new jobs use (they change when an admin changes the relays). */
+  readonly relays: Relay[];
+  /** Rows at most in `sending` per relay in this process (the wire window). */
   wireWindowRows: number;
   /** Messages the relays accepted from this process, and their bytes. */
   counters: { accepted: number; bytes: number };
@@ -105,130 +88,78 @@ export interface SendWorker {
   close(): Promise<void>;
 }
 
-interface IssueInfo {
-  revision: number;
-  sender: Sender;
-}
-
-/** BullMQ worker for QUEUES.send: claim → sending → SMTP (pooled) → ledger, a chunk at a time. */
+/**
+ * BullMQ worker for QUEUES.send: claim → sending → SMTP (pooled) → ledger, a chunk at a time.
+ * The policies live beside it: row-outcome.ts (what each SMTP outcome does to its row),
+ * relay-scheduler.ts (which relay, how many rows, rests), message-cache.ts and issue-headers.ts
+ * (the messages); this file keeps the range loop and the wiring.
+ */
 export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): Promise<SendWorker> {
   const { db, log, env } = deps;
   const owner = leaseOwnerId(randomBytes(4).toString('hex'));
-  const fixed = deps.transports?.map((t) =>
-    typeof t === 'string'
-      ? (parseTransportSpecs([t], {
+  const fixed = deps.relays?.map((r) =>
+    typeof r === 'string'
+      ? (parseRelayUrls([r], {
           perSecond: env.SMTP_RATE_PER_SECOND,
           perHour: env.SMTP_RATE_PER_HOUR,
-        })[0] as TransportSpec)
-      : t,
+        })[0] as RelaySpec)
+      : r,
   );
-  const dkim = dkimFromEnv(env);
-  // The wire window (invariant 3): per transport, at most WIRE_GROUPS groups of one row per pooled
+  // The wire window (invariant 3): per relay, at most WIRE_GROUPS groups of one row per pooled
   // connection are in `sending` at once — one group on the wire while the other's ledger writes
   // run. A crash leaves at most that many rows unknown, whatever the chunk size or job count, and
   // memory holds only the messages in the window.
   const groupSize = env.SMTP_POOL_CONNECTIONS;
+  const wireGroups = deps.wireGroups ?? WIRE_GROUPS;
   const relays = await openRelayPools({
     load: async () => fixed ?? (await currentRelaySpecs(deps)).specs,
     refreshMs: fixed ? 0 : (deps.relayRefreshMs ?? 5000),
-    open: (spec) => openTransport(spec, { connections: env.SMTP_POOL_CONNECTIONS }),
-    wireGroups: deps.wireGroups ?? WIRE_GROUPS,
+    open: (spec) => openRelay(spec, { connections: env.SMTP_POOL_CONNECTIONS }),
+    wireGroups,
     log,
   });
   const counters = { accepted: 0, bytes: 0 };
   // Enough reusable message buffers for every wire window of this process.
-  const messageBuffers = new BufferPool(
-    groupSize * (deps.wireGroups ?? WIRE_GROUPS) * relays.current().length,
-  );
+  const messageBuffers = new BufferPool(groupSize * wireGroups * relays.current().length);
   const queue = openSendQueue(deps.connection);
   const redis: Redis = createRedis(deps.connection.url);
-  const limiter = new TransportRateLimiter(redis, deps.connection.prefix);
-  const chunkSize = deps.chunkSize ?? env.SEND_CONCURRENCY;
   const leaseSeconds = env.SEND_LEASE_SECONDS;
   // Rests are shared by every worker through Redis (src/delivery/relay-rest.ts).
   const rests = new RelayRests(redis, deps.connection.prefix, {
     baseMs: deps.throttleMs ?? env.SEND_RELAY_REST_MS,
     maxMs: Math.max(env.SEND_RELAY_REST_MAX_MS, deps.throttleMs ?? 0),
   });
+  const scheduler = new RelayScheduler({
+    rests,
+    budgets: new RelayRateLimiter(redis, deps.connection.prefix),
+    chunkSize: deps.chunkSize ?? env.SEND_CONCURRENCY,
+    log,
+  });
   // Every ledger write and read goes through the guard: while PostgreSQL restarts, jobs wait
   // (nothing new is claimed) and the outcomes of rows already on the wire stay in memory until
   // they are written.
   const outage = deps.outage ?? createOutageGuard({ log, graceMs: env.DATABASE_OUTAGE_GRACE_SECONDS * 1000 });
   const guarded = <T>(what: string, fn: () => Promise<T>) => outage.run(what, fn);
-  const blockRest = deps.blockRestMs ?? env.SEND_BLOCK_REST_SECONDS * 1000;
+  const rowPolicy = {
+    maxAttempts: env.SEND_MAX_ATTEMPTS,
+    retryBaseMs: env.SEND_RETRY_BASE_MS,
+    blockRestMs: deps.blockRestMs ?? env.SEND_BLOCK_REST_SECONDS * 1000,
+  };
+  const messages = new MessageCache(db, env, dkimFromEnv(env));
+  const breakers = new IssueBreakers(env.SEND_BREAKER_WINDOW, env.SEND_BREAKER_RATIO);
   let stopping = false;
-
-  const issueInfo = new Map<number, IssueInfo>();
-  const templates = new Map<string, MimeTemplate>();
-  const breakers = new Map<number, CircuitBreaker>();
-
-  async function infoFor(issueId: number): Promise<IssueInfo> {
-    const cached = issueInfo.get(issueId);
-    if (cached) return cached;
-    const issue = await db
-      .selectFrom('issues')
-      .select(['revision'])
-      .where('id', '=', issueId)
-      .executeTakeFirstOrThrow();
-    const info: IssueInfo = { revision: issue.revision, sender: await loadSender(db, env) };
-    issueInfo.set(issueId, info);
-    return info;
-  }
-
-  async function templateFor(
-    issueId: number,
-    info: IssueInfo,
-    variantKey: string,
-    eightBit: boolean,
-  ): Promise<MimeTemplate> {
-    const key = `${issueId}/${info.revision}/${variantKey}/${eightBit ? 8 : 64}`;
-    const cached = templates.get(key);
-    if (cached) return cached;
-    const v = await db
-      .selectFrom('issue_variants')
-      .select(['subject', 'html', 'text'])
-      .where('issue_id', '=', issueId)
-      .where('revision', '=', info.revision)
-      .where('variant_key', '=', variantKey)
-      .executeTakeFirst();
-    if (!v)
-      throw new Error(`issue ${issueId} revision ${info.revision}: variant ${variantKey} was never compiled`);
-    const t = buildMimeTemplate(
-      { variantKey, subject: v.subject, html: v.html, text: v.text },
-      {
-        issueId,
-        from: info.sender.from,
-        replyTo: info.sender.replyTo,
-        listId: info.sender.listId,
-        feedbackId: feedbackId(issueId, info.sender),
-        messageIdDomain: info.sender.domain,
-        eightBit,
-        dkim,
-      },
-    );
-    templates.set(key, t);
-    return t;
-  }
-
-  function breakerFor(issueId: number): CircuitBreaker {
-    let b = breakers.get(issueId);
-    if (!b) {
-      b = new CircuitBreaker(env.SEND_BREAKER_WINDOW, env.SEND_BREAKER_RATIO);
-      breakers.set(issueId, b);
-    }
-    return b;
-  }
+  let closing: Promise<void> | undefined;
 
   function send(
-    transport: Transport,
+    relay: Relay,
     envelopeFrom: string,
     to: string,
     msg: RenderedMessage,
   ): Promise<SmtpOutcomeLike | null> {
     return new Promise((resolve) => {
-      transport.mailer.sendMail(
+      relay.mailer.sendMail(
         {
-          envelope: { from: envelopeFrom, to: [to], use8BitMime: transport.eightBit } as unknown as {
+          envelope: { from: envelopeFrom, to: [to], use8BitMime: relay.eightBit } as unknown as {
             from: string;
             to: string[];
           },
@@ -242,64 +173,24 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     });
   }
 
-  /** What one group of rows came to, for the chunk loop to act on after the window is free. */
-  interface GroupOutcome {
-    results: SendResult[];
-    suppress: string[];
-    retries: { id: number; at: Date; attempt: number }[];
-    pauseReason: string | null;
-    /** The relay's own words behind the pause. */
-    pauseReply: string | null;
-    /** The relay asked to rest (throttled, unreachable): the first such outcome of the group. */
-    rest: RestCause | null;
-    /** When the group went on the wire (a refusal of an older message belongs to a rest already counted). */
-    startedAt: number;
-    /** Some outcome said nothing about the relay (a connection lost mid-message). */
-    inconclusive: boolean;
-    /** The lowest id the pool gave back unsent (it goes round again); Infinity when none. */
-    unsentMin: number;
-    /** A block rests the relay at least this long (0: the usual rest). */
-    restMinMs: number;
-    /** markSending took fewer rows than asked: the issue was paused or cancelled. */
-    stopped: boolean;
-  }
-
   /**
    * Puts one group of claimed rows on the wire: claimed → sending, each message rendered and
-   * handed to the pool, then every outcome written in one statement. Runs inside the transport's
+   * handed to the pool, then every outcome written in one statement. Runs inside the relay's
    * wire window, so the rows this process holds in `sending` never exceed that window.
    */
   async function sendGroup(
     issueId: number,
     info: IssueInfo,
-    transport: Transport,
+    relay: Relay,
     templatesOf: Map<string, MimeTemplate>,
     group: ClaimedRow[],
   ): Promise<GroupOutcome> {
-    const out: GroupOutcome = {
-      results: [],
-      suppress: [],
-      retries: [],
-      pauseReason: null,
-      pauseReply: null,
-      rest: null,
-      startedAt: Date.now(),
-      inconclusive: false,
-      unsentMin: Number.POSITIVE_INFINITY,
-      restMinMs: 0,
-      stopped: false,
-    };
+    const out = emptyGroup(Date.now());
     const onWire = await guarded('mark_sending', () =>
-      markSending(db, {
-        issueId,
-        ids: group.map((r) => r.id),
-        owner,
-        leaseSeconds,
-        transport: transport.spec.name,
-      }),
+      markSending(db, { issueId, ids: group.map((r) => r.id), owner, leaseSeconds, relay: relay.spec.name }),
     );
     out.stopped = onWire.size < group.length;
-    const breaker = breakerFor(issueId);
+    const breaker = breakers.of(issueId);
     await Promise.all(
       group
         .filter((r) => onWire.has(r.id))
@@ -310,113 +201,22 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
           const msg = render(issueId, template, r, buffer);
           if (msg instanceof Error) {
             messageBuffers.give(buffer);
-            out.results.push({
-              id: r.id,
-              state: 'failed',
-              smtpCode: null,
-              smtpResponse: msg.message,
-              errorClass: 'bad_address',
-              messageId: null,
-              nextAttemptAt: null,
-              attempted: false,
-            });
+            addToGroup(out, unaddressable(r.id, msg.message));
             return;
           }
-          const envelopeFrom = returnPath(env, info.sender, r.id);
-          const outcome = await send(transport, envelopeFrom, r.email, msg);
-          const c = classifySmtpReply(outcome);
-          const rest = restCauseOf(c, outcome);
-          const base = {
-            id: r.id,
-            smtpCode: c.smtpCode,
-            smtpResponse: outcome?.response ?? outcome?.message ?? null,
-            errorClass: c.errorClass,
-            messageId: msg.messageId,
-          };
-          if (neverSent(outcome)) {
-            out.unsentMin = Math.min(out.unsentMin, r.id);
-            out.results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
-            return;
+          const reply = await send(relay, returnPath(env, info.sender, r.id), r.email, msg);
+          const o = rowOutcome(r, msg.messageId, reply, { ...rowPolicy, now: Date.now() });
+          if (o.result.state === 'accepted') {
+            counters.accepted++;
+            counters.bytes += msg.raw.length;
+            // Only now is the buffer surely off the wire; after any other outcome a broken
+            // connection may still hold it, so it is left to the garbage collector.
+            messageBuffers.give(buffer);
           }
-          if (rest) {
-            // The relay, not the message, is the problem: the row goes back to the queue
-            // unattempted (nothing reached the relay, or it refused before taking the message).
-            out.rest ??= rest;
-            out.results.push({
-              ...base,
-              state: 'queued',
-              nextAttemptAt: null,
-              attempted: false,
-              refused: true,
-            });
-            return;
-          }
-          switch (c.decision) {
-            case 'accepted':
-              counters.accepted++;
-              counters.bytes += msg.raw.length;
-              // Only now is the buffer surely off the wire; after any other outcome a broken
-              // connection may still hold it, so it is left to the garbage collector.
-              messageBuffers.give(buffer);
-              out.results.push({ ...base, state: 'accepted', nextAttemptAt: null, attempted: true });
-              break;
-            case 'retry': {
-              const attempt = r.attempts + 1;
-              if (attempt >= env.SEND_MAX_ATTEMPTS) {
-                out.results.push({
-                  ...base,
-                  state: 'failed',
-                  errorClass: 'retries_exhausted',
-                  nextAttemptAt: null,
-                  attempted: true,
-                });
-              } else {
-                const at = new Date(Date.now() + retryDelayMs(attempt, env.SEND_RETRY_BASE_MS));
-                out.retries.push({ id: r.id, at, attempt });
-                out.results.push({
-                  ...base,
-                  state: 'deferred',
-                  nextAttemptAt: at,
-                  attempted: true,
-                  refused: true,
-                });
-              }
-              break;
-            }
-            case 'fail':
-              out.results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
-              break;
-            case 'fail-block':
-              // Refused for our reputation, content or authentication: the row fails (the reader
-              // stays), and the relay rests at least SEND_BLOCK_REST_SECONDS.
-              out.rest ??= {
-                reason: c.errorClass ?? 'blocked',
-                reply: base.smtpResponse,
-                smtpCode: c.smtpCode,
-              };
-              out.restMinMs = blockRest;
-              out.results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
-              break;
-            case 'fail-suppress':
-              out.suppress.push(r.email);
-              out.results.push({ ...base, state: 'failed', nextAttemptAt: null, attempted: true });
-              break;
-            case 'pause-issue':
-              out.pauseReason = `smtp_${c.errorClass}`;
-              out.pauseReply = base.smtpResponse;
-              out.results.push({ ...base, state: 'queued', nextAttemptAt: null, attempted: false });
-              break;
-            case 'unknown':
-              out.inconclusive = true;
-              out.results.push({ ...base, state: 'unknown', nextAttemptAt: null, attempted: true });
-              break;
-          }
-          if (c.decision !== 'pause-issue') {
-            const failed = c.decision !== 'accepted';
-            if (breaker.record(failed, c.decision === 'unknown')) {
-              out.pauseReason ??= breaker.cause();
-              out.pauseReply ??= base.smtpResponse;
-            }
+          addToGroup(out, o);
+          if (o.breaker && breaker.record(o.breaker !== 'ok', o.breaker === 'connection')) {
+            out.pauseReason ??= breaker.cause();
+            out.pauseReply ??= o.result.smtpResponse;
           }
         }),
     );
@@ -439,113 +239,13 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         issueId,
         deliveryId: r.id,
       });
-      return template.render(
-        {
-          deliveryId: r.id,
-          address: r.email,
-          name: r.name,
-          oneClickUnsubscribeUrl: links.oneClickUnsubscribeUrl,
-          unsubscribeMailto: unsubscribeMailto(env, links.oneClickUnsubscribeUrl),
-          tokens: {
-            // 读者 / reader when no name is known, so the greeting never reads "，您好：".
-            name: recipientName(r.name, variantLocale(r.variantKey)),
-            unsubscribeUrl: links.unsubscribeUrl,
-            preferencesUrl: links.preferencesUrl,
-            webVersionUrl: links.webVersionUrl,
-            trackingToken: links.trackingToken,
-          },
-        },
-        new Date(),
-        into,
-      );
+      return template.render(recipientHeaders(env, r, links), new Date(), into);
     } catch (err) {
       return err as Error;
     }
   }
 
-  // Until when a transport's hourly budget is spent (learned from the shared limiter). Resting
-  // relays hand their share to the others; when every budget is spent, the whole queue waits
-  // (BullMQ's rate limiter) rather than spin.
-  const restingUntil = new WeakMap<Transport, number>();
-
-  /**
-   * A transport with budget for (up to) a chunk now: tried in weighted random order, so weights
-   * share the work and a transport out of budget or resting hands its share to the others. A
-   * relay whose rest just ended gets one message (the probe). When none can send, says how long
-   * to wait and whether every hourly budget is spent.
-   */
-  async function acquireTransport(
-    transports: Transport[],
-  ): Promise<
-    | { transport: Transport; grant: RateGrant; granted: number; probe: boolean }
-    | { transport: null; retryInMs: number; hourly: boolean }
-  > {
-    const now = Date.now();
-    const open = transports.filter((t) => (restingUntil.get(t) ?? 0) <= now);
-    let retryInMs = Number.POSITIVE_INFINITY;
-    for (const transport of weightedOrder(open)) {
-      const gate = await rests.gate(transport.spec.name);
-      if (gate.kind === 'wait') {
-        retryInMs = Math.min(retryInMs, gate.ms);
-        continue;
-      }
-      const limits = { perSecond: transport.spec.perSecond, perHour: transport.spec.perHour };
-      const grant = await limiter.acquire(transport.spec.name, limits, gate.kind === 'probe' ? 1 : chunkSize);
-      if (grant.granted > 0)
-        return { transport, grant, granted: grant.granted, probe: gate.kind === 'probe' };
-      if (gate.kind === 'probe') await rests.probeInconclusive(transport.spec.name);
-      if (grant.hourly) restingUntil.set(transport, now + grant.retryInMs);
-      retryInMs = Math.min(retryInMs, grant.retryInMs);
-    }
-    const hourly = transports.every((t) => (restingUntil.get(t) ?? 0) > now);
-    if (hourly) retryInMs = Math.min(...transports.map((t) => (restingUntil.get(t) as number) - now));
-    return { transport: null, retryInMs: Math.max(1, retryInMs), hourly };
-  }
-
-  /** A relay's rest began, lengthened or ended: one log line with the relay's own words. */
-  async function afterGroup(
-    issueId: number,
-    transport: Transport,
-    out: GroupOutcome,
-    probe: boolean,
-  ): Promise<void> {
-    const name = transport.spec.name;
-    if (out.rest) {
-      const { raised, state, ms } = await rests.rest(name, out.rest, out.startedAt, out.restMinMs);
-      if (raised) {
-        log.warn(
-          {
-            event: out.restMinMs ? 'delivery.relay.blocked' : 'delivery.relay.resting',
-            transport: name,
-            reason: state.reason,
-            issueId,
-            reply: state.reply,
-            smtpCode: out.rest.smtpCode ?? null,
-            ms,
-            level: state.level,
-          },
-          `relay ${name} rests: ${state.reply ?? state.reason}`,
-        );
-      }
-    } else if (probe) {
-      if (out.inconclusive) await rests.probeInconclusive(name);
-      else {
-        const ended = await rests.recovered(name);
-        if (ended)
-          log.info(
-            {
-              event: 'delivery.relay.recovered',
-              transport: name,
-              reason: ended.reason,
-              restedMs: Date.now() - ended.since,
-            },
-            `relay ${name} answers again; sending resumes at its pace`,
-          );
-      }
-    }
-  }
-
-  async function processJob(job: Job<SendJobData>): Promise<{ sent: number }> {
+  async function processJob(job: Job<SendJobData>): Promise<{ accepted: number }> {
     const { set, release } = await relays.acquire();
     try {
       return await sendRange(job, set);
@@ -557,11 +257,12 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     }
   }
 
-  async function sendRange(job: Job<SendJobData>, set: RelaySet): Promise<{ sent: number }> {
+  /** Sends a job's range of rows, a chunk at a time; returns how many the relays accepted. */
+  async function sendRange(job: Job<SendJobData>, set: RelaySet): Promise<{ accepted: number }> {
     const { issueId, toId } = job.data;
     let cursor = job.data.fromId;
-    let sent = 0;
-    const info = await guarded('issue', () => infoFor(issueId));
+    let accepted = 0;
+    const info = await guarded('issue', () => messages.issue(issueId));
     const handOn = async (fromId: number) => {
       // The rest of the range goes to a new job; nothing claimed is left behind.
       if (fromId <= toId)
@@ -572,10 +273,10 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         await handOn(cursor);
         break;
       }
-      const pick = await acquireTransport(set.transports);
-      if (!pick.transport) {
+      const pick = await scheduler.pick(set.relays);
+      if (!pick.relay) {
         if (pick.hourly) {
-          // Every transport has spent its hourly budget: the whole queue waits.
+          // Every relay has spent its hourly budget: the whole queue waits.
           await queue.rateLimit(pick.retryInMs);
           throw Worker.RateLimitError();
         }
@@ -584,13 +285,13 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         await new Promise((r) => setTimeout(r, Math.min(pick.retryInMs, 1000)));
         continue;
       }
-      const { transport, grant, granted, probe } = pick;
+      const { relay, grant, granted, probe } = pick;
       const rows = await guarded('claim', () =>
         claimRows(db, { issueId, fromId: cursor, toId, limit: granted, owner, leaseSeconds }),
       );
-      await limiter.refund(grant, granted - rows.length);
+      await scheduler.refund(grant, granted - rows.length);
       if (!rows.length) {
-        if (probe) await rests.probeInconclusive(transport.spec.name);
+        await scheduler.unused(relay, probe);
         break;
       }
       cursor = (rows[rows.length - 1] as ClaimedRow).id + 1;
@@ -608,7 +309,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         for (const r of eligible) {
           if (!templatesOf.has(r.variantKey)) {
             const t = await guarded('variant', () =>
-              templateFor(issueId, info, r.variantKey, transport.eightBit),
+              messages.template(issueId, info, r.variantKey, relay.eightBit),
             );
             templatesOf.set(r.variantKey, t);
           }
@@ -618,9 +319,9 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         await guarded('release', () => releaseClaimed(db, owner, ids));
         throw err;
       }
-      if (probe && !eligible.length) await rests.probeInconclusive(transport.spec.name);
+      if (!eligible.length) await scheduler.unused(relay, probe);
 
-      // The chunk goes out a group at a time through the transport's wire window; the ledger
+      // The chunk goes out a group at a time through the relay's wire window; the ledger
       // write of each group lands before its window slot is free again.
       let pauseReason: string | null = null;
       let pauseReply: string | null = null;
@@ -633,10 +334,8 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         groupStart = next;
         const group = eligible.slice(next, next + groupSize);
         next += group.length;
-        const out = await set.window(transport)(() =>
-          sendGroup(issueId, info, transport, templatesOf, group),
-        );
-        await afterGroup(issueId, transport, out, probe);
+        const out = await set.window(relay)(() => sendGroup(issueId, info, relay, templatesOf, group));
+        await scheduler.report(issueId, relay, out, probe);
         for (const address of out.suppress) {
           await guarded('suppress', () =>
             deps.content.suppress(db, { kind: 'address', value: address, reason: 'smtp_rejected' }),
@@ -648,7 +347,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
             delayMs: Math.max(0, r.at.getTime() - Date.now()),
           });
         }
-        sent += out.results.filter((r) => r.state === 'accepted').length;
+        accepted += out.accepted;
         // Rows the pool gave back unsent are claimed again by this job's next pick.
         cursor = Math.min(cursor, out.unsentMin);
         pauseReason = out.pauseReason;
@@ -667,7 +366,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       if (pauseReason) {
         const reason = pauseReason;
         await guarded('pause', () => pauseIssue(deps, issueId, reason, SYSTEM_ACTOR, pauseReply));
-        breakerFor(issueId).reset();
+        breakers.of(issueId).reset();
         break;
       }
       if (rested) {
@@ -684,11 +383,10 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     }
     if (await guarded('finish', () => finishIfDone(db, issueId))) {
       log.info({ event: 'delivery.issue.sent', issueId }, 'issue finished: no row can still change');
-      for (const k of templates.keys()) if (k.startsWith(`${issueId}/`)) templates.delete(k);
-      issueInfo.delete(issueId);
-      breakers.delete(issueId);
+      messages.forget(issueId);
+      breakers.forget(issueId);
     }
-    return { sent };
+    return { accepted };
   }
 
   /**
@@ -712,7 +410,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
           probe: alive.spec.name,
         });
         log.info(
-          { event: 'delivery.issue.auto_resumed', issueId: id, transport: alive.spec.name },
+          { event: 'delivery.issue.auto_resumed', issueId: id, relay: alive.spec.name },
           'relay answers again; issue resumed',
         );
       } catch (err) {
@@ -758,7 +456,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       : undefined;
   timer?.unref();
   log.info(
-    { event: 'delivery.worker.started', owner, transports: relays.current().map((t) => t.spec.name) },
+    { event: 'delivery.worker.started', owner, relays: relays.current().map((r) => r.spec.name) },
     'send worker started',
   );
 
@@ -766,22 +464,26 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     owner,
     worker,
     queue,
-    get transports() {
+    get relays() {
       return relays.current();
     },
-    wireWindowRows: groupSize * (deps.wireGroups ?? WIRE_GROUPS),
+    wireWindowRows: groupSize * wireGroups,
     counters,
     scan,
     resumeAfterOutage,
-    async close() {
-      stopping = true;
-      if (timer) clearInterval(timer);
-      await worker.close();
-      await guarded('release', () => releaseClaimed(db, owner));
-      relays.close();
-      await queue.close();
-      redis.disconnect();
-      log.info({ event: 'delivery.worker.stopped', owner }, 'send worker stopped');
+    close() {
+      // Idempotent: a second call waits for the first.
+      closing ??= (async () => {
+        stopping = true;
+        if (timer) clearInterval(timer);
+        await worker.close();
+        await guarded('release', () => releaseClaimed(db, owner));
+        relays.close();
+        await queue.close();
+        redis.disconnect();
+        log.info({ event: 'delivery.worker.stopped', owner }, 'send worker stopped');
+      })();
+      return closing;
     },
   };
 }

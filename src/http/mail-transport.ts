@@ -5,8 +5,10 @@ import type { SendMail } from '../../subscribers/mail.js';
 import type { Env } from '../config/env.js';
 import { dkimFromEnv } from '../delivery/dkim.js';
 import { buildMimeTemplate } from '../delivery/mime.js';
+import { probeEightBit } from '../delivery/relay-connection.js';
+import { pickWeighted } from '../delivery/relay-scheduler.js';
+import type { RelaySpec } from '../delivery/relay-spec.js';
 import { returnPath, type Sender, senderOf } from '../delivery/sender.js';
-import { pickWeighted, probeEightBit, type TransportSpec } from '../delivery/transports.js';
 import { startSmtpCatcher } from '../smtp/catcher.js';
 
 const NO_TOKENS = { name: '', unsubscribeUrl: '', preferencesUrl: '', webVersionUrl: '', trackingToken: '' };
@@ -20,7 +22,7 @@ const NO_TOKENS = { name: '', unsubscribeUrl: '', preferencesUrl: '', webVersion
  */
 export async function createSendMail(
   env: Env,
-  stored: () => Promise<TransportSpec[]> = async () => [],
+  stored: () => Promise<RelaySpec[]> = async () => [],
   sender: () => Promise<Sender> = async () => senderOf(undefined, env),
 ): Promise<{ sendMail: SendMail; close(): Promise<void> }> {
   const configured = env.SMTP_URL?.[0]?.replace(/#.*$/, '');

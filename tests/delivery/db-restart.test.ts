@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type DatabaseHandle, openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
@@ -7,6 +6,7 @@ import { isConnectionError } from '../../src/db/outage.js';
 import { startIssueSend } from '../../src/delivery/control.js';
 import { issueStats } from '../../src/delivery/ledger.js';
 import { createSendWorker } from '../../src/delivery/send-worker.js';
+import { type FaultSmtp, startFaultSmtp } from '../support/fault-smtp.js';
 import { type PrivatePostgres, startPrivatePostgres } from '../support/private-postgres.js';
 import { testEnv } from '../support/test-env.js';
 import {
@@ -21,8 +21,7 @@ import {
 
 let pg: PrivatePostgres | string;
 let handle: DatabaseHandle;
-let server: SMTPServer;
-const received: string[] = [];
+let relay: FaultSmtp;
 
 beforeAll(async () => {
   pg = await startPrivatePostgres();
@@ -33,26 +32,12 @@ beforeAll(async () => {
   handle = await openDatabase({ databaseUrl: pg.url, dataDir: '/nonexistent', poolSize: 4 });
   await migrateToLatest(handle.db, { exclusive: true });
   // A relay that takes a few ms per message, so the restart lands while messages are on the wire.
-  server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS'],
-    logger: false,
-    onData(stream, session, callback) {
-      stream.resume();
-      stream.on('end', () =>
-        setTimeout(() => {
-          received.push(session.envelope.rcptTo[0]?.address ?? '');
-          callback(null, 'ok');
-        }, 5),
-      );
-    },
-  });
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
+  relay = await startFaultSmtp({ delayMs: 5 });
 }, 120_000);
 
 afterAll(async () => {
   if (typeof pg === 'string' || !pg) return;
-  await new Promise<void>((ok) => server.close(() => ok()));
+  await relay.close();
   await handle.db.destroy().catch(() => {});
   pg.destroy();
 });
@@ -82,10 +67,9 @@ describe('a PostgreSQL restart in mid-send', () => {
     const db = handle.db;
     const sectionIds = await seedSections(db);
     void sectionIds;
-    const port = (server.server.address() as { port: number }).port;
     const env = testEnv({
       DATABASE_URL: cluster.url,
-      SMTP_URL: `smtp://127.0.0.1:${port}`,
+      SMTP_URL: relay.url,
       SEND_CONCURRENCY: '10',
       SEND_BATCH_SIZE: '50',
       SEND_LEASE_SECONDS: '120',
@@ -105,14 +89,14 @@ describe('a PostgreSQL restart in mid-send', () => {
     const worker = await createSendWorker({
       ...base,
       connection: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX },
-      transports: [`smtp://127.0.0.1:${port}`],
+      relays: [relay.url],
       scanIntervalMs: 1000,
     });
     try {
       const issueId = await createIssue(db);
       await startIssueSend({ ...base, queue: worker.queue }, issueId);
       await until(
-        async () => received.length,
+        async () => relay.received.length,
         (k) => k >= 40,
       );
       cluster.stop();
@@ -121,7 +105,7 @@ describe('a PostgreSQL restart in mid-send', () => {
         async () => logs.events('db.unavailable').length,
         (k) => k > 0,
       );
-      const duringOutage = received.length;
+      const duringOutage = relay.received.length;
       cluster.start();
       const stats = await until(
         () => issueStats(db, issueId),
@@ -134,9 +118,9 @@ describe('a PostgreSQL restart in mid-send', () => {
       expect(issue.state).toBe('sent');
       expect(stats.byState.unknown).toBe(0);
       expect(stats.byState.accepted).toBe(n);
-      expect(received.length).toBeGreaterThan(duringOutage);
-      expect(new Set(received).size).toBe(n);
-      expect(received).toHaveLength(n);
+      expect(relay.received.length).toBeGreaterThan(duringOutage);
+      expect(new Set(relay.received).size).toBe(n);
+      expect(relay.received).toHaveLength(n);
       expect(logs.events('db.recovered').length).toBeGreaterThan(0);
     } finally {
       await worker.close();

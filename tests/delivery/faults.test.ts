@@ -1,86 +1,38 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Env } from '../../src/config/env.js';
-import { pauseIssue, startIssueSend, waitForIssue } from '../../src/delivery/control.js';
-import type { DeliveryDeps } from '../../src/delivery/deps.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { pauseIssue } from '../../src/delivery/control.js';
 import { issueStats } from '../../src/delivery/ledger.js';
 import { prepareLockName, tryLock } from '../../src/delivery/locks.js';
 import { prepareIssue } from '../../src/delivery/prepare.js';
 import { RelayRests } from '../../src/delivery/relay-rest.js';
 import { resumeScan } from '../../src/delivery/resume.js';
-import { createSendWorker, type SendWorker } from '../../src/delivery/send-worker.js';
+import type { SendWorker } from '../../src/delivery/send-worker.js';
 import { describeReason } from '../../src/delivery/stop-reasons.js';
 import { createRedis } from '../../src/queue/redis.js';
-import { type FaultSmtp, startFaultSmtp } from '../support/fault-smtp.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
-import { testEnv } from '../support/test-env.js';
-import {
-  addSubscribers,
-  captureLog,
-  createIssue,
-  deps as makeDeps,
-  renderable,
-  seedSections,
-  standInContent,
-} from './support.js';
+import type { FaultSmtp } from '../support/fault-smtp.js';
+import { waitFor } from '../support/wait.js';
+import { deliveryHarness, emails } from './harness.js';
+import { addSubscribers, captureLog, createIssue } from './support.js';
 
-let tdb: TestDatabase;
-let sectionIds: Map<string, number>;
-let env: Env;
-let base: DeliveryDeps;
-const open: { close(): Promise<void> }[] = [];
+const h = deliveryHarness({
+  env: { SEND_LEASE_SECONDS: '30', SEND_CONCURRENCY: '5', SEND_BATCH_SIZE: '10' },
+  workers: { throttleMs: 150 },
+});
 const redis = createRedis(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  sectionIds = await seedSections(tdb.db);
-  env = testEnv({ SEND_LEASE_SECONDS: '30', SEND_CONCURRENCY: '5', SEND_BATCH_SIZE: '10' });
-  base = makeDeps(
-    tdb.db,
-    env,
-    standInContent((id) => renderable(id)),
-  );
-});
-
-afterAll(async () => {
-  while (open.length) await open.pop()?.close();
-  redis.disconnect();
-  await tdb.drop();
-});
-
-beforeEach(async () => {
-  await tdb.db.updateTable('subscribers').set({ status: 'unsubscribed' }).execute();
-  while (open.length) await open.pop()?.close();
-});
+afterAll(() => redis.disconnect());
 
 const prefix = () => `gtest-${randomBytes(5).toString('hex')}`;
 
-async function worker(
+/** A worker sending through `peer`; workers given the same `connectionPrefix` share one queue. */
+function worker(
   peer: FaultSmtp,
   connectionPrefix: string,
-  extra: Partial<Parameters<typeof createSendWorker>[0]> = {},
+  extra: Parameters<typeof h.worker>[1] = {},
 ): Promise<SendWorker> {
-  const w = await createSendWorker({
-    ...base,
-    connection: { url: env.REDIS_URL, prefix: connectionPrefix },
-    transports: [peer.url],
-    throttleMs: 150,
-    scanIntervalMs: 0,
-    ...extra,
-  });
-  open.push(w);
-  return w;
+  return h.worker(peer.url, { connection: { url: h.env.REDIS_URL, prefix: connectionPrefix }, ...extra });
 }
 
-async function peer(): Promise<FaultSmtp> {
-  const p = await startFaultSmtp();
-  open.push(p);
-  return p;
-}
-
-function emails(n: number, tag: string) {
-  return Array.from({ length: n }, (_, i) => ({ email: `r${i}.${tag}@example.test` }));
-}
+const peer = () => h.faultPeer();
 
 describe('relay rests shared through Redis', () => {
   it('raise once per burst: a refusal of a message sent before the rest ended is not counted again; one probe at a time; a success ends it', async () => {
@@ -125,10 +77,8 @@ describe('a relay that throttles with 421-and-close', () => {
     let budget = 40;
     p.refuse = (command) =>
       p.received.length >= 15 && budget-- > 0 && (command === 'rcpt' || budget % 2 === 0);
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(120, 'burst'));
-    await startIssueSend({ ...base, queue: w1.queue }, issueId);
-    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 90_000, intervalMs: 100 });
+    const issueId = await h.startSend(w1, emails(120, 'burst'));
+    const { state, stats } = await h.settled(issueId, 90_000);
     expect(state).toBe('sent');
     expect(stats.byState).toMatchObject({ accepted: 120, unknown: 0, failed: 0 });
     expect(stats.byState.unknown).toBe(0);
@@ -145,7 +95,7 @@ describe('a relay that throttles with 421-and-close', () => {
     expect(raised[0]?.reply).toContain('421 4.7.0 Too many messages');
     expect(logs.events('delivery.relay.recovered').length).toBeGreaterThan(0);
     // Refused rows were not attempts: nothing burnt a retry.
-    const burnt = await tdb.db
+    const burnt = await h.tdb.db
       .selectFrom('deliveries')
       .select((eb) => eb.fn.max('attempts').as('max'))
       .where('issue_id', '=', issueId)
@@ -160,25 +110,22 @@ describe('a relay outage', () => {
     const logs = captureLog();
     const w = await worker(p, prefix(), { log: logs.log });
     await p.down();
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(30, 'outage'));
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    const issueId = await h.startSend(w, emails(30, 'outage'));
     // The refusals rest the relay, said in its own words, and do not trip the breaker.
-    for (;;) {
-      if (logs.events('delivery.relay.resting').length >= 2) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor('two rests', () => logs.events('delivery.relay.resting').length >= 2, {
+      timeoutMs: 60_000,
+    });
     const rest = logs.events('delivery.relay.resting')[0];
     expect(rest?.reason).toBe('unreachable');
     expect(String(rest?.reply)).toMatch(/ECONNREFUSED/);
-    const during = await tdb.db
+    const during = await h.tdb.db
       .selectFrom('issues')
       .select('state')
       .where('id', '=', issueId)
       .executeTakeFirstOrThrow();
     expect(during.state).toBe('sending');
     await p.up();
-    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 90_000, intervalMs: 100 });
+    const { state, stats } = await h.settled(issueId, 90_000);
     expect(state).toBe('sent');
     expect(stats.byState.accepted).toBe(30);
     expect(stats.byState.unknown).toBe(0);
@@ -189,23 +136,23 @@ describe('a relay outage', () => {
   it('resumes by itself an issue the breaker paused for broken connections once a probe succeeds, with an audit entry; a reply-level pause waits for a person', async () => {
     const p = await peer();
     const w = await worker(p, prefix());
-    const byConnections = await createIssue(tdb.db);
-    const byReplies = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(6, 'autoresume'));
+    const byConnections = await createIssue(h.tdb.db);
+    const byReplies = await createIssue(h.tdb.db);
+    await addSubscribers(h.tdb.db, h.sectionIds, emails(6, 'autoresume'));
     for (const id of [byConnections, byReplies]) {
-      await prepareIssue(base, id);
-      await tdb.db
+      await prepareIssue(h.base, id);
+      await h.tdb.db
         .updateTable('issues')
         .set({ state: 'sending', prepared_at: new Date() })
         .where('id', '=', id)
         .execute();
     }
-    await pauseIssue(base, byConnections, 'relay_connection', 'system', 'Connection closed unexpectedly');
-    await pauseIssue(base, byReplies, 'failure_rate', 'system', '554 5.7.1 rejected by policy');
+    await pauseIssue(h.base, byConnections, 'relay_connection', 'system', 'Connection closed unexpectedly');
+    await pauseIssue(h.base, byReplies, 'failure_rate', 'system', '554 5.7.1 rejected by policy');
     await w.resumeAfterOutage();
-    const { state } = await waitForIssue(base, byConnections, { timeoutMs: 30_000, intervalMs: 100 });
+    const { state } = await h.settled(byConnections, 30_000);
     expect(state).toBe('sent');
-    const audit = await tdb.db
+    const audit = await h.tdb.db
       .selectFrom('issue_audit')
       .select(['action', 'actor', 'detail'])
       .where('issue_id', '=', byConnections)
@@ -214,7 +161,7 @@ describe('a relay outage', () => {
     const resume = audit.find((a) => a.action === 'resume');
     expect(resume?.actor).toBe('system');
     expect(JSON.stringify(resume?.detail)).toContain('relay_connection');
-    const other = await tdb.db
+    const other = await h.tdb.db
       .selectFrom('issues')
       .select(['state', 'pause_reason', 'pause_reply'])
       .where('id', '=', byReplies)
@@ -238,33 +185,33 @@ describe('the resume scan', () => {
     // No worker runs: the queue only fills.
     const w = await worker(p, prefix(), { concurrency: 1 });
     await w.worker.pause(true);
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(35, 'scan'));
-    await prepareIssue(base, issueId);
-    await tdb.db
+    const issueId = await createIssue(h.tdb.db);
+    await addSubscribers(h.tdb.db, h.sectionIds, emails(35, 'scan'));
+    await prepareIssue(h.base, issueId);
+    await h.tdb.db
       .updateTable('issues')
       .set({ state: 'sending', prepared_at: new Date() })
       .where('id', '=', issueId)
       .execute();
-    const first = await resumeScan(base, { queue: w.queue, force: true });
+    const first = await resumeScan(h.base, { queue: w.queue, force: true });
     expect(first.enqueued).toBe(35);
     const jobs = await w.queue.count();
     expect(jobs).toBeGreaterThan(0);
-    await resumeScan(base, { queue: w.queue, force: true });
-    await resumeScan(base, { queue: w.queue, force: true });
+    await resumeScan(h.base, { queue: w.queue, force: true });
+    await resumeScan(h.base, { queue: w.queue, force: true });
     expect(await w.queue.count()).toBe(jobs);
     // Two scans at once: one does the work, the other stands aside.
     const both = await Promise.all([
-      resumeScan(base, { queue: w.queue, force: true }),
-      resumeScan(base, { queue: w.queue, force: true }),
+      resumeScan(h.base, { queue: w.queue, force: true }),
+      resumeScan(h.base, { queue: w.queue, force: true }),
     ]);
     expect(both.filter((r) => r.skipped)).toHaveLength(1);
     // While the issue's preparation holds its lock, the scan leaves it alone.
     const held = await tryLock(w.queue, prepareLockName(issueId));
     expect(held).not.toBeNull();
-    const during = await resumeScan(base, { queue: w.queue, force: true });
+    const during = await resumeScan(h.base, { queue: w.queue, force: true });
     expect(during.issues).toBe(0);
     await held?.release();
-    expect((await issueStats(tdb.db, issueId)).byState.queued).toBe(35);
+    expect((await issueStats(h.tdb.db, issueId)).byState.queued).toBe(35);
   });
 });

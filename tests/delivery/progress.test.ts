@@ -3,7 +3,6 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerSendCommands } from '../../src/cli/commands/send.js';
 import { type CliRuntime, processIo } from '../../src/cli/runtime.js';
-import { startIssueSend } from '../../src/delivery/control.js';
 import { type IssueStats, statsOf } from '../../src/delivery/ledger.js';
 import {
   formatDuration,
@@ -11,20 +10,10 @@ import {
   type ProgressSample,
   progressOf,
 } from '../../src/delivery/progress.js';
-import { createSendWorker } from '../../src/delivery/send-worker.js';
 import { silentLogger } from '../../src/log.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
-import { testEnv } from '../support/test-env.js';
 import { waitFor } from '../support/wait.js';
-import {
-  addSubscribers,
-  createIssue,
-  deps as makeDeps,
-  renderable,
-  seedSections,
-  standInContent,
-} from './support.js';
+import { deliveryHarness, emails } from './harness.js';
 
 const stats = statsOf;
 
@@ -81,22 +70,16 @@ describe('send progress (pure)', () => {
 });
 
 describe('gazette issue send --wait, pause, resume and cancel-send', () => {
-  let tdb: TestDatabase;
+  const h = deliveryHarness({ env: { SEND_BATCH_SIZE: '10', SEND_CONCURRENCY: '5' } });
   let sink: SmtpCatcher;
-  let sectionIds: Map<string, number>;
-  const env = () => testEnv({ SMTP_URL: sink.url, SEND_BATCH_SIZE: '10', SEND_CONCURRENCY: '5' });
   beforeAll(async () => {
-    tdb = await createTestDatabase();
     sink = await startSmtpCatcher();
-    sectionIds = await seedSections(tdb.db);
   });
-  afterAll(async () => {
-    await sink.close();
-    await tdb.drop();
-  });
+  afterAll(() => sink.close());
 
   /** The send commands on a runtime over this file's database; `printed` collects their JSON. */
-  function cli(e: ReturnType<typeof testEnv>) {
+  function cli() {
+    const e = h.env;
     const printed: unknown[] = [];
     const runtime: CliRuntime = {
       json: true,
@@ -105,8 +88,8 @@ describe('gazette issue send --wait, pause, resume and cancel-send', () => {
       context: async () => ({
         env: e,
         log: silentLogger,
-        db: tdb.db,
-        database: { db: tdb.db, kind: 'postgres', where: 'test', close: async () => {} },
+        db: h.tdb.db,
+        database: { db: h.tdb.db, kind: 'postgres', where: 'test', close: async () => {} },
         secrets: { current: randomBytes(32).toString('hex') },
         now: () => new Date(),
         close: async () => {},
@@ -121,27 +104,18 @@ describe('gazette issue send --wait, pause, resume and cancel-send', () => {
     return { printed, run: (...args: string[]) => program.parseAsync(['node', 'gazette', ...args]) };
   }
 
-  /** An issue with `n` subscribers, sending, while the worker holds off. */
-  async function heldSend(e: ReturnType<typeof testEnv>, n: number, tag: string) {
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(
-      tdb.db,
-      sectionIds,
-      Array.from({ length: n }, (_, i) => ({ email: `reader${i}.${tag}@example.test` })),
-    );
-    const content = standInContent((id) => renderable(id));
-    const worker = await createSendWorker({
-      ...makeDeps(tdb.db, e, content),
-      connection: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
-      scanIntervalMs: 0,
+  /** An issue with `n` subscribers, sending, while the worker (on the CLI's queue) holds off. */
+  async function heldSend(n: number, tag: string) {
+    const worker = await h.worker(sink.url, {
+      connection: { url: h.env.REDIS_URL, prefix: h.env.QUEUE_PREFIX },
     });
     await worker.worker.pause();
-    await startIssueSend({ ...makeDeps(tdb.db, e, content), queue: worker.queue }, issueId);
+    const issueId = await h.startSend(worker, emails(n, tag));
     return { issueId, worker };
   }
 
   const auditOf = (issueId: number) =>
-    tdb.db
+    h.tdb.db
       .selectFrom('issue_audit')
       .select(['action', 'actor'])
       .where('issue_id', '=', issueId)
@@ -149,11 +123,10 @@ describe('gazette issue send --wait, pause, resume and cancel-send', () => {
       .execute();
 
   it('shows progress while workers send the issue and returns once it is sent', async () => {
-    const e = env();
     const n = 30;
     // Prepared while the worker holds off; the command then finds the issue sending and watches it.
-    const { issueId, worker } = await heldSend(e, n, 'wait');
-    const { printed, run } = cli(e);
+    const { issueId, worker } = await heldSend(n, 'wait');
+    const { printed, run } = cli();
     const stderr: string[] = [];
     const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
       stderr.push(String(chunk));
@@ -167,7 +140,6 @@ describe('gazette issue send --wait, pause, resume and cancel-send', () => {
       await command;
     } finally {
       spy.mockRestore();
-      await worker.close();
     }
     const result = printed[0] as { state: string; stats: IssueStats };
     expect(result.state).toBe('sent');
@@ -180,35 +152,30 @@ describe('gazette issue send --wait, pause, resume and cancel-send', () => {
   });
 
   it('pauses, resumes and cancels from the command line, naming the operator in the audit log', async () => {
-    const e = env();
-    const { issueId, worker } = await heldSend(e, 12, 'ctl');
-    try {
-      const { printed, run } = cli(e);
-      await run('issue', 'pause', String(issueId), '--actor', 'ops@committee.example');
-      await run('issue', 'resume', String(issueId), '--actor', 'ops@committee.example');
-      await run('issue', 'cancel', String(issueId), '--actor', 'chief@committee.example');
-      // Every subscriber of the file is in the audience, and none was sent to: all are skipped.
-      const audience = await tdb.db
-        .selectFrom('deliveries')
-        .select((eb) => eb.fn.countAll<string>().as('n'))
-        .where('issue_id', '=', issueId)
-        .executeTakeFirstOrThrow();
-      expect(printed).toEqual([
-        { issueId, state: 'paused' },
-        { issueId, state: 'sending' },
-        { issueId, state: 'cancelled', skipped: Number(audience.n) },
-      ]);
-      expect(Number(audience.n)).toBeGreaterThanOrEqual(12);
-      expect(await auditOf(issueId)).toEqual([
-        { action: 'start-sending', actor: 'system' },
-        { action: 'pause', actor: 'ops@committee.example' },
-        { action: 'resume', actor: 'ops@committee.example' },
-        { action: 'cancel', actor: 'chief@committee.example' },
-      ]);
-      // Pausing what is no longer sending is refused, naming the issue.
-      await expect(run('issue', 'pause', String(issueId))).rejects.toThrow(`issue ${issueId} is not sending`);
-    } finally {
-      await worker.close();
-    }
+    const { issueId } = await heldSend(12, 'ctl');
+    const { printed, run } = cli();
+    await run('issue', 'pause', String(issueId), '--actor', 'ops@committee.example');
+    await run('issue', 'resume', String(issueId), '--actor', 'ops@committee.example');
+    await run('issue', 'cancel', String(issueId), '--actor', 'chief@committee.example');
+    // The audience, none of it sent to: all are skipped.
+    const audience = await h.tdb.db
+      .selectFrom('deliveries')
+      .select((eb) => eb.fn.countAll<string>().as('n'))
+      .where('issue_id', '=', issueId)
+      .executeTakeFirstOrThrow();
+    expect(printed).toEqual([
+      { issueId, state: 'paused' },
+      { issueId, state: 'sending' },
+      { issueId, state: 'cancelled', skipped: Number(audience.n) },
+    ]);
+    expect(Number(audience.n)).toBe(12);
+    expect(await auditOf(issueId)).toEqual([
+      { action: 'start-sending', actor: 'system' },
+      { action: 'pause', actor: 'ops@committee.example' },
+      { action: 'resume', actor: 'ops@committee.example' },
+      { action: 'cancel', actor: 'chief@committee.example' },
+    ]);
+    // Pausing what is no longer sending is refused, naming the issue.
+    await expect(run('issue', 'pause', String(issueId))).rejects.toThrow(`issue ${issueId} is not sending`);
   });
 });

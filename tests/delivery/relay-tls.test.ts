@@ -2,8 +2,8 @@ import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifySmtpReply } from '../../src/delivery/classify.js';
-import { relayUrl } from '../../src/delivery/relays.js';
-import { openTransport, parseTransportSpecs, TransportConfigError } from '../../src/delivery/transports.js';
+import { openRelay } from '../../src/delivery/relay-connection.js';
+import { parseRelayUrls, RelayConfigError, relayUrl } from '../../src/delivery/relay-spec.js';
 import { verifyRelay } from '../../src/http/admin/pages/settings-relays.js';
 
 /**
@@ -57,11 +57,11 @@ describe('relay credentials never in clear text', () => {
   });
 
   it('delivery through it fails with a TLS error (which pauses a send), sending no password and no message', async () => {
-    const spec = parseTransportSpecs([`smtp://relay-user:pw-${port}@127.0.0.1:${port}`])[0];
+    const spec = parseRelayUrls([`smtp://relay-user:pw-${port}@127.0.0.1:${port}`])[0];
     if (!spec) throw new Error('no spec');
-    const transport = await openTransport(spec, { connections: 1, probe: false });
+    const relay = await openRelay(spec, { connections: 1, probe: false });
     try {
-      const err = await transport.mailer
+      const err = await relay.mailer
         .sendMail({ from: 'a@example.org', to: 'b@example.org', subject: 'x', text: 'x' })
         .then(
           () => null,
@@ -70,7 +70,7 @@ describe('relay credentials never in clear text', () => {
       expect(err).not.toBeNull();
       expect(classifySmtpReply(err).errorClass).toBe('tls');
     } finally {
-      transport.close();
+      relay.close();
     }
     expect(logins).toEqual([]);
     expect(messages).toBe(0);
@@ -78,12 +78,10 @@ describe('relay credentials never in clear text', () => {
 
   it('refuses an SMTP_URL with credentials that asks for clear text, and leaves a relay without credentials alone', () => {
     for (const q of ['ignoreTLS=true', 'requireTLS=false', 'opportunisticTLS=true']) {
-      expect(() => parseTransportSpecs([`smtp://u:p@relay.example:587?${q}`])).toThrow(TransportConfigError);
-      expect(() => parseTransportSpecs([`smtp://u:p@relay.example:587?${q}`])).toThrow(/must use TLS/);
+      expect(() => parseRelayUrls([`smtp://u:p@relay.example:587?${q}`])).toThrow(RelayConfigError);
+      expect(() => parseRelayUrls([`smtp://u:p@relay.example:587?${q}`])).toThrow(/must use TLS/);
     }
-    expect(parseTransportSpecs(['smtp://relay.example:25'])[0]?.url).toBe('smtp://relay.example:25');
-    expect(parseTransportSpecs(['smtps://u:p@relay.example:465'])[0]?.url).toBe(
-      'smtps://u:p@relay.example:465',
-    );
+    expect(parseRelayUrls(['smtp://relay.example:25'])[0]?.url).toBe('smtp://relay.example:25');
+    expect(parseRelayUrls(['smtps://u:p@relay.example:465'])[0]?.url).toBe('smtps://u:p@relay.example:465');
   });
 });

@@ -1,21 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { waitForIssue } from '../../src/cli/wait-for-issue.js';
 import type { Env } from '../../src/config/env.js';
-import { startIssueSend, waitForIssue } from '../../src/delivery/control.js';
+import { startIssueSend } from '../../src/delivery/control.js';
 import type { DeliveryDeps } from '../../src/delivery/deps.js';
+import { checkRelayInput, RelayInputError } from '../../src/delivery/relay-input.js';
+import { openPassword, sealPassword } from '../../src/delivery/relay-secret.js';
+import { relayUrl } from '../../src/delivery/relay-spec.js';
 import {
   addRelay,
-  checkRelayInput,
   currentRelaySpecs,
-  openPassword,
-  RelayInputError,
-  relayUrl,
-  sealPassword,
   setRelayEnabled,
   storedRelaySpecs,
   updateRelay,
-} from '../../src/delivery/relays.js';
+} from '../../src/delivery/relay-store.js';
 import { createSendWorker, type SendWorker } from '../../src/delivery/send-worker.js';
 import { createSendMail } from '../../src/http/mail-transport.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
@@ -181,13 +180,13 @@ describe('relays from the settings, followed by a running send worker', () => {
     );
     await startIssueSend({ ...base, queue: worker.queue }, issueId);
     const done = await waitForIssue(base, issueId, { timeoutMs: 30_000, intervalMs: 50 });
-    const transports = await tdb.db
+    const relays = await tdb.db
       .selectFrom('deliveries')
-      .select('transport')
+      .select('relay')
       .distinct()
       .where('issue_id', '=', issueId)
       .execute();
-    return { ...done, transports: transports.map((t) => t.transport) };
+    return { ...done, relays: relays.map((r) => r.relay) };
   }
 
   const to = (tag: string, list: string[]) => list.filter((a) => a.includes(`.${tag}@`));
@@ -203,7 +202,7 @@ describe('relays from the settings, followed by a running send worker', () => {
         fromEnv.messages.flatMap((m) => m.to),
       ),
     ).toHaveLength(6);
-    expect(out.transports).toEqual([worker.transports[0]?.spec.name]);
+    expect(out.relays).toEqual([worker.relays[0]?.spec.name]);
   });
 
   it('switches to a relay added in the settings without a restart, signing in with its stored password', async () => {
@@ -233,8 +232,8 @@ describe('relays from the settings, followed by a running send worker', () => {
       ),
     ).toHaveLength(0);
     expect(authed.logins.length).toBeGreaterThan(0);
-    expect(out.transports).toEqual(['committee-relay']);
-    expect(worker.transports.map((t) => t.spec.name)).toEqual(['committee-relay']);
+    expect(out.relays).toEqual(['committee-relay']);
+    expect(worker.relays.map((r) => r.spec.name)).toEqual(['committee-relay']);
   });
 
   it('pauses the issue when the stored password is refused (an authentication error), and sends once it is fixed', async () => {

@@ -3,8 +3,7 @@ import { promisify } from 'node:util';
 import { simpleParser } from 'mailparser';
 import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Env } from '../../src/config/env.js';
+import { describe, expect, it } from 'vitest';
 import {
   cancelIssue,
   IssueStateError,
@@ -12,43 +11,23 @@ import {
   resendUnknown,
   resumeIssue,
   startIssueSend,
-  waitForIssue,
 } from '../../src/delivery/control.js';
-import { ContentError, type DeliveryDeps } from '../../src/delivery/deps.js';
+import { ContentError } from '../../src/delivery/deps.js';
 import { issueStats } from '../../src/delivery/ledger.js';
 import { enqueueRanges } from '../../src/delivery/queue.js';
-import { TransportRateLimiter } from '../../src/delivery/rate-limit.js';
-import { createSendWorker, type SendWorker } from '../../src/delivery/send-worker.js';
+import { RelayRateLimiter } from '../../src/delivery/rate-limit.js';
 import { createRedis } from '../../src/queue/redis.js';
-import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
+import type { SmtpCatcher } from '../../src/smtp/catcher.js';
 import { bounceStatistics, formatBounceStatistics } from '../../src/tracking/bounce-stats.js';
 import { checkWithPython, pythonDkimReady } from '../support/python-mail.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
-import { testEnv } from '../support/test-env.js';
 import { queueDrained, staysTrue, waitFor } from '../support/wait.js';
-import {
-  addSubscribers,
-  captureLog,
-  createIssue,
-  deps as makeDeps,
-  renderable,
-  seedSections,
-  standInContent,
-} from './support.js';
+import { deliveryHarness, emails as supportEmails } from './harness.js';
+import { addSubscribers, captureLog, createIssue, renderable, standInContent } from './support.js';
 
-let tdb: TestDatabase;
-let sectionIds: Map<string, number>;
-let env: Env;
 const hasDkim = pythonDkimReady();
 const empties = new Map<number, string[]>();
-const compiled: string[] = [];
-let base: DeliveryDeps;
-const open: { close(): Promise<void> }[] = [];
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  sectionIds = await seedSections(tdb.db);
-  env = testEnv({
+const h = deliveryHarness({
+  env: {
     SEND_LEASE_SECONDS: '5',
     SEND_RETRY_BASE_MS: '200',
     SEND_MAX_ATTEMPTS: '4',
@@ -56,58 +35,21 @@ beforeAll(async () => {
     SEND_BATCH_SIZE: '10',
     SEND_BREAKER_WINDOW: '1000',
     BOUNCE_DOMAIN: 'bounces.gazette.test',
-  });
-  base = makeDeps(
-    tdb.db,
-    env,
-    standInContent((id) => renderable(id, empties.get(id) ?? []), compiled),
-  );
+  },
+  content: (compiled) => standInContent((id) => renderable(id, empties.get(id) ?? []), compiled),
+  workers: { throttleMs: 200 },
 });
-
-afterAll(async () => {
-  await tdb.drop();
-});
-
-beforeEach(async () => {
-  // Each test has its own audience: earlier tests' subscribers leave.
-  await tdb.db.updateTable('subscribers').set({ status: 'unsubscribed' }).execute();
-  while (open.length) await open.pop()?.close();
-});
-
-async function worker(
-  smtpUrl: string,
-  extra: Partial<Parameters<typeof createSendWorker>[0]> = {},
-): Promise<SendWorker> {
-  const w = await createSendWorker({
-    ...base,
-    connection: { url: env.REDIS_URL, prefix: `gtest-${randomBytes(5).toString('hex')}` },
-    transports: [smtpUrl],
-    throttleMs: 200,
-    scanIntervalMs: 0,
-    ...extra,
-  });
-  open.push(w);
-  return w;
-}
-
-type Respond = NonNullable<NonNullable<Parameters<typeof startSmtpCatcher>[0]>['respond']>;
-
-async function catcher(respond?: Respond): Promise<SmtpCatcher> {
-  const c = await startSmtpCatcher(respond ? { respond } : {});
-  open.push(c);
-  return c;
-}
-
-function emails(n: number, tag: string) {
-  return Array.from({ length: n }, (_, i) => ({ email: `reader${i}.${tag}@example.test`, name: `读者${i}` }));
-}
+const { compiled } = h;
+const worker = (smtpUrl: string, extra: Parameters<typeof h.worker>[1] = {}) => h.worker(smtpUrl, extra);
+const catcher = h.catcher;
+const emails = (n: number, tag: string) => supportEmails(n, tag, (i) => `读者${i}`);
 
 function recipientsOf(c: SmtpCatcher): string[] {
   return c.messages.flatMap((m) => m.to);
 }
 
 async function auditOf(issueId: number) {
-  const rows = await tdb.db
+  const rows = await h.tdb.db
     .selectFrom('issue_audit')
     .select(['action', 'actor', 'detail'])
     .where('issue_id', '=', issueId)
@@ -120,10 +62,10 @@ describe('delivery engine', () => {
   it('sends exactly one message per eligible subscriber, with the per-recipient headers and tokens', async () => {
     const sink = await catcher();
     const w = await worker(sink.url);
-    const issueId = await createIssue(tdb.db);
+    const issueId = await createIssue(h.tdb.db);
     empties.set(issueId, ['cases']);
     const eligible = emails(23, 'once');
-    await addSubscribers(tdb.db, sectionIds, [
+    await addSubscribers(h.tdb.db, h.sectionIds, [
       ...eligible,
       { email: 'picky.once@example.test', sections: ['cases'] }, // chose only an empty section
       { email: 'two.once@example.test', sections: ['foreign', 'cases'] },
@@ -131,13 +73,13 @@ describe('delivery engine', () => {
       { email: 'gone.once@example.test', status: 'unsubscribed' },
       { email: 'blocked.once@example.test' },
     ]);
-    await tdb.db
+    await h.tdb.db
       .insertInto('suppressions')
       .values({ kind: 'address', value: 'blocked.once@example.test', reason: 'manual' })
       .execute();
 
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+    await startIssueSend({ ...h.base, queue: w.queue }, issueId);
+    const { state, stats } = await h.settled(issueId, 25_000);
 
     expect(state).toBe('sent');
     expect(stats.byState.accepted).toBe(24);
@@ -145,7 +87,7 @@ describe('delivery engine', () => {
     const to = recipientsOf(sink).sort();
     expect(to).toEqual([...eligible.map((e) => e.email), 'two.once@example.test'].sort());
     expect(new Set(to).size).toBe(to.length);
-    const skipped = await tdb.db
+    const skipped = await h.tdb.db
       .selectFrom('deliveries')
       .select('skip_reason')
       .where('issue_id', '=', issueId)
@@ -155,7 +97,7 @@ describe('delivery engine', () => {
 
     const msg = sink.messages.find((m) => m.to[0] === 'reader3.once@example.test');
     const parsed = await simpleParser(msg?.raw as Buffer);
-    const row = await tdb.db
+    const row = await h.tdb.db
       .selectFrom('deliveries')
       .innerJoin('subscribers', 'subscribers.id', 'deliveries.subscriber_id')
       .select(['deliveries.id', 'deliveries.message_id', 'deliveries.subscriber_id'])
@@ -191,10 +133,8 @@ describe('delivery engine', () => {
   it('sends nothing twice when a job is duplicated or replayed', async () => {
     const sink = await catcher();
     const w = await worker(sink.url);
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(12, 'replay'));
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    const ids = await tdb.db
+    const issueId = await h.startSend(w, emails(12, 'replay'));
+    const ids = await h.tdb.db
       .selectFrom('deliveries')
       .select('id')
       .where('issue_id', '=', issueId)
@@ -202,7 +142,7 @@ describe('delivery engine', () => {
       .execute();
     const range = { issueId, fromId: ids[0]?.id as number, toId: ids[ids.length - 1]?.id as number };
     for (let i = 0; i < 4; i++) await enqueueRanges(w.queue, [range], { tag: `dup${i}` });
-    await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    await h.settled(issueId, 20_000);
     for (let i = 0; i < 3; i++) await enqueueRanges(w.queue, [range], { tag: `late${i}` });
     await queueDrained(w.queue);
     await staysTrue('12 messages, none twice', () => recipientsOf(sink).length === 12);
@@ -219,13 +159,11 @@ describe('delivery engine', () => {
       return undefined;
     });
     const w = await worker(sink.url);
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(3, 'retry'));
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+    const issueId = await h.startSend(w, emails(3, 'retry'));
+    const { state, stats } = await h.settled(issueId, 25_000);
     expect(state).toBe('sent');
     expect(stats.byState.accepted).toBe(3);
-    const row = await tdb.db
+    const row = await h.tdb.db
       .selectFrom('deliveries')
       .innerJoin('subscribers', 'subscribers.id', 'deliveries.subscriber_id')
       .select(['attempts', 'state'])
@@ -242,19 +180,17 @@ describe('delivery engine', () => {
         : undefined,
     );
     const w = await worker(sink.url);
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(4, 'bad'));
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    const { stats } = await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    const issueId = await h.startSend(w, emails(4, 'bad'));
+    const { stats } = await h.settled(issueId, 20_000);
     expect(stats.byState).toMatchObject({ accepted: 3, failed: 1 });
-    const row = await tdb.db
+    const row = await h.tdb.db
       .selectFrom('deliveries')
       .select(['smtp_code', 'error_class', 'attempts'])
       .where('issue_id', '=', issueId)
       .where('state', '=', 'failed')
       .executeTakeFirstOrThrow();
     expect(row).toEqual({ smtp_code: 550, error_class: 'user_unknown', attempts: 1 });
-    const sup = await tdb.db
+    const sup = await h.tdb.db
       .selectFrom('suppressions')
       .selectAll()
       .where('value', '=', 'reader0.bad@example.test')
@@ -272,14 +208,12 @@ describe('delivery engine', () => {
       return undefined;
     });
     const w = await worker(sink.url);
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(3, 'qq'));
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+    const issueId = await h.startSend(w, emails(3, 'qq'));
+    const { state, stats } = await h.settled(issueId, 25_000);
     expect(state).toBe('sent');
     expect(stats.byState.accepted).toBe(3);
     expect(refusals).toBe(2);
-    const sup = await tdb.db
+    const sup = await h.tdb.db
       .selectFrom('suppressions')
       .select('value')
       .where('value', 'like', '%.qq@%')
@@ -303,17 +237,17 @@ describe('delivery engine', () => {
       return undefined;
     });
     const w = await worker(sink.url);
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, [
+    const issueId = await createIssue(h.tdb.db);
+    await addSubscribers(h.tdb.db, h.sectionIds, [
       ...[0, 1, 2].map((i) => ({ email: `a${i}.refusals@qq.com`, name: null })),
       ...[0, 1].map((i) => ({ email: `b${i}.refusals@163.com`, name: null })),
     ]);
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 40_000, intervalMs: 100 });
+    await startIssueSend({ ...h.base, queue: w.queue }, issueId);
+    const { state, stats } = await h.settled(issueId, 40_000);
     expect(state).toBe('sent');
     expect(stats.byState.accepted).toBe(5);
     expect(refusedOnce.size).toBe(4);
-    const b = await bounceStatistics(tdb.db, issueId);
+    const b = await bounceStatistics(h.tdb.db, issueId);
     expect(b.refusedThenAccepted).toEqual([
       { domain: 'qq.com', reason: 'rate_limited', rows: 3, refusals: 3 },
       { domain: '163.com', reason: expect.any(String), rows: 1, refusals: 1 },
@@ -333,12 +267,10 @@ describe('delivery engine', () => {
         : undefined,
     );
     const w = await worker(sink.url, { blockRestMs: 300, log });
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(3, 'spm'));
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    const { stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+    const issueId = await h.startSend(w, emails(3, 'spm'));
+    const { stats } = await h.settled(issueId, 25_000);
     expect(stats.byState).toMatchObject({ accepted: 2, failed: 1 });
-    const row = await tdb.db
+    const row = await h.tdb.db
       .selectFrom('deliveries')
       .select(['smtp_code', 'error_class'])
       .where('issue_id', '=', issueId)
@@ -351,7 +283,7 @@ describe('delivery engine', () => {
       smtpCode: 554,
       ms: 300,
     });
-    const sup = await tdb.db
+    const sup = await h.tdb.db
       .selectFrom('suppressions')
       .select('value')
       .where('value', 'like', '%.spm@%')
@@ -370,10 +302,8 @@ describe('delivery engine', () => {
     });
     const logs = captureLog();
     const w = await worker(sink.url, { log: logs.log });
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(8, 'slow'));
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+    const issueId = await h.startSend(w, emails(8, 'slow'));
+    const { state, stats } = await h.settled(issueId, 25_000);
     expect(state).toBe('sent');
     expect(stats.byState.accepted).toBe(8);
     // The relay rested, said why in its own words, and answered the probe that ended the rest.
@@ -417,21 +347,19 @@ describe('delivery engine', () => {
     const received: string[] = [];
     server.on('error', () => {}); // the cut connection is reported here
     await new Promise<void>((ok) => server.listen(0, '127.0.0.1', () => ok()));
-    open.push({ close: () => new Promise<void>((ok) => server.close(() => ok())) });
+    h.own({ close: () => new Promise<void>((ok) => server.close(() => ok())) });
     const port = (server.server.address() as { port: number }).port;
     const w = await worker(`smtp://127.0.0.1:${port}`);
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(5, 'drop'));
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+    const issueId = await h.startSend(w, emails(5, 'drop'));
+    const { state, stats } = await h.settled(issueId, 25_000);
     expect(state).toBe('sent');
     expect(stats.byState).toMatchObject({ accepted: 4, unknown: 1 });
     // Unknown is never retried on its own: once the queue is idle, reader2 still has nothing.
     await queueDrained(w.queue);
     await staysTrue('no retry to reader2', () => !received.some((t) => t.startsWith('reader2.')));
 
-    expect(await resendUnknown({ ...base, queue: w.queue }, issueId)).toBe(1);
-    const after = await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    expect(await resendUnknown({ ...h.base, queue: w.queue }, issueId)).toBe(1);
+    const after = await h.settled(issueId, 20_000);
     expect(after.stats.byState).toMatchObject({ accepted: 5, unknown: 0 });
     expect(received.filter((t) => t.startsWith('reader2.'))).toHaveLength(1);
   });
@@ -439,20 +367,20 @@ describe('delivery engine', () => {
   it('pauses, resumes and cancels an issue while it sends', async () => {
     const sink = await catcher();
     const w = await worker(sink.url, { concurrency: 1, chunkSize: 2 });
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(40, 'ctl'));
+    const issueId = await createIssue(h.tdb.db);
+    await addSubscribers(h.tdb.db, h.sectionIds, emails(40, 'ctl'));
     // Hold the worker so the pause lands before any job runs; then nothing may go out.
     await w.worker.pause();
-    await startIssueSend({ ...base, queue: w.queue }, issueId, 'cli:ops');
-    expect(await pauseIssue(base, issueId, 'operator', 'user:editor@committee.example')).toBe(true);
+    await startIssueSend({ ...h.base, queue: w.queue }, issueId, 'cli:ops');
+    expect(await pauseIssue(h.base, issueId, 'operator', 'user:editor@committee.example')).toBe(true);
     w.worker.resume();
     await queueDrained(w.queue);
     await staysTrue('nothing sent while paused', () => recipientsOf(sink).length === 0);
-    const paused = await issueStats(tdb.db, issueId);
+    const paused = await issueStats(h.tdb.db, issueId);
     expect(paused.byState.queued).toBe(40);
 
-    await resumeIssue({ ...base, queue: w.queue }, issueId, 'user:editor@committee.example');
-    const done = await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    await resumeIssue({ ...h.base, queue: w.queue }, issueId, 'user:editor@committee.example');
+    const done = await h.settled(issueId, 20_000);
     expect(done.state).toBe('sent');
     expect(done.stats.byState.accepted).toBe(40);
     // Each move is in the issue's audit log under whoever made it.
@@ -462,15 +390,15 @@ describe('delivery engine', () => {
       { action: 'resume', actor: 'user:editor@committee.example', detail: {} },
     ]);
 
-    const second = await createIssue(tdb.db);
+    const second = await createIssue(h.tdb.db);
     await w.worker.pause();
-    await startIssueSend({ ...base, queue: w.queue }, second);
-    const cancelled = await cancelIssue(base, second);
+    await startIssueSend({ ...h.base, queue: w.queue }, second);
+    const cancelled = await cancelIssue(h.base, second);
     w.worker.resume();
     await queueDrained(w.queue);
     await staysTrue('nothing of the cancelled issue sent', () => recipientsOf(sink).length === 40);
     expect(cancelled).toBe(40);
-    const after = await issueStats(tdb.db, second);
+    const after = await issueStats(h.tdb.db, second);
     expect(after.byState).toMatchObject({ skipped: 40, accepted: 0 });
     expect(recipientsOf(sink)).toHaveLength(40);
     expect((await auditOf(second)).at(-1)).toEqual({
@@ -484,22 +412,20 @@ describe('delivery engine', () => {
     const sink = await catcher();
     const prefix = `gtest-${randomBytes(5).toString('hex')}`;
     const w = await worker(sink.url, {
-      connection: { url: env.REDIS_URL, prefix },
+      connection: { url: h.env.REDIS_URL, prefix },
       chunkSize: 2,
       concurrency: 1,
       scanIntervalMs: 300,
     });
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(60, 'flush'));
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    const redis = createRedis(env.REDIS_URL);
-    await waitFor('4 accepted', async () => (await issueStats(tdb.db, issueId)).byState.accepted >= 4, {
+    const issueId = await h.startSend(w, emails(60, 'flush'));
+    const redis = createRedis(h.env.REDIS_URL);
+    await waitFor('4 accepted', async () => (await issueStats(h.tdb.db, issueId)).byState.accepted >= 4, {
       intervalMs: 20,
     });
     const keys = await redis.keys(`${prefix}:*`);
     if (keys.length) await redis.del(...keys);
     redis.disconnect();
-    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 25_000, intervalMs: 100 });
+    const { state, stats } = await h.settled(issueId, 25_000);
     expect(state).toBe('sent');
     expect(stats.byState.accepted + stats.byState.unknown).toBe(60);
     const to = recipientsOf(sink);
@@ -510,20 +436,20 @@ describe('delivery engine', () => {
     const sink = await catcher();
     const w = await worker(sink.url);
     await w.worker.pause();
-    const issueId = await createIssue(tdb.db);
-    const [leaver] = await addSubscribers(tdb.db, sectionIds, emails(5, 'frozen'));
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    await addSubscribers(tdb.db, sectionIds, [{ email: 'late.frozen@example.test' }]);
-    await tdb.db
+    const issueId = await createIssue(h.tdb.db);
+    const [leaver] = await addSubscribers(h.tdb.db, h.sectionIds, emails(5, 'frozen'));
+    await startIssueSend({ ...h.base, queue: w.queue }, issueId);
+    await addSubscribers(h.tdb.db, h.sectionIds, [{ email: 'late.frozen@example.test' }]);
+    await h.tdb.db
       .updateTable('subscribers')
       .set({ status: 'unsubscribed' })
       .where('id', '=', leaver as number)
       .execute();
     w.worker.resume();
-    const { stats } = await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    const { stats } = await h.settled(issueId, 20_000);
     expect(stats.total).toBe(5);
     expect(stats.byState).toMatchObject({ accepted: 4, skipped: 1 });
-    const skipped = await tdb.db
+    const skipped = await h.tdb.db
       .selectFrom('deliveries')
       .select(['subscriber_id', 'skip_reason'])
       .where('issue_id', '=', issueId)
@@ -539,16 +465,14 @@ describe('delivery engine', () => {
       Object.assign(new Error('5.3.0 mail system error'), { responseCode: 554 }),
     );
     const w = await worker(sink.url, {
-      env: { ...env, SEND_BREAKER_WINDOW: 10, SEND_BREAKER_RATIO: 0.5 },
+      env: { ...h.env, SEND_BREAKER_WINDOW: 10, SEND_BREAKER_RATIO: 0.5 },
       chunkSize: 2,
       concurrency: 1,
     });
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(60, 'breaker'));
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    const { state, stats } = await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    const issueId = await h.startSend(w, emails(60, 'breaker'));
+    const { state, stats } = await h.settled(issueId, 20_000);
     expect(state).toBe('paused');
-    const issue = await tdb.db
+    const issue = await h.tdb.db
       .selectFrom('issues')
       .select('pause_reason')
       .where('id', '=', issueId)
@@ -567,35 +491,35 @@ describe('delivery engine', () => {
   it('fails the issue, sending nothing, when its content cannot be rendered; the resume scan leaves it failed', async () => {
     const sink = await catcher();
     const broken = {
-      ...base,
+      ...h.base,
       content: {
-        ...base.content,
+        ...h.base.content,
         compileVariant: async () => {
           throw new ContentError('layout.mjml line 3: unclosed mj-section');
         },
       },
     };
     const w = await worker(sink.url, { content: broken.content });
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(6, 'broken'));
+    const issueId = await createIssue(h.tdb.db);
+    await addSubscribers(h.tdb.db, h.sectionIds, emails(6, 'broken'));
     await expect(startIssueSend({ ...broken, queue: w.queue }, issueId)).rejects.toThrow(IssueStateError);
-    const issue = await tdb.db
+    const issue = await h.tdb.db
       .selectFrom('issues')
       .select(['state', 'pause_reason'])
       .where('id', '=', issueId)
       .executeTakeFirstOrThrow();
     expect(issue.state).toBe('failed');
     expect(issue.pause_reason).toContain('unclosed mj-section');
-    const stats = await issueStats(tdb.db, issueId);
+    const stats = await issueStats(h.tdb.db, issueId);
     expect(stats.byState.skipped).toBe(stats.total);
     // A later scan finds nothing to do for a failed issue, and nothing was sent.
     await w.scan(true);
     await queueDrained(w.queue);
     await staysTrue('nothing sent', () => recipientsOf(sink).length === 0);
-    expect((await issueStats(tdb.db, issueId)).byState.skipped).toBe(stats.total);
+    expect((await issueStats(h.tdb.db, issueId)).byState.skipped).toBe(stats.total);
     expect(recipientsOf(sink)).toHaveLength(0);
     // Editorial's lifecycle has no way out of failed.
-    await expect(resumeIssue({ ...base, queue: w.queue }, issueId)).rejects.toThrow(IssueStateError);
+    await expect(resumeIssue({ ...h.base, queue: w.queue }, issueId)).rejects.toThrow(IssueStateError);
   });
 
   it('signs messages with DKIM when a key is configured; dkimpy verifies each as delivered', async () => {
@@ -603,16 +527,14 @@ describe('delivery engine', () => {
     const sink = await catcher();
     const w = await worker(sink.url, {
       env: {
-        ...env,
+        ...h.env,
         DKIM_DOMAIN: 'gazette.test',
         DKIM_SELECTOR: 'mail',
         DKIM_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
       },
     });
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(tdb.db, sectionIds, emails(2, 'dkim'));
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
-    await waitForIssue(base, issueId, { timeoutMs: 20_000, intervalMs: 100 });
+    const issueId = await h.startSend(w, emails(2, 'dkim'));
+    await h.settled(issueId, 20_000);
     expect(sink.messages).toHaveLength(2);
     for (const m of sink.messages) {
       const head = m.raw.toString('utf8').split('\r\n\r\n')[0] as string;
@@ -623,12 +545,12 @@ describe('delivery engine', () => {
     }
   });
 
-  it('grants a transport no more than its per-second and per-hour budgets, across callers', async () => {
-    const redis = createRedis(env.REDIS_URL);
+  it('grants a relay no more than its per-second and per-hour budgets, across callers', async () => {
+    const redis = createRedis(h.env.REDIS_URL);
     let now = 1_700_000_000_000;
     const prefix = `gtest-${randomBytes(5).toString('hex')}`;
-    const a = new TransportRateLimiter(redis, prefix, () => now);
-    const b = new TransportRateLimiter(redis, prefix, () => now);
+    const a = new RelayRateLimiter(redis, prefix, () => now);
+    const b = new RelayRateLimiter(redis, prefix, () => now);
     const limits = { perSecond: 10, perHour: 25 };
     expect((await a.acquire('relay:25', limits, 8)).granted).toBe(8);
     expect((await b.acquire('relay:25', limits, 8)).granted).toBe(2);

@@ -5,7 +5,8 @@ import { CircuitBreaker } from '../../src/delivery/circuit-breaker.js';
 import { classifySmtpReply, retryDelayMs } from '../../src/delivery/classify.js';
 import { transitionOf } from '../../src/delivery/issue-state.js';
 import { buildMimeTemplate, type RecipientValues } from '../../src/delivery/mime.js';
-import { parseTransportSpecs, pickWeighted, weightedOrder } from '../../src/delivery/transports.js';
+import { pickWeighted, weightedOrder } from '../../src/delivery/relay-scheduler.js';
+import { parseRelayUrls } from '../../src/delivery/relay-spec.js';
 
 describe('classifySmtpReply', () => {
   it.each([
@@ -51,9 +52,9 @@ describe('CircuitBreaker', () => {
   });
 });
 
-describe('transports', () => {
+describe('relays', () => {
   it('reads weights and rate limits from each URL fragment and picks by weight', () => {
-    const specs = parseTransportSpecs(
+    const specs = parseRelayUrls(
       ['smtp://a.example:25#weight=3&perSecond=10', 'smtps://u:p@b.example#perHour=500'],
       {
         perSecond: 0,
@@ -67,10 +68,10 @@ describe('transports', () => {
     expect(specs[0]?.url).toBe('smtp://a.example:25');
     expect(pickWeighted(specs, () => 0.7).name).toBe('a.example:25');
     expect(pickWeighted(specs, () => 0.8).name).toBe('b.example:465');
-    expect(() => parseTransportSpecs(['smtp://a#weight=x'])).toThrow(/weight/);
+    expect(() => parseRelayUrls(['smtp://a#weight=x'])).toThrow(/weight/);
   });
 
-  it('orders every transport by weight for fallback, weight 0 last', () => {
+  it('orders every relay by weight for fallback, weight 0 last', () => {
     const t = (name: string, weight: number) => ({ name, spec: { weight } });
     const items = [t('spare', 0), t('a', 3), t('b', 1)];
     // First draw 0.9 of 4 lands on b; then a is the only weighted one left; then spare.

@@ -10,6 +10,8 @@ export interface FaultSmtp {
   url: string;
   /** Every recipient accepted, in order (a duplicate appears twice). */
   received: string[];
+  /** Messages read but not yet answered (with `delayMs`). */
+  answering: number;
   /** Refusals sent, by command. */
   refusals: { mail: number; rcpt: number };
   /** When to answer 421 at MAIL FROM or RCPT TO (null: accept). */
@@ -26,6 +28,7 @@ export async function startFaultSmtp(opts: { port?: number; delayMs?: number } =
     port: 0,
     url: '',
     received: [],
+    answering: 0,
     refusals: { mail: 0, rcpt: 0 },
     refuse: null,
     down: () => new Promise<void>((ok) => server.close(() => ok())),
@@ -60,8 +63,10 @@ export async function startFaultSmtp(opts: { port?: number; delayMs?: number } =
         stream.on('end', () => {
           const done = () => {
             for (const r of session.envelope.rcptTo) peer.received.push(r.address);
+            peer.answering--;
             cb(null, 'queued');
           };
+          peer.answering++;
           if (opts.delayMs) setTimeout(done, opts.delayMs);
           else done();
         });

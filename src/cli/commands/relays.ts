@@ -1,16 +1,15 @@
 import type { Command } from 'commander';
 import { RELAY_SECURITY, type RelaySecurity } from '../../db/schema.js';
+import { type RelayInput, RelayInputError } from '../../delivery/relay-input.js';
 import {
   addRelay,
   currentRelaySpecs,
   listRelays,
-  type RelayInput,
-  RelayInputError,
   type RelayView,
   removeRelay,
   setRelayEnabled,
   updateRelay,
-} from '../../delivery/relays.js';
+} from '../../delivery/relay-store.js';
 import { UsageError } from '../errors.js';
 import type { CliRuntime } from '../runtime.js';
 import { readFirstLine } from '../stdin.js';

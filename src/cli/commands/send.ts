@@ -10,7 +10,6 @@ import {
   resumeIssue,
   type SendQueue,
   startIssueSend,
-  waitForIssue,
 } from '../../delivery/api.js';
 import { formatProgress, type ProgressSample, progressOf } from '../../delivery/progress.js';
 import { type RelayRestState, RelayRests } from '../../delivery/relay-rest.js';
@@ -21,6 +20,7 @@ import { formatIssueStatistics, issueStatistics } from '../../tracking/stats.js'
 import { actorOption } from '../actor.js';
 import { UsageError } from '../main.js';
 import type { CliRuntime } from '../runtime.js';
+import { waitForIssue } from '../wait-for-issue.js';
 
 function issueId(arg: string): number {
   const n = Number(arg);

@@ -16,7 +16,7 @@ import { listSuppressions, suppress, unsuppress } from '../../../subscribers/sup
 import { startAppServer } from '../../http/app.js';
 import type { AppContext } from '../../context.js';
 import { LOCALES, type Locale, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../db/schema.js';
-import { storedRelaySpecs } from '../../delivery/relays.js';
+import { storedRelaySpecs } from '../../delivery/relay-store.js';
 import { loadSender } from '../../delivery/sender.js';
 import { createApiKey } from '../../accounts/api-keys.js';
 import { isUserRole } from '../../accounts/roles.js';

@@ -4,7 +4,7 @@ import { runStatements } from '../run-statements.js';
 /**
  * SMTP relays an admin manages from the web app. When any is enabled they replace SMTP_URL, and
  * running send workers pick a change up at their next job. Passwords are stored encrypted
- * (AES-256-GCM under a key derived from SECRET_KEY); names are what deliveries.transport records
+ * (AES-256-GCM under a key derived from SECRET_KEY); names are what deliveries.transport (now .relay, 0022) records
  * and what the rate limiter counts against, so they are unique.
  */
 export async function up(db: Kysely<unknown>): Promise<void> {

@@ -1,6 +1,6 @@
 import type { EmailErrorCode } from '../../../subscribers/email.js';
 import { ISSUE_STATES, type Locale } from '../../db/schema.js';
-import type { RelayErrorCode } from '../../delivery/relays.js';
+import type { RelayErrorCode } from '../../delivery/relay-input.js';
 import type { SourceErrorCode } from '../../feeds/sources.js';
 import type { IssueAction } from '../../issues/state-machine.js';
 import type { EditorialErrorCode, StageProblem } from '../../issues/store.js';

@@ -2,19 +2,18 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import nodemailer from 'nodemailer';
 import type { Env } from '../../../config/env.js';
 import type { Locale, RelaySecurity } from '../../../db/schema.js';
+import { type RelayInput, RelayInputError } from '../../../delivery/relay-input.js';
+import { parseRelayUrls, RelayConfigError, type RelaySpec } from '../../../delivery/relay-spec.js';
 import {
   addRelay,
   currentRelaySpecs,
   getRelay,
   listRelays,
-  type RelayInput,
-  RelayInputError,
   relaySpec,
   removeRelay,
   setRelayEnabled,
   updateRelay,
-} from '../../../delivery/relays.js';
-import { parseTransportSpecs, TransportConfigError, type TransportSpec } from '../../../delivery/transports.js';
+} from '../../../delivery/relay-store.js';
 import { ADMIN_ROUTE } from '../../auth/access.js';
 import type { WebDeps } from '../deps.js';
 import { requestLocale, setFlash } from '../respond.js';
@@ -47,7 +46,7 @@ export interface EnvRelayView {
 }
 
 /** One SMTP_URL relay, masked for display (pure). */
-function envRelayView(spec: TransportSpec, index: number): EnvRelayView {
+function envRelayView(spec: RelaySpec, index: number): EnvRelayView {
   const u = new URL(spec.url);
   const tls = u.protocol === 'smtps:';
   return {
@@ -64,11 +63,11 @@ function envRelayView(spec: TransportSpec, index: number): EnvRelayView {
   };
 }
 
-/** The relays SMTP_URL configures, masked for display (pure). Throws TransportConfigError. */
+/** The relays SMTP_URL configures, masked for display (pure). Throws RelayConfigError. */
 export function relayViews(
   env: Pick<Env, 'SMTP_URL' | 'SMTP_RATE_PER_SECOND' | 'SMTP_RATE_PER_HOUR'>,
 ): EnvRelayView[] {
-  const specs = parseTransportSpecs(env.SMTP_URL ?? [], {
+  const specs = parseRelayUrls(env.SMTP_URL ?? [], {
     perSecond: env.SMTP_RATE_PER_SECOND,
     perHour: env.SMTP_RATE_PER_HOUR,
   });
@@ -125,7 +124,7 @@ function maskSecret(message: string, url: string): string {
  * verify(); sends nothing. Null when it worked, else nodemailer's message (it names the failing
  * step), masked, and whether it failed because TLS was not to be had (so no password was sent).
  */
-export async function verifyRelay(spec: TransportSpec): Promise<{ message: string; noTls: boolean } | null> {
+export async function verifyRelay(spec: RelaySpec): Promise<{ message: string; noTls: boolean } | null> {
   const mailer = nodemailer.createTransport({
     url: spec.url,
     connectionTimeout: 10_000,
@@ -224,7 +223,7 @@ export function settingsRelays(deps: WebDeps, renderPage: SettingsPageRenderer) 
         const names = saved.filter((r) => r.enabled).map((r) => r.name);
         return { ...base, inUse: 'settings', names, envRelays: [], problem: stageErrorText(locale, err) };
       }
-      if (!(err instanceof TransportConfigError || err instanceof TypeError)) throw err;
+      if (!(err instanceof RelayConfigError || err instanceof TypeError)) throw err;
       const problem = interpolate(t.smtpConfigError, { message: err.message });
       return { ...base, inUse: 'env', names: [], envRelays: [], problem };
     }
@@ -234,7 +233,7 @@ export function settingsRelays(deps: WebDeps, renderPage: SettingsPageRenderer) 
   async function answerVerify(
     reply: FastifyReply,
     t: SettingsTexts,
-    spec: TransportSpec,
+    spec: RelaySpec,
     source: 'settings' | 'env',
   ) {
     const failure = await verifyRelay(spec);
@@ -274,7 +273,7 @@ export function settingsRelays(deps: WebDeps, renderPage: SettingsPageRenderer) 
     app.post('/admin/settings/transports/:index/verify', ADMIN, async (req, reply) => {
       const t = textsFor(await requestLocale(deps, req), SETTINGS_STRINGS);
       const index = Number((req.params as { index: string }).index);
-      const specs = parseTransportSpecs(env.SMTP_URL ?? []);
+      const specs = parseRelayUrls(env.SMTP_URL ?? []);
       const spec = Number.isInteger(index) ? specs[index] : undefined;
       if (!spec) return reply.callNotFound();
       return answerVerify(reply, t, spec, 'env');
@@ -367,7 +366,7 @@ export function settingsRelays(deps: WebDeps, renderPage: SettingsPageRenderer) 
       const id = relayId(req);
       if (!id) return reply.callNotFound();
       const locale = await requestLocale(deps, req);
-      let spec: TransportSpec;
+      let spec: RelaySpec;
       try {
         spec = await relaySpec(db, ctx.secrets, id);
       } catch (err) {

@@ -1,125 +1,68 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Env } from '../../src/config/env.js';
-import { startIssueSend, waitForIssue } from '../../src/delivery/control.js';
-import type { DeliveryDeps } from '../../src/delivery/deps.js';
-import { createSendWorker, type SendWorker } from '../../src/delivery/send-worker.js';
-import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
-import { testEnv } from '../support/test-env.js';
+import { describe, expect, it } from 'vitest';
+import type { SendWorker } from '../../src/delivery/send-worker.js';
+import type { SmtpCatcher } from '../../src/smtp/catcher.js';
 import { waitFor } from '../support/wait.js';
-import {
-  addSubscribers,
-  createIssue,
-  deps as makeDeps,
-  renderable,
-  seedSections,
-  standInContent,
-} from './support.js';
+import { deliveryHarness, emails } from './harness.js';
 
 /**
- * Several SMTP transports, each a real smtp-server peer, configured the way an operator does it:
+ * Several SMTP relays, each a real smtp-server peer, configured the way an operator does it:
  * SMTP_URL entries with `#weight=N&perSecond=N&perHour=N`.
  */
-let tdb: TestDatabase;
-let sectionIds: Map<string, number>;
-let env: Env;
-let base: DeliveryDeps;
-const open: { close(): Promise<void> }[] = [];
-
-beforeAll(async () => {
-  tdb = await createTestDatabase();
-  sectionIds = await seedSections(tdb.db);
-  env = testEnv({ SEND_CONCURRENCY: '5', SEND_BATCH_SIZE: '10', SMTP_POOL_CONNECTIONS: '2' });
-  base = makeDeps(
-    tdb.db,
-    env,
-    standInContent((id) => renderable(id)),
-  );
-});
-
-afterAll(async () => {
-  while (open.length) await open.pop()?.close();
-  await tdb.drop();
-});
-
-beforeEach(async () => {
-  await tdb.db.updateTable('subscribers').set({ status: 'unsubscribed' }).execute();
-  while (open.length) await open.pop()?.close();
+const h = deliveryHarness({
+  env: { SEND_CONCURRENCY: '5', SEND_BATCH_SIZE: '10', SMTP_POOL_CONNECTIONS: '2' },
 });
 
 /** A peer that records when each message arrived. */
 async function peer(): Promise<SmtpCatcher & { at: number[] }> {
   const at: number[] = [];
-  const c = await startSmtpCatcher({
-    respond: () => {
-      at.push(Date.now());
-      return undefined;
-    },
+  const c = await h.catcher(() => {
+    at.push(Date.now());
+    return undefined;
   });
-  open.push(c);
   return Object.assign(c, { at });
 }
 
-async function worker(urls: string[], throttleMs?: number): Promise<SendWorker> {
-  const w = await createSendWorker({
-    ...base,
-    connection: { url: env.REDIS_URL, prefix: `gtest-${randomBytes(5).toString('hex')}` },
-    transports: urls,
-    scanIntervalMs: 0,
-    ...(throttleMs ? { throttleMs } : {}),
-  });
-  open.push(w);
-  return w;
-}
+const worker = (urls: string[], throttleMs?: number) => h.worker(urls, throttleMs ? { throttleMs } : {});
 
 async function sendTo(n: number, tag: string, w: SendWorker) {
-  const issueId = await createIssue(tdb.db);
-  await addSubscribers(
-    tdb.db,
-    sectionIds,
-    Array.from({ length: n }, (_, i) => ({ email: `reader${i}.${tag}@example.test` })),
-  );
-  await startIssueSend({ ...base, queue: w.queue }, issueId);
-  return waitForIssue(base, issueId, { timeoutMs: 40_000, intervalMs: 100 });
+  return h.settled(await h.startSend(w, emails(n, tag)), 40_000);
 }
 
 const recipients = (...peers: SmtpCatcher[]) => peers.flatMap((p) => p.messages.flatMap((m) => m.to));
 const hour = () => Math.floor(Date.now() / 3_600_000);
 
-describe('several transports', () => {
-  it('share the work by weight, and a weight-0 transport is only a fallback', async () => {
+describe('several relays', () => {
+  it('share the work by weight, and a weight-0 relay is only a fallback', async () => {
     const [a, b, spare] = [await peer(), await peer(), await peer()];
     const w = await worker([`${a.url}#weight=3`, `${b.url}#weight=1`, `${spare.url}#weight=0`]);
     const n = 200;
     const { state, stats } = await sendTo(n, 'weights', w);
     expect(state).toBe('sent');
     expect(stats.byState.accepted).toBe(n);
-    // 40 chunks of 5, each to a transport picked by weight: 3 to 1 in expectation.
+    // 40 chunks of 5, each to a relay picked by weight: 3 to 1 in expectation.
     expect(a.messages.length).toBeGreaterThan(b.messages.length);
     expect(b.messages.length).toBeGreaterThan(0);
     expect(spare.messages).toHaveLength(0);
     const to = recipients(a, b, spare);
     expect(to).toHaveLength(n);
     expect(new Set(to).size).toBe(n);
-    const byTransport = await tdb.db
+    const byRelay = await h.tdb.db
       .selectFrom('deliveries')
-      .select(['transport', tdb.db.fn.countAll<number>().as('n')])
+      .select(['relay', h.tdb.db.fn.countAll<number>().as('n')])
       .where('state', '=', 'accepted')
-      .where('transport', 'is not', null)
-      .groupBy('transport')
+      .where('relay', 'is not', null)
+      .groupBy('relay')
       .execute();
     // The ledger names the relay of every row, matching what each peer received.
-    const counted = Object.fromEntries(byTransport.map((r) => [r.transport, Number(r.n)]));
+    const counted = Object.fromEntries(byRelay.map((r) => [r.relay, Number(r.n)]));
     expect(counted[`127.0.0.1:${a.port}`]).toBe(a.messages.length);
     expect(counted[`127.0.0.1:${b.port}`]).toBe(b.messages.length);
   });
 
   it('rests a relay that answers 421 while the others carry on, without holding the whole queue', async () => {
-    const busy = await startSmtpCatcher({
-      respond: () => Object.assign(new Error('4.7.0 too many messages, slow down'), { responseCode: 421 }),
-    });
-    open.push(busy);
+    const busy = await h.catcher(() =>
+      Object.assign(new Error('4.7.0 too many messages, slow down'), { responseCode: 421 }),
+    );
     const calm = await peer();
     // A pause long enough that, were the whole queue held, this send could not finish in the wait.
     const w = await worker([`${busy.url}#weight=1`, `${calm.url}#weight=1`], 120_000);
@@ -130,23 +73,23 @@ describe('several transports', () => {
     expect(new Set(recipients(calm)).size).toBe(n);
     expect(busy.messages).toHaveLength(0);
     expect(await w.queue.getRateLimitTtl()).toBeLessThanOrEqual(0);
-    const latest = await tdb.db
+    const latest = await h.tdb.db
       .selectFrom('issues')
       .select('id')
       .orderBy('id', 'desc')
       .limit(1)
       .executeTakeFirstOrThrow();
-    const via = await tdb.db
+    const via = await h.tdb.db
       .selectFrom('deliveries')
-      .select('transport')
+      .select('relay')
       .distinct()
       .where('issue_id', '=', latest.id)
       .where('state', '=', 'accepted')
       .execute();
-    expect(via.map((r) => r.transport)).toEqual([w.transports[1]?.spec.name]);
+    expect(via.map((r) => r.relay)).toEqual([w.relays[1]?.spec.name]);
   });
 
-  it('keeps a transport within its hourly budget and sends the rest through the others', async () => {
+  it('keeps a relay within its hourly budget and sends the rest through the others', async () => {
     const [a, b] = [await peer(), await peer()];
     // b is preferred 9 to 1 but may take only 7 messages this hour.
     const w = await worker([`${a.url}#weight=1`, `${b.url}#weight=9&perHour=7`]);
@@ -162,7 +105,7 @@ describe('several transports', () => {
     expect(new Set(recipients(a, b)).size).toBe(n);
   });
 
-  it('keeps a transport within its per-second budget', async () => {
+  it('keeps a relay within its per-second budget', async () => {
     const a = await peer();
     const w = await worker([`${a.url}#perSecond=10`]);
     const n = 35;
@@ -177,7 +120,7 @@ describe('several transports', () => {
     expect((at[at.length - 1] as number) - (at[0] as number)).toBeGreaterThan(1500);
   });
 
-  it('falls back to a weight-0 transport, then waits for the next hour when every budget is spent', async () => {
+  it('falls back to a weight-0 relay, then waits for the next hour when every budget is spent', async () => {
     const [a, b, spare] = [await peer(), await peer(), await peer()];
     const w = await worker([`${a.url}#perHour=4`, `${b.url}#perHour=3`, `${spare.url}#weight=0&perHour=2`]);
     let limitedFor = 0;
@@ -186,20 +129,14 @@ describe('several transports', () => {
       limitedFor = ms;
       return original(ms);
     };
-    const issueId = await createIssue(tdb.db);
-    await addSubscribers(
-      tdb.db,
-      sectionIds,
-      Array.from({ length: 20 }, (_, i) => ({ email: `reader${i}.spent@example.test` })),
-    );
     const startHour = hour();
-    await startIssueSend({ ...base, queue: w.queue }, issueId);
+    const issueId = await h.startSend(w, emails(20, 'spent'));
     const total = () => a.messages.length + b.messages.length + spare.messages.length;
     // Until the queue is held, what was granted before that has arrived, and the ledger says so
     // (the relay has a message a moment before its batched ledger write lands).
     const accepted = async () =>
       (
-        await tdb.db
+        await h.tdb.db
           .selectFrom('deliveries')
           .select('id')
           .where('issue_id', '=', issueId)
@@ -216,7 +153,7 @@ describe('several transports', () => {
     // The queue is held until the hour turns (never longer than an hour).
     expect(limitedFor).toBeGreaterThan(0);
     expect(limitedFor).toBeLessThanOrEqual(3_600_000);
-    const left = await tdb.db
+    const left = await h.tdb.db
       .selectFrom('deliveries')
       .select('state')
       .where('issue_id', '=', issueId)
