@@ -21,11 +21,17 @@ import {
   unsuppress,
   updateSubscriber,
 } from '../../../../../subscribers/api.js';
-import { type Locale, type Section, SUBSCRIBER_STATUSES, type SubscriberStatus } from '../../../../db/schema.js';
+import {
+  type Locale,
+  type Section,
+  SUBSCRIBER_STATUSES,
+  type SubscriberStatus,
+} from '../../../../db/schema.js';
 import { reasonLabel } from '../../../../delivery/reasons.js';
-import { listSections } from '../../../../publication/index.js';
+import { ensurePublication, listSections } from '../../../../publication/index.js';
 import type { WebDeps } from '../../deps.js';
-import { auditActor, requestLocale, sendAdminPage, setFlash } from '../../respond.js';
+import { roleAllows } from '../../../../accounts/roles.js';
+import { auditActor, currentUser, requestLocale, sendAdminPage, setFlash } from '../../respond.js';
 import { explainProblem, stageErrorText } from '../../stage-errors.js';
 import { field, fields, isLocale, localName, parseId, textsFor } from './form.js';
 import { SUBSCRIBER_STRINGS } from './strings.js';
@@ -395,6 +401,8 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
             return show(413, {
               error: t.subImportTooLarge.replace('{mb}', String(Math.round(maxBytes / 1024 / 1024))),
             });
+          // A fresh install's sections exist before its first document (ensurePublication seeds them).
+          await ensurePublication(db, ctx.env);
           try {
             // Fed in slices so the parser hands records over as it goes instead of parsing the whole
             // file in one synchronous step (the importer yields to the event loop between records).
@@ -413,6 +421,14 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
               },
               'subscribers imported',
             );
+            // Why rows were refused, counted by kind (of the rows listed), so 83 refusals read as one cause.
+            const byKind = new Map<string, number>();
+            for (const p of summary.problems) {
+              const kind = p.problem.code.startsWith('email-') ? 'email' : p.problem.code;
+              byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+            }
+            const sections = byKind.has('csv-topics') ? await listSections(db) : [];
+            const mayEditSections = roleAllows(currentUser(req).role, 'admin');
             return show(200, {
               fileName: file.name,
               summary: {
@@ -423,7 +439,23 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
                   reason: explainProblem(locale, p.problem) ?? p.reason,
                 })),
               },
-              skippedReasons: Object.entries(summary.skippedReasons).map(([reason, n]) => ({ reason, n })),
+              refusedWhy: [...byKind.entries()].map(([kind, n]) => ({
+                kind,
+                n,
+                label: t[`refused-${kind}`] ?? kind,
+              })),
+              // Unknown sections are the one refusal the editor fixes elsewhere: say where.
+              topicsHelp: byKind.has('csv-topics')
+                ? {
+                    known: sections.map((s) => localName(s.names, locale, s.key)).join('、') || t.none,
+                    fix: mayEditSections ? t.subImportTopicsFix : t.subImportTopicsAskAdmin,
+                    link: mayEditSections,
+                  }
+                : null,
+              skippedReasons: Object.entries(summary.skippedReasons).map(([reason, n]) => ({
+                reason: t[`skip${cap(reason)}`] ?? reason,
+                n,
+              })),
               unlisted: summary.invalid - summary.problems.length,
             });
           } catch (err) {
