@@ -7,9 +7,9 @@ import type { Db } from '../src/db/schema.js';
 import { startIssueSend } from '../src/delivery/control.js';
 import { issueStats } from '../src/delivery/ledger.js';
 import { createSendWorker, type SendWorker } from '../src/delivery/send-worker.js';
-import { silentLogger } from '../src/log.js';
 import {
   addManySubscribers,
+  captureLog,
   createIssue,
   deps as makeDeps,
   renderable,
@@ -89,12 +89,14 @@ async function scenario(name: Scenario, n: number, rate: number) {
     env,
     standInContent((id) => renderable(id)),
   );
+  // Where the time goes: every rest the workers raised and how long each relay rested.
+  const logs = captureLog('info');
   const workers: SendWorker[] = [];
   for (let i = 0; i < 2; i++) {
     workers.push(
       await createSendWorker({
         ...deps,
-        log: silentLogger,
+        log: logs.log,
         connection: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX },
         relays: [peer.url],
         scanIntervalMs: 5000,
@@ -171,6 +173,10 @@ async function scenario(name: Scenario, n: number, rate: number) {
     refusals: peer.refusals.mail + peer.refusals.rcpt,
     seconds: Math.round(seconds * 10) / 10,
     rate: Math.round((unique / seconds) * 10) / 10,
+    rests: logs.events('delivery.relay.resting').map((e) => ({ level: e.level, ms: e.ms })),
+    restedSeconds:
+      Math.round(logs.events('delivery.relay.recovered').reduce((t, e) => t + Number(e.restedMs), 0) / 100) /
+      10,
   };
 }
 

@@ -1,10 +1,5 @@
 import type { Locale } from '../src/db/schema.js';
-
-const escapeHtml = (s: string) =>
-  s.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
-  );
+import { escapeHtml } from '../src/rendering/escape.js';
 
 const TEXT = {
   'zh-CN': {

@@ -72,7 +72,14 @@ export function createIssueWorker(opts: IssueWorkerOptions): {
       log.warn({ event: 'issue.job.unknown', jobId: job.id, action: job.data.action }, 'unknown issue job');
       return { skipped: 'unknown action' };
     }
-    const issue = await db.selectFrom('issues').selectAll().where('id', '=', issueId).executeTakeFirst();
+    // FOR SHARE waits for a move of the issue still in flight: (re)scheduling queues this job
+    // inside its transaction, and a "send now" job may fire before that transaction commits.
+    const issue = await db
+      .selectFrom('issues')
+      .selectAll()
+      .where('id', '=', issueId)
+      .forShare()
+      .executeTakeFirst();
     if (!issue) return { skipped: 'issue deleted' };
     const at = now();
     const decision = decideDueIssue(issue, job.data, at, env.SCHEDULE_GRACE_HOURS);
@@ -81,23 +88,26 @@ export function createIssueWorker(opts: IssueWorkerOptions): {
       return { skipped: decision.reason };
     }
     if (decision.kind === 'hold') {
-      // Conditional on state and revision, so a concurrent reschedule wins.
-      const held = await db
-        .updateTable('issues')
-        .set({ hold_reason: decision.reason, updated_at: at })
-        .where('id', '=', issueId)
-        .where('state', '=', 'scheduled')
-        .where('revision', '=', job.data.revision)
-        .executeTakeFirst();
-      if (Number(held.numUpdatedRows) > 0) {
-        await writeAudit(db, {
-          issueId,
-          actor: 'scheduler',
-          action: 'hold',
-          detail: { reason: decision.reason },
-          at,
-        });
-      }
+      // Conditional on state and revision, so a concurrent reschedule wins; the hold and its audit
+      // entry are written together.
+      await db.transaction().execute(async (trx) => {
+        const held = await trx
+          .updateTable('issues')
+          .set({ hold_reason: decision.reason, updated_at: at })
+          .where('id', '=', issueId)
+          .where('state', '=', 'scheduled')
+          .where('revision', '=', job.data.revision)
+          .executeTakeFirst();
+        if (Number(held.numUpdatedRows) > 0) {
+          await writeAudit(trx, {
+            issueId,
+            actor: 'scheduler',
+            action: 'hold',
+            detail: { reason: decision.reason },
+            at,
+          });
+        }
+      });
       log.warn({ event: 'issue.due.held', issueId, reason: decision.reason }, 'scheduled issue held');
       return { held: decision.reason };
     }

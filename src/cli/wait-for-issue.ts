@@ -4,7 +4,7 @@ import { type IssueStats, issueStats } from '../delivery/api.js';
 export interface WaitOptions {
   intervalMs?: number;
   timeoutMs?: number;
-  onProgress?: (stats: IssueStats, state: IssueState) => void;
+  onProgress?: (stats: IssueStats, state: IssueState) => void | Promise<void>;
 }
 
 /**
@@ -26,7 +26,7 @@ export async function waitForIssue(
       .where('id', '=', issueId)
       .executeTakeFirstOrThrow();
     const stats = await issueStats(db, issueId);
-    opts.onProgress?.(stats, state);
+    await opts.onProgress?.(stats, state);
     if (!['sending', 'approved', 'scheduled'].includes(state)) return { state, stats };
     if (opts.timeoutMs !== undefined && Date.now() - started > opts.timeoutMs) {
       throw new Error(

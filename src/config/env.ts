@@ -207,14 +207,14 @@ export const envSchema = z.object({
   }),
   SMTP_POOL_CONNECTIONS: int(1, 100)
     .default(5)
-    .meta({ description: 'SMTP connections per transport per worker process.' }),
+    .meta({ description: 'SMTP connections per relay per worker process.' }),
   SMTP_RATE_PER_SECOND: int(0, 1_000_000).default(0).meta({
     description:
-      'Default messages per second per transport (0 = no limit); a URL may override with #perSecond=N&perHour=N.',
+      'Default messages per second per relay (0 = no limit); a URL may override with #perSecond=N&perHour=N.',
   }),
   SMTP_RATE_PER_HOUR: int(0, 100_000_000)
     .default(0)
-    .meta({ description: 'Default messages per hour per transport (0 = no limit).' }),
+    .meta({ description: 'Default messages per hour per relay (0 = no limit).' }),
   SEND_LEASE_SECONDS: int(1, 3600).default(120).meta({
     description: 'How long a claimed or sending row is leased before a resume scan may take it back.',
   }),

@@ -31,7 +31,7 @@ export const resumeIssue = (deps: BaseDeps & { queue: SendQueue }, issueId: numb
 export const resendUnknown = (deps: BaseDeps & { queue: SendQueue }, issueId: number, actor?: string) =>
   control.resendUnknown(full(deps), issueId, actor);
 export const resumeScan = (deps: BaseDeps, opts: Parameters<typeof scan>[1]) => scan(full(deps), opts);
-export const { pauseIssue, cancelIssue, IssueStateError } = control;
+export const { pauseIssue, cancelIssue, IssueFailedError } = control;
 export { classifySmtpReply, type SmtpDecision } from './classify.js';
 export { type IssueStats, issueStats };
 export const createSendWorker = (deps: BaseDeps & SendWorkerOptions) => worker.createSendWorker(full(deps));

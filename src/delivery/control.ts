@@ -1,59 +1,44 @@
-import { sql } from 'kysely';
-import type { Db, IssueState } from '../db/schema.js';
-import type { IssueAction } from '../issues/state-machine.js';
-import { type StageProblem, writeAudit } from '../issues/store.js';
+import type { Queue } from 'bullmq';
+import { sql, type Transaction } from 'kysely';
+import type { Database, Db, Issue } from '../db/schema.js';
+import { releaseItemsOfCancelled } from '../feeds/inbox.js';
+import { scheduleJobId, type TransitionDeps, transitionIssue } from '../issues/lifecycle.js';
+import { IllegalIssueTransitionError } from '../issues/state-machine.js';
+import { ProblemError } from '../problem.js';
 import { ContentError, type DeliveryDeps } from './deps.js';
-import { moveIssue } from './issue-state.js';
-import { finishIfDone, type IssueStats, issueStats } from './ledger.js';
+import { type IssueStats, issueStats, noRowCanChange } from './ledger.js';
 import { type HeldLock, lock, prepareLockName } from './locks.js';
 import { type PrepareResult, prepareIssue } from './prepare.js';
 import { bucketRanges, enqueueRanges, type SendQueue } from './queue.js';
 import { describeReason } from './stop-reasons.js';
 
 /**
- * An operator asked for something the issue's state does not allow; the message says why, and
- * `state` and `action` let a page say it in the operator's language.
+ * Delivery's moves of an issue (start, pause, resume, fail, cancel, finish, resend) all go through
+ * editorial's transitionIssue (src/issues/lifecycle.ts): the lifecycle table decides, and the state,
+ * the move's other writes (rows skipped, rows queued again) and the audit entry commit together.
+ * Workers, the resume scan and operators race for the same issue; they queue on its row lock, and
+ * whoever comes second finds the move already made (an IllegalIssueTransitionError, which the
+ * functions that answer "did it move?" read as false).
  */
-export class IssueStateError extends Error {
-  override name = 'IssueStateError';
-  readonly userFacing = true;
-  constructor(
-    message: string,
-    readonly state?: IssueState,
-    readonly action?: IssueAction,
-  ) {
-    super(message);
-  }
-  get problem(): StageProblem | undefined {
-    return this.state && this.action
-      ? { code: 'illegal-transition', params: { state: this.state, action: this.action } }
-      : undefined;
-  }
+
+/** The issue's send failed for good (its content cannot be rendered); the message says why. */
+export class IssueFailedError extends ProblemError {
+  override name = 'IssueFailedError';
 }
 
 /** Who moved an issue when no person did: the scheduler, a worker's failure guard. */
 export const SYSTEM_ACTOR = 'system';
 
-type ControlDeps = Pick<DeliveryDeps, 'db' | 'log' | 'now'>;
+type ControlDeps = TransitionDeps;
 
-/**
- * Every delivery move of an issue goes into the issue's audit log beside the editorial ones, so
- * "who paused this?" has an answer whether it was an editor, the CLI or a worker's failure guard.
- */
-function audit(
-  deps: ControlDeps,
-  issueId: number,
-  actor: string,
-  action: string,
-  detail: Record<string, unknown> = {},
-): Promise<void> {
-  return writeAudit(deps.db, { issueId, actor, action, detail, at: deps.now() });
-}
-
-async function currentState(db: Db, issueId: number): Promise<IssueState> {
-  const row = await db.selectFrom('issues').select('state').where('id', '=', issueId).executeTakeFirst();
-  if (!row) throw new IssueStateError(`Issue ${issueId} does not exist.`);
-  return row.state;
+/** A move that another process may have made first: null when the table no longer allows it. */
+async function moveIfStillLegal(move: () => Promise<Issue | null>): Promise<Issue | null> {
+  try {
+    return await move();
+  } catch (err) {
+    if (err instanceof IllegalIssueTransitionError) return null;
+    throw err;
+  }
 }
 
 /**
@@ -65,21 +50,12 @@ export async function startIssueSend(
   issueId: number,
   actor = SYSTEM_ACTOR,
 ): Promise<PrepareResult | null> {
-  const moved = await moveIssue(deps.db, issueId, 'start-sending', {
-    sending_started_at: deps.now(),
-    pause_reason: null,
-    pause_reply: null,
-  });
-  if (moved) await audit(deps, issueId, actor, 'start-sending');
-  else {
-    const state = await currentState(deps.db, issueId);
-    if (state !== 'sending') {
-      throw new IssueStateError(
-        `Issue ${issueId} is ${state}; only an approved or scheduled issue can be sent.`,
-        state,
-        'start-sending',
-      );
-    }
+  try {
+    await transitionIssue(deps, issueId, 'start-sending', actor, {
+      fields: { sending_started_at: deps.now(), pause_reason: null, pause_reply: null },
+    });
+  } catch (err) {
+    if (!(err instanceof IllegalIssueTransitionError && err.state === 'sending')) throw err;
     const prepared = await deps.db
       .selectFrom('issues')
       .select('prepared_at')
@@ -89,7 +65,7 @@ export async function startIssueSend(
   }
   deps.log.info({ event: 'delivery.issue.sending', issueId }, 'issue sending');
   const result = await prepareOrFail(deps, issueId, deps.queue, deps.batchSize);
-  await finishIfDone(deps.db, issueId); // an audience of nobody is finished at once
+  await finishIfDone(deps, issueId); // an audience of nobody is finished at once
   return result;
 }
 
@@ -112,7 +88,7 @@ export async function prepareOrFail(
   } catch (err) {
     if (!(err instanceof ContentError)) throw err;
     await failIssue(deps, issueId, `content: ${err.message}`);
-    throw new IssueStateError(`Issue ${issueId} failed: ${err.message}`);
+    throw new IssueFailedError(`Issue ${issueId} failed: ${err.message}`);
   } finally {
     if (!held) await issueLock.release();
   }
@@ -123,29 +99,30 @@ export async function prepareOrFail(
  * rows on the wire keep the outcome their worker records.
  */
 export async function failIssue(deps: ControlDeps, issueId: number, reason: string): Promise<boolean> {
-  // pause_reason holds why a send stopped, whether it may resume (paused) or not (failed).
-  const moved = await moveIssue(deps.db, issueId, 'fail', {
-    pause_reason: reason.slice(0, 500),
-    pause_reply: null,
-  });
+  const why = reason.slice(0, 500);
+  const moved = await moveIfStillLegal(() =>
+    transitionIssue(deps, issueId, 'fail', SYSTEM_ACTOR, {
+      // pause_reason holds why a send stopped, whether it may resume (paused) or not (failed).
+      fields: { pause_reason: why, pause_reply: null },
+      detail: { reason: why },
+      also: async (trx) => ({ skipped: await skipWaitingRows(trx, issueId, 'issue_failed', deps.now()) }),
+    }),
+  );
   if (!moved) return false;
-  const skipped = await skipWaitingRows(deps.db, issueId, 'issue_failed');
-  await audit(deps, issueId, SYSTEM_ACTOR, 'fail', { reason: reason.slice(0, 500), skipped });
   deps.log.error({ event: 'delivery.issue.failed', issueId, reason }, 'issue failed');
   return true;
 }
 
 /** queued, claimed and deferred rows of an issue → skipped: they never reached the relay. */
-async function skipWaitingRows(db: Db, issueId: number, reason: string): Promise<number> {
-  const result = await db
+async function skipWaitingRows(
+  trx: Transaction<Database>,
+  issueId: number,
+  reason: string,
+  at: Date,
+): Promise<number> {
+  const result = await trx
     .updateTable('deliveries')
-    .set({
-      state: 'skipped',
-      skip_reason: reason,
-      lease_owner: null,
-      lease_until: null,
-      updated_at: new Date(),
-    })
+    .set({ state: 'skipped', skip_reason: reason, lease_owner: null, lease_until: null, updated_at: at })
     .where('issue_id', '=', issueId)
     .where('state', 'in', ['queued', 'claimed', 'deferred'])
     .executeTakeFirst();
@@ -154,7 +131,8 @@ async function skipWaitingRows(db: Db, issueId: number, reason: string): Promise
 
 /**
  * sending → paused, with why (a stable code, see src/delivery/reasons.ts) and, when the relay
- * caused it, the relay's own reply, kept on the issue for the CLI and the send page.
+ * caused it, the relay's own reply, kept on the issue for the CLI and the send page. False when the
+ * issue is not sending (any more).
  */
 export async function pauseIssue(
   deps: ControlDeps,
@@ -163,18 +141,19 @@ export async function pauseIssue(
   actor = SYSTEM_ACTOR,
   reply: string | null = null,
 ): Promise<boolean> {
-  const moved = await moveIssue(deps.db, issueId, 'pause', {
-    pause_reason: reason,
-    pause_reply: reply?.slice(0, 500) ?? null,
-  });
+  const moved = await moveIfStillLegal(() =>
+    transitionIssue(deps, issueId, 'pause', actor, {
+      fields: { pause_reason: reason, pause_reply: reply?.slice(0, 500) ?? null },
+      detail: { reason, ...(reply ? { reply } : {}) },
+    }),
+  );
   if (moved) {
-    await audit(deps, issueId, actor, 'pause', { reason, ...(reply ? { reply } : {}) });
     deps.log.warn(
       { event: 'delivery.issue.paused', issueId, reason, reply },
       `issue paused: ${describeReason('en', reason, reply)}`,
     );
   }
-  return moved;
+  return moved !== null;
 }
 
 /** paused → sending, and enqueue jobs for every row still waiting. */
@@ -185,71 +164,98 @@ export async function resumeIssue(
   /** Why a worker resumed it by itself (kept in the audit entry). */
   detail: Record<string, unknown> = {},
 ): Promise<boolean> {
-  const moved = await moveIssue(deps.db, issueId, 'resume', { pause_reason: null, pause_reply: null });
-  if (!moved) {
-    const state = await currentState(deps.db, issueId);
-    throw new IssueStateError(
-      `Issue ${issueId} is ${state}; only a paused issue can be resumed.`,
-      state,
-      'resume',
-    );
-  }
-  await audit(deps, issueId, actor, 'resume', detail);
+  await transitionIssue(deps, issueId, 'resume', actor, {
+    fields: { pause_reason: null, pause_reply: null },
+    detail,
+  });
   await enqueuePending(deps.db, issueId, deps.queue, deps.env.SEND_BATCH_SIZE, 'resume');
-  await finishIfDone(deps.db, issueId);
+  await finishIfDone(deps, issueId);
   deps.log.info({ event: 'delivery.issue.resumed', issueId }, 'issue resumed');
   return true;
 }
 
 /**
- * Stops an issue for good: rows not yet on the wire become skipped (reason "cancelled"). Editorial's
- * lifecycle cancels only an issue that is not sending, so a sending issue is paused first (workers
- * stop taking rows at once) and then cancelled.
+ * sending → sent once no row can still change, and only after the audience was fully prepared.
+ * Workers call it after every range: the check runs once without the lock (cheap, and almost
+ * always "not yet"), and again under it before the move.
  */
-export async function cancelIssue(deps: ControlDeps, issueId: number, actor = SYSTEM_ACTOR): Promise<number> {
-  await moveIssue(deps.db, issueId, 'pause', { pause_reason: 'cancelling' });
-  const moved = await moveIssue(deps.db, issueId, 'cancel');
-  if (!moved) {
-    const state = await currentState(deps.db, issueId);
-    throw new IssueStateError(`Issue ${issueId} is ${state}; it cannot be cancelled.`, state, 'cancel');
-  }
-  const skipped = await skipWaitingRows(deps.db, issueId, 'cancelled');
-  await audit(deps, issueId, actor, 'cancel', { skipped });
-  deps.log.warn({ event: 'delivery.issue.cancelled', issueId }, 'issue cancelled');
-  return skipped;
+export async function finishIfDone(deps: ControlDeps, issueId: number): Promise<boolean> {
+  const done = (db: Db | Transaction<Database>) => noRowCanChange(db, issueId);
+  if (!(await done(deps.db))) return false;
+  const moved = await moveIfStillLegal(() =>
+    transitionIssue(deps, issueId, 'finish', SYSTEM_ACTOR, {
+      fields: { sent_at: deps.now() },
+      onlyIf: (trx) => done(trx),
+    }),
+  );
+  return moved !== null;
+}
+
+/**
+ * The one way to cancel an issue, whatever its state: before sending it simply stops (and its
+ * scheduled job, when `issuesQueue` is given, is removed); while sending or paused, every row not
+ * yet on the wire becomes skipped (reason "cancelled") in the same transaction as the move, so
+ * workers find nothing left to claim. Items editors accepted into it go back to the inbox.
+ * Returns the cancelled issue and how many messages will not be sent.
+ */
+export async function cancelIssue(
+  deps: ControlDeps & { issuesQueue?: Queue },
+  issueId: number,
+  actor = SYSTEM_ACTOR,
+): Promise<{ issue: Issue; skipped: number }> {
+  let skipped = 0;
+  const issue = await transitionIssue(deps, issueId, 'cancel', actor, {
+    fields: { scheduled_at: null },
+    also: async (trx) => {
+      skipped = await skipWaitingRows(trx, issueId, 'cancelled', deps.now());
+      const released = await releaseItemsOfCancelled(trx, issueId, deps.now());
+      return { skipped, ...(released ? { released } : {}) };
+    },
+  });
+  // A stale job would find the issue cancelled and do nothing; removing it keeps the queue honest.
+  if (deps.issuesQueue) await (await deps.issuesQueue.getJob(scheduleJobId(issueId)))?.remove();
+  deps.log.warn({ event: 'delivery.issue.cancelled', issueId, skipped }, 'issue cancelled');
+  return { issue, skipped };
 }
 
 /**
  * The operator's explicit choice to send again the rows whose fate is unknown (a crash while they
- * were on the wire): unknown → queued, and the issue sends again.
+ * were on the wire): unknown → queued, and a sent issue sends again (the lifecycle's 'resend').
+ * Nothing moves, and no audit entry is written, when there are no unknown rows.
  */
 export async function resendUnknown(
   deps: DeliveryDeps & { queue: SendQueue },
   issueId: number,
   actor = SYSTEM_ACTOR,
 ): Promise<number> {
-  const state = await currentState(deps.db, issueId);
-  if (!['sending', 'sent', 'paused'].includes(state)) {
-    throw new IssueStateError(
-      `Issue ${issueId} is ${state}; unknown rows can be re-sent only for a sending, paused or sent issue.`,
-      state,
-      'resend',
-    );
-  }
-  const result = await deps.db
-    .updateTable('deliveries')
-    .set({ state: 'queued', error_class: 'resent_unknown', updated_at: new Date() })
-    .where('issue_id', '=', issueId)
-    .where('state', '=', 'unknown')
-    .executeTakeFirst();
-  const n = Number(result.numUpdatedRows);
-  if (n > 0) await audit(deps, issueId, actor, 'resend-unknown', { rows: n });
-  // A sent issue sends again the rows the operator chose to re-send.
-  if (n > 0 && state === 'sent') await moveIssue(deps.db, issueId, 'resend', { sent_at: null });
-  if (n > 0 && state !== 'paused')
+  let rows = 0;
+  const moved = await transitionIssue(deps, issueId, 'resend', actor, {
+    auditAs: 'resend-unknown',
+    onlyIf: async (trx) =>
+      !!(await trx
+        .selectFrom('deliveries')
+        .select('id')
+        .where('issue_id', '=', issueId)
+        .where('state', '=', 'unknown')
+        .limit(1)
+        .executeTakeFirst()),
+    also: async (trx) => {
+      const result = await trx
+        .updateTable('deliveries')
+        .set({ state: 'queued', error_class: 'resent_unknown', updated_at: deps.now() })
+        .where('issue_id', '=', issueId)
+        .where('state', '=', 'unknown')
+        .executeTakeFirst();
+      rows = Number(result.numUpdatedRows);
+      return { rows };
+    },
+    fields: { sent_at: null },
+  });
+  if (moved && moved.state !== 'paused') {
     await enqueuePending(deps.db, issueId, deps.queue, deps.env.SEND_BATCH_SIZE, 'unknown');
-  deps.log.warn({ event: 'delivery.issue.resend_unknown', issueId, rows: n }, 'unknown rows queued again');
-  return n;
+  }
+  deps.log.warn({ event: 'delivery.issue.resend_unknown', issueId, rows }, 'unknown rows queued again');
+  return rows;
 }
 
 /**

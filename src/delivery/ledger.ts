@@ -1,6 +1,5 @@
-import { sql } from 'kysely';
-import { type Db, DELIVERY_STATES, type DeliveryState } from '../db/schema.js';
-import { transitionOf } from './issue-state.js';
+import { sql, type Transaction } from 'kysely';
+import { type Database, type Db, DELIVERY_STATES, type DeliveryState } from '../db/schema.js';
 
 /**
  * The delivery ledger's state changes. Every change is a conditional update (invariant 1): a row
@@ -180,18 +179,17 @@ function truncate(s: string | null): string | null {
 }
 
 /**
- * The lifecycle's 'finish' (sending → sent) once no row can still change, and only after the
- * audience was fully prepared.
+ * Whether an issue's send is over (the lifecycle's 'finish' may run): its audience was fully
+ * prepared and no row can still change (none queued, claimed, sending or deferred).
  */
-export async function finishIfDone(db: Db, issueId: number): Promise<boolean> {
-  const { from, to } = transitionOf('finish');
-  const result = await sql`
-    UPDATE issues SET state = ${to}, sent_at = now(), updated_at = now()
-    WHERE id = ${issueId} AND state = ANY(${from}::text[]) AND prepared_at IS NOT NULL
+export async function noRowCanChange(db: Db | Transaction<Database>, issueId: number): Promise<boolean> {
+  const { rows } = await sql<{ done: boolean }>`
+    SELECT (i.prepared_at IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.issue_id = ${issueId}
-                      AND d.state IN ('queued', 'claimed', 'sending', 'deferred'))
+                      AND d.state IN ('queued', 'claimed', 'sending', 'deferred'))) AS done
+    FROM issues i WHERE i.id = ${issueId}
   `.execute(db);
-  return Number(result.numAffectedRows ?? 0) > 0;
+  return rows[0]?.done === true;
 }
 
 export interface IssueStats {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as qp from 'nodemailer/lib/qp/index.js';
+import { escapeHtml } from '../rendering/escape.js';
 import type { DkimSigner } from './dkim.js';
 
 /**
@@ -324,18 +325,6 @@ function fillString(
 function tokenValue(name: TokenName, tokens: Record<TokenName, string>, html: boolean): string {
   const v = (tokens[name] ?? '').replace(/[\r\n]+/g, ' ');
   return html ? escapeHtml(v) : v;
-}
-
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
-
-function escapeHtml(v: string): string {
-  return v.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] as string);
 }
 
 function wrapBase64(b64: string): string {

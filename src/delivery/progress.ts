@@ -1,78 +1,120 @@
-import type { IssueState } from '../db/schema.js';
-import type { IssueStats } from './ledger.js';
+import { sql } from 'kysely';
+import type { Db, IssueState } from '../db/schema.js';
+import { type IssueStats, issueStats } from './ledger.js';
 
 /**
- * Send progress as the operator sees it (`gazette issue send <id> --wait`): pure functions from
- * ledger samples to figures and to one line of text, so they are tested without a terminal.
+ * An issue's send progress, the one derivation that the send page and `gazette issue send --wait`
+ * both show: counts from the ledger, the rate the relay answers at, the ETA. Pure functions from
+ * the ledger's numbers, plus the one read of those numbers (`loadSendProgress`).
  */
 
-export interface ProgressSample {
-  /** Milliseconds (any clock, as long as samples share it). */
-  at: number;
-  stats: IssueStats;
-  state: IssueState;
-}
+/** The send rate is measured over the last minute: long enough to be steady, short enough to follow a throttle. */
+export const RATE_WINDOW_SECONDS = 60;
 
-export interface Progress {
+export interface SendProgress {
+  issueId: number;
   state: IssueState;
+  pauseReason: string | null;
+  holdReason: string | null;
   total: number;
   accepted: number;
   deferred: number;
   failed: number;
   unknown: number;
   skipped: number;
-  /** Rows in a final state (accepted, failed, unknown, skipped). */
+  /** Not yet answered by the relay: queued, claimed or on the wire. */
+  pending: number;
+  /** Rows with a final state (accepted, failed, unknown, skipped). */
   done: number;
-  /** Messages that left the queue per second over the recent window (accepted, failed, unknown). */
-  perSecond: number;
-  /** Seconds until every row is final at that rate; null while the rate says nothing. */
+  /** Rows that may still be sent: pending and deferred. */
+  remaining: number;
+  percent: number;
+  /** Messages answered by the relay (accepted or failed) per second over the last minute. */
+  ratePerSecond: number;
+  /** Seconds until the remaining rows are sent at the current rate; null when not sending or no rate yet. */
   etaSeconds: number | null;
+  /** True while the page should keep polling. */
+  live: boolean;
 }
 
-const finished = (s: IssueStats) => s.byState.accepted + s.byState.failed + s.byState.unknown;
+export interface ProgressInput {
+  issueId: number;
+  state: IssueState;
+  pauseReason: string | null;
+  holdReason: string | null;
+  stats: IssueStats;
+  /** Rows that reached accepted or failed within the rate window. */
+  recentFinished: number;
+  /** Seconds since the send started (null: not started). */
+  elapsedSeconds: number | null;
+}
 
-/**
- * The latest sample's figures, with the rate measured from the oldest sample no older than
- * `windowMs` (a few seconds smooth out batched ledger writes without hiding a stall for long).
- */
-export function progressOf(samples: ProgressSample[], windowMs = 10_000): Progress {
-  const last = samples[samples.length - 1];
-  if (!last) throw new Error('progressOf needs at least one sample');
-  const s = last.stats.byState;
+const LIVE: IssueState[] = ['scheduled', 'sending', 'paused'];
+
+/** Counts, rate and ETA from the ledger's numbers (pure). */
+export function sendProgress(input: ProgressInput): SendProgress {
+  const s = input.stats.byState;
+  const pending = s.queued + s.claimed + s.sending;
+  const remaining = pending + s.deferred;
   const done = s.accepted + s.failed + s.unknown + s.skipped;
-  const first = samples.find((x) => last.at - x.at <= windowMs) ?? last;
-  const seconds = (last.at - first.at) / 1000;
-  const perSecond = seconds > 0 ? Math.max(0, finished(last.stats) - finished(first.stats)) / seconds : 0;
-  const remaining = last.stats.total - done;
+  const window =
+    input.elapsedSeconds === null
+      ? RATE_WINDOW_SECONDS
+      : Math.min(RATE_WINDOW_SECONDS, Math.max(1, input.elapsedSeconds));
+  const ratePerSecond =
+    input.elapsedSeconds === null ? 0 : Math.round((input.recentFinished / window) * 10) / 10;
+  const etaSeconds =
+    input.state === 'sending' && ratePerSecond > 0 && remaining > 0
+      ? Math.ceil(remaining / ratePerSecond)
+      : input.state === 'sending' && remaining === 0
+        ? 0
+        : null;
   return {
-    state: last.state,
-    total: last.stats.total,
+    issueId: input.issueId,
+    state: input.state,
+    pauseReason: input.pauseReason,
+    holdReason: input.holdReason,
+    total: input.stats.total,
     accepted: s.accepted,
     deferred: s.deferred,
     failed: s.failed,
     unknown: s.unknown,
     skipped: s.skipped,
+    pending,
     done,
-    perSecond,
-    etaSeconds: remaining === 0 ? 0 : perSecond > 0 ? remaining / perSecond : null,
+    remaining,
+    percent: input.stats.total ? Math.floor((done / input.stats.total) * 1000) / 10 : 0,
+    ratePerSecond,
+    etaSeconds,
+    live: LIVE.includes(input.state),
   };
 }
 
-/** `0:42`, `12:05`, `1:02:03`; `--:--` when unknown. */
-export function formatDuration(seconds: number | null): string {
-  if (seconds === null || !Number.isFinite(seconds)) return '--:--';
+export interface DurationUnits {
+  h: string;
+  min: string;
+  s: string;
+}
+
+const ENGLISH_UNITS: DurationUnits = { h: 'h', min: 'min', s: 's' };
+
+/** "1 h 5 min", "3 min 20 s", "45 s"; "–" when unknown (pure; a page passes its language's unit words). */
+export function formatDuration(seconds: number | null, units: DurationUnits = ENGLISH_UNITS): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '–';
   const t = Math.max(0, Math.round(seconds));
   const h = Math.floor(t / 3600);
   const m = Math.floor((t % 3600) / 60);
-  const sec = String(t % 60).padStart(2, '0');
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+  const s = t % 60;
+  if (h) return `${h} ${units.h} ${m} ${units.min}`;
+  if (m) return `${m} ${units.min} ${s} ${units.s}`;
+  return `${s} ${units.s}`;
 }
 
 /**
- * One line: state, a bar of `width` cells for final rows, the counts an operator watches, the
- * rate and the ETA. Unknown and skipped appear only when there are any.
+ * One line for a terminal: state, a bar of `width` cells for final rows, the counts an operator
+ * watches, the rate and the ETA. Unknown and skipped appear only when there are any.
  */
-export function formatProgress(p: Progress, width = 24): string {
+export function formatProgress(p: SendProgress, width = 24): string {
   const share = p.total > 0 ? p.done / p.total : 1;
   const full = Math.min(width, Math.floor(share * width));
   const bar = `${'█'.repeat(full)}${'░'.repeat(width - full)}`;
@@ -83,7 +125,39 @@ export function formatProgress(p: Progress, width = 24): string {
   return [
     `${p.state} |${bar}| ${p.done}/${p.total} ${Math.floor(share * 100)}%`,
     [`accepted ${p.accepted}`, `deferred ${p.deferred}`, `failed ${p.failed}`, ...extra].join(' '),
-    `${Math.round(p.perSecond)} msg/s`,
+    `${p.ratePerSecond} msg/s`,
     `ETA ${formatDuration(p.etaSeconds)}`,
   ].join(' · ');
+}
+
+/**
+ * Reads an issue's send progress: the counts by state, plus how many rows the relay answered in
+ * the last minute (delivery stamps accepted_at with the database clock, so the window is measured
+ * on that clock too). Null when there is no such issue.
+ */
+export async function loadSendProgress(db: Db, issueId: number): Promise<SendProgress | null> {
+  const issue = await db
+    .selectFrom('issues')
+    .select(['id', 'state', 'pause_reason', 'hold_reason'])
+    .where('id', '=', issueId)
+    .executeTakeFirst();
+  if (!issue) return null;
+  const stats = await issueStats(db, issueId);
+  const recent = await sql<{ recent: string; elapsed: string | null }>`
+    SELECT
+      (SELECT count(*) FROM deliveries
+        WHERE issue_id = ${issueId} AND state IN ('accepted', 'failed')
+          AND coalesce(accepted_at, updated_at) >= now() - make_interval(secs => ${RATE_WINDOW_SECONDS})) AS recent,
+      (SELECT extract(epoch FROM now() - sending_started_at) FROM issues WHERE id = ${issueId}) AS elapsed
+  `.execute(db);
+  const row = recent.rows[0];
+  return sendProgress({
+    issueId,
+    state: issue.state,
+    pauseReason: issue.pause_reason,
+    holdReason: issue.hold_reason,
+    stats,
+    recentFinished: Number(row?.recent ?? 0),
+    elapsedSeconds: row?.elapsed === null || row?.elapsed === undefined ? null : Number(row.elapsed),
+  });
 }

@@ -7,7 +7,9 @@ import type { Classification, SmtpOutcomeLike } from './classify.js';
  * rest ends, then exactly one message probes it, and a reply that is not another rest cause ends
  * the rest (sending resumes at the relay's pace). One rest per burst: a refusal of a message that
  * went out before the current rest ended (or while it runs) belongs to the burst already counted;
- * only a failed probe doubles the rest. Each rest is jittered so workers do not return in step.
+ * only a failed probe doubles the rest. Each rest is lengthened by a random share of up to
+ * REST_JITTER, so rests do not keep step with a relay's own throttling windows; the probe gate, not
+ * the jitter, keeps workers from returning at once.
  */
 
 /** Why a relay rests: a stable code and the relay's own words (or the network error). */
@@ -57,6 +59,16 @@ export function restCauseOf(c: Classification, outcome: SmtpOutcomeLike | null):
   return null;
 }
 
+/**
+ * Most a rest is lengthened at random. Every share of it is time the relay could have taken mail
+ * (under the 3-s-in-20-s pattern the overshoot past the burst is the throughput lost), so it is kept
+ * small: a fifth.
+ */
+export const REST_JITTER = 0.2;
+
+/** How often a sender looks again while another probes: a probe is one message, answered in milliseconds. */
+const PROBE_POLL_MS = 50;
+
 const REST = `
 local k = KEYS[1]
 local now, started, base, max, jitter = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -64,7 +76,7 @@ local cur = tonumber(redis.call('HGET', k, 'until') or '0')
 if cur > now or (cur > 0 and started < cur) then return {0, cur} end
 local level = 0
 if cur > 0 then level = tonumber(redis.call('HGET', k, 'level')) + 1 end
-local ms = math.max(math.min(base * (2 ^ level), max) * (1 + jitter / 2), tonumber(ARGV[8]))
+local ms = math.max(math.min(base * (2 ^ level), max) * (1 + jitter), tonumber(ARGV[8]))
 local untilAt = now + math.floor(ms)
 redis.call('HSET', k, 'until', untilAt, 'level', level, 'reason', ARGV[6], 'reply', ARGV[7])
 redis.call('HSETNX', k, 'since', now)
@@ -120,7 +132,7 @@ export class RelayRests {
       startedAt,
       this.baseMs,
       this.maxMs,
-      this.random(),
+      this.random() * REST_JITTER,
       cause.reason,
       (cause.reply ?? '').slice(0, 500),
       minMs,
@@ -137,7 +149,7 @@ export class RelayRests {
     if (state.until > now) return { kind: 'wait', ms: state.until - now, rest: state };
     const won = await this.redis.set(this.probeKey(relay), String(now), 'PX', this.probeTimeoutMs, 'NX');
     // Another worker is probing: look again shortly.
-    return won ? { kind: 'probe' } : { kind: 'wait', ms: 250, rest: state };
+    return won ? { kind: 'probe' } : { kind: 'wait', ms: PROBE_POLL_MS, rest: state };
   }
 
   /** The probe got a reply that is no rest cause: the rest is over. Returns the rest that ended. */

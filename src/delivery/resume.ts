@@ -1,8 +1,7 @@
 import { hostname } from 'node:os';
 import { sql } from 'kysely';
-import { enqueuePending, IssueStateError, prepareOrFail } from './control.js';
+import { enqueuePending, finishIfDone, IssueFailedError, prepareOrFail } from './control.js';
 import type { DeliveryDeps } from './deps.js';
-import { finishIfDone } from './ledger.js';
 import { type HeldLock, prepareLockName, RESUME_SCAN_LOCK, tryLock } from './locks.js';
 import type { SendQueue } from './queue.js';
 
@@ -83,7 +82,7 @@ async function scanIssues(
       await scanIssue(deps, opts, issue, dead, queueIdle, result, issueLock);
     } catch (err) {
       // An issue whose content cannot be rendered has failed; the scan goes on with the others.
-      if (!(err instanceof IssueStateError)) throw err;
+      if (!(err instanceof IssueFailedError)) throw err;
     } finally {
       await issueLock.release();
     }
@@ -126,6 +125,6 @@ async function scanIssue(
     if (opts.force || nReleased > 0 || nUnknown > 0 || queueIdle) {
       result.enqueued += await enqueuePending(db, issue.id, opts.queue, env.SEND_BATCH_SIZE, 'scan');
     }
-    if (await finishIfDone(db, issue.id)) result.finished.push(issue.id);
+    if (await finishIfDone(deps, issue.id)) result.finished.push(issue.id);
   }
 }

@@ -2,19 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createOutageGuard, DatabaseUnavailableError, type OutageGuard } from '../db/outage.js';
+import { IllegalIssueTransitionError } from '../issues/state-machine.js';
 import { QUEUES } from '../queue/names.js';
 import { createRedis } from '../queue/redis.js';
 import { BufferPool } from './buffer-pool.js';
 import { IssueBreakers, RELAY_CONNECTION_REASON } from './circuit-breaker.js';
 import type { SmtpOutcomeLike } from './classify.js';
-import { IssueStateError, pauseIssue, resumeIssue, SYSTEM_ACTOR } from './control.js';
+import { finishIfDone, pauseIssue, resumeIssue, SYSTEM_ACTOR } from './control.js';
 import type { DeliveryDeps, QueueConnection, SendJobData } from './deps.js';
 import { dkimFromEnv } from './dkim.js';
 import { recipientHeaders } from './issue-headers.js';
 import {
   type ClaimedRow,
   claimRows,
-  finishIfDone,
   markSending,
   recordResults,
   releaseClaimed,
@@ -381,7 +381,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         break;
       }
     }
-    if (await guarded('finish', () => finishIfDone(db, issueId))) {
+    if (await guarded('finish', () => finishIfDone(deps, issueId))) {
       log.info({ event: 'delivery.issue.sent', issueId }, 'issue finished: no row can still change');
       messages.forget(issueId);
       breakers.forget(issueId);
@@ -414,7 +414,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
           'relay answers again; issue resumed',
         );
       } catch (err) {
-        if (!(err instanceof IssueStateError)) throw err; // another worker resumed it first
+        if (!(err instanceof IllegalIssueTransitionError)) throw err; // another worker resumed it first
       }
     }
   }

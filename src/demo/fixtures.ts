@@ -3,6 +3,7 @@
  * Gazette reads (RSS 2.0, Atom, JSON Feed, RSS 1.0). The text is Gazette's own, written in the
  * style of a monthly Chinese legal/AI digest; dates fall in July 2025 (Asia/Shanghai).
  */
+import { escapeHtml as esc } from '../rendering/escape.js';
 
 export const DEMO_PERIOD = '2025-07';
 
@@ -123,9 +124,6 @@ export const DEMO_FEEDS: DemoFeed[] = [
     ],
   },
 ];
-
-const esc = (s: string) =>
-  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 /** The feed document for one fixture, with links on `baseUrl` (the demo's own HTTP server). */
 export function renderDemoFeed(feed: DemoFeed, baseUrl: string): { body: string; contentType: string } {

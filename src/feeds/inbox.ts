@@ -1,12 +1,12 @@
-import { type SelectQueryBuilder, sql } from 'kysely';
+import { type SelectQueryBuilder, sql, type Transaction } from 'kysely';
 import type { Database, Db, Item } from '../db/schema.js';
 
 /**
- * The editors' inbox: fetched items nobody has decided on yet. An item is in the inbox while its
- * status is 'new' and no live issue (any state but cancelled) holds it or has excluded it (an
- * editor removed it from that issue, which is a decision too). Accepting sets 'accepted' and puts
- * it in a draft; dismissing sets 'dismissed', which the assembler already skips for every issue
- * (src/issues/assemble.ts), so a dismissed item never comes back on re-assembly until restored.
+ * The editors' inbox: fetched items nobody has decided on yet. Accepting sets 'accepted' and puts
+ * the item in a draft; dismissing sets 'dismissed'; removing an item from an issue records an
+ * exclusion. The rule for "an editor has already decided on this item" is `awaitingDecision`
+ * below, and the assembler (src/issues/assemble.ts) places only items it lets through, so what the
+ * inbox offers and what assembling would add are the same items.
  */
 
 export type InboxView = 'new' | 'dismissed';
@@ -45,9 +45,18 @@ export function searchTerms(text: string | undefined): string[] {
     .slice(0, 8);
 }
 
-/** Items no live issue holds or has excluded (an editor removing it from an issue decided on it). */
-function undecided<O>(q: SelectQueryBuilder<Database, 'items', O>): SelectQueryBuilder<Database, 'items', O> {
+/**
+ * The one rule for an item still awaiting an editor's decision: its status is 'new' (not dismissed,
+ * not accepted by hand) and no live issue (any state but cancelled) holds it or has excluded it.
+ * Removing an item from an issue is a decision about the item, not only about that issue: it does
+ * not come back in the inbox, nor in another period's draft. Cancelling an issue undoes its
+ * decisions: its items, accepted ones too (`releaseItemsOfCancelled`), await a decision again.
+ */
+export function awaitingDecision<O>(
+  q: SelectQueryBuilder<Database, 'items', O>,
+): SelectQueryBuilder<Database, 'items', O> {
   return q
+    .where('items.status', '=', 'new')
     .where(({ not, exists, selectFrom }) =>
       not(
         exists(
@@ -72,13 +81,30 @@ function undecided<O>(q: SelectQueryBuilder<Database, 'items', O>): SelectQueryB
     );
 }
 
+/**
+ * Part of cancelling an issue (delivery's cancelIssue, in its transaction): items accepted by hand
+ * into it go back to 'new' unless another live issue holds them, so they await a decision again
+ * like the items the assembler had placed. Returns how many.
+ */
+export async function releaseItemsOfCancelled(
+  trx: Transaction<Database>,
+  issueId: number,
+  at: Date,
+): Promise<number> {
+  const result = await sql`
+    UPDATE items SET status = 'new', updated_at = ${at}
+    WHERE status = 'accepted'
+      AND id IN (SELECT item_id FROM issue_items WHERE issue_id = ${issueId} AND item_id IS NOT NULL)
+      AND NOT EXISTS (SELECT 1 FROM issue_items ii JOIN issues i ON i.id = ii.issue_id
+                      WHERE ii.item_id = items.id AND i.id <> ${issueId} AND i.state <> 'cancelled')
+  `.execute(trx);
+  return Number(result.numAffectedRows ?? 0);
+}
+
 /** How many inbox items each source has (manual items under null), for the sources page. */
 export async function inboxCountsBySource(db: Db): Promise<Map<number | null, number>> {
-  const rows = await undecided(
-    db
-      .selectFrom('items')
-      .select(['items.source_id', (eb) => eb.fn.countAll<string>().as('n')])
-      .where('items.status', '=', 'new'),
+  const rows = await awaitingDecision(
+    db.selectFrom('items').select(['items.source_id', (eb) => eb.fn.countAll<string>().as('n')]),
   )
     .groupBy('items.source_id')
     .execute();
@@ -99,11 +125,8 @@ export async function listInboxCandidates(
   cap = 2000,
 ): Promise<{ rows: InboxCandidate[]; truncated: boolean }> {
   const at = sql<Date>`coalesce(items.published_at, items.fetched_at)`;
-  let q = db
-    .selectFrom('items')
-    .select(['items.id', 'items.title', at.as('at')])
-    .where('items.status', '=', filter.view);
-  if (filter.view === 'new') q = undecided(q);
+  const base = db.selectFrom('items').select(['items.id', 'items.title', at.as('at')]);
+  let q = filter.view === 'new' ? awaitingDecision(base) : base.where('items.status', '=', 'dismissed');
   if (filter.source === 'manual') q = q.where('items.source_id', 'is', null);
   else if (filter.source !== undefined) q = q.where('items.source_id', '=', filter.source);
   if (filter.section === 'none') q = q.where('items.section_id', 'is', null);

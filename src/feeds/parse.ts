@@ -1,6 +1,7 @@
 import { Element } from 'domhandler';
 import { decodeHTML } from 'entities';
 import Parser from 'rss-parser';
+import { escapeHtml } from '../rendering/escape.js';
 import { fromCdf } from './cdf.js';
 import { type DateContext, isChinaZone, parseFeedDate } from './dates.js';
 import type { FeedNote } from './feed-notes.js';
@@ -375,7 +376,7 @@ function fromJsonFeed(text: string, opts: ParseOptions): ParsedFeed {
         (item.authors as Raw[] | undefined) ?? (item.author ? [item.author as Raw] : feedAuthors);
       const link = resolve(str(item.url) ?? str(item.external_url), opts.feedUrl ?? base);
       const textAsHtml = (t: string | undefined) =>
-        t === undefined ? undefined : t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/\n/g, '<br>');
+        t === undefined ? undefined : escapeHtml(t).replace(/\n/g, '<br>');
       return finishItem(
         {
           guid: str(item.id),

@@ -1,5 +1,5 @@
-import { sql } from 'kysely';
 import { httpLink } from '../feeds/canonical-url.js';
+import { awaitingDecision } from '../feeds/inbox.js';
 import { ensurePublication } from '../publication/publication.js';
 import { listSections } from '../publication/sections.js';
 import { type PeriodKind, parsePeriod, periodWindow } from './period.js';
@@ -83,33 +83,15 @@ export async function assembleDraft(
     }
     const issueId = issue.id;
 
-    const candidates = await trx
-      .selectFrom('items')
-      .select(['id', 'title', 'summary_text', 'link', 'canonical_url', 'section_id', 'published_at'])
+    // Only items awaiting an editor's decision, by the inbox's own rule: nothing dismissed, held by
+    // a live issue (this one included) or removed from one comes back.
+    const candidates = await awaitingDecision(
+      trx
+        .selectFrom('items')
+        .select(['id', 'title', 'summary_text', 'link', 'canonical_url', 'section_id', 'published_at']),
+    )
       .where('published_at', '>=', start)
       .where('published_at', '<', window.end)
-      .where('status', '!=', 'dismissed')
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('issue_items as ii')
-              .innerJoin('issues as i', 'i.id', 'ii.issue_id')
-              .select(sql`1`.as('one'))
-              .whereRef('ii.item_id', '=', 'items.id')
-              .where((eb) => eb.or([eb('i.id', '=', issueId), eb('i.state', '!=', 'cancelled')])),
-          ),
-        ),
-      )
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('issue_item_exclusions as x')
-              .select(sql`1`.as('one'))
-              .whereRef('x.item_id', '=', 'items.id')
-              .where('x.issue_id', '=', issueId),
-          ),
-        ),
-      )
       .orderBy('published_at', 'desc')
       .orderBy('id', 'desc')
       .execute();

@@ -1,3 +1,4 @@
+export { type IssueEditorRoutesOptions, issueEditorRoutes } from '../http/api/issues.js';
 export { type ArchiveRoutesOptions, archivePageHtml, archiveRoutes } from '../http/public/archive.js';
 export { type AssembleResult, assembleDraft } from './assemble.js';
 export {
@@ -21,12 +22,10 @@ export {
   updateIssueFields,
   updateIssueItem,
 } from './edit.js';
-export { type IssueEditorRoutesOptions, issueEditorRoutes } from '../http/api/issues.js';
 export { exportIssue, type ImportResult, importIssueMarkdown, MarkdownImportError } from './import.js';
 export {
   approveIssue,
   ChecklistFailedError,
-  cancelIssue,
   scheduleJobId,
   transitionIssue,
 } from './lifecycle.js';

@@ -1,39 +1,84 @@
-import type { Queue } from 'bullmq';
-import type { Issue } from '../db/schema.js';
+import type { Transaction } from 'kysely';
+import type { Database, Issue, IssueUpdate } from '../db/schema.js';
 import type { ArchiveRequests } from '../snapshots/request.js';
 import { type Checklist, checkIssue, type RenderFn } from './check.js';
 import { type IssueAction, nextIssueState } from './state-machine.js';
-import { type EditorialDeps, EditorialInputError, lockIssue, writeAudit } from './store.js';
+import { type EditorialDeps, EditorialInputError, lockIssue, writeTransition } from './store.js';
 
-/** Moves an issue by a lifecycle action (no content change, so the revision stays). */
+type Executor = Transaction<Database>;
+
+export interface TransitionOptions {
+  /** Columns written with the state. */
+  fields?: IssueUpdate;
+  /** Kept in the audit entry beside `from`, `to` and the revision. */
+  detail?: Record<string, unknown>;
+  /** The audit entry's name when it is not the action's (delivery's 'resend-unknown'). */
+  auditAs?: string;
+  /**
+   * Writes that belong to the same move (rows skipped, a job queued), run under the lock once the
+   * move is known to be legal and before the state changes; a failure rolls the move back. What it
+   * returns joins the audit detail.
+   */
+  also?: (trx: Executor, issue: Issue) => Promise<Record<string, unknown> | undefined>;
+}
+
+/** Checked under the lock after the table allows the move: false leaves the issue as it is. */
+export type TransitionGuard = (trx: Executor, issue: Issue) => Promise<boolean>;
+
+/**
+ * Moves an issue by a lifecycle action: the one way an issue's state changes, for editorial and
+ * delivery alike. In one transaction: lock the row, read the lifecycle table (an
+ * IllegalIssueTransitionError naming the state and the action when it refuses), run the move's
+ * other writes, write the state and the audit entry. Concurrent moves of one issue queue on the
+ * row lock, so the second sees the first's result. With `onlyIf`, returns null when the guard says
+ * not now (nothing written).
+ */
 export async function transitionIssue(
-  deps: EditorialDeps,
+  deps: TransitionDeps,
   issueId: number,
   action: IssueAction,
   actor: string,
-  extra: { fields?: Record<string, unknown>; detail?: Record<string, unknown> } = {},
-): Promise<Issue> {
-  return deps.db.transaction().execute(async (trx) => {
+  extra: TransitionOptions & { onlyIf: TransitionGuard },
+): Promise<Issue | null>;
+export async function transitionIssue(
+  deps: TransitionDeps,
+  issueId: number,
+  action: IssueAction,
+  actor: string,
+  extra?: TransitionOptions,
+): Promise<Issue>;
+export async function transitionIssue(
+  deps: TransitionDeps,
+  issueId: number,
+  action: IssueAction,
+  actor: string,
+  extra: TransitionOptions & { onlyIf?: TransitionGuard } = {},
+): Promise<Issue | null> {
+  const moved = await deps.db.transaction().execute(async (trx) => {
     const issue = await lockIssue(trx, issueId);
-    const state = nextIssueState(issue.state, action);
-    const at = deps.now();
-    const updated = await trx
-      .updateTable('issues')
-      .set({ ...(extra.fields ?? {}), state, updated_at: at })
-      .where('id', '=', issueId)
-      .returningAll()
-      .executeTakeFirstOrThrow();
-    await writeAudit(trx, {
-      issueId,
-      actor,
+    nextIssueState(issue.state, action); // refuse before any other write
+    if (extra.onlyIf && !(await extra.onlyIf(trx, issue))) return null;
+    const more = extra.also ? await extra.also(trx, issue) : undefined;
+    const updated = await writeTransition(trx, issue, {
       action,
-      detail: { from: issue.state, to: state, revision: issue.revision, ...(extra.detail ?? {}) },
-      at,
+      actor,
+      at: deps.now(),
+      ...(extra.auditAs ? { auditAs: extra.auditAs } : {}),
+      ...(extra.fields ? { fields: extra.fields } : {}),
+      detail: { ...(extra.detail ?? {}), ...(more ?? {}) },
     });
-    deps.log.info({ event: `issue.${action}`, issueId, from: issue.state, to: state }, `issue ${action}`);
-    return updated;
+    return { from: issue.state, updated };
   });
+  if (!moved) return null;
+  deps.log.info(
+    { event: `issue.${action}`, issueId, from: moved.from, to: moved.updated.state },
+    `issue ${action}`,
+  );
+  return moved.updated;
 }
+
+/** What a lifecycle move needs: the database, a logger and the clock. */
+export type TransitionDeps = Pick<EditorialDeps, 'db' | 'log' | 'now'>;
 
 export class ChecklistFailedError extends EditorialInputError {
   override name = 'ChecklistFailedError';
@@ -76,15 +121,4 @@ export async function approveIssue(
 
 export function scheduleJobId(issueId: number): string {
   return `issue-${issueId}-send`;
-}
-
-/** Cancels an issue that has not started sending, removing its scheduled job if any. */
-export async function cancelIssue(
-  deps: EditorialDeps & { queue?: Queue },
-  issueId: number,
-  actor: string,
-): Promise<Issue> {
-  const issue = await transitionIssue(deps, issueId, 'cancel', actor, { fields: { scheduled_at: null } });
-  if (deps.queue) await (await deps.queue.getJob(scheduleJobId(issueId)))?.remove();
-  return issue;
 }

@@ -3,7 +3,7 @@ import { DateTime, IANAZone } from 'luxon';
 import type { Issue } from '../db/schema.js';
 import { getPublication } from '../publication/publication.js';
 import { scheduleJobId, transitionIssue } from './lifecycle.js';
-import { type EditorialDeps, EditorialInputError, getIssue } from './store.js';
+import { type EditorialDeps, EditorialInputError } from './store.js';
 
 /**
  * A job on the issues queue, ids only (DESIGN.md invariant 2): `send` when a scheduled issue falls
@@ -75,26 +75,16 @@ async function setSchedule(
       tz,
     });
   }
-  const before = await getIssue(deps.db, issueId);
+  // The job is replaced inside the move: if Redis refuses it, the issue stays as it was, since a
+  // scheduled issue without its job would never go out.
   const issue = await transitionIssue(deps, issueId, action, actor, {
     fields: { scheduled_at: at, schedule_time_zone: tz, hold_reason: null },
     detail: { at: at.toISOString(), tz },
+    also: async (_trx, locked) => {
+      await replaceJob(deps.queue, locked, at, now);
+      return undefined;
+    },
   });
-  try {
-    await replaceJob(deps.queue, issue, at, now);
-  } catch (err) {
-    // Without its job the issue would never go out: put the row back and report.
-    await deps.db
-      .updateTable('issues')
-      .set({
-        state: before.state,
-        scheduled_at: before.scheduled_at,
-        schedule_time_zone: before.schedule_time_zone,
-      })
-      .where('id', '=', issueId)
-      .execute();
-    throw err;
-  }
   deps.log.info({ event: `issue.${action}d`, issueId, at: at.toISOString(), tz }, `issue ${action}d`);
   return issue;
 }

@@ -1,9 +1,9 @@
 import type { Transaction } from 'kysely';
 import type { Env } from '../config/env.js';
-import type { Database, Db, Issue, IssueState, IssueUpdate } from '../db/schema.js';
+import type { Database, Db, Issue, IssueUpdate } from '../db/schema.js';
 import type { Logger } from '../log.js';
 import { ProblemError, type StageProblem } from '../problem.js';
-import { nextIssueState } from './state-machine.js';
+import { type IssueAction, nextIssueState } from './state-machine.js';
 
 /** What editorial functions need; the clock is injected so scheduling rules are testable. */
 export interface EditorialDeps {
@@ -97,6 +97,48 @@ export async function writeAudit(
     .execute();
 }
 
+/** One lifecycle move as the issue row and its audit entry record it. */
+export interface IssueMove {
+  action: IssueAction;
+  actor: string;
+  at: Date;
+  /** The audit entry's name when it is not the action's own ('add-item' for an edit). */
+  auditAs?: string;
+  /** Columns written with the state (a pause reason, a schedule time, a new revision…). */
+  fields?: IssueUpdate;
+  /** Kept in the audit entry beside `from`, `to` and the revision. */
+  detail?: Record<string, unknown>;
+}
+
+/**
+ * The one write of an issue's state: the next state from the lifecycle table (an
+ * IllegalIssueTransitionError naming state and action when the move is not allowed), the row and
+ * its audit entry, both in `trx`, so neither exists without the other. `issue` is the row as
+ * locked in `trx` (lockIssue); callers reach this through transitionIssue (src/issues/lifecycle.ts)
+ * or, for content edits, recordEdit.
+ */
+export async function writeTransition(
+  trx: Transaction<Database>,
+  issue: Issue,
+  move: IssueMove,
+): Promise<Issue> {
+  const to = nextIssueState(issue.state, move.action);
+  const updated = await trx
+    .updateTable('issues')
+    .set({ ...(move.fields ?? {}), state: to, updated_at: move.at })
+    .where('id', '=', issue.id)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  await writeAudit(trx, {
+    issueId: issue.id,
+    actor: move.actor,
+    action: move.auditAs ?? move.action,
+    detail: { from: issue.state, to, revision: updated.revision, ...(move.detail ?? {}) },
+    at: move.at,
+  });
+  return updated;
+}
+
 /**
  * Records a content change: bumps the revision (compiled variants are per revision), returns an
  * approved or scheduled issue to draft (what was approved is no longer what would be sent), and
@@ -107,32 +149,19 @@ export async function recordEdit(
   issue: Issue,
   change: { actor: string; action: string; detail?: Record<string, unknown>; at: Date; fields?: IssueUpdate },
 ): Promise<Issue> {
-  const state: IssueState = nextIssueState(issue.state, 'edit');
-  const backToDraft = state !== issue.state;
-  const updated = await trx
-    .updateTable('issues')
-    .set({
-      ...(change.fields ?? {}),
-      state,
-      revision: issue.revision + 1,
-      updated_at: change.at,
-      ...(backToDraft ? { approved_at: null, approved_by: null, scheduled_at: null, hold_reason: null } : {}),
-    })
-    .where('id', '=', issue.id)
-    .returningAll()
-    .executeTakeFirstOrThrow();
-  await writeAudit(trx, {
-    issueId: issue.id,
+  const backToDraft = nextIssueState(issue.state, 'edit') !== issue.state;
+  return writeTransition(trx, issue, {
+    action: 'edit',
+    auditAs: change.action,
     actor: change.actor,
-    action: change.action,
-    detail: {
-      ...(change.detail ?? {}),
-      revision: updated.revision,
-      ...(backToDraft ? { from: issue.state } : {}),
-    },
     at: change.at,
+    fields: {
+      ...(change.fields ?? {}),
+      revision: issue.revision + 1,
+      ...(backToDraft ? { approved_at: null, approved_by: null, scheduled_at: null, hold_reason: null } : {}),
+    },
+    ...(change.detail ? { detail: change.detail } : {}),
   });
-  return updated;
 }
 
 export async function listAudit(db: Executor, issueId: number) {

@@ -12,10 +12,12 @@ const HTML_ESCAPES: Record<string, string> = {
 };
 
 /**
- * Escapes issue content for HTML. Braces and backslashes become entities too, so no content can
- * be read as a per-recipient `{{token}}` (or a Handlebars escape) when the variant is filled.
+ * The HTML escaper, for text and attribute values in every page, message and feed Gazette writes
+ * (XML reads the same numeric references). Beyond & < > " ' it turns ` and = into entities (as
+ * Handlebars does), and braces and backslashes, so no content can be read as a per-recipient
+ * `{{token}}` (or a Handlebars escape) when a variant is filled.
  */
-export function escapeHtmlContent(s: string): string {
+export function escapeHtml(s: string): string {
   return s.replace(/[&<>"'`={}\\]/g, (c) => HTML_ESCAPES[c] as string);
 }
 

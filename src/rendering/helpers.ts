@@ -1,7 +1,7 @@
 import type Handlebars from 'handlebars';
 import type { HelperOptions } from 'handlebars';
 import type { Locale } from '../db/schema.js';
-import { escapeHtmlContent, urlForText } from './escape.js';
+import { escapeHtml, urlForText } from './escape.js';
 import { formatPeriod, itemNumber, sectionNumber } from './locale-format.js';
 import type { Strings } from './template-store.js';
 import { TEXT_COLUMNS, wrapText } from './text-wrap.js';
@@ -30,7 +30,7 @@ export function registerHelpers(hb: Hb, mode: 'html' | 'text', strings: Record<L
     if (v instanceof hb.SafeString) return v.toString();
     const s = v === undefined || v === null ? '' : String(v);
     // Text content arrives already escaped from the view model (see view-model.ts).
-    return isHtml ? escapeHtmlContent(s) : s;
+    return isHtml ? escapeHtml(s) : s;
   };
 
   /** {{token "unsubscribeUrl"}} writes the per-recipient placeholder, filled at send time. */
@@ -52,7 +52,7 @@ export function registerHelpers(hb: Hb, mode: 'html' | 'text', strings: Record<L
       .map((part) => {
         const m = /^\{(\w+)\}$/.exec(part);
         if (m && m[1] !== undefined && m[1] in params) return esc(params[m[1]]);
-        return isHtml ? escapeHtmlContent(part) : part;
+        return isHtml ? escapeHtml(part) : part;
       })
       .join('');
     return out(result);
@@ -73,9 +73,7 @@ export function registerHelpers(hb: Hb, mode: 'html' | 'text', strings: Record<L
     if (!isHtml) return esc(shown);
     if (!SAFE_SCHEMES.test(href)) return out(esc(shown));
     const color = root(options).theme?.link ?? '#1f4e79';
-    return out(
-      `<a href="${escapeHtmlContent(href)}" style="color:${color};word-break:break-all">${esc(shown)}</a>`,
-    );
+    return out(`<a href="${escapeHtml(href)}" style="color:${color};word-break:break-all">${esc(shown)}</a>`);
   });
 
   // Plain-text helpers.

@@ -1,4 +1,5 @@
 import Handlebars from 'handlebars';
+import { escapeHtml } from './escape.js';
 import type { RecipientTokens } from './types.js';
 
 /** The only `{{…}}` a compiled variant may contain; filled per recipient at send time. */
@@ -43,7 +44,7 @@ export function tokenSegments(str: string): TokenSegment[] {
  * escaping compileTokens applies, so splicing and filling give identical bytes.
  */
 export function escapeTokenValue(value: string, part: 'html' | 'text'): string {
-  return part === 'html' ? Handlebars.Utils.escapeExpression(value) : value;
+  return part === 'html' ? escapeHtml(value) : value;
 }
 
 /**
@@ -67,7 +68,9 @@ export interface TokenFiller {
 export function compileTokens(compiled: { html: string; text: string }): TokenFiller {
   const hb = Handlebars.create();
   const opts = { strict: true, knownHelpersOnly: true, knownHelpers: {} } as const;
-  const html = hb.compile<RecipientTokens>(compiled.html, opts);
+  // Both parts fill raw; the html part's values are escaped first by the one escaper (escapeHtml),
+  // the same bytes delivery splices into its prebuilt MIME.
+  const html = hb.compile<RecipientTokens>(compiled.html, { ...opts, noEscape: true });
   const text = hb.compile<RecipientTokens>(compiled.text, { ...opts, noEscape: true });
   const probe: RecipientTokens = {
     name: '',
@@ -80,7 +83,10 @@ export function compileTokens(compiled: { html: string; text: string }): TokenFi
   text(probe);
   return {
     fill(tokens) {
-      return { html: html(tokens), text: text(tokens) };
+      const escaped = Object.fromEntries(
+        Object.entries(tokens).map(([k, v]) => [k, typeof v === 'string' ? escapeHtml(v) : v]),
+      ) as RecipientTokens;
+      return { html: html(escaped), text: text(tokens) };
     },
   };
 }

@@ -1,8 +1,8 @@
 import Handlebars from 'handlebars';
 import type { Locale } from '../db/schema.js';
-import { logoBox } from '../publication/branding.js';
 import { legalLine } from '../legal/format.js';
-import { escapeHtmlContent, escapeTextContent } from './escape.js';
+import { logoBox } from '../publication/branding.js';
+import { escapeHtml, escapeTextContent } from './escape.js';
 import { PREHEADER_PADDING_HTML, variantPreheader, variantSubject } from './inbox-line.js';
 import { sourceLinkText } from './source-names.js';
 import type { Strings } from './template-store.js';
@@ -95,7 +95,7 @@ export function buildViewModel(input: {
 }): ViewModel {
   const { issue, locale, mode, strings } = input;
   const c = (s: string): Content =>
-    mode === 'html' ? new Handlebars.SafeString(escapeHtmlContent(s)) : escapeTextContent(s);
+    mode === 'html' ? new Handlebars.SafeString(escapeHtml(s)) : escapeTextContent(s);
   const opt = (s: string | null | undefined): Content | null => (s ? c(s) : null);
   const sep = strings.listSeparator ?? '、';
   const m = issue.masthead;

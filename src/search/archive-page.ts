@@ -2,7 +2,7 @@ import type { Db, Locale } from '../db/schema.js';
 import { archiveText } from '../issues/archive-strings.js';
 import { bodyName, jurisdictionName, kindName, legalLineOf } from '../legal/format.js';
 import type { LegalValues } from '../legal/types.js';
-import { escapeHtmlContent as esc } from '../rendering/escape.js';
+import { escapeHtml as esc } from '../rendering/escape.js';
 import { archiveFacets, searchArchive } from './archive-index.js';
 
 export interface SearchForm {

@@ -1,6 +1,6 @@
 import type { Locale } from '../db/schema.js';
 import { archiveText } from '../issues/archive-strings.js';
-import { escapeHtmlContent as esc } from '../rendering/escape.js';
+import { escapeHtml as esc } from '../rendering/escape.js';
 import type { readSnapshot } from './store.js';
 
 type Snapshot = NonNullable<Awaited<ReturnType<typeof readSnapshot>>>;

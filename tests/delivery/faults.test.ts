@@ -40,14 +40,14 @@ describe('relay rests shared through Redis', () => {
     const rests = new RelayRests(redis, prefix(), { baseMs: 1000, random: () => 1, now: () => now });
     const first = await rests.rest('qq', { reason: 'throttled', reply: '421 4.7.0 slow down' }, now);
     expect(first.raised).toBe(true);
-    // Jitter lengthens a rest by up to half: 1000 ms × 1.5 with random() = 1.
-    expect(first.state.until - now).toBe(1500);
+    // Jitter lengthens a rest by up to a fifth: 1000 ms × 1.2 with random() = 1.
+    expect(first.state.until - now).toBe(1200);
     // Every other job's message refused in the same burst: no change.
     const again = await rests.rest('qq', { reason: 'throttled', reply: '421' }, now - 10);
     expect(again.raised).toBe(false);
     expect(again.state.until).toBe(first.state.until);
     expect((await rests.gate('qq')).kind).toBe('wait');
-    now += 1600;
+    now += 1300;
     // A message that went out during the rest and is refused after it: still the same burst.
     expect((await rests.rest('qq', { reason: 'throttled', reply: '421' }, now - 1000)).raised).toBe(false);
     // After the rest, one caller probes; the others wait for its outcome.
@@ -57,8 +57,8 @@ describe('relay rests shared through Redis', () => {
     const second = await rests.rest('qq', { reason: 'throttled', reply: '421' }, now);
     expect(second.raised).toBe(true);
     expect(second.state.level).toBe(1);
-    expect(second.state.until - now).toBe(3000);
-    now += 3100;
+    expect(second.state.until - now).toBe(2400);
+    now += 2500;
     expect((await rests.gate('qq')).kind).toBe('probe');
     const ended = await rests.recovered('qq');
     expect(ended?.reply).toBe('421');

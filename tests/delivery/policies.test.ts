@@ -146,7 +146,7 @@ describe('relay rests: one per burst, doubled only by a failed probe', () => {
   it.each<
     [string, { level: number; until: number } | null, number, number, boolean, number | null, number | null]
   >([
-    ['no rest yet: a first rest (base × 1.5 jitter)', null, 1000, 1000, true, 0, 1500],
+    ['no rest yet: a first rest (base, + a fifth at most for jitter)', null, 1000, 1000, true, 0, 1200],
     ['a refusal during the rest: same burst', { level: 0, until: 2500 }, 1100, 1200, false, null, null],
     [
       'a message sent before the rest ended, refused after it: same burst',
@@ -157,9 +157,9 @@ describe('relay rests: one per burst, doubled only by a failed probe', () => {
       null,
       null,
     ],
-    ['a probe refused after the rest: doubled', { level: 0, until: 2500 }, 2600, 2600, true, 1, 3000],
-    ['a third failed probe: quadrupled', { level: 1, until: 5600 }, 5700, 5700, true, 2, 6000],
-    ['capped at maxMs', { level: 9, until: 100 }, 200, 200, true, 10, 15_000],
+    ['a probe refused after the rest: doubled', { level: 0, until: 2500 }, 2600, 2600, true, 1, 2400],
+    ['a third failed probe: quadrupled', { level: 1, until: 5600 }, 5700, 5700, true, 2, 4800],
+    ['capped at maxMs', { level: 9, until: 100 }, 200, 200, true, 10, 12_000],
   ])('%s', async (_what, running, startedAt, now, raised, level, ms) => {
     let clock = 0;
     const prefix = `gtest-${randomBytes(5).toString('hex')}`;

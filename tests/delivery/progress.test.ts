@@ -7,8 +7,8 @@ import { type IssueStats, statsOf } from '../../src/delivery/ledger.js';
 import {
   formatDuration,
   formatProgress,
-  type ProgressSample,
-  progressOf,
+  type ProgressInput,
+  sendProgress,
 } from '../../src/delivery/progress.js';
 import { silentLogger } from '../../src/log.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
@@ -16,56 +16,75 @@ import { waitFor } from '../support/wait.js';
 import { deliveryHarness, emails } from './harness.js';
 
 const stats = statsOf;
+const progress = (input: Partial<ProgressInput> & Pick<ProgressInput, 'stats'>) =>
+  sendProgress({
+    issueId: 1,
+    state: 'sending',
+    pauseReason: null,
+    holdReason: null,
+    recentFinished: 0,
+    elapsedSeconds: 120,
+    ...input,
+  });
 
-describe('send progress (pure)', () => {
-  it('measures the rate over the recent window and the ETA of what is left', () => {
-    const samples: ProgressSample[] = [
-      { at: 0, state: 'sending', stats: stats({ queued: 1000 }) },
-      { at: 20_000, state: 'sending', stats: stats({ queued: 900, accepted: 100 }) },
-      { at: 25_000, state: 'sending', stats: stats({ queued: 850, accepted: 140, failed: 5, deferred: 5 }) },
-      {
-        at: 30_000,
-        state: 'sending',
-        stats: stats({ queued: 780, accepted: 200, failed: 10, skipped: 5, deferred: 5 }),
-      },
-    ];
-    const p = progressOf(samples);
-    // From 20 s to 30 s: 100 → 210 messages out (skipped rows are not messages).
-    expect(p.perSecond).toBe(11);
-    expect(p).toMatchObject({ total: 1000, accepted: 200, deferred: 5, failed: 10, done: 215 });
-    expect(p.etaSeconds).toBeCloseTo(785 / 11);
+describe('send progress (pure), one derivation for the send page and the command line', () => {
+  it('measures the rate over the last minute and the ETA of what is left', () => {
+    const p = progress({
+      stats: stats({ queued: 780, accepted: 200, failed: 10, skipped: 5, deferred: 5 }),
+      // 660 rows answered in the last 60 s: 11 a second.
+      recentFinished: 660,
+    });
+    expect(p.ratePerSecond).toBe(11);
+    expect(p).toMatchObject({
+      total: 1000,
+      accepted: 200,
+      deferred: 5,
+      failed: 10,
+      done: 215,
+      remaining: 785,
+    });
+    expect(p.etaSeconds).toBe(Math.ceil(785 / 11));
     expect(formatProgress(p, 10)).toBe(
-      'sending |██░░░░░░░░| 215/1000 21% · accepted 200 deferred 5 failed 10 skipped 5 · 11 msg/s · ETA 1:11',
+      'sending |██░░░░░░░░| 215/1000 21% · accepted 200 deferred 5 failed 10 skipped 5 · 11 msg/s · ETA 1 min 12 s',
     );
   });
 
-  it('says nothing about the ETA before there is a rate, and shows how a send ended', () => {
-    const first = progressOf([{ at: 5, state: 'sending', stats: stats({ queued: 3 }) }]);
+  it('measures a young send over the seconds it has run, not a whole minute', () => {
+    expect(
+      progress({ stats: stats({ queued: 50, accepted: 20 }), recentFinished: 20, elapsedSeconds: 10 }),
+    ).toMatchObject({
+      ratePerSecond: 2,
+      etaSeconds: 25,
+    });
+  });
+
+  it('says nothing about the ETA before there is a rate or once the send stopped, and shows how it ended', () => {
+    const first = progress({ stats: stats({ queued: 3 }), elapsedSeconds: null });
     expect(first.etaSeconds).toBeNull();
     expect(formatProgress(first, 4)).toBe(
-      'sending |░░░░| 0/3 0% · accepted 0 deferred 0 failed 0 · 0 msg/s · ETA --:--',
+      'sending |░░░░| 0/3 0% · accepted 0 deferred 0 failed 0 · 0 msg/s · ETA –',
     );
-    const end = progressOf([
-      { at: 0, state: 'sending', stats: stats({ queued: 3 }) },
-      { at: 1000, state: 'sent', stats: stats({ accepted: 2, unknown: 1 }) },
-    ]);
+    const end = progress({ state: 'sent', stats: stats({ accepted: 2, unknown: 1 }), recentFinished: 2 });
     expect(formatProgress(end, 4)).toBe(
-      'sent |████| 3/3 100% · accepted 2 deferred 0 failed 0 unknown 1 · 3 msg/s · ETA 0:00',
+      'sent |████| 3/3 100% · accepted 2 deferred 0 failed 0 unknown 1 · 0 msg/s · ETA –',
     );
-    expect(formatProgress(progressOf([{ at: 0, state: 'sent', stats: stats({}) }]), 2)).toContain(
-      '|██| 0/0 100%',
-    );
+    expect(formatProgress(progress({ state: 'sent', stats: stats({}) }), 2)).toContain('|██| 0/0 100%');
+    expect(
+      progress({ state: 'paused', stats: stats({ queued: 5 }), recentFinished: 30 }).etaSeconds,
+    ).toBeNull();
   });
 
-  it('formats durations', () => {
-    expect([0, 59.6, 61, 3599, 3723, null].map(formatDuration)).toEqual([
-      '0:00',
-      '1:00',
-      '1:01',
-      '59:59',
-      '1:02:03',
-      '--:--',
+  it('formats durations in words, English unless a page gives its own', () => {
+    expect([0, 59.6, 61, 3599, 3723, null, Number.NaN].map((s) => formatDuration(s))).toEqual([
+      '0 s',
+      '1 min 0 s',
+      '1 min 1 s',
+      '59 min 59 s',
+      '1 h 2 min',
+      '–',
+      '–',
     ]);
+    expect(formatDuration(200, { h: '小时', min: '分', s: '秒' })).toBe('3 分 20 秒');
   });
 });
 
@@ -147,7 +166,7 @@ describe('gazette issue send --wait, pause, resume and cancel-send', () => {
     expect(sink.messages.filter((m) => m.to.some((t) => t.includes('.wait@')))).toHaveLength(n);
     const lines = stderr.join('').trim().split('\n');
     expect(lines[lines.length - 1]).toMatch(
-      /^sent \|█+\| 30\/30 100% · accepted 30 deferred 0 failed 0 · \d+ msg\/s · ETA 0:00$/,
+      /^sent \|█+\| 30\/30 100% · accepted 30 deferred 0 failed 0 · [\d.]+ msg\/s · ETA –$/,
     );
   });
 

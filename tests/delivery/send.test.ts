@@ -6,7 +6,7 @@ import { SMTPServer } from 'smtp-server';
 import { describe, expect, it } from 'vitest';
 import {
   cancelIssue,
-  IssueStateError,
+  IssueFailedError,
   pauseIssue,
   resendUnknown,
   resumeIssue,
@@ -16,6 +16,7 @@ import { ContentError } from '../../src/delivery/deps.js';
 import { issueStats } from '../../src/delivery/ledger.js';
 import { enqueueRanges } from '../../src/delivery/queue.js';
 import { RelayRateLimiter } from '../../src/delivery/rate-limit.js';
+import { IllegalIssueTransitionError } from '../../src/issues/state-machine.js';
 import { createRedis } from '../../src/queue/redis.js';
 import type { SmtpCatcher } from '../../src/smtp/catcher.js';
 import { bounceStatistics, formatBounceStatistics } from '../../src/tracking/bounce-stats.js';
@@ -121,7 +122,7 @@ describe('delivery engine', () => {
     expect(lines.join('\n')).toContain(
       `List-Unsubscribe: <mailto:unsubscribe@bounces.gazette.test?subject=unsubscribe%20${token}>`,
     );
-    expect(parsed.html).toContain(`href="http://localhost:3000/u/${token}?a=1&amp;b=2"`);
+    expect(parsed.html).toContain(`href="http://localhost:3000/u/${token}?a&#61;1&amp;b&#61;2"`);
     expect(parsed.html).toContain('您好 读者3');
     expect(parsed.html).not.toContain('{{');
     expect(parsed.text).toContain(`退订: http://localhost:3000/u/${token}?a=1&b=2`);
@@ -384,16 +385,23 @@ describe('delivery engine', () => {
     expect(done.state).toBe('sent');
     expect(done.stats.byState.accepted).toBe(40);
     // Each move is in the issue's audit log under whoever made it.
+    // With the states it joined; the worker's finish too.
+    const move = (from: string, to: string, more = {}) => ({ from, to, revision: 1, ...more });
     expect(await auditOf(issueId)).toEqual([
-      { action: 'start-sending', actor: 'cli:ops', detail: {} },
-      { action: 'pause', actor: 'user:editor@committee.example', detail: { reason: 'operator' } },
-      { action: 'resume', actor: 'user:editor@committee.example', detail: {} },
+      { action: 'start-sending', actor: 'cli:ops', detail: move('approved', 'sending') },
+      {
+        action: 'pause',
+        actor: 'user:editor@committee.example',
+        detail: move('sending', 'paused', { reason: 'operator' }),
+      },
+      { action: 'resume', actor: 'user:editor@committee.example', detail: move('paused', 'sending') },
+      { action: 'finish', actor: 'system', detail: move('sending', 'sent') },
     ]);
 
     const second = await createIssue(h.tdb.db);
     await w.worker.pause();
     await startIssueSend({ ...h.base, queue: w.queue }, second);
-    const cancelled = await cancelIssue(h.base, second);
+    const { skipped: cancelled } = await cancelIssue(h.base, second);
     w.worker.resume();
     await queueDrained(w.queue);
     await staysTrue('nothing of the cancelled issue sent', () => recipientsOf(sink).length === 40);
@@ -404,7 +412,8 @@ describe('delivery engine', () => {
     expect((await auditOf(second)).at(-1)).toEqual({
       action: 'cancel',
       actor: 'system',
-      detail: { skipped: 40 },
+      // Cancelled while sending: one move, in the transaction that skipped the rows.
+      detail: { from: 'sending', to: 'cancelled', revision: 1, skipped: 40 },
     });
   });
 
@@ -482,7 +491,13 @@ describe('delivery engine', () => {
     expect((await auditOf(issueId)).at(-1)).toEqual({
       action: 'pause',
       actor: 'system',
-      detail: { reason: 'failure_rate', reply: '554 5.3.0 mail system error' },
+      detail: {
+        from: 'sending',
+        to: 'paused',
+        revision: 1,
+        reason: 'failure_rate',
+        reply: '554 5.3.0 mail system error',
+      },
     });
     expect(stats.byState.failed).toBeLessThan(60);
     expect(stats.byState.queued).toBeGreaterThan(0);
@@ -502,7 +517,7 @@ describe('delivery engine', () => {
     const w = await worker(sink.url, { content: broken.content });
     const issueId = await createIssue(h.tdb.db);
     await addSubscribers(h.tdb.db, h.sectionIds, emails(6, 'broken'));
-    await expect(startIssueSend({ ...broken, queue: w.queue }, issueId)).rejects.toThrow(IssueStateError);
+    await expect(startIssueSend({ ...broken, queue: w.queue }, issueId)).rejects.toThrow(IssueFailedError);
     const issue = await h.tdb.db
       .selectFrom('issues')
       .select(['state', 'pause_reason'])
@@ -519,7 +534,9 @@ describe('delivery engine', () => {
     expect((await issueStats(h.tdb.db, issueId)).byState.skipped).toBe(stats.total);
     expect(recipientsOf(sink)).toHaveLength(0);
     // Editorial's lifecycle has no way out of failed.
-    await expect(resumeIssue({ ...h.base, queue: w.queue }, issueId)).rejects.toThrow(IssueStateError);
+    await expect(resumeIssue({ ...h.base, queue: w.queue }, issueId)).rejects.toThrow(
+      IllegalIssueTransitionError,
+    );
   });
 
   it('signs messages with DKIM when a key is configured; dkimpy verifies each as delivered', async () => {

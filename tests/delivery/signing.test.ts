@@ -7,8 +7,8 @@ import { buildMimeTemplate, encodeHeaderText, type RecipientValues } from '../..
 import { feedbackSender } from '../../src/delivery/sender.js';
 import { type CompiledVariant, compileVariant } from '../../src/rendering/index.js';
 import { loadModelIssue } from '../support/model-issue.js';
-import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { checkAllWithPython, checkWithPython, pythonDkimReady } from '../support/python-mail.js';
+import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const PEM = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();

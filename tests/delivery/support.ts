@@ -166,12 +166,12 @@ export function deps(db: Db, env: Env, content: DeliveryContent): DeliveryDeps {
 }
 
 /** A logger that keeps every line (parsed), so a test can read the events a run logged. */
-export function captureLog(): {
+export function captureLog(level: 'debug' | 'info' = 'debug'): {
   log: Logger;
   lines: Record<string, unknown>[];
   events(name: string): Record<string, unknown>[];
 } {
   const lines: Record<string, unknown>[] = [];
-  const log = pino({ level: 'debug', base: undefined }, { write: (l: string) => lines.push(JSON.parse(l)) });
+  const log = pino({ level, base: undefined }, { write: (l: string) => lines.push(JSON.parse(l)) });
   return { log, lines, events: (name) => lines.filter((l) => l.event === name) };
 }

@@ -78,7 +78,7 @@ describe('web archive', () => {
     const res = await app.inject({ method: 'GET', url: `/archive/${sentId}` });
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('案例研讨');
-    expect(res.body).toContain('&#60;script&#62;案例&#60;/script&#62;');
+    expect(res.body).toContain('&lt;script&gt;案例&lt;/script&gt;');
     expect(res.body).not.toContain('<script>');
     expect(res.body).toContain('<p>第二段。</p>');
     expect(res.body).toContain('<a href="https://example.org/a" rel="noopener">来源甲</a>');

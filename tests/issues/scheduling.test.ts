@@ -1,8 +1,9 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Env } from '../../src/config/env.js';
+import { cancelIssue } from '../../src/delivery/control.js';
 import { addIssueItem, updateIssueFields } from '../../src/issues/edit.js';
-import { approveIssue, cancelIssue, scheduleJobId } from '../../src/issues/lifecycle.js';
+import { approveIssue, scheduleJobId } from '../../src/issues/lifecycle.js';
 import {
   parseScheduleTime,
   rescheduleIssue,
@@ -114,7 +115,7 @@ describe('scheduling', () => {
     expect((await getIssue(tdb.db, id)).state).toBe('approved');
 
     await scheduleIssue(deps, id, { at: '2025-08-01 09:00' });
-    await cancelIssue(deps, id, 'chief');
+    await cancelIssue({ ...deps, issuesQueue: queue }, id, 'chief');
     expect(await queue.getJob(scheduleJobId(id))).toBeUndefined();
     expect((await getIssue(tdb.db, id)).state).toBe('cancelled');
     expect((await listAudit(tdb.db, id)).map((a) => a.action)).toEqual([

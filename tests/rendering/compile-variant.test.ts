@@ -1,5 +1,6 @@
 import * as cheerio from 'cheerio';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { escapeHtml } from '../../src/rendering/escape.js';
 import {
   allSectionCombinations,
   type CompiledVariant,
@@ -207,6 +208,16 @@ describe.skipIf(!modelDocument.present)('per-recipient tokens', () => {
     expect(splice(v.html, 'html')).toBe(filled.html);
     expect(splice(v.text, 'text')).toBe(filled.text);
     expect(tokenSegments(v.html).filter((s) => typeof s !== 'string').length).toBe(6);
+  });
+
+  it('escapes a recipient value with the one escaper, whether filled or spliced', async () => {
+    const v = await variant(['domestic']);
+    const hostile = { ...TOKENS, name: 'A=B `x` {{name}} <i>&' };
+    const filled = compileTokens(v).fill(hostile);
+    expect(filled.html).toContain(escapeHtml(hostile.name));
+    expect(escapeHtml(hostile.name)).toBe('A&#61;B &#96;x&#96; &#123;&#123;name&#125;&#125; &lt;i&gt;&amp;');
+    expect(escapeTokenValue(hostile.name, 'html')).toBe(escapeHtml(hostile.name));
+    expect(filled.text).toContain(hostile.name);
   });
 });
 

@@ -1,6 +1,6 @@
 import { type ParsedMail, simpleParser } from 'mailparser';
 import type { Locale } from '../../src/db/schema.js';
-import type { SendProgress } from '../../src/http/admin/pages/send-progress.js';
+import type { SendProgress } from '../../src/delivery/progress.js';
 import { addSubscriber } from '../../subscribers/api.js';
 import { startWorkers } from '../../workers/index.js';
 import { FORM, form } from '../http/support.js';

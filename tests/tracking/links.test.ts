@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeHtmlContent } from '../../src/rendering/escape.js';
+import { escapeHtml } from '../../src/rendering/escape.js';
 import {
   clickUrl,
   isTrackableUrl,
@@ -41,7 +41,7 @@ describe('tracking links', () => {
       'https://www.autoriteitpersoonsgegevens.nl/actueel/ap-ai-en-algoritmes#:~:text=AI%20en%20algoritmes',
       "https://example.org/a'b`c?x={1}&y=\\z",
     ];
-    const page = urls.map((u) => `<a href="${escapeHtmlContent(u)}">x</a>`).join('');
+    const page = urls.map((u) => `<a href="${escapeHtml(u)}">x</a>`).join('');
     expect(page).toContain('&#61;');
     expect(trackableUrls(page, PUBLIC)).toEqual(urls);
     const named = '<a href="https://example.org/?a=1&amp;copy=2&lang;&#x3D;3">x</a>';

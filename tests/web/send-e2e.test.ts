@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SendProgress } from '../../src/delivery/progress.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
-import type { SendProgress } from '../../src/http/admin/pages/send-progress.js';
 import { addSubscriber } from '../../subscribers/api.js';
 import { startWorkers, type WorkerSet } from '../../workers/index.js';
 import { submitButton } from '../support/model-send.js';

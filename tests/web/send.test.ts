@@ -2,11 +2,11 @@ import { Queue } from 'bullmq';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { statsOf } from '../../src/delivery/ledger.js';
+import { formatDuration, type SendProgress, sendProgress } from '../../src/delivery/progress.js';
+import { defaultScheduleTime, sendControls } from '../../src/http/admin/pages/send.js';
 import { scheduleJobId } from '../../src/issues/lifecycle.js';
 import { QUEUES } from '../../src/queue/names.js';
 import { createRedis } from '../../src/queue/redis.js';
-import { defaultScheduleTime, sendControls } from '../../src/http/admin/pages/send.js';
-import { formatDuration, type SendProgress, sendProgress } from '../../src/http/admin/pages/send-progress.js';
 import { FORM, form } from '../http/support.js';
 import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { seedSentIssue } from '../tracking/seed.js';
@@ -416,7 +416,8 @@ describe.skipIf(!modelDocument.present)('the send page', () => {
       expect(paused.body).not.toContain('暂停原因：operator');
       const again = await editor.json('POST', `/admin/issues/${issueId}/send/pause`, {});
       expect(again.statusCode).toBe(409);
-      expect((again.json() as { message: string }).message).toContain('本期当前不在发送中');
+      // The lifecycle's own refusal, naming the state and the action.
+      expect((again.json() as { message: string }).message).toContain('本期当前状态为“已暂停”，不能暂停。');
 
       const sendQueue = new Queue(QUEUES.send, {
         connection: createRedis(h.env.REDIS_URL),

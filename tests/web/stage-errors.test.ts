@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { IssueStateError } from '../../src/delivery/control.js';
+import { IssueFailedError } from '../../src/delivery/control.js';
+import { explainProblem, stageErrorCatalogue, stageErrorText } from '../../src/http/admin/stage-errors.js';
 import { validateSources } from '../../src/issues/edit.js';
 import { parseScheduleTime } from '../../src/issues/schedule.js';
 import { IllegalIssueTransitionError, nextIssueState } from '../../src/issues/state-machine.js';
 import { type EditorialErrorCode, EditorialInputError } from '../../src/issues/store.js';
-import { explainProblem, stageErrorCatalogue, stageErrorText } from '../../src/http/admin/stage-errors.js';
 
 const caught = (fn: () => unknown): unknown => {
   try {
@@ -25,23 +25,19 @@ describe('stage refusals in the editor’s language', () => {
     expect(stageErrorText('zh-CN', zone)).toBe('“Mars/Olympus”不是有效的 IANA 时区（例如 Asia/Shanghai）。');
   });
 
-  it('names the state and the refused action for an illegal lifecycle move, from either stage', () => {
+  it('names the state and the refused action for an illegal lifecycle move, editorial or delivery', () => {
     const editorial = caught(() => nextIssueState('sent', 'edit'));
     expect(editorial).toBeInstanceOf(IllegalIssueTransitionError);
     expect(stageErrorText('zh-CN', editorial)).toBe('本期当前状态为“已发送”，不能编辑。');
     expect(stageErrorText('en', editorial)).toBe('This issue is sent; it cannot edit now.');
-    const delivery = new IssueStateError(
-      'Issue 7 is draft; only a paused issue can be resumed.',
-      'draft',
-      'resume',
-    );
+    const delivery = caught(() => nextIssueState('draft', 'resume'));
     expect(stageErrorText('zh-CN', delivery)).toBe('本期当前状态为“草稿”，不能继续发送。');
   });
 
   it('keeps the message of an error that carries no code', () => {
     expect(stageErrorText('zh-CN', new EditorialInputError('something new'))).toBe('something new');
-    expect(stageErrorText('zh-CN', new IssueStateError('Issue 9 does not exist.'))).toBe(
-      'Issue 9 does not exist.',
+    expect(stageErrorText('zh-CN', new IssueFailedError('Issue 9 failed: no template'))).toBe(
+      'Issue 9 failed: no template',
     );
     expect(stageErrorText('en', new Error('plain'))).toBe('plain');
     expect(explainProblem('en', { code: 'no-such-code', params: {} })).toBeNull();

@@ -19,7 +19,7 @@ import {
   ImportPeriodTakenError,
   MarkdownImportError,
 } from '../../issues/import.js';
-import { approveIssue, cancelIssue } from '../../issues/lifecycle.js';
+import { approveIssue } from '../../issues/lifecycle.js';
 import { createLinkProbe } from '../../issues/link-probe.js';
 import { loadIssueDocument, loadIssueSections } from '../../issues/load.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../issues/schedule.js';
@@ -359,13 +359,8 @@ export function registerIssueCommands(
     const row = await withQueue(runtime, (queue) => unscheduleIssue({ ...d, queue }, id(idArg), o.actor));
     runtime.print(row, `Issue ${row.id} is ${row.state}.`);
   });
-  actorOption(
-    issue.command('cancel <id>').description('cancel an issue that has not started sending'),
-  ).action(async (idArg: string, o: { actor: string }) => {
-    const d = await deps();
-    const row = await withQueue(runtime, (queue) => cancelIssue({ ...d, queue }, id(idArg), o.actor));
-    runtime.print(row, `Issue ${row.id} cancelled.`);
-  });
+  // `issue cancel` is registered with the send commands (src/cli/commands/send.ts): one cancel,
+  // whatever the issue's state.
 
   actorOption(
     issue

@@ -1,3 +1,4 @@
+import { Queue } from 'bullmq';
 import type { Command } from 'commander';
 import type { Env } from '../../config/env.js';
 import type { Db } from '../../db/schema.js';
@@ -11,9 +12,10 @@ import {
   type SendQueue,
   startIssueSend,
 } from '../../delivery/api.js';
-import { formatProgress, type ProgressSample, progressOf } from '../../delivery/progress.js';
+import { formatProgress, loadSendProgress } from '../../delivery/progress.js';
 import { type RelayRestState, RelayRests } from '../../delivery/relay-rest.js';
 import { describeReason, describeRest } from '../../delivery/stop-reasons.js';
+import { QUEUES } from '../../queue/names.js';
 import { assertRedisReachable, createRedis } from '../../queue/redis.js';
 import { bounceStatistics, formatBounceStatistics } from '../../tracking/bounce-stats.js';
 import { formatIssueStatistics, issueStatistics } from '../../tracking/stats.js';
@@ -104,19 +106,35 @@ export function registerSendCommands(program: Command, runtime: CliRuntime): voi
     },
   );
 
-  // The editorial stage's `issue cancel` covers issues not yet sending; this one also stops a send.
-  const cancelName = issue.commands.some((c) => c.name() === 'cancel') ? 'cancel-send' : 'cancel';
   actorOption(
     issue
-      .command(`${cancelName} <id>`)
-      .description('cancel an issue, also while it sends: rows not yet on the wire are skipped'),
+      .command('cancel <id>')
+      .alias('cancel-send')
+      .description(
+        'cancel an issue that has not been sent, also while it sends: rows not yet on the wire are skipped',
+      ),
   ).action(async (idArg: string, o: { actor: string }) => {
     const id = issueId(idArg);
-    const skipped = await cancelIssue(await depsOf(), id, o.actor);
-    runtime.print(
-      { issueId: id, state: 'cancelled', skipped },
-      `Issue ${id} cancelled; ${skipped} message(s) will not be sent.`,
-    );
+    const env = runtime.env();
+    await assertRedisReachable(env.REDIS_URL);
+    // The issues queue, for the scheduled job of an issue cancelled before it sends.
+    const issuesQueue = new Queue(QUEUES.issues, {
+      connection: createRedis(env.REDIS_URL),
+      prefix: env.QUEUE_PREFIX,
+    });
+    try {
+      const { issue: cancelled, skipped } = await cancelIssue(
+        { ...(await depsOf()), issuesQueue },
+        id,
+        o.actor,
+      );
+      runtime.print(
+        { issueId: id, state: cancelled.state, skipped },
+        skipped ? `Issue ${id} cancelled; ${skipped} message(s) will not be sent.` : `Issue ${id} cancelled.`,
+      );
+    } finally {
+      await issuesQueue.close();
+    }
   });
 
   actorOption(
@@ -214,17 +232,14 @@ export async function waitWithProgress(
   const out = opts.out ?? process.stderr;
   const tty = out.isTTY === true;
   const everyMs = opts.everyMs ?? 5000;
-  const samples: ProgressSample[] = [];
   let line = '';
   let written = '';
   let printedAt = Number.NEGATIVE_INFINITY;
   const result = await waitForIssue(deps, id, {
     intervalMs: opts.intervalMs ?? 500,
-    onProgress(stats, state) {
+    // The send page's own figures (src/delivery/progress.ts), read from the ledger at each poll.
+    async onProgress() {
       const at = Date.now();
-      samples.push({ at, stats, state });
-      // The rate looks 10 s back; older samples are not needed.
-      while (samples.length > 2 && at - (samples[0] as ProgressSample).at > 10_000) samples.shift();
       if (opts.rests && at - restReadAt >= 2000) {
         restReadAt = at;
         void opts.rests().then(
@@ -234,7 +249,9 @@ export async function waitWithProgress(
           () => {},
         );
       }
-      line = formatProgress(progressOf(samples)) + restText;
+      const progress = await loadSendProgress(deps.db, id);
+      if (!progress) return;
+      line = formatProgress(progress) + restText;
       if (tty) out.write(`\r\x1b[2K${line}`);
       else if (at - printedAt >= everyMs) {
         out.write(`${line}\n`);

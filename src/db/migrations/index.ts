@@ -19,6 +19,7 @@ import * as m0017sp from './0017_source_parse_health.js';
 import * as m0018dl from './0018_decode_issue_link_urls.js';
 import * as m0019dr from './0019_delivery_refusals.js';
 import * as m0022dr from './0022_deliveries_relay.js';
+import * as m0024ri from './0024_release_items_of_cancelled.js';
 import * as m0026fi from './0026_fresh_install.js';
 
 /**
@@ -46,5 +47,6 @@ export const migrations: Record<string, Migration> = {
   '0018_decode_issue_link_urls': m0018dl,
   '0019_delivery_refusals': m0019dr,
   '0022_deliveries_relay': m0022dr,
+  '0024_release_items_of_cancelled': m0024ri,
   '0026_fresh_install': m0026fi,
 };

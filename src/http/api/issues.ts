@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { ArchiveRequests } from '../../snapshots/request.js';
+import { cancelIssue } from '../../delivery/api.js';
 import { checkIssue, type LinkProbe, type RenderFn } from '../../issues/check.js';
 import {
   addIssueItem,
@@ -19,7 +19,7 @@ import {
   importIssueMarkdown,
   MarkdownImportError,
 } from '../../issues/import.js';
-import { approveIssue, ChecklistFailedError, cancelIssue } from '../../issues/lifecycle.js';
+import { approveIssue, ChecklistFailedError } from '../../issues/lifecycle.js';
 import { loadIssueDocument, loadIssueSections } from '../../issues/load.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../issues/schedule.js';
 import { IllegalIssueTransitionError } from '../../issues/state-machine.js';
@@ -30,6 +30,7 @@ import {
   IssueNotFoundError,
   listAudit,
 } from '../../issues/store.js';
+import type { ArchiveRequests } from '../../snapshots/request.js';
 
 /**
  * JSON API for a web editor: the same functions as the CLI, behind an injected authorisation
@@ -351,11 +352,13 @@ export const issueEditorRoutes: FastifyPluginAsync<IssueEditorRoutesOptions> = a
     unscheduleIssue({ ...deps, queue: needQueue() }, idParam(req.params.id), actorOf(req)),
   );
 
-  app.post<{ Params: { id: string } }>('/api/issues/:id/cancel', async (req) =>
-    cancelIssue(
-      { ...deps, ...(opts.queue ? { queue: opts.queue } : {}) },
+  // The one cancel (delivery's), whatever the state; the answer stays the cancelled issue.
+  app.post<{ Params: { id: string } }>('/api/issues/:id/cancel', async (req) => {
+    const { issue } = await cancelIssue(
+      { ...deps, ...(opts.queue ? { issuesQueue: opts.queue } : {}) },
       idParam(req.params.id),
       actorOf(req),
-    ),
-  );
+    );
+    return issue;
+  });
 };

@@ -3,18 +3,19 @@ import { Feed } from 'feed';
 import type { Env } from '../../config/env.js';
 import type { Db, Locale } from '../../db/schema.js';
 import { parseHttpUrl } from '../../feeds/canonical-url.js';
-import { strings } from '../i18n.js';
+import { archiveText } from '../../issues/archive-strings.js';
+import type { RenderFn } from '../../issues/check.js';
+import { defaultSubject, loadRenderableIssue } from '../../issues/load.js';
 import { legalLine } from '../../legal/format.js';
 import type { Logger } from '../../log.js';
 import { type PageBrand, pageBrand } from '../../publication/branding.js';
 import { getPublication } from '../../publication/publication.js';
+import { escapeHtml } from '../../rendering/escape.js';
 import type { RenderableIssue } from '../../rendering/types.js';
 import { archiveSearchHtml, type SearchForm } from '../../search/archive-page.js';
 import { snapshotPageHtml } from '../../snapshots/page.js';
 import { readSnapshot } from '../../snapshots/store.js';
-import { archiveText } from '../../issues/archive-strings.js';
-import type { RenderFn } from '../../issues/check.js';
-import { defaultSubject, loadRenderableIssue } from '../../issues/load.js';
+import { strings } from '../i18n.js';
 
 /**
  * The public web archive: an index of sent issues, one page per sent issue and an Atom feed.
@@ -24,10 +25,6 @@ export interface ArchiveRoutesOptions {
   ctx: { db: Db; env: Pick<Env, 'PUBLIC_URL'>; log?: Logger };
   /** Optional page renderer (e.g. the email layout with recipient tokens removed). */
   render?: RenderFn;
-}
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
 function safeHref(url: string): string | null {

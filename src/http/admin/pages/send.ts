@@ -2,23 +2,20 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { DateTime } from 'luxon';
 import type { Issue, IssueState, Locale } from '../../../db/schema.js';
 import {
-  cancelIssue as cancelSending,
-  IssueStateError,
+  cancelIssue,
+  IssueFailedError,
   openSendQueue,
   pauseIssue,
   resendUnknown,
   resumeIssue,
   type SendQueue,
 } from '../../../delivery/api.js';
+import { formatDuration, loadSendProgress, type SendProgress } from '../../../delivery/progress.js';
 import { queueRedis } from '../../../delivery/queue.js';
 import { RelayRests } from '../../../delivery/relay-rest.js';
 import { describeReason, describeRest } from '../../../delivery/stop-reasons.js';
 import { type Checklist, checkIssue } from '../../../issues/check.js';
-import {
-  approveIssue,
-  ChecklistFailedError,
-  cancelIssue as cancelUnsent,
-} from '../../../issues/lifecycle.js';
+import { approveIssue, ChecklistFailedError } from '../../../issues/lifecycle.js';
 import { rescheduleIssue, scheduleIssue, sendIssueNow, unscheduleIssue } from '../../../issues/schedule.js';
 import { canTransition, IllegalIssueTransitionError } from '../../../issues/state-machine.js';
 import {
@@ -37,7 +34,6 @@ import { auditActor, requestLocale, sendAdminPage, setFlash } from '../respond.j
 import { stageErrorText } from '../stage-errors.js';
 import { defineStrings } from '../strings.js';
 import { HISTORY_ACTIONS, HISTORY_STRINGS, historyRows } from './send-history.js';
-import { formatDuration, loadSendProgress, type SendProgress } from './send-progress.js';
 import { issueTabs, parseIssueId, TAB_STRINGS } from './send-shared.js';
 
 export const SEND_STRINGS = defineStrings({
@@ -106,7 +102,6 @@ export const SEND_STRINGS = defineStrings({
     resendUnknown: '重新发送状态不明的邮件',
     resendUnknownConfirm: '状态不明的邮件可能已经送出，重新发送可能导致重复。确定吗？',
     resentUnknown: '{n} 封状态不明的邮件已重新排队。',
-    notSending: '本期当前不在发送中。',
     statsLink: '查看本期统计',
     durationH: '小时',
     durationMin: '分',
@@ -182,7 +177,6 @@ export const SEND_STRINGS = defineStrings({
     resendUnknownConfirm:
       'Messages whose fate is unknown may have been delivered; sending them again may send duplicates. Continue?',
     resentUnknown: '{n} unknown messages queued again.',
-    notSending: 'This issue is not sending.',
     statsLink: 'Statistics of this issue',
     durationH: 'h',
     durationMin: 'min',
@@ -213,11 +207,12 @@ export function sendControls(state: IssueState, unknown = 0) {
     reschedule: canTransition(state, 'reschedule'),
     unschedule: canTransition(state, 'unschedule'),
     // A scheduled issue may go at once too, without being unscheduled first.
-    sendNow: state === 'approved' || state === 'scheduled',
-    pause: state === 'sending',
-    resume: state === 'paused',
-    cancel: ['approved', 'scheduled', 'sending', 'paused'].includes(state),
-    resendUnknown: unknown > 0 && ['sending', 'paused', 'sent'].includes(state),
+    sendNow: canTransition(state, 'start-sending'),
+    pause: canTransition(state, 'pause'),
+    resume: canTransition(state, 'resume'),
+    // A draft is not offered a cancel here: this page is for issues on their way out.
+    cancel: state !== 'draft' && canTransition(state, 'cancel'),
+    resendUnknown: unknown > 0 && canTransition(state, 'resend'),
   };
 }
 
@@ -315,7 +310,7 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
         } else if (
           err instanceof EditorialInputError ||
           err instanceof IllegalIssueTransitionError ||
-          err instanceof IssueStateError
+          err instanceof IssueFailedError
         ) {
           message = fmt(t.actionFailed, { message: stageErrorText(locale, err) });
         } else {
@@ -522,18 +517,19 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
       }),
     );
 
-    // Before the audience is frozen the editorial stage cancels (and removes the scheduled job);
-    // once sending, delivery cancels so that rows not yet on the wire are skipped.
+    // The one cancel: before sending it also removes the scheduled job; while sending, rows not yet
+    // on the wire are skipped.
     app.post(
       '/admin/issues/:id/send/cancel',
       action('cancel', async (issue, req, t) => {
-        if (issue.state === 'sending' || issue.state === 'paused') {
-          const skipped = await cancelSending(delivery(), issue.id, auditActor(req));
-          return fmt(t.cancelledSending, { n: skipped });
-        }
-        if (issue.state === 'draft') throw new IllegalIssueTransitionError(issue.state, 'cancel');
-        await cancelUnsent({ ...editorial, queue: issuesQueue() }, issue.id, auditActor(req));
-        return t.cancelled;
+        const { skipped } = await cancelIssue(
+          { ...delivery(), issuesQueue: issuesQueue() },
+          issue.id,
+          auditActor(req),
+        );
+        return issue.state === 'sending' || issue.state === 'paused'
+          ? fmt(t.cancelledSending, { n: skipped })
+          : t.cancelled;
       }),
     );
 
@@ -541,7 +537,7 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
       '/admin/issues/:id/send/pause',
       action('pause', async (issue, req, t) => {
         if (!(await pauseIssue(delivery(), issue.id, 'operator', auditActor(req))))
-          throw new IssueStateError(t.notSending);
+          throw new IllegalIssueTransitionError((await getIssue(ctx.db, issue.id)).state, 'pause');
         return t.paused;
       }),
     );

@@ -7,7 +7,7 @@ import {
   senderVerificationToken,
   verifySender,
 } from '../../../publication/sender.js';
-import { escapeHtmlContent } from '../../../rendering/escape.js';
+import { escapeHtml } from '../../../rendering/escape.js';
 import { TokenError } from '../../../security/tokens.js';
 import { ADMIN_ROUTE, publicAccess } from '../../auth/access.js';
 import type { WebDeps } from '../deps.js';
@@ -105,7 +105,7 @@ export async function mailSenderVerification(
       text,
       html: text
         .split('\n\n')
-        .map((p) => `<p>${escapeHtmlContent(p).replace(/\n/g, '<br>')}</p>`)
+        .map((p) => `<p>${escapeHtml(p).replace(/\n/g, '<br>')}</p>`)
         .join(''),
     });
     ctx.log.info({ event: 'web.sender.verification_mailed' }, 'sender verification mailed');

@@ -1,3 +1,5 @@
+import { escapeHtml as esc } from '../../../rendering/escape.js';
+
 /**
  * Server-drawn SVG charts (pure): no script, no CDN, readable without JS, printable. Each chart is
  * an image with a title and a description for screen readers; the page always shows the same
@@ -25,15 +27,6 @@ export interface ChartSpec {
 }
 
 export const CHART_COLORS = ['#1d4ed8', '#b45309', '#047857', '#9d174d'];
-
-function esc(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;')
-    .replace(/'/g, '&#39;');
-}
 
 /** A round axis maximum at or above `max`: 1, 2, 2.5 or 5 times a power of ten. */
 export function niceMax(max: number): number {

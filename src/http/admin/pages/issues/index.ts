@@ -34,7 +34,7 @@ import {
 import { loadIssueLegal } from '../../../../legal/load.js';
 import { LEGAL_FIELDS } from '../../../../legal/types.js';
 import { listSections } from '../../../../publication/sections.js';
-import { escapeHtmlContent } from '../../../../rendering/escape.js';
+import { escapeHtml } from '../../../../rendering/escape.js';
 import { indexIssue } from '../../../../search/archive-index.js';
 import { snapshotPageHtml } from '../../../../snapshots/page.js';
 import { listSnapshots, readSnapshot } from '../../../../snapshots/store.js';
@@ -630,7 +630,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
           "default-src 'none'; img-src https: http:; style-src 'unsafe-inline'",
         )
         .send(
-          `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><title>${escapeHtmlContent(snap.title ?? snap.url)}</title></head><body>${snapshotPageHtml(snap, locale, `/admin/issues/${id}/sources/${snap.id}?pdf`)}</body></html>`,
+          `<!doctype html><html lang="${locale}"><head><meta charset="utf-8"><title>${escapeHtml(snap.title ?? snap.url)}</title></head><body>${snapshotPageHtml(snap, locale, `/admin/issues/${id}/sources/${snap.id}?pdf`)}</body></html>`,
         );
     });
 
