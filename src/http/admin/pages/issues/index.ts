@@ -116,6 +116,8 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
         'issues.title',
         'issues.state',
         'issues.scheduled_at',
+        'issues.sending_started_at',
+        'issues.sent_at',
         'issues.updated_at',
       ])
       .select((eb) => [
@@ -127,14 +129,53 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
       .orderBy('issues.id', 'desc')
       .limit(500)
       .execute();
-    return rows.map((r) => ({
-      ...r,
-      items: Number(r.items),
-      sections: Number(r.sections),
-      stateLabel: issueStateLabel(locale, r.state),
-      editable: isEditable(r.state),
-      locale,
-    }));
+    const reach = await audienceReach(rows.filter((r) => r.sending_started_at !== null).map((r) => r.id));
+    return rows.map((r) => {
+      const seen = reach.get(r.id);
+      return {
+        ...r,
+        items: Number(r.items),
+        sections: Number(r.sections),
+        stateLabel: issueStateLabel(locale, r.state),
+        editable: isEditable(r.state),
+        locale,
+        // Once it went out: when, to how many, and how many of the accepted opened it.
+        recipients: seen?.recipients ?? null,
+        openRate: seen && seen.accepted > 0 ? `${((seen.opened / seen.accepted) * 100).toFixed(1)}%` : null,
+      };
+    });
+  }
+
+  /** Recipients, accepted and opened (as the statistics count them) of the issues that went out. */
+  async function audienceReach(ids: number[]) {
+    const out = new Map<number, { recipients: number; accepted: number; opened: number }>();
+    if (!ids.length) return out;
+    const sent = await ctx.db
+      .selectFrom('deliveries')
+      .select('issue_id')
+      .select((eb) => [
+        eb.fn.countAll<string>().as('recipients'),
+        eb.fn.count<string>('id').filterWhere('state', '=', 'accepted').as('accepted'),
+      ])
+      .where('issue_id', 'in', ids)
+      .groupBy('issue_id')
+      .execute();
+    const opened = await ctx.db
+      .selectFrom('events')
+      .select('issue_id')
+      .select((eb) => eb.fn.count<string>('delivery_id').distinct().as('opened'))
+      .where('type', '=', 'open')
+      .where('issue_id', 'in', ids)
+      .groupBy('issue_id')
+      .execute();
+    const openedBy = new Map(opened.map((o) => [Number(o.issue_id), Number(o.opened)]));
+    for (const r of sent)
+      out.set(Number(r.issue_id), {
+        recipients: Number(r.recipients),
+        accepted: Number(r.accepted),
+        opened: openedBy.get(Number(r.issue_id)) ?? 0,
+      });
+    return out;
   }
 
   async function showList(
