@@ -103,6 +103,9 @@ export interface PublicationTable {
   /** Soft-bounced issues in a row that suppress a reader, within the last soft_bounce_issues. */
   soft_bounce_limit: ColumnType<number, number | undefined, number>;
   soft_bounce_issues: ColumnType<number, number | undefined, number>;
+  /** The sender address verified by a mailed link or configured by the operator (0026). */
+  sender_verified_email: string | null;
+  sender_verified_at: Timestamp | null;
   updated_at: CreatedAt;
 }
 

@@ -6,7 +6,6 @@ import { QUEUES } from '../queue/names.js';
 import { createRedis, type RedisClient } from '../queue/redis.js';
 import { BufferPool } from './buffer-pool.js';
 import { IssueBreakers, RELAY_CONNECTION_REASON } from './circuit-breaker.js';
-import type { SmtpOutcomeLike } from './classify.js';
 import { finishIfDone, pauseIssue, resumeIssue, SYSTEM_ACTOR } from './control.js';
 import type { DeliveryDeps, QueueConnection, SendJobData } from './deps.js';
 import { dkimFromEnv } from './dkim.js';

@@ -57,7 +57,9 @@ export type EditorialErrorCode =
   | 'snapshot-missing'
   | 'snapshot-failed'
   | 'snapshot-not-pdf'
-  | 'snapshot-too-large';
+  | 'snapshot-too-large'
+  | 'import-period-taken'
+  | 'import-replace-not-draft';
 
 export class EditorialInputError extends ProblemError<EditorialErrorCode> {
   override name = 'EditorialInputError';

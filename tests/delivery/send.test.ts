@@ -15,7 +15,6 @@ import {
 import { ContentError } from '../../src/delivery/deps.js';
 import { issueStats } from '../../src/delivery/ledger.js';
 import { enqueueRanges } from '../../src/delivery/queue.js';
-import { RelayRateLimiter } from '../../src/delivery/rate-limit.js';
 import { IllegalIssueTransitionError } from '../../src/issues/state-machine.js';
 import { createRedis } from '../../src/queue/redis.js';
 import type { SmtpCatcher } from '../../src/smtp/catcher.js';

@@ -46,6 +46,8 @@ const INPUT: Record<
     'snapshot-failed': '存档失败：{error}',
     'snapshot-not-pdf': '上传的文件不是 PDF。',
     'snapshot-too-large': '文件有 {bytes} 字节，超过每个来源 {max} 字节的上限。',
+    'import-period-taken': '{period} 已有一期：请选择替换草稿、打开已有的一期，或为该期次新建一期。',
+    'import-replace-not-draft': '{period} 没有可以替换的草稿（已审核或已发送的一期不能被替换）。',
     'test-bad-address': '不是有效的电子邮件地址：{list}。',
     'test-too-many': '测试邮件最多发给 {max} 个地址。',
     'form-incomplete': '表单不完整，请刷新页面后重试。',
@@ -118,6 +120,10 @@ const INPUT: Record<
     'snapshot-failed': 'The source could not be archived: {error}',
     'snapshot-not-pdf': 'The uploaded file is not a PDF.',
     'snapshot-too-large': 'The file is {bytes} bytes, over the {max}-byte limit per source.',
+    'import-period-taken':
+      '{period} already has an issue: replace its draft, open the existing issue, or create a new issue for the period.',
+    'import-replace-not-draft':
+      '{period} has no draft to replace (an approved or sent issue cannot be replaced).',
     'test-bad-address': 'Not an email address: {list}.',
     'test-too-many': 'A test send goes to at most {max} addresses.',
     'form-incomplete': 'The form is incomplete; reload the page and try again.',

@@ -6,7 +6,6 @@ import {
   applyBulkAction,
   BulkActionError,
   type BulkSelection,
-  CsvImportError,
   countSubscribers,
   eraseSubscriber,
   exportSubscriberData,
@@ -44,7 +43,7 @@ import {
   type SubscriberStatus,
 } from '../../../../db/schema.js';
 import { reasonLabel } from '../../../../delivery/reasons.js';
-import { listSections } from '../../../../publication/index.js';
+import { ensurePublication, listSections } from '../../../../publication/index.js';
 import { QUEUES } from '../../../../queue/names.js';
 import { signupSnippet } from '../../../public/signup-snippet.js';
 import type { WebDeps } from '../../deps.js';
@@ -684,6 +683,8 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
               413,
               t.subImportTooLarge.replace('{mb}', String(Math.round(maxBytes / 1024 / 1024))),
             );
+          // A fresh install's sections exist before its first document (ensurePublication seeds them).
+          await ensurePublication(db, ctx.env);
           const importId = await storeImport(
             db,
             {
