@@ -60,6 +60,8 @@
   }
 
   window.setTimeout(poll, interval);
+})();
+
 // The list's bulk actions: a header box ticks the page's rows (shown only with this script), and
 // suppressing asks first. Without the script the forms still work; the server decides.
 (() => {
