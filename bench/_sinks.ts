@@ -13,11 +13,22 @@ import { fileURLToPath } from 'node:url';
 
 export type SinkKind = 'node' | 'smtp-sink' | 'external';
 
+export interface SinkCount {
+  messages: number;
+  /** Bytes received, when the sink counts them. */
+  bytes: number | null;
+  /** Messages to a recipient the sink saw before (every delivery has its own), when it can tell. */
+  duplicates: number | null;
+  /** The most messages taken in any one second since the `from`-th message, when it can tell. */
+  busiestSecond: number | null;
+}
+
 export interface Sink {
   kind: SinkKind;
-  url: string;
-  /** Messages (and bytes, when the sink counts them) received so far; null when it cannot tell. */
-  count(): Promise<{ messages: number; bytes: number | null } | null>;
+  /** One URL per relay. */
+  urls: string[];
+  /** Counts so far, summed over the relays; null when it cannot tell. */
+  count(from?: number): Promise<SinkCount | null>;
   stop(): Promise<void>;
 }
 
@@ -27,28 +38,94 @@ export class SinkUnavailableError extends Error {
   override name = 'SinkUnavailableError';
 }
 
-export async function startSink(kind: SinkKind, externalUrl?: string): Promise<Sink> {
+/** `relays` sinks of one kind (the node sink listens on that many ports in one process). */
+export async function startSink(
+  kind: SinkKind,
+  opts: { externalUrl?: string; relays?: number } = {},
+): Promise<Sink> {
+  const relays = opts.relays ?? 1;
   if (kind === 'external') {
-    if (!externalUrl) throw new Error('--smtp <url> is needed for an external sink');
-    return { kind, url: externalUrl, count: async () => null, stop: async () => {} };
+    if (!opts.externalUrl) throw new Error('--smtp <url> is needed for an external sink');
+    const urls = opts.externalUrl.split(',');
+    return { kind, urls, count: async () => null, stop: async () => {} };
   }
-  return kind === 'smtp-sink' ? startPostfixSink() : startNodeSink();
+  if (kind === 'node') return startNodeSink(relays);
+  const sinks = await Promise.all(Array.from({ length: relays }, () => startPostfixSink()));
+  return {
+    kind,
+    urls: sinks.map((s) => s.url),
+    count: async () => ({
+      messages: sinks.reduce((n, s) => n + s.messages(), 0),
+      bytes: null,
+      duplicates: null,
+      busiestSecond: null,
+    }),
+    stop: async () => {
+      await Promise.all(sinks.map((s) => s.stop()));
+    },
+  };
 }
 
-async function startNodeSink(): Promise<Sink> {
-  const proc = fork(join(here, '_smtp-sink.ts'), [], { execArgv: ['--import', 'tsx'] });
-  const url = await new Promise<string>((ok) =>
-    proc.on('message', (m: { type: string; url: string }) => m.type === 'ready' && ok(m.url)),
+async function startNodeSink(relays: number): Promise<Sink> {
+  const proc = fork(join(here, '_smtp-sink.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, BENCH_SINK_PORTS: String(relays) },
+  });
+  const urls = await new Promise<string[]>((ok) =>
+    proc.on('message', (m: { type: string; urls: string[] }) => m.type === 'ready' && ok(m.urls)),
   );
   return {
     kind: 'node',
-    url,
-    count: () =>
+    urls,
+    count: (from = 0) =>
       new Promise((ok) => {
-        const on = (m: { type: string; messages: number; bytes: number }) => {
+        const on = (m: { type: string } & SinkCount) => {
           if (m.type !== 'count') return;
           proc.off('message', on);
-          ok({ messages: m.messages, bytes: m.bytes });
+          ok({
+            messages: m.messages,
+            bytes: m.bytes,
+            duplicates: m.duplicates,
+            busiestSecond: m.busiestSecond,
+          });
+        };
+        proc.on('message', on);
+        proc.send({ type: 'count', from });
+      }),
+    stop: () => stopChild(proc),
+  };
+}
+
+/** Delaying proxies in front of the relays (bench/_delay-proxy.ts): a relay `rttMs` away. */
+export interface DelayProxy {
+  urls: string[];
+  /** Connections made through the proxies, and the clients' turns (round trips) on them. */
+  count(): Promise<{ connections: number; turns: number }>;
+  stop(): Promise<void>;
+}
+
+export async function startDelayProxy(urls: string[], rttMs: number): Promise<DelayProxy> {
+  const proc = fork(join(here, '_delay-proxy.ts'), [], { execArgv: ['--import', 'tsx'] });
+  const targets = urls.map((u) => {
+    const url = new URL(u);
+    return { host: url.hostname, port: Number(url.port) };
+  });
+  const ports = await new Promise<number[]>((ok) => {
+    proc.on('message', (m: { type: string; ports: number[] }) => m.type === 'ready' && ok(m.ports));
+    proc.send({ type: 'start', targets, delayMs: rttMs / 2 });
+  });
+  return {
+    urls: urls.map((u, i) => {
+      const url = new URL(u);
+      url.port = String(ports[i]);
+      return url.toString().replace(/\/$/, '');
+    }),
+    count: () =>
+      new Promise((ok) => {
+        const on = (m: { type: string; connections: number; turns: number }) => {
+          if (m.type !== 'count') return;
+          proc.off('message', on);
+          ok({ connections: m.connections, turns: m.turns });
         };
         proc.on('message', on);
         proc.send({ type: 'count' });
@@ -79,7 +156,7 @@ export const SMTP_SINK_HELP = [
   'or run the benchmark with --sink node (an in-process smtp-server; it takes more CPU from Gazette).',
 ].join('\n');
 
-async function startPostfixSink(): Promise<Sink> {
+async function startPostfixSink(): Promise<{ url: string; messages(): number; stop(): Promise<void> }> {
   const bin = findSmtpSink();
   if (!bin) throw new SinkUnavailableError(SMTP_SINK_HELP);
   const port = await freePort();
@@ -103,12 +180,7 @@ async function startPostfixSink(): Promise<Sink> {
     stderr += d.toString();
   });
   await waitForPort(port, proc, () => stderr);
-  return {
-    kind: 'smtp-sink',
-    url: `smtp://127.0.0.1:${port}`,
-    count: async () => ({ messages, bytes: null }),
-    stop: () => stopChild(proc),
-  };
+  return { url: `smtp://127.0.0.1:${port}`, messages: () => messages, stop: () => stopChild(proc) };
 }
 
 function freePort(): Promise<number> {

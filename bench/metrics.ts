@@ -4,7 +4,14 @@ import pg from 'pg';
 import { openDatabase } from '../src/db/connect.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { createOpsReader, renderMetrics } from '../src/http/ops/metrics.js';
-import { countSubscribers, listSubscribers, subscriberHistory } from '../subscribers/api.js';
+import {
+  applyBulkAction,
+  countSubscribers,
+  getSubscriber,
+  listSubscribers,
+  subscriberCursor,
+  subscriberHistory,
+} from '../subscribers/api.js';
 
 /**
  * What a /metrics scrape and the editors' subscriber pages cost on a large ledger, against
@@ -88,6 +95,30 @@ export async function run(args: string[]): Promise<object> {
         await listSubscribers(handle.db, { section: 'a', status: 'active', limit: 51 });
         await countSubscribers(handle.db, { section: 'a', status: 'active' });
       }),
+      // The list sorted by name (newest order last), its first page and one deep in the list.
+      subscriberListSorted: await time(async () => {
+        await listSubscribers(handle.db, { sort: 'name', direction: 'desc', limit: 51 });
+        await countSubscribers(handle.db, {});
+      }),
+      // A page in the middle of the list sorted by state (the keyset cursor of subscriber `middle`).
+      subscriberListSortedDeep: await (async () => {
+        const at = await getSubscriber(handle.db, middle);
+        const cursor = at ? subscriberCursor(at, 'status') : undefined;
+        return time(() =>
+          listSubscribers(handle.db, { sort: 'status', limit: 51, ...(cursor ? { cursor } : {}) }),
+        );
+      })(),
+      // One bulk change over every active subscriber (one transaction, audit row included); once.
+      bulkSectionsAllActive: await (async () => {
+        const start = performance.now();
+        const result = await applyBulkAction(
+          handle.db,
+          { filter: { status: 'active' } },
+          { action: 'sections-set', sectionKeys: ['b'] },
+          { actor: 'bench' },
+        );
+        return { ms: Math.round(performance.now() - start), affected: result.affected };
+      })(),
       runs,
     };
   } finally {

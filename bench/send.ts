@@ -17,22 +17,42 @@ import { silentLogger } from '../src/log.js';
 import { createRedis } from '../src/queue/redis.js';
 import type { RenderableIssue } from '../src/rendering/types.js';
 import { loadModelIssue } from '../tests/support/model-issue.js';
+import { commandDelta, startBenchRedis } from './_redis.js';
 import { seedPublication } from './_seed.js';
-import { type Sink, type SinkKind, SinkUnavailableError, startSink } from './_sinks.js';
+import { type SinkKind, SinkUnavailableError, startDelayProxy, startSink } from './_sinks.js';
 
 /**
- * `npm run bench -- send --recipients <n> [--workers <k>] [--sink node|smtp-sink | --smtp <url>]
- * [--mode spliced|naive|both] [--naive-recipients <m>] [--profile <dir>] --json`
+ * `npm run bench -- send --recipients <n> [--workers <k>] [--connections <c>] [--relays <r>]
+ * [--relay-rtt-ms <ms>] [--per-second <n>] [--sink node|smtp-sink | --smtp <url,…>]
+ * [--mode spliced,bare,naive] [--naive-recipients <m>] [--bare-recipients <m>] [--redis-url <url>]
+ * [--profile <dir>] --json`
  *
  * A model-sized issue (the sample's 4 sections, 27 items) to n subscribers with random section
  * choices, prepared and sent end to end (a fresh PostgreSQL database, Redis under a random prefix)
- * by k worker processes into an SMTP sink in another process. "spliced" is the engine, started as
- * `workers/send.ts` starts it; "naive" is the straightforward pipeline (one job per recipient,
- * nodemailer building each message), run on the first m subscribers in the same run.
+ * by k worker processes into r SMTP sinks (relays) in another process. Modes, in one run:
+ * - "spliced": the engine, started as `workers/send.ts` starts it;
+ * - "bare": the yardstick, bench/_bare-client.ts: one fixed message of the engine's size over the
+ *   same number of connections, nothing else (no ledger, no queue, no rendering);
+ * - "naive": the straightforward pipeline (one job per recipient, nodemailer building each
+ *   message), on the first m subscribers.
+ *
+ * `--relay-rtt-ms` puts a delaying proxy (bench/_delay-proxy.ts, half the round trip each way) in
+ * front of every sink: a relay that far away. The proxy counts the clients' round trips, so the
+ * output gives the bound for the setting, connections ÷ (round trips per message × RTT), and how
+ * far below it the run stayed. `--connections` is each worker's pool per relay
+ * (SMTP_POOL_CONNECTIONS); `--per-second` the relays' shared budget (SMTP_RATE_PER_SECOND).
+ *
+ * The audience is prepared first with the send queue paused; "seconds" and "messagesPerSecond"
+ * are the send alone, from the queue's resumption to the last row final.
+ *
+ * Redis is a private redis-server the bench starts (so INFO commandstats counts only this run's
+ * commands), unless `--redis-url` names one. Ledger writes are PostgreSQL's own counters of the
+ * bench database (rows updated, transactions), read after the workers exit.
  *
  * `--sink smtp-sink` starts Postfix's C smtp-sink (Debian: `apt-get install postfix`, then
- * `postfix stop`); `--sink node` (the default) an smtp-server sink; `--smtp <url>` sends to a sink
- * already running. `--profile <dir>` writes a V8 CPU profile of every worker process there.
+ * `postfix stop`); `--sink node` (the default) an smtp-server sink that also counts duplicates and
+ * the busiest second; `--smtp <url>` sends to sinks already running. `--profile <dir>` writes a V8
+ * CPU profile of every worker process there.
  */
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -41,20 +61,37 @@ function flag(args: string[], name: string, fallback?: string): string | undefin
   return i >= 0 ? args[i + 1] : fallback;
 }
 
+function count(args: string[], name: string, fallback: number, min = 1): number {
+  const raw = flag(args, name, String(fallback)) as string;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min)
+    throw new Error(`--${name} must be a whole number ≥ ${min} (got "${raw}")`);
+  return n;
+}
+
 const log = (msg: string) => process.stderr.write(`[bench send] ${msg}\n`);
 
+type Mode = 'spliced' | 'bare' | 'naive';
+
 export async function run(args: string[]): Promise<object> {
-  const recipients = Number(flag(args, 'recipients', '10000'));
-  const workers = Number(flag(args, 'workers', '1'));
-  const mode = flag(args, 'mode', 'both') as 'spliced' | 'naive' | 'both';
-  const naiveRecipients = Math.min(recipients, Number(flag(args, 'naive-recipients', '5000')));
+  const recipients = count(args, 'recipients', 10000);
+  const workers = count(args, 'workers', 1);
+  const connections = count(args, 'connections', 8);
+  const relays = count(args, 'relays', 1);
+  const rttMs = count(args, 'relay-rtt-ms', 0, 0);
+  const perSecond = count(args, 'per-second', 0, 0);
+  const modes = (flag(args, 'mode', 'spliced,bare') as string).split(',') as Mode[];
+  for (const m of modes)
+    if (!['spliced', 'bare', 'naive'].includes(m))
+      throw new Error(`--mode takes spliced, bare and naive, comma separated (got "${m}")`);
+  const naiveRecipients = Math.min(recipients, count(args, 'naive-recipients', 5000));
+  const bareRecipients = Math.min(recipients, count(args, 'bare-recipients', 100_000));
   const smtpUrl = flag(args, 'smtp');
   const sinkKind = (smtpUrl ? 'external' : flag(args, 'sink', 'node')) as SinkKind;
   if (!['node', 'smtp-sink', 'external'].includes(sinkKind))
     throw new Error(`--sink must be node or smtp-sink (got "${sinkKind}")`);
   const profileDir = flag(args, 'profile');
   if (profileDir) mkdirSync(resolve(profileDir), { recursive: true });
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   // A database of its own (not a schema in the shared one): the migrator's table checks see every
   // schema of a database, so a bench schema would disturb tests running beside it.
   const dbName = `gazette_bench_${randomBytes(4).toString('hex')}`;
@@ -64,12 +101,18 @@ export async function run(args: string[]): Promise<object> {
   const databaseUrl = benchUrl.toString();
   const prefix = `gbench-${randomBytes(4).toString('hex')}`;
 
-  const sink = await startSink(sinkKind, smtpUrl).catch((err: Error) => {
+  const sink = await startSink(sinkKind, { externalUrl: smtpUrl, relays }).catch((err: Error) => {
     if (!(err instanceof SinkUnavailableError)) throw err;
     process.stderr.write(`${err.message}\n`);
     process.exit(2);
   });
-  log(`SMTP sink (${sink.kind}) at ${sink.url}`);
+  const proxy = rttMs > 0 ? await startDelayProxy(sink.urls, rttMs) : null;
+  const relayUrls = proxy?.urls ?? sink.urls;
+  log(
+    `${relayUrls.length} relay(s) (${sink.kind}${rttMs ? `, ${rttMs} ms away` : ''}) at ${relayUrls.join(', ')}`,
+  );
+  const redis = await startBenchRedis(flag(args, 'redis-url'));
+  log(`Redis at ${redis.url}${redis.private ? " (the bench's own)" : ''}`);
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${dbName}`);
@@ -80,9 +123,9 @@ export async function run(args: string[]): Promise<object> {
     LOG_LEVEL: 'silent',
     DATABASE_URL: databaseUrl,
     DATABASE_POOL_SIZE: '6',
-    REDIS_URL: redisUrl,
+    REDIS_URL: redis.url,
     QUEUE_PREFIX: prefix,
-    SMTP_URL: sink.url,
+    SMTP_URL: relayUrls.join(','),
     SECRET_KEY: randomBytes(32).toString('hex'),
     PUBLIC_URL: 'https://news.example.org',
     MAIL_FROM: '数字科技与人工智能专业委员会 <newsletter@example.org>',
@@ -90,16 +133,19 @@ export async function run(args: string[]): Promise<object> {
     SEND_BATCH_SIZE: '500',
     SEND_CONCURRENCY: '50',
     SEND_JOBS_PER_WORKER: '4',
-    SMTP_POOL_CONNECTIONS: '8',
+    SMTP_POOL_CONNECTIONS: String(connections),
+    SMTP_RATE_PER_SECOND: String(perSecond),
     DATA_DIR: '/tmp/gazette-bench',
   };
   const env = parseEnv(envVars);
   const results: Record<string, unknown> = {};
   const load = { start: loadavg()[0] as number, end: 0 };
+  // On a large ledger every progress poll counts the rows by state: poll less often.
+  const pollMs = recipients > 100_000 ? 2000 : 250;
   try {
     await migrateToLatest(db);
     const model = loadModelIssue();
-    await seed(db, model, Math.max(recipients, naiveRecipients));
+    await seed(db, model, Math.max(recipients, modes.includes('naive') ? naiveRecipients : 0));
     log(`${recipients} subscribers in database ${dbName}`);
     const deps = {
       db,
@@ -123,39 +169,132 @@ export async function run(args: string[]): Promise<object> {
     };
     const { stageContent } = await import('../src/delivery/stage-content.js');
     const content = (issue: RenderableIssue) => ({ ...stageContent, loadIssue: async () => issue });
+    /** What the relays, Redis and the ledger saw between `start()` and `stop()`. */
+    const observe = async () => {
+      const sinkBefore = await sink.count();
+      const proxyBefore = await proxy?.count();
+      const redisBefore = await redis.commandCalls();
+      const ledgerBefore = await ledgerCounters(db);
+      return {
+        /** Reads the sink, proxy and Redis now, the ledger after `settled` (the workers exited). */
+        async stop(seconds: number, messages: number, settled: () => Promise<void>) {
+          const sinkAfter = await sink.count(sinkBefore?.messages ?? 0);
+          const proxyAfter = await proxy?.count();
+          const commands = commandDelta(redisBefore, await redis.commandCalls());
+          await settled();
+          const ledgerAfter = await ledgerCounters(db);
+          const rowWrites = ledgerAfter.rowWrites - ledgerBefore.rowWrites;
+          const transactions = ledgerAfter.transactions - ledgerBefore.transactions;
+          const perMessage = (n: number) => (messages ? Math.round((n / messages) * 100) / 100 : null);
+          return {
+            sink:
+              sinkBefore && sinkAfter
+                ? {
+                    messages: sinkAfter.messages - sinkBefore.messages,
+                    duplicates:
+                      sinkAfter.duplicates === null
+                        ? null
+                        : sinkAfter.duplicates - (sinkBefore.duplicates ?? 0),
+                    busiestSecond: sinkAfter.busiestSecond,
+                  }
+                : null,
+            roundTrips:
+              proxyBefore && proxyAfter
+                ? {
+                    connections: proxyAfter.connections - proxyBefore.connections,
+                    perMessage: perMessage(proxyAfter.turns - proxyBefore.turns),
+                  }
+                : null,
+            redis: {
+              private: redis.private,
+              commandsPerSecond: Math.round(commands.total / seconds),
+              commandsPerMessage: perMessage(commands.total),
+              busiest: Object.fromEntries(Object.entries(commands.byCommand).slice(0, 6)),
+            },
+            ledger: {
+              rowWritesPerSecond: Math.round(rowWrites / seconds),
+              rowWritesPerMessage: perMessage(rowWrites),
+              transactionsPerSecond: Math.round(transactions / seconds),
+              transactionsPerMessage: perMessage(transactions),
+            },
+          };
+        },
+      };
+    };
+    /** connections ÷ (round trips per message × RTT), for every pool of every worker together. */
+    const boundFor = (pools: number, perMessage: number | null | undefined, rate: number) => {
+      if (!rttMs || !perMessage) return null;
+      const total = pools * connections;
+      const bound = total / ((perMessage * rttMs) / 1000);
+      return {
+        connections: total,
+        roundTripsPerMessage: perMessage,
+        rttMs,
+        messagesPerSecond: round(bound),
+        shareOfBound: Math.round((rate / bound) * 100) / 100,
+      };
+    };
 
-    if (mode === 'spliced' || mode === 'both') {
+    if (modes.includes('spliced')) {
       const issue = await issueFor();
       const children = await startWorkers('spliced', workers, envVars, profileDir);
-      const queue = openSendQueue({ url: redisUrl, prefix });
-      const before = await sink.count();
-      const t0 = performance.now();
+      const queue = openSendQueue({ url: redis.url, prefix });
+      // The audience is frozen and enqueued first, with the queue paused, so the send is timed
+      // on its own (on a small machine preparing takes CPU from the workers).
+      await queue.pause();
+      const p0 = performance.now();
       await startIssueSend({ ...deps, queue, content: content(issue) }, issue.id);
-      const prepareSeconds = (performance.now() - t0) / 1000;
+      const prepareSeconds = (performance.now() - p0) / 1000;
       log(`prepared in ${prepareSeconds.toFixed(1)} s; sending`);
+      const seen = await observe();
+      const t0 = performance.now();
+      await queue.resume();
       const done = await waitForIssue(deps, issue.id, {
-        intervalMs: 250,
+        intervalMs: pollMs,
         onProgress: (s) => progress(s.byState.accepted, recipients),
       });
       const seconds = (performance.now() - t0) / 1000;
-      const after = await sink.count();
       await collect(children);
+      const accepted = done.stats.byState.accepted;
+      await queue.close();
+      const saw = await seen.stop(seconds, accepted, () => stopWorkers(children));
+      const rate = accepted / seconds;
       results.spliced = {
         recipients,
         eligible: done.stats.total - done.stats.byState.skipped,
-        accepted: done.stats.byState.accepted,
+        accepted,
         byState: done.stats.byState,
         state: done.state,
         seconds: round(seconds),
         prepareSeconds: round(prepareSeconds),
-        messagesPerSecond: round(done.stats.byState.accepted / seconds),
-        ...figures(children, done.stats.byState.accepted, before, after),
+        messagesPerSecond: round(rate),
+        bound: boundFor(workers * relays, saw.roundTrips?.perMessage, rate),
+        ...workerFigures(children, accepted),
+        ...saw,
         workers,
       };
-      await queue.close();
-      await stopWorkers(children);
     }
-    if (mode === 'naive' || mode === 'both') {
+    if (modes.includes('bare')) {
+      const spliced = results.spliced as { bytesPerMessage?: number | null } | undefined;
+      const bytes = spliced?.bytesPerMessage ?? 60_000;
+      const seen = await observe();
+      const bare = await runBare(relayUrls, connections * workers, bareRecipients, bytes);
+      const saw = await seen.stop(bare.seconds, bare.messages, async () => {});
+      const rate = bare.messages / bare.seconds;
+      results.bare = {
+        recipients: bareRecipients,
+        messages: bare.messages,
+        seconds: round(bare.seconds),
+        messagesPerSecond: round(rate),
+        bytesPerMessage: bytes,
+        cpuMsPerMessage: Math.round((bare.cpuMs / bare.messages) * 1000) / 1000,
+        connectionsPerRelay: connections * workers,
+        bound: boundFor(workers * relays, saw.roundTrips?.perMessage, rate),
+        sink: saw.sink,
+        roundTrips: saw.roundTrips,
+      };
+    }
+    if (modes.includes('naive')) {
       const issue = await issueFor();
       // The same audience, cut to naiveRecipients: this pipeline is too slow for 100k in a run.
       await db
@@ -164,8 +303,8 @@ export async function run(args: string[]): Promise<object> {
         .where('id', '>', await nthSubscriberId(db, naiveRecipients))
         .execute();
       const children = await startWorkers('naive', workers, envVars, profileDir);
-      const queue = new Queue('naive-send', { connection: createRedis(redisUrl), prefix });
-      const before = await sink.count();
+      const queue = new Queue('naive-send', { connection: createRedis(redis.url), prefix });
+      const seen = await observe();
       const t0 = performance.now();
       await db.updateTable('issues').set({ state: 'sending' }).where('id', '=', issue.id).execute();
       await prepareIssue({ ...deps, content: content(issue) }, issue.id);
@@ -193,18 +332,18 @@ export async function run(args: string[]): Promise<object> {
         progress(stats.byState.accepted, stats.total);
       }
       const seconds = (performance.now() - t0) / 1000;
-      const after = await sink.count();
       await collect(children);
+      await queue.close();
+      const saw = await seen.stop(seconds, stats.byState.accepted, () => stopWorkers(children));
       results.naive = {
         recipients: naiveRecipients,
         accepted: stats.byState.accepted,
         seconds: round(seconds),
         messagesPerSecond: round(stats.byState.accepted / seconds),
-        ...figures(children, stats.byState.accepted, before, after),
+        ...workerFigures(children, stats.byState.accepted),
+        ...saw,
         workers,
       };
-      await queue.close();
-      await stopWorkers(children);
     }
     load.end = loadavg()[0] as number;
   } finally {
@@ -213,50 +352,86 @@ export async function run(args: string[]): Promise<object> {
       .query(`DROP DATABASE IF EXISTS ${dbName}`)
       .catch((err: Error) => log(`could not drop ${dbName}: ${err.message}`));
     await admin.end();
-    const redis = createRedis(redisUrl);
-    const keys = await redis.keys(`${prefix}:*`);
-    for (let i = 0; i < keys.length; i += 500) await redis.del(...keys.slice(i, i + 500));
-    redis.disconnect();
+    if (!redis.private) {
+      const client = createRedis(redis.url);
+      const keys = await client.keys(`${prefix}:*`);
+      for (let i = 0; i < keys.length; i += 500) await client.del(...keys.slice(i, i + 500));
+      client.disconnect();
+    }
+    await redis.stop();
+    await proxy?.stop();
     await sink.stop();
   }
-  const spliced = results.spliced as Record<string, unknown> | undefined;
-  const naive = results.naive as Record<string, number> | undefined;
+  const spliced = results.spliced as { messagesPerSecond: number } | undefined;
+  const naive = results.naive as { messagesPerSecond: number } | undefined;
+  const bare = results.bare as { messagesPerSecond: number } | undefined;
   return {
     ...(spliced ?? {}),
     ...results,
-    ...(spliced && naive
-      ? { speedup: round((spliced.messagesPerSecond as number) / (naive.messagesPerSecond as number)) }
+    ...(spliced && naive ? { speedup: round(spliced.messagesPerSecond / naive.messagesPerSecond) } : {}),
+    ...(spliced && bare
+      ? { ratioToBare: Math.round((spliced.messagesPerSecond / bare.messagesPerSecond) * 100) / 100 }
       : {}),
+    setting: { workers, connections, relays, relayRttMs: rttMs, perSecond, sink: sink.kind },
     sink: sink.kind,
     loadAverage: { start: round(load.start), end: round(load.end) },
-    target: { messagesPerSecond: 600, peakRssMb: 300 },
+    target: { messagesPerSecond: 600, peakRssMb: 300, ratioToBare: 0.4 },
   };
+}
+
+/** PostgreSQL's counters for the bench database: rows written to the ledger, transactions. */
+async function ledgerCounters(db: Db): Promise<{ rowWrites: number; transactions: number }> {
+  const { rows } = await sql<{ row_writes: string; transactions: string }>`
+    SELECT (SELECT coalesce(sum(n_tup_upd + n_tup_del), 0) FROM pg_stat_user_tables WHERE relname = 'deliveries') AS row_writes,
+           (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS transactions
+  `.execute(db);
+  return { rowWrites: Number(rows[0]?.row_writes ?? 0), transactions: Number(rows[0]?.transactions ?? 0) };
+}
+
+/** The bare client over `connections` connections per relay, in a process of its own. */
+async function runBare(
+  urls: string[],
+  connections: number,
+  messages: number,
+  bytes: number,
+): Promise<{ messages: number; seconds: number; cpuMs: number }> {
+  const proc = fork(join(here, '_bare-client.ts'), [], { execArgv: ['--import', 'tsx'] });
+  try {
+    return await new Promise((ok, fail) => {
+      proc.on('message', (m: { type: string; messages: number; seconds: number; cpuMs: number }) => {
+        if (m.type === 'ready') proc.send({ type: 'start', urls, connections, messages, bytes });
+        if (m.type === 'done') ok(m);
+      });
+      proc.once('exit', (code) => fail(new Error(`bare client exited with ${code}`)));
+    });
+  } finally {
+    proc.kill('SIGTERM');
+  }
 }
 
 function round(n: number): number {
   return Math.round(n * 10) / 10;
 }
 
-/** Per-run figures from the worker processes' reports and the sink's counts. */
-function figures(
-  children: Child[],
-  accepted: number,
-  before: Awaited<ReturnType<Sink['count']>>,
-  after: Awaited<ReturnType<Sink['count']>>,
-) {
+/** Per-run figures from the worker processes' reports. */
+function workerFigures(children: Child[], accepted: number) {
   const handed = children.reduce((n, c) => n + c.stats.accepted, 0);
   const bytes = children.reduce((n, c) => n + c.stats.bytes, 0);
   const cpuMs = children.reduce((n, c) => n + c.stats.cpuMs - c.startCpuMs, 0);
-  // The sink's own count, when it keeps one: every accepted row should have reached it.
-  const sinkMessages = before && after ? after.messages - before.messages : null;
   return {
     bytesPerMessage: handed ? Math.round(bytes / handed) : null,
-    sinkMessages,
     // Worker CPU per accepted message, all worker processes together (excludes PostgreSQL, Redis, sink).
     workerCpuMsPerMessage: accepted ? Math.round((cpuMs / accepted) * 1000) / 1000 : null,
     peakRssMb: Math.round(Math.max(...children.map((c) => c.stats.rss)) / 1048576),
     // The largest worker at rest (code, connections, the embedded-database driver it loads).
     readyRssMb: Math.round(Math.max(...children.map((c) => c.readyRss)) / 1048576),
+    perWorker: children.map((c) => ({
+      accepted: c.stats.accepted,
+      cpuMsPerMessage: c.stats.accepted
+        ? Math.round(((c.stats.cpuMs - c.startCpuMs) / c.stats.accepted) * 1000) / 1000
+        : null,
+      peakRssMb: Math.round(c.stats.rss / 1048576),
+    })),
   };
 }
 

@@ -1,3 +1,13 @@
+export {
+  applyBulkAction,
+  BulkActionError,
+  type BulkChange,
+  type BulkResult,
+  type BulkSelection,
+  listBulkActions,
+  MAX_TICKED,
+  recordBulkExport,
+} from './bulk.js';
 export { alreadySubscribedMail, confirmationMail } from './confirmation-mail.js';
 export { exportSubscribersCsv, neutraliseCell } from './csv-export.js';
 export {
@@ -30,11 +40,17 @@ export { UnknownSectionError } from './sections.js';
 export {
   addSubscriber,
   countSubscribers,
+  filterOf,
   getSubscriber,
   getSubscriberByEmail,
   listSubscribers,
+  matchingSubscriberIds,
+  SUBSCRIBER_SORTS,
   SubscriberError,
+  type SubscriberFilter,
   type SubscriberRecord,
+  type SubscriberSort,
+  subscriberCursor,
   updateSubscriber,
 } from './store.js';
 export {

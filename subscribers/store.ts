@@ -1,8 +1,16 @@
-import type { ExpressionBuilder, Transaction } from 'kysely';
-import type { ConsentSource, Database, Db, Locale, Subscriber, SubscriberStatus } from '../src/db/schema.js';
+import { type ExpressionBuilder, sql, type Transaction } from 'kysely';
+import {
+  type ConsentSource,
+  type Database,
+  type Db,
+  type Locale,
+  SUBSCRIBER_STATUSES,
+  type Subscriber,
+  type SubscriberStatus,
+} from '../src/db/schema.js';
 import { emailHash, normalizeEmail } from './email.js';
 import { allSections, sectionIdsForKeys } from './sections.js';
-import { isSuppressed } from './suppression.js';
+import { isSuppressed, notSuppressedAs } from './suppression.js';
 import { stripControl } from './text.js';
 
 export type DbOrTrx = Db | Transaction<Database>;
@@ -163,21 +171,82 @@ export async function addSubscriber(
   return (await getSubscriber(db, id)) as SubscriberRecord;
 }
 
-export interface ListSubscribersOptions {
+/** What the editors' list sorts by; ties are broken by id so every page boundary is exact. */
+export const SUBSCRIBER_SORTS = ['created', 'email', 'name', 'status'] as const;
+export type SubscriberSort = (typeof SUBSCRIBER_SORTS)[number];
+
+export interface SubscriberFilter {
   status?: SubscriberStatus;
-  /** Keyset pagination: rows with id greater than this. */
-  afterId?: number;
-  limit?: number;
   /** Substring of the address or name. */
   search?: string;
   /** Section key: subscribers who receive that section (chosen, or every section). */
   section?: string;
+  /** true: only addresses (or domains) on the suppression list; false: only the others. */
+  suppressed?: boolean;
 }
 
-type SubscriberFilter = Omit<ListSubscribersOptions, 'afterId' | 'limit'>;
+export interface ListSubscribersOptions extends SubscriberFilter {
+  /** Keyset pagination by id (the API and the CLI): rows with id greater than this. */
+  afterId?: number;
+  limit?: number;
+  /** Default: by id, oldest first. */
+  sort?: SubscriberSort;
+  direction?: 'asc' | 'desc';
+  /** Keyset pagination for a sorted list: the `subscriberCursor` of the previous page's last row. */
+  cursor?: string;
+}
 
+// Lifecycle order, so "by state" groups pending before active before those who left.
+const STATUS_RANK = sql.raw(
+  `CASE subscribers.status ${SUBSCRIBER_STATUSES.map((st, i) => `WHEN '${st}' THEN ${i}`).join(' ')} END`,
+);
+
+function sortExpression(sort: SubscriberSort) {
+  switch (sort) {
+    case 'created':
+      return sql`subscribers.created_at`;
+    case 'email':
+      return sql`subscribers.email_normalized`;
+    case 'name':
+      return sql`coalesce(subscribers.name, '')`;
+    case 'status':
+      return STATUS_RANK;
+  }
+}
+
+function sortValue(row: Subscriber, sort: SubscriberSort): string | number {
+  switch (sort) {
+    case 'created':
+      return new Date(row.created_at).toISOString();
+    case 'email':
+      return row.email_normalized;
+    case 'name':
+      return row.name ?? '';
+    case 'status':
+      return SUBSCRIBER_STATUSES.indexOf(row.status);
+  }
+}
+
+/** The opaque position after `row` in a list sorted by `sort` (pass it back as `cursor`). */
+export function subscriberCursor(row: Subscriber, sort: SubscriberSort): string {
+  return Buffer.from(JSON.stringify([sortValue(row, sort), Number(row.id)])).toString('base64url');
+}
+
+function parseCursor(cursor: string, sort: SubscriberSort): [string | number, number] {
+  try {
+    const [value, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    const valueOk =
+      sort === 'status'
+        ? Number.isInteger(value)
+        : typeof value === 'string' && (sort !== 'created' || !Number.isNaN(Date.parse(value)));
+    if (valueOk && Number.isSafeInteger(id)) return [value as string | number, id as number];
+  } catch {}
+  throw new SubscriberError('invalid', 'The page position (cursor) is not one this list gave out');
+}
+
+/** Adds the filter's conditions to a query over `subscribers` (the list, the count, bulk actions, the export). */
 // biome-ignore lint/suspicious/noExplicitAny: one filter for the select and the count query
-function filtered<Q extends { where: (...args: any[]) => Q }>(q: Q, opts: SubscriberFilter): Q {
+export function filtered<Q extends { where: (...args: any[]) => Q }>(q: Q, opts: SubscriberFilter): Q {
   let out = q;
   if (opts.status) out = out.where('subscribers.status', '=', opts.status);
   if (opts.search) {
@@ -202,22 +271,64 @@ function filtered<Q extends { where: (...args: any[]) => Q }>(q: Q, opts: Subscr
       ]),
     );
   }
+  if (opts.suppressed !== undefined) {
+    const clean = notSuppressedAs('subscribers');
+    out = out.where((eb: ExpressionBuilder<Database, 'subscribers'>) =>
+      opts.suppressed ? eb.not(clean(eb)) : clean(eb),
+    );
+  }
   return out;
+}
+
+/** The filter alone (drops paging and sorting), e.g. to count or to act on the same rows. */
+export function filterOf(opts: ListSubscribersOptions): SubscriberFilter {
+  const { status, search, section, suppressed } = opts;
+  return {
+    ...(status ? { status } : {}),
+    ...(search ? { search } : {}),
+    ...(section ? { section } : {}),
+    ...(suppressed !== undefined ? { suppressed } : {}),
+  };
+}
+
+/** The ids of every subscriber the filter matches (a bulk action's "all n matching"). */
+export async function matchingSubscriberIds(db: DbOrTrx, filter: SubscriberFilter): Promise<number[]> {
+  const rows = await filtered(
+    db.selectFrom('subscribers').select('subscribers.id').orderBy('id'),
+    filter,
+  ).execute();
+  return rows.map((r) => Number(r.id));
 }
 
 export async function listSubscribers(
   db: DbOrTrx,
   opts: ListSubscribersOptions = {},
 ): Promise<SubscriberRecord[]> {
-  let q = filtered(
-    db
-      .selectFrom('subscribers')
-      .selectAll()
-      .orderBy('id')
-      .limit(Math.min(Math.max(opts.limit ?? 100, 1), 1000)),
-    opts,
-  );
-  if (opts.afterId !== undefined) q = q.where('id', '>', opts.afterId);
+  const limit = Math.min(Math.max(opts.limit ?? 100, 1), 1000);
+  let q = filtered(db.selectFrom('subscribers').selectAll().limit(limit), opts);
+  if (!opts.sort) {
+    q = q.orderBy('id');
+    if (opts.afterId !== undefined) q = q.where('id', '>', opts.afterId);
+    return withSections(db, await q.execute());
+  }
+  const desc = opts.direction === 'desc';
+  const expr = sortExpression(opts.sort);
+  q = q.orderBy(expr, desc ? 'desc' : 'asc').orderBy('subscribers.id', desc ? 'desc' : 'asc');
+  if (opts.cursor) {
+    const [value, id] = parseCursor(opts.cursor, opts.sort);
+    const typed =
+      opts.sort === 'created'
+        ? sql`${value}::timestamptz`
+        : opts.sort === 'status'
+          ? sql`${value}::int`
+          : sql`${value}::text`;
+    // A row comparison walks (value, id) pairs exactly, ties included.
+    q = q.where(
+      desc
+        ? sql<boolean>`(${expr}, subscribers.id) < (${typed}, ${id})`
+        : sql<boolean>`(${expr}, subscribers.id) > (${typed}, ${id})`,
+    );
+  }
   return withSections(db, await q.execute());
 }
 

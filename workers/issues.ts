@@ -56,6 +56,18 @@ export function createIssueWorker(opts: IssueWorkerOptions): {
 
   const processJob = async (job: Job<ScheduledSendJob>) => {
     const { issueId } = job.data;
+    if (job.data.action === 'start') {
+      // "Send now" already moved the issue to sending; only an unprepared one needs the work.
+      const issue = await db
+        .selectFrom('issues')
+        .select(['state', 'prepared_at'])
+        .where('id', '=', issueId)
+        .executeTakeFirst();
+      if (issue?.state !== 'sending' || issue.prepared_at) return { skipped: 'not waiting to start' };
+      log.info({ event: 'issue.start', issueId }, 'send-now issue starting');
+      await opts.onDue(issueId);
+      return { started: true };
+    }
     if (job.data.action !== 'send') {
       log.warn({ event: 'issue.job.unknown', jobId: job.id, action: job.data.action }, 'unknown issue job');
       return { skipped: 'unknown action' };

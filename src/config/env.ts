@@ -52,9 +52,11 @@ export const envSchema = z.object({
       'How long workers wait for an unreachable database (a restart) before they exit; results on the wire are kept meanwhile.',
   }),
 
-  REDIS_URL: url(['redis:', 'rediss:'])
-    .default('redis://127.0.0.1:6379')
-    .meta({ description: 'Redis for the BullMQ work queues, relay rests and locks.' }),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379').meta({
+    description:
+      'Redis for the BullMQ work queues, relay rests, send budgets and locks. A Redis Cluster: one node with `?cluster=true` (the others are discovered) and a hash-tagged QUEUE_PREFIX.',
+    example: 'redis://10.0.0.5:7000/?cluster=true',
+  }),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:{}_-]+$/, 'letters, digits, : { } _ - only')
@@ -306,6 +308,20 @@ export function mailboxDomain(mailbox: string): string {
   return addr.slice(addr.lastIndexOf('@') + 1).trim();
 }
 
+/**
+ * `redis://host:port/?cluster=true` names one node of a Redis Cluster; the others are discovered
+ * from it. Every key Gazette uses starts with QUEUE_PREFIX, which must then carry a hash tag
+ * (`{gazette}`) so the keys a script or a BullMQ command touches together live in one slot.
+ */
+export function isClusterUrl(url: string): boolean {
+  try {
+    const v = new URL(url).searchParams.get('cluster');
+    return v === 'true' || v === '1';
+  } catch {
+    return false;
+  }
+}
+
 /** Rules across variables: a partial DKIM setup or one for another domain than From stops the start. */
 const checkedSchema = envSchema.superRefine((env, ctx) => {
   const set = DKIM_VARS.filter((k) => env[k] !== undefined);
@@ -317,6 +333,13 @@ const checkedSchema = envSchema.superRefine((env, ctx) => {
         message: `required because ${set.join(' and ')} ${set.length > 1 ? 'are' : 'is'} set (DKIM needs all three, or none)`,
       });
     }
+  }
+  if (isClusterUrl(env.REDIS_URL) && !/\{[^{}]+\}/.test(env.QUEUE_PREFIX)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['QUEUE_PREFIX'],
+      message: `must carry a hash tag such as {${env.QUEUE_PREFIX}} on a Redis Cluster (REDIS_URL has ?cluster=true), so the keys one command touches live in one slot`,
+    });
   }
   if (env.DKIM_DOMAIN && !domainsAlign(mailboxDomain(env.MAIL_FROM), env.DKIM_DOMAIN)) {
     ctx.addIssue({

@@ -103,6 +103,9 @@ export interface PublicationTable {
   /** Soft-bounced issues in a row that suppress a reader, within the last soft_bounce_issues. */
   soft_bounce_limit: ColumnType<number, number | undefined, number>;
   soft_bounce_issues: ColumnType<number, number | undefined, number>;
+  /** The sender address verified by a mailed link or configured by the operator (0026). */
+  sender_verified_email: string | null;
+  sender_verified_at: Timestamp | null;
   updated_at: CreatedAt;
 }
 
@@ -358,6 +361,25 @@ export interface SubscriberImportRefusalsTable {
   reason: string;
 }
 
+export type SubscriberBulkAction =
+  | 'sections-add'
+  | 'sections-remove'
+  | 'sections-set'
+  | 'suppress'
+  | 'export';
+
+/** An editor's bulk action on a selection of subscribers (0028), written with the change itself. */
+export interface SubscriberBulkActionsTable {
+  id: Generated<number>;
+  actor: string;
+  action: SubscriberBulkAction;
+  params: JsonDefault<Record<string, unknown>>;
+  selection: ColumnType<Record<string, unknown>, string, string>;
+  affected: number;
+  subscriber_ids: ColumnType<number[], number[], number[]>;
+  at: CreatedAt;
+}
+
 export interface ErasedSubscribersTable {
   email_hash: string;
   erased_at: CreatedAt;
@@ -539,6 +561,7 @@ export interface Database {
   subscriber_sections: SubscriberSectionsTable;
   suppressions: SuppressionsTable;
   suppression_audit: SuppressionAuditTable;
+  subscriber_bulk_actions: SubscriberBulkActionsTable;
   erased_subscribers: ErasedSubscribersTable;
   subscriber_imports: SubscriberImportsTable;
   subscriber_import_chunks: SubscriberImportChunksTable;

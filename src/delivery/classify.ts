@@ -33,6 +33,11 @@ export interface SmtpOutcomeLike {
   /** SMTP command that failed, e.g. CONN, MAIL FROM, RCPT TO, DATA. */
   command?: string | undefined;
   message?: string | undefined;
+  /**
+   * The failure came before any byte of the message was written (the sender knows it: the
+   * connection could not be opened, or broke before DATA), so the relay cannot have the message.
+   */
+  beforeMessage?: boolean | undefined;
 }
 
 export interface Classification {
@@ -81,7 +86,7 @@ export function classifySmtpReply(outcome: SmtpOutcomeLike | null | undefined): 
   // No reply code: a network problem. nodemailer reports a socket dropped mid-DATA as a CONN
   // error, so only failures that prove no connection existed are safe to retry; anything else may
   // have reached the relay and must not be guessed at (invariant 3).
-  if (NEVER_CONNECTED.test(text) || outcome.code === 'EDNS') {
+  if (NEVER_CONNECTED.test(text) || outcome.code === 'EDNS' || outcome.beforeMessage === true) {
     return { decision: 'retry', errorClass: 'network', smtpCode: null };
   }
   return { decision: 'unknown', errorClass: 'connection_lost', smtpCode: null };

@@ -29,7 +29,7 @@ export interface SendProgress {
   /** Rows that may still be sent: pending and deferred. */
   remaining: number;
   percent: number;
-  /** Messages answered by the relay (accepted or failed) per second over the last minute. */
+  /** Messages answered by the relay (accepted or failed) per second, over the last minute of answers. */
   ratePerSecond: number;
   /** Seconds until the remaining rows are sent at the current rate; null when not sending or no rate yet. */
   etaSeconds: number | null;
@@ -45,8 +45,17 @@ export interface ProgressInput {
   stats: IssueStats;
   /** Rows that reached accepted or failed within the rate window. */
   recentFinished: number;
-  /** Seconds since the send started (null: not started). */
-  elapsedSeconds: number | null;
+  /**
+   * Seconds those answers span: from the first answer in the last minute to now while sending, to
+   * the last answer once the send stopped; null before the relay answered anything. Not the time
+   * since the send started: preparing the audience and compiling variants answer nothing.
+   */
+  windowSeconds: number | null;
+}
+
+/** The shortest span a rate is divided by: one answer is "1 a second", not a thousand. */
+function measuredSpan(answers: number, seconds: number): number {
+  return Math.max(seconds, answers <= 1 ? 1 : 0.1);
 }
 
 const LIVE: IssueState[] = ['scheduled', 'sending', 'paused'];
@@ -57,12 +66,11 @@ export function sendProgress(input: ProgressInput): SendProgress {
   const pending = s.queued + s.claimed + s.sending;
   const remaining = pending + s.deferred;
   const done = s.accepted + s.failed + s.unknown + s.skipped;
-  const window =
-    input.elapsedSeconds === null
-      ? RATE_WINDOW_SECONDS
-      : Math.min(RATE_WINDOW_SECONDS, Math.max(1, input.elapsedSeconds));
   const ratePerSecond =
-    input.elapsedSeconds === null ? 0 : Math.round((input.recentFinished / window) * 10) / 10;
+    input.windowSeconds === null || input.recentFinished === 0
+      ? 0
+      : Math.round((input.recentFinished / measuredSpan(input.recentFinished, input.windowSeconds)) * 10) /
+        10;
   const etaSeconds =
     input.state === 'sending' && ratePerSecond > 0 && remaining > 0
       ? Math.ceil(remaining / ratePerSecond)
@@ -131,9 +139,10 @@ export function formatProgress(p: SendProgress, width = 24): string {
 }
 
 /**
- * Reads an issue's send progress: the counts by state, plus how many rows the relay answered in
- * the last minute (delivery stamps accepted_at with the database clock, so the window is measured
- * on that clock too). Null when there is no such issue.
+ * Reads an issue's send progress: the counts by state, and the rate the relay answers at, measured
+ * over the answers themselves (accepted_at, else updated_at, both the database clock): the last
+ * minute of them, ending now while the issue is sending and at the last answer once it stopped,
+ * so a finished send keeps the rate it ran at. Null when there is no such issue.
  */
 export async function loadSendProgress(db: Db, issueId: number): Promise<SendProgress | null> {
   const issue = await db
@@ -143,14 +152,21 @@ export async function loadSendProgress(db: Db, issueId: number): Promise<SendPro
     .executeTakeFirst();
   if (!issue) return null;
   const stats = await issueStats(db, issueId);
-  const recent = await sql<{ recent: string; elapsed: string | null }>`
-    SELECT
-      (SELECT count(*) FROM deliveries
-        WHERE issue_id = ${issueId} AND state IN ('accepted', 'failed')
-          AND coalesce(accepted_at, updated_at) >= now() - make_interval(secs => ${RATE_WINDOW_SECONDS})) AS recent,
-      (SELECT extract(epoch FROM now() - sending_started_at) FROM issues WHERE id = ${issueId}) AS elapsed
+  const measured = await sql<{ recent: string; span: string | null }>`
+    WITH answered AS (
+      SELECT coalesce(accepted_at, updated_at) AS at FROM deliveries
+       WHERE issue_id = ${issueId} AND state IN ('accepted', 'failed')
+    ), bounds AS (
+      SELECT min(at) AS first_at, CASE WHEN ${issue.state === 'sending'} THEN now() ELSE max(at) END AS end_at
+        FROM answered
+    ), w AS (
+      SELECT greatest(first_at, end_at - make_interval(secs => ${RATE_WINDOW_SECONDS})) AS start_at, end_at
+        FROM bounds
+    )
+    SELECT (SELECT count(*) FROM answered, w WHERE answered.at BETWEEN w.start_at AND w.end_at) AS recent,
+           (SELECT extract(epoch FROM end_at - start_at) FROM w) AS span
   `.execute(db);
-  const row = recent.rows[0];
+  const row = measured.rows[0];
   return sendProgress({
     issueId,
     state: issue.state,
@@ -158,6 +174,6 @@ export async function loadSendProgress(db: Db, issueId: number): Promise<SendPro
     holdReason: issue.hold_reason,
     stats,
     recentFinished: Number(row?.recent ?? 0),
-    elapsedSeconds: row?.elapsed === null || row?.elapsed === undefined ? null : Number(row.elapsed),
+    windowSeconds: row?.span === null || row?.span === undefined ? null : Math.max(0, Number(row.span)),
   });
 }

@@ -1,15 +1,14 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { QUEUES } from '../queue/names.js';
-import { createRedis } from '../queue/redis.js';
+import { createRedis, type RedisClient } from '../queue/redis.js';
 import type { QueueConnection, SendJobData } from './deps.js';
 
 export type SendQueue = Queue<SendJobData>;
 
-const redisOf = new WeakMap<SendQueue, Redis>();
+const redisOf = new WeakMap<SendQueue, RedisClient>();
 
 /** The Redis connection a send queue was opened on (locks and relay rests share it). */
-export function queueRedis(queue: SendQueue): Redis {
+export function queueRedis(queue: SendQueue): RedisClient {
   const redis = redisOf.get(queue);
   if (!redis) throw new Error('this send queue was not opened by openSendQueue');
   return redis;

@@ -1,14 +1,11 @@
-import pLimit from 'p-limit';
 import type { Logger } from '../log.js';
 import type { Relay } from './relay-connection.js';
 import { type RelaySpec, sameRelays } from './relay-spec.js';
 
-/** One generation of open relay pools, each with its wire window. */
+/** One generation of open relays, each with its lanes and wire window (relay-lanes.ts). */
 export interface RelaySet {
   specs: RelaySpec[];
   relays: Relay[];
-  /** The relay's wire window (see createSendWorker): at most `wireGroups` groups in `sending`. */
-  window(r: Relay): ReturnType<typeof pLimit>;
 }
 
 export interface RelayPools {
@@ -39,16 +36,13 @@ export async function openRelayPools(opts: {
   /** Read the list again at most this often; 0: never (a fixed list). */
   refreshMs: number;
   open: (spec: RelaySpec) => Promise<Relay>;
-  wireGroups: number;
   log: Logger;
 }): Promise<RelayPools> {
   async function generation(specs: RelaySpec[]): Promise<Generation> {
     const relays = await Promise.all(specs.map(opts.open));
-    const windows = new Map(relays.map((r) => [r, pLimit(opts.wireGroups)]));
     return {
       specs,
       relays,
-      window: (r) => windows.get(r) as ReturnType<typeof pLimit>,
       users: 0,
       retired: false,
       closeAll: () => {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { type RedisClient, scanKeys } from '../queue/redis.js';
 import type { Classification, SmtpOutcomeLike } from './classify.js';
 
 /**
@@ -93,7 +93,7 @@ export class RelayRests {
   private readonly now: () => number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     opts: RelayRestOptions = {},
   ) {
@@ -138,6 +138,9 @@ export class RelayRests {
       minMs,
     )) as [number, number, number?];
     const state = (await this.state(relay)) as RelayRestState;
+    // Every worker's lanes stop at once (RestWatch), not only at their next pick.
+    if (raised === 1)
+      await this.redis.publish(restChannel(this.prefix), JSON.stringify({ relay, until: state.until }));
     return { raised: raised === 1, state, ms: ms ?? 0 };
   }
 
@@ -156,6 +159,7 @@ export class RelayRests {
   async recovered(relay: string): Promise<RelayRestState | null> {
     const state = await this.state(relay);
     await this.redis.del(this.key(relay), this.probeKey(relay));
+    if (state) await this.redis.publish(restChannel(this.prefix), JSON.stringify({ relay, until: 0 }));
     return state;
   }
 
@@ -181,15 +185,59 @@ export class RelayRests {
   async all(): Promise<RelayRestState[]> {
     const out: RelayRestState[] = [];
     const head = `${this.prefix}:relay-rest:`;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${head}*`, 'COUNT', 100);
-      cursor = next;
-      for (const k of keys) {
-        const s = await this.state(k.slice(head.length));
-        if (s) out.push(s);
-      }
-    } while (cursor !== '0');
+    for (const k of await scanKeys(this.redis, `${head}*`)) {
+      const s = await this.state(k.slice(head.length));
+      if (s) out.push(s);
+    }
     return out.sort((a, b) => a.relay.localeCompare(b.relay));
+  }
+}
+
+/** The channel on which rests begun, lengthened and ended are announced. */
+export function restChannel(prefix: string): string {
+  return `${prefix}:relay-rests`;
+}
+
+/**
+ * What one worker process knows of the relays' rests, kept current by the announcements of every
+ * worker (Redis pub/sub), so a rest one worker learns stops the others' lanes within a round trip
+ * to Redis rather than at their next pick. Picks still ask Redis (`RelayRests.gate`); this is
+ * the lanes' quick look before each message.
+ */
+export class RestWatch {
+  private readonly until = new Map<string, number>();
+
+  private constructor(
+    private readonly sub: RedisClient,
+    private readonly now: () => number,
+  ) {}
+
+  static async open(sub: RedisClient, prefix: string, now: () => number = Date.now): Promise<RestWatch> {
+    const watch = new RestWatch(sub, now);
+    sub.on('message', (_channel: string, text: string) => {
+      try {
+        const { relay, until } = JSON.parse(text) as { relay: string; until: number };
+        watch.note(relay, until);
+      } catch {
+        // not ours
+      }
+    });
+    await sub.subscribe(restChannel(prefix));
+    return watch;
+  }
+
+  /** Whether `relay` rests now (as far as this process has heard). */
+  resting(relay: string): boolean {
+    return (this.until.get(relay) ?? 0) > this.now();
+  }
+
+  /** A rest until `until` (0: it ended), heard or learned by this process. */
+  note(relay: string, until: number): void {
+    if (until > 0) this.until.set(relay, Math.max(until, this.until.get(relay) ?? 0));
+    else this.until.delete(relay);
+  }
+
+  close(): void {
+    this.sub.disconnect();
   }
 }

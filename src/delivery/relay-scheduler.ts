@@ -110,7 +110,9 @@ export class RelayScheduler {
         retryInMs = Math.min(retryInMs, gate.ms);
         continue;
       }
-      const limits = { perSecond: relay.spec.perSecond, perHour: relay.spec.perHour };
+      // The hourly budget is counted per chunk here; the per-second one paces each message in
+      // the relay's lanes (relay-lanes.ts), so a chunk never leaves in a burst.
+      const limits = { perSecond: 0, perHour: relay.spec.perHour };
       const grant = await budgets.acquire(relay.spec.name, limits, gate.kind === 'probe' ? 1 : chunkSize);
       if (grant.granted > 0) return { relay, grant, granted: grant.granted, probe: gate.kind === 'probe' };
       if (gate.kind === 'probe') await rests.probeInconclusive(relay.spec.name);
@@ -132,8 +134,16 @@ export class RelayScheduler {
     if (probe) await this.opts.rests.probeInconclusive(relay.spec.name);
   }
 
-  /** After a group: a relay's rest began, lengthened or ended — one log line with the relay's own words. */
-  async report(issueId: number, relay: Relay, out: GroupReport, probe: boolean): Promise<void> {
+  /**
+   * After an outcome that rests the relay (at once) or a probe's chunk: a relay's rest began,
+   * lengthened or ended — one log line with the relay's own words. Returns the rest now running.
+   */
+  async report(
+    issueId: number,
+    relay: Relay,
+    out: GroupReport,
+    probe: boolean,
+  ): Promise<RelayRestState | null> {
     const { rests, log } = this.opts;
     const name = relay.spec.name;
     if (out.rest) {
@@ -153,7 +163,9 @@ export class RelayScheduler {
           `relay ${name} rests: ${state.reply ?? state.reason}`,
         );
       }
-    } else if (probe) {
+      return state;
+    }
+    if (probe) {
       if (out.inconclusive) await rests.probeInconclusive(name);
       else {
         const ended = await rests.recovered(name);
@@ -169,5 +181,6 @@ export class RelayScheduler {
           );
       }
     }
+    return null;
   }
 }

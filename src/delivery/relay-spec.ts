@@ -14,11 +14,20 @@ export interface RelaySpec {
   weight: number;
   perSecond: number;
   perHour: number;
+  /**
+   * Connections each worker process opens to the relay (default SMTP_POOL_CONNECTIONS). The rule
+   * (README "Connections per relay"): the relay's limit on concurrent connections divided by the
+   * worker processes, and for a relay `rtt` seconds away no fewer than the rate wanted × 2 × rtt.
+   */
+  connections?: number;
 }
 
 export class RelayConfigError extends Error {
   override name = 'RelayConfigError';
 }
+
+/** Connections per relay and worker process, at most (SMTP_POOL_CONNECTIONS has the same bound). */
+export const MAX_CONNECTIONS = 100;
 
 /** Parses SMTP_URL's relay list; weights and limits come from each URL's fragment. */
 export function parseRelayUrls(
@@ -43,12 +52,21 @@ export function parseRelayUrls(
     while (seen.has(name)) name = `${name}'`;
     seen.add(name);
     u.hash = '';
+    const connections = params.get('connections') === null ? undefined : num('connections', 0);
+    if (
+      connections !== undefined &&
+      (!Number.isInteger(connections) || connections < 1 || connections > MAX_CONNECTIONS)
+    )
+      throw new RelayConfigError(
+        `SMTP_URL ${u.host}: connections must be a whole number from 1 to ${MAX_CONNECTIONS} (got "${params.get('connections')}")`,
+      );
     return {
       name,
       url: u.toString(),
       weight,
       perSecond: num('perSecond', defaults.perSecond),
       perHour: num('perHour', defaults.perHour),
+      ...(connections !== undefined ? { connections } : {}),
     };
   });
 }
@@ -109,6 +127,6 @@ export function specOfRow(row: RelayRow, secrets: SecretKeys): RelaySpec {
 /** Whether two relay lists send the same way: a worker swaps its pools only when not. */
 export function sameRelays(a: RelaySpec[], b: RelaySpec[]): boolean {
   const key = (list: RelaySpec[]) =>
-    JSON.stringify(list.map((s) => [s.name, s.url, s.weight, s.perSecond, s.perHour]));
+    JSON.stringify(list.map((s) => [s.name, s.url, s.weight, s.perSecond, s.perHour, s.connections ?? null]));
   return key(a) === key(b);
 }

@@ -146,6 +146,28 @@ export function rowOutcome(
   }
 }
 
+/**
+ * A row that went back without reaching the relay (its relay rests, its chunk stopped, or the
+ * relay had closed the connection before the message began): queued again, no attempt.
+ */
+export function unsentRow(id: number, messageId: string | null): RowOutcome {
+  return {
+    decision: 'unsent',
+    unsent: true,
+    result: {
+      id,
+      state: 'queued',
+      smtpCode: null,
+      smtpResponse: null,
+      errorClass: null,
+      messageId,
+      nextAttemptAt: null,
+      attempted: false,
+    },
+    breaker: null,
+  };
+}
+
 /** A row whose message cannot be addressed (the renderer refused it): failed, never on the wire. */
 export function unaddressable(id: number, reason: string): RowOutcome {
   return {

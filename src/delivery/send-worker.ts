@@ -1,13 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { type Job, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { createOutageGuard, DatabaseUnavailableError, type OutageGuard } from '../db/outage.js';
 import { IllegalIssueTransitionError } from '../issues/state-machine.js';
 import { QUEUES } from '../queue/names.js';
-import { createRedis } from '../queue/redis.js';
+import { createRedis, type RedisClient } from '../queue/redis.js';
 import { BufferPool } from './buffer-pool.js';
 import { IssueBreakers, RELAY_CONNECTION_REASON } from './circuit-breaker.js';
-import type { SmtpOutcomeLike } from './classify.js';
 import { finishIfDone, pauseIssue, resumeIssue, SYSTEM_ACTOR } from './control.js';
 import type { DeliveryDeps, QueueConnection, SendJobData } from './deps.js';
 import { dkimFromEnv } from './dkim.js';
@@ -25,13 +23,23 @@ import type { MimeTemplate, RenderedMessage } from './mime.js';
 import { enqueueRanges, openSendQueue, type SendQueue } from './queue.js';
 import { RelayRateLimiter } from './rate-limit.js';
 import { firstAnswering, openRelay, type Relay } from './relay-connection.js';
+import { type LaneOutcome, type RelayLanes, type Ticket, WIRE_ROWS_PER_CONNECTION } from './relay-lanes.js';
 import { openRelayPools, type RelaySet } from './relay-pools.js';
-import { RelayRests } from './relay-rest.js';
+import { RelayRests, RestWatch } from './relay-rest.js';
 import { RelayScheduler } from './relay-scheduler.js';
 import { parseRelayUrls, type RelaySpec } from './relay-spec.js';
 import { currentRelaySpecs } from './relay-store.js';
+import { ResultWriter } from './result-writer.js';
 import { leaseOwnerId, resumeScan } from './resume.js';
-import { addToGroup, emptyGroup, type GroupOutcome, rowOutcome, unaddressable } from './row-outcome.js';
+import {
+  addToGroup,
+  emptyGroup,
+  type GroupOutcome,
+  type RowOutcome,
+  rowOutcome,
+  unaddressable,
+  unsentRow,
+} from './row-outcome.js';
 import { returnPath } from './sender.js';
 
 export interface SendWorkerOptions {
@@ -46,7 +54,7 @@ export interface SendWorkerOptions {
   relayRefreshMs?: number;
   /** Jobs run at once by this process. */
   concurrency?: number;
-  /** Rows claimed together (and counted against the rate limit); they go on the wire a group at a time. */
+  /** Rows claimed together (and counted against the hourly budget); the relay's lanes take them one by one. */
   chunkSize?: number;
   /** First rest of a relay after a 421/454 or a refused connection (default SEND_RELAY_REST_MS). */
   throttleMs?: number;
@@ -63,12 +71,9 @@ export interface SendWorkerOptions {
   scanIntervalMs?: number;
   /** Run a resume scan when the worker starts (default true). */
   scanOnStart?: boolean;
-  /** Groups (of one row per pooled connection) a relay may have in `sending` at once. */
-  wireGroups?: number;
 }
 
-/** Default wire window: two groups per relay (see createSendWorker). */
-export const WIRE_GROUPS = 2;
+export { WIRE_ROWS_PER_CONNECTION } from './relay-lanes.js';
 
 export interface SendWorker {
   owner: string;
@@ -76,8 +81,8 @@ export interface SendWorker {
   queue: SendQueue;
   /** The relays new jobs use (they change when an admin changes the relays). */
   readonly relays: Relay[];
-  /** Rows at most in `sending` per relay in this process (the wire window). */
-  wireWindowRows: number;
+  /** Rows at most in `sending` per relay in this process (the wire window) for a relay with `connections`. */
+  wireWindowRows(connections?: number): number;
   /** Messages the relays accepted from this process, and their bytes. */
   counters: { accepted: number; bytes: number };
   /** Runs a resume scan now. */
@@ -89,10 +94,11 @@ export interface SendWorker {
 }
 
 /**
- * BullMQ worker for QUEUES.send: claim → sending → SMTP (pooled) → ledger, a chunk at a time.
- * The policies live beside it: row-outcome.ts (what each SMTP outcome does to its row),
- * relay-scheduler.ts (which relay, how many rows, rests), message-cache.ts and issue-headers.ts
- * (the messages); this file keeps the range loop and the wiring.
+ * BullMQ worker for QUEUES.send: claim → sending → SMTP (the relay's lanes) → ledger, a chunk at
+ * a time per job, the rows of every job sharing each relay's connections. The policies live
+ * beside it: row-outcome.ts (what each SMTP outcome does to its row), relay-scheduler.ts (which
+ * relay, how many rows, rests), relay-lanes.ts (connections, the wire window), message-cache.ts
+ * and issue-headers.ts (the messages); this file keeps the range loop and the wiring.
  */
 export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): Promise<SendWorker> {
   const { db, log, env } = deps;
@@ -105,24 +111,32 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         })[0] as RelaySpec)
       : r,
   );
-  // The wire window (invariant 3): per relay, at most WIRE_GROUPS groups of one row per pooled
-  // connection are in `sending` at once — one group on the wire while the other's ledger writes
-  // run. A crash leaves at most that many rows unknown, whatever the chunk size or job count, and
-  // memory holds only the messages in the window.
-  const groupSize = env.SMTP_POOL_CONNECTIONS;
-  const wireGroups = deps.wireGroups ?? WIRE_GROUPS;
+  // The wire window (invariant 3): per relay and process at most WIRE_ROWS_PER_CONNECTION rows
+  // per connection are in `sending`, whatever the chunk size or job count, so a crash leaves at
+  // most that many rows unknown and memory holds only their messages.
+  const connectionsOf = (spec: RelaySpec) => spec.connections ?? env.SMTP_POOL_CONNECTIONS;
+  const redis: RedisClient = createRedis(deps.connection.url);
+  const budgets = new RelayRateLimiter(redis, deps.connection.prefix);
+  const watch = await RestWatch.open(createRedis(deps.connection.url), deps.connection.prefix);
   const relays = await openRelayPools({
     load: async () => fixed ?? (await currentRelaySpecs(deps)).specs,
     refreshMs: fixed ? 0 : (deps.relayRefreshMs ?? 5000),
-    open: (spec) => openRelay(spec, { connections: env.SMTP_POOL_CONNECTIONS }),
-    wireGroups,
+    open: (spec) =>
+      openRelay(spec, {
+        connections: connectionsOf(spec),
+        lanes: {
+          resting: (name) => watch.resting(name),
+          slot: (name, perSecond) => budgets.acquire(name, { perSecond, perHour: 0 }, 1),
+        },
+      }),
     log,
   });
   const counters = { accepted: 0, bytes: 0 };
   // Enough reusable message buffers for every wire window of this process.
-  const messageBuffers = new BufferPool(groupSize * wireGroups * relays.current().length);
+  const messageBuffers = new BufferPool(
+    relays.current().reduce((n, r) => n + WIRE_ROWS_PER_CONNECTION * connectionsOf(r.spec), 0),
+  );
   const queue = openSendQueue(deps.connection);
-  const redis: Redis = createRedis(deps.connection.url);
   const leaseSeconds = env.SEND_LEASE_SECONDS;
   // Rests are shared by every worker through Redis (src/delivery/relay-rest.ts).
   const rests = new RelayRests(redis, deps.connection.prefix, {
@@ -131,7 +145,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
   });
   const scheduler = new RelayScheduler({
     rests,
-    budgets: new RelayRateLimiter(redis, deps.connection.prefix),
+    budgets,
     chunkSize: deps.chunkSize ?? env.SEND_CONCURRENCY,
     log,
   });
@@ -146,85 +160,12 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     blockRestMs: deps.blockRestMs ?? env.SEND_BLOCK_REST_SECONDS * 1000,
   };
   const messages = new MessageCache(db, env, dkimFromEnv(env));
+  const writer = new ResultWriter(async (results) => {
+    await guarded('record_results', () => recordResults(db, owner, results));
+  });
   const breakers = new IssueBreakers(env.SEND_BREAKER_WINDOW, env.SEND_BREAKER_RATIO);
   let stopping = false;
   let closing: Promise<void> | undefined;
-
-  function send(
-    relay: Relay,
-    envelopeFrom: string,
-    to: string,
-    msg: RenderedMessage,
-  ): Promise<SmtpOutcomeLike | null> {
-    return new Promise((resolve) => {
-      relay.mailer.sendMail(
-        {
-          envelope: { from: envelopeFrom, to: [to], use8BitMime: relay.eightBit } as unknown as {
-            from: string;
-            to: string[];
-          },
-          raw: msg.raw,
-        },
-        (err, info) => {
-          if (err) resolve(err as SmtpOutcomeLike);
-          else resolve({ response: (info as { response?: string }).response ?? '250 OK', responseCode: 250 });
-        },
-      );
-    });
-  }
-
-  /**
-   * Puts one group of claimed rows on the wire: claimed → sending, each message rendered and
-   * handed to the pool, then every outcome written in one statement. Runs inside the relay's
-   * wire window, so the rows this process holds in `sending` never exceed that window.
-   */
-  async function sendGroup(
-    issueId: number,
-    info: IssueInfo,
-    relay: Relay,
-    templatesOf: Map<string, MimeTemplate>,
-    group: ClaimedRow[],
-  ): Promise<GroupOutcome> {
-    const out = emptyGroup(Date.now());
-    const onWire = await guarded('mark_sending', () =>
-      markSending(db, { issueId, ids: group.map((r) => r.id), owner, leaseSeconds, relay: relay.spec.name }),
-    );
-    out.stopped = onWire.size < group.length;
-    const breaker = breakers.of(issueId);
-    await Promise.all(
-      group
-        .filter((r) => onWire.has(r.id))
-        .map(async (r) => {
-          const template = templatesOf.get(r.variantKey) as MimeTemplate;
-          // Room for longer token values than the template's sample.
-          const buffer = messageBuffers.take(template.approxBytes + 8192);
-          const msg = render(issueId, template, r, buffer);
-          if (msg instanceof Error) {
-            messageBuffers.give(buffer);
-            addToGroup(out, unaddressable(r.id, msg.message));
-            return;
-          }
-          const reply = await send(relay, returnPath(env, info.sender, r.id), r.email, msg);
-          const o = rowOutcome(r, msg.messageId, reply, { ...rowPolicy, now: Date.now() });
-          if (o.result.state === 'accepted') {
-            counters.accepted++;
-            counters.bytes += msg.raw.length;
-            // Only now is the buffer surely off the wire; after any other outcome a broken
-            // connection may still hold it, so it is left to the garbage collector.
-            messageBuffers.give(buffer);
-          }
-          addToGroup(out, o);
-          if (o.breaker && breaker.record(o.breaker !== 'ok', o.breaker === 'connection')) {
-            out.pauseReason ??= breaker.cause();
-            out.pauseReply ??= o.result.smtpResponse;
-          }
-        }),
-    );
-    // The outcomes are in memory: while the database restarts they wait here, and are written
-    // when it answers again (recordResults is idempotent).
-    await guarded('record_results', () => recordResults(db, owner, out.results));
-    return out;
-  }
 
   /** The message for one row, or the reason it cannot be addressed. */
   function render(
@@ -243,6 +184,170 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     } catch (err) {
       return err as Error;
     }
+  }
+
+  /** What a chunk came to: its rows' outcomes, and the rows never handed to the lanes. */
+  interface ChunkOutcome extends GroupOutcome {
+    /** The relay rests (refused here, or heard from another worker): pick again. */
+    rested: boolean;
+    /** Claimed rows that never went to the lanes (released to the queue by the caller). */
+    notHanded: number[];
+    firstNotHanded: number;
+    /** The lowest id whose outcome put it back in the queue (unsent, refused by a resting relay). */
+    requeuedMin: number;
+  }
+
+  /**
+   * Puts a chunk's rows on the relay's lanes as its wire window allows: claimed → sending a batch
+   * at a time, each message rendered when a lane takes it, each outcome written (batched with
+   * the process's others) before its window slot is free again. A refusal that rests the relay
+   * is told to every worker at once; a pause, a rest or a stopped issue stops the rest of the
+   * chunk (rows still queued for the lanes come back unsent).
+   */
+  async function sendChunk(
+    issueId: number,
+    info: IssueInfo,
+    relay: Relay,
+    templatesOf: Map<string, MimeTemplate>,
+    rows: ClaimedRow[],
+    probe: boolean,
+  ): Promise<ChunkOutcome> {
+    const lanes = relay.lanes as RelayLanes;
+    const out: ChunkOutcome = {
+      ...emptyGroup(Date.now()),
+      rested: false,
+      notHanded: [],
+      firstNotHanded: Number.POSITIVE_INFINITY,
+      requeuedMin: Number.POSITIVE_INFINITY,
+    };
+    const breaker = breakers.of(issueId);
+    let stop = false;
+    let restReported: Promise<void> | null = null;
+    const written: Promise<void>[] = [];
+    // Every row handed to the lanes comes back (sent, refused or unsent) and is counted here.
+    let handedOut = 0;
+    let cameBack = 0;
+    let allHanded = false;
+    let allBack: () => void = () => {};
+    const back = new Promise<void>((ok) => {
+      allBack = ok;
+    });
+
+    const settle = (o: RowOutcome, buffer: Buffer | null, startedAt: number) => {
+      addToGroup(out, o);
+      if (o.result.state === 'accepted') {
+        counters.accepted++;
+        // Only now is the buffer surely off the wire; after any other outcome a broken
+        // connection may still hold it, so it is left to the garbage collector.
+        if (buffer) messageBuffers.give(buffer);
+      }
+      if (o.breaker && breaker.record(o.breaker !== 'ok', o.breaker === 'connection')) {
+        out.pauseReason ??= breaker.cause();
+        out.pauseReply ??= o.result.smtpResponse;
+      }
+      if (o.pause || out.pauseReason) stop = true;
+      if (o.rest) {
+        stop = true;
+        out.rested = true;
+        // Told at once (every worker's lanes stop), once per chunk.
+        restReported ??= scheduler
+          .report(
+            issueId,
+            relay,
+            { rest: o.rest, restMinMs: o.restMinMs ?? 0, startedAt, inconclusive: false },
+            probe,
+          )
+          .then((state) => {
+            if (state) watch.note(relay.spec.name, state.until);
+          });
+      }
+      written.push(
+        writer.write(o.result).finally(() => {
+          lanes.window.give(1);
+        }),
+      );
+      if (o.result.state === 'queued') out.requeuedMin = Math.min(out.requeuedMin, o.result.id);
+      cameBack++;
+      if (allHanded && cameBack === handedOut) allBack();
+    };
+
+    const ticket = (r: ClaimedRow): Ticket => {
+      let buffer: Buffer | null = null;
+      return {
+        envelopeFrom: returnPath(env, info.sender, r.id),
+        to: r.email,
+        cancelled: () => stop,
+        render: () => {
+          const template = templatesOf.get(r.variantKey) as MimeTemplate;
+          // Room for longer token values than the template's sample.
+          buffer = messageBuffers.take(template.approxBytes + 8192);
+          const msg = render(issueId, template, r, buffer);
+          if (msg instanceof Error) {
+            messageBuffers.give(buffer);
+            buffer = null;
+          }
+          return msg;
+        },
+        done: (lo: LaneOutcome) => {
+          if (lo.kind === 'unaddressable') return settle(unaddressable(r.id, lo.error.message), null, 0);
+          if (lo.kind === 'unsent') {
+            if (lo.why === 'resting') {
+              stop = true;
+              out.rested = true;
+            }
+            return settle(unsentRow(r.id, lo.messageId), null, 0);
+          }
+          if (lo.reply?.responseCode === 250) counters.bytes += lo.bytes;
+          const o = rowOutcome(r, lo.messageId, lo.reply, { ...rowPolicy, now: Date.now() });
+          settle(o, buffer, lo.startedAt);
+        },
+      };
+    };
+
+    let next = 0;
+    // A graceful stop hands out nothing more (what the lanes hold still goes out).
+    while (next < rows.length && !stop && !stopping) {
+      // A batch is marked sending in one statement: wait until half the connections' worth is free.
+      const left = rows.length - next;
+      const n = await lanes.window.take(left, Math.min(left, Math.ceil(lanes.connections / 2)));
+      if (stop) {
+        lanes.window.give(n);
+        break;
+      }
+      const batch = rows.slice(next, next + n);
+      next += n;
+      const onWire = await guarded('mark_sending', () =>
+        markSending(db, {
+          issueId,
+          ids: batch.map((r) => r.id),
+          owner,
+          leaseSeconds,
+          relay: relay.spec.name,
+        }),
+      ).catch((err: unknown) => {
+        lanes.window.give(n);
+        throw err;
+      });
+      if (onWire.size < batch.length) {
+        // The issue was paused or cancelled: the rows markSending did not take stay claimed.
+        out.stopped = true;
+        stop = true;
+        lanes.window.give(batch.length - onWire.size);
+        for (const r of batch) if (!onWire.has(r.id)) out.notHanded.push(r.id);
+      }
+      const tickets = batch.filter((r) => onWire.has(r.id)).map(ticket);
+      handedOut += tickets.length;
+      lanes.push(...tickets);
+    }
+    for (const r of rows.slice(next)) out.notHanded.push(r.id);
+    out.firstNotHanded = Math.min(...out.notHanded, Number.POSITIVE_INFINITY);
+    allHanded = true;
+    if (cameBack === handedOut) allBack();
+    await back;
+    await Promise.all(written);
+    if (restReported) await restReported;
+    else if (probe) await scheduler.report(issueId, relay, { ...out, rest: null }, probe);
+    return out;
   }
 
   async function processJob(job: Job<SendJobData>): Promise<{ accepted: number }> {
@@ -321,63 +426,34 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
       }
       if (!eligible.length) await scheduler.unused(relay, probe);
 
-      // The chunk goes out a group at a time through the relay's wire window; the ledger
-      // write of each group lands before its window slot is free again.
-      let pauseReason: string | null = null;
-      let pauseReply: string | null = null;
-      let rested = false;
-      let stoppedIssue = false;
-      let next = 0;
-      let groupStart = 0;
-      while (next < eligible.length) {
-        if (stopping) break;
-        groupStart = next;
-        const group = eligible.slice(next, next + groupSize);
-        next += group.length;
-        const out = await set.window(relay)(() => sendGroup(issueId, info, relay, templatesOf, group));
-        await scheduler.report(issueId, relay, out, probe);
-        for (const address of out.suppress) {
-          await guarded('suppress', () =>
-            deps.content.suppress(db, { kind: 'address', value: address, reason: 'smtp_rejected' }),
-          );
-        }
-        for (const r of out.retries) {
-          await enqueueRanges(queue, [{ issueId, fromId: r.id, toId: r.id }], {
-            tag: `retry${r.attempt}`,
-            delayMs: Math.max(0, r.at.getTime() - Date.now()),
-          });
-        }
-        accepted += out.accepted;
-        // Rows the pool gave back unsent are claimed again by this job's next pick.
-        cursor = Math.min(cursor, out.unsentMin);
-        pauseReason = out.pauseReason;
-        pauseReply = out.pauseReply;
-        rested = out.rest !== null;
-        stoppedIssue = out.stopped;
-        if (pauseReason || rested || stoppedIssue) break;
+      const out = await sendChunk(issueId, info, relay, templatesOf, eligible, probe);
+      for (const address of out.suppress) {
+        await guarded('suppress', () =>
+          deps.content.suppress(db, { kind: 'address', value: address, reason: 'smtp_rejected' }),
+        );
       }
-      // Rows of the chunk that never went out (stop, pause, rest) go back to the queue; in the
-      // last group that is those markSending did not take (releaseClaimed only moves claimed rows).
-      const unsent = eligible.slice(next);
-      if (unsent.length || stoppedIssue) {
-        const ids = eligible.slice(groupStart).map((r) => r.id);
-        await guarded('release', () => releaseClaimed(db, owner, ids));
+      for (const r of out.retries) {
+        await enqueueRanges(queue, [{ issueId, fromId: r.id, toId: r.id }], {
+          tag: `retry${r.attempt}`,
+          delayMs: Math.max(0, r.at.getTime() - Date.now()),
+        });
       }
-      if (pauseReason) {
-        const reason = pauseReason;
-        await guarded('pause', () => pauseIssue(deps, issueId, reason, SYSTEM_ACTOR, pauseReply));
+      accepted += out.accepted;
+      // Rows that went back to the queue (unsent, refused by a resting relay) and rows never
+      // handed to the lanes are claimed again by this job's next pick, from the first of them.
+      cursor = Math.min(cursor, out.requeuedMin, out.firstNotHanded);
+      if (out.notHanded.length) await guarded('release', () => releaseClaimed(db, owner, out.notHanded));
+      if (out.pauseReason) {
+        const reason = out.pauseReason;
+        await guarded('pause', () => pauseIssue(deps, issueId, reason, SYSTEM_ACTOR, out.pauseReply));
         breakers.of(issueId).reset();
         break;
       }
-      if (rested) {
-        // This relay rests; the next pick sends through another, or waits for the rest to end,
-        // from the first row this one refused.
-        cursor = Math.min(cursor, (eligible[groupStart] as ClaimedRow).id);
-        continue;
-      }
-      if (stoppedIssue) break;
+      // A resting relay: the next pick sends through another, or waits for the rest to end.
+      if (out.rested) continue;
+      if (out.stopped) break;
       if (stopping) {
-        await handOn(unsent.length ? (unsent[0] as ClaimedRow).id : cursor);
+        await handOn(cursor);
         break;
       }
     }
@@ -467,7 +543,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
     get relays() {
       return relays.current();
     },
-    wireWindowRows: groupSize * wireGroups,
+    wireWindowRows: (connections = env.SMTP_POOL_CONNECTIONS) => WIRE_ROWS_PER_CONNECTION * connections,
     counters,
     scan,
     resumeAfterOutage,
@@ -480,6 +556,7 @@ export async function createSendWorker(deps: DeliveryDeps & SendWorkerOptions): 
         await guarded('release', () => releaseClaimed(db, owner));
         relays.close();
         await queue.close();
+        watch.close();
         redis.disconnect();
         log.info({ event: 'delivery.worker.stopped', owner }, 'send worker stopped');
       })();

@@ -1,5 +1,6 @@
 import type { Db, Issue } from '../db/schema.js';
 import { httpLink } from '../feeds/canonical-url.js';
+import { plainToMarkdown } from '../rendering/summary.js';
 import { addIssueItem } from './edit.js';
 import { type EditorialDeps, EditorialInputError } from './store.js';
 
@@ -59,7 +60,8 @@ export async function acceptItem(
       {
         sectionKey: acceptance.sectionKey,
         title: item.title,
-        summary: item.summary_text,
+        // Feed text is plain; the summary is Markdown (rendering/summary.ts).
+        summary: plainToMarkdown(item.summary_text),
         sources: url ? [{ url }] : [],
         itemId,
       },

@@ -2,6 +2,7 @@ import { httpLink } from '../feeds/canonical-url.js';
 import { awaitingDecision } from '../feeds/inbox.js';
 import { ensurePublication } from '../publication/publication.js';
 import { listSections } from '../publication/sections.js';
+import { plainToMarkdown } from '../rendering/summary.js';
 import { type PeriodKind, parsePeriod, periodWindow } from './period.js';
 import { type EditorialDeps, recordEdit, writeAudit } from './store.js';
 
@@ -125,7 +126,8 @@ export async function assembleDraft(
           item_id: item.id,
           position,
           title: item.title,
-          summary: item.summary_text,
+          // Feed text is plain; the summary is Markdown (rendering/summary.ts).
+          summary: plainToMarkdown(item.summary_text),
           sources: JSON.stringify(url ? [{ url }] : []),
           created_at: at,
           updated_at: at,

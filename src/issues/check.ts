@@ -1,6 +1,8 @@
 import pLimit from 'p-limit';
 import stringWidth from 'string-width';
-import { LOCALES, type Locale } from '../db/schema.js';
+import { LOCALES, type Locale, type Publication } from '../db/schema.js';
+import { getPublication } from '../publication/publication.js';
+import { senderState } from '../publication/sender.js';
 import type { RenderableIssue } from '../rendering/types.js';
 import { loadRenderableIssue } from './load.js';
 import type { EditorialDeps } from './store.js';
@@ -25,8 +27,27 @@ export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skipped';
 export interface CheckEntry {
   id: string;
   status: CheckStatus;
+  /**
+   * What the check found, as a stable code (`<id>.<finding>`) and its figures: the pages word it
+   * in the editor's language from these (one wording for the editor and the send page).
+   */
+  code: string;
+  params: Record<string, string | number>;
+  /** The same in English, for the CLI, the JSON API and logs. */
   message: string;
   details?: unknown[];
+}
+
+/** One check result (pure): its code's params are what the English message says too. */
+function entry(
+  id: string,
+  status: CheckStatus,
+  finding: string,
+  message: string,
+  params: Record<string, string | number> = {},
+  details?: unknown[],
+): CheckEntry {
+  return { id, status, code: `${id}.${finding}`, params, message, ...(details ? { details } : {}) };
 }
 
 export interface Checklist {
@@ -70,36 +91,47 @@ export function contentChecks(issue: RenderableIssue): CheckEntry[] {
   const empty = issue.sections.filter((s) => s.items.length === 0).map((s) => s.key);
   checks.push(
     items.length === 0
-      ? { id: 'empty-issue', status: 'fail', message: 'the issue has no items' }
-      : { id: 'empty-issue', status: 'pass', message: `${items.length} items` },
+      ? entry('empty-issue', 'fail', 'none', 'the issue has no items')
+      : entry('empty-issue', 'pass', 'count', `${items.length} items`, { n: items.length }),
   );
   checks.push(
     empty.length
-      ? { id: 'empty-sections', status: 'warn', message: `${empty.length} empty section(s)`, details: empty }
-      : { id: 'empty-sections', status: 'pass', message: 'every section has items' },
+      ? entry(
+          'empty-sections',
+          'warn',
+          'some',
+          `${empty.length} empty section(s)`,
+          { n: empty.length },
+          empty,
+        )
+      : entry('empty-sections', 'pass', 'none', 'every section has items'),
   );
 
   const noSummary = items.filter((i) => !i.summary.trim()).map((i) => ({ id: i.id, title: i.title }));
   checks.push(
     noSummary.length
-      ? {
-          id: 'items-without-summary',
-          status: 'warn',
-          message: `${noSummary.length} item(s) without summary`,
-          details: noSummary,
-        }
-      : { id: 'items-without-summary', status: 'pass', message: 'every item has a summary' },
+      ? entry(
+          'items-without-summary',
+          'warn',
+          'some',
+          `${noSummary.length} item(s) without summary`,
+          { n: noSummary.length },
+          noSummary,
+        )
+      : entry('items-without-summary', 'pass', 'none', 'every item has a summary'),
   );
   const noSource = items.filter((i) => i.sources.length === 0).map((i) => ({ id: i.id, title: i.title }));
   checks.push(
     noSource.length
-      ? {
-          id: 'items-without-source',
-          status: 'warn',
-          message: `${noSource.length} item(s) without source`,
-          details: noSource,
-        }
-      : { id: 'items-without-source', status: 'pass', message: 'every item has a source' },
+      ? entry(
+          'items-without-source',
+          'warn',
+          'some',
+          `${noSource.length} item(s) without source`,
+          { n: noSource.length },
+          noSource,
+        )
+      : entry('items-without-source', 'pass', 'none', 'every item has a source'),
   );
 
   const byKey = new Map<string, number[]>();
@@ -115,29 +147,46 @@ export function contentChecks(issue: RenderableIssue): CheckEntry[] {
     .map(([key, ids]) => ({ key, items: ids }));
   checks.push(
     duplicates.length
-      ? {
-          id: 'duplicate-items',
-          status: 'warn',
-          message: `${duplicates.length} duplicate title(s) or source(s)`,
-          details: duplicates,
-        }
-      : { id: 'duplicate-items', status: 'pass', message: 'no duplicates' },
+      ? entry(
+          'duplicate-items',
+          'warn',
+          'some',
+          `${duplicates.length} duplicate title(s) or source(s)`,
+          { n: duplicates.length },
+          duplicates,
+        )
+      : entry('duplicate-items', 'pass', 'none', 'no duplicates'),
   );
 
   const subjectWidth = stringWidth(issue.subject);
-  checks.push({
-    id: 'subject-length',
-    status: !issue.subject.trim() ? 'fail' : subjectWidth > SUBJECT_MAX_WIDTH ? 'warn' : 'pass',
-    message: `subject display width ${subjectWidth} (limit ${SUBJECT_MAX_WIDTH}; a CJK character counts as two)`,
-  });
+  checks.push(
+    !issue.subject.trim()
+      ? entry('subject-length', 'fail', 'empty', 'the issue has no subject')
+      : entry(
+          'subject-length',
+          subjectWidth > SUBJECT_MAX_WIDTH ? 'warn' : 'pass',
+          'width',
+          `subject display width ${subjectWidth} (limit ${SUBJECT_MAX_WIDTH}; a CJK character counts as two)`,
+          { width: subjectWidth, limit: SUBJECT_MAX_WIDTH },
+        ),
+  );
   const preheaderWidth = stringWidth(issue.preheader);
-  checks.push({
-    id: 'preheader-length',
-    status: !issue.preheader.trim() || preheaderWidth > PREHEADER_MAX_WIDTH ? 'warn' : 'pass',
-    message: issue.preheader.trim()
-      ? `preheader display width ${preheaderWidth} (limit ${PREHEADER_MAX_WIDTH})`
-      : 'no preheader: clients will show the first text of the email instead',
-  });
+  checks.push(
+    issue.preheader.trim()
+      ? entry(
+          'preheader-length',
+          preheaderWidth > PREHEADER_MAX_WIDTH ? 'warn' : 'pass',
+          'width',
+          `preheader display width ${preheaderWidth} (limit ${PREHEADER_MAX_WIDTH})`,
+          { width: preheaderWidth, limit: PREHEADER_MAX_WIDTH },
+        )
+      : entry(
+          'preheader-length',
+          'warn',
+          'empty',
+          'no preheader: clients will show the first text of the email instead',
+        ),
+  );
   return checks;
 }
 
@@ -145,8 +194,8 @@ async function renderChecks(issue: RenderableIssue, render: RenderFn | undefined
   if (!render) {
     const skipped = 'skipped: no renderer given';
     return [
-      { id: 'variant-html-size', status: 'skipped', message: skipped },
-      { id: 'template-errors', status: 'skipped', message: skipped },
+      entry('variant-html-size', 'skipped', 'no-renderer', skipped),
+      entry('template-errors', 'skipped', 'no-renderer', skipped),
     ];
   }
   const keys = issue.sections.filter((s) => s.items.length > 0).map((s) => s.key);
@@ -180,32 +229,41 @@ async function renderChecks(issue: RenderableIssue, render: RenderFn | undefined
   const over = sizes.filter((s) => s.htmlBytes > GMAIL_CLIP_BYTES);
   const largest = sizes.reduce((m, s) => Math.max(m, s.htmlBytes), 0);
   return [
-    {
-      id: 'variant-html-size',
-      status: over.length ? 'warn' : sizes.length ? 'pass' : 'skipped',
-      message: over.length
-        ? `${over.length} of ${sizes.length} variant(s) exceed Gmail's ${GMAIL_CLIP_BYTES} byte clipping limit`
-        : `largest variant ${largest} bytes of ${GMAIL_CLIP_BYTES}`,
-      details: sizes,
-    },
+    over.length
+      ? entry(
+          'variant-html-size',
+          'warn',
+          'over',
+          `${over.length} of ${sizes.length} variant(s) exceed Gmail's ${GMAIL_CLIP_BYTES} byte clipping limit`,
+          { over: over.length, total: sizes.length, limit: GMAIL_CLIP_BYTES },
+          sizes,
+        )
+      : entry(
+          'variant-html-size',
+          sizes.length ? 'pass' : 'skipped',
+          'largest',
+          `largest variant ${largest} bytes of ${GMAIL_CLIP_BYTES}`,
+          { bytes: largest, limit: GMAIL_CLIP_BYTES },
+          sizes,
+        ),
     errors.length
-      ? {
-          id: 'template-errors',
-          status: 'fail',
-          message: `${errors.length} variant(s) failed to render`,
-          details: errors,
-        }
-      : {
-          id: 'template-errors',
-          status: 'pass',
-          message: `${variants.length - errors.length} variant(s) rendered`,
-        },
+      ? entry(
+          'template-errors',
+          'fail',
+          'failed',
+          `${errors.length} variant(s) failed to render`,
+          { n: errors.length },
+          errors,
+        )
+      : entry('template-errors', 'pass', 'rendered', `${variants.length} variant(s) rendered`, {
+          n: variants.length,
+        }),
   ];
 }
 
 async function linkChecks(issue: RenderableIssue, probe: LinkProbe | undefined): Promise<CheckEntry> {
   if (!probe)
-    return { id: 'source-links', status: 'skipped', message: 'skipped: link checking not requested' };
+    return entry('source-links', 'skipped', 'not-requested', 'skipped: link checking not requested');
   const urls = [
     ...new Set(issue.sections.flatMap((s) => s.items.flatMap((i) => i.sources.map((x) => x.url)))),
   ];
@@ -224,12 +282,56 @@ async function linkChecks(issue: RenderableIssue, probe: LinkProbe | undefined):
       }),
     ),
   );
-  return {
-    id: 'source-links',
-    status: failures.length ? 'warn' : 'pass',
-    message: `${failures.length} of ${checked.length} link(s) failed to load${urls.length > checked.length ? ` (${urls.length - checked.length} not checked)` : ''}`,
-    details: failures,
-  };
+  const unchecked = urls.length - checked.length;
+  return entry(
+    'source-links',
+    failures.length ? 'warn' : 'pass',
+    'failed',
+    `${failures.length} of ${checked.length} link(s) failed to load${unchecked ? ` (${unchecked} not checked)` : ''}`,
+    { failed: failures.length, checked: checked.length, unchecked },
+    failures,
+  );
+}
+
+/**
+ * Who the issue is from (pure): a local sender (newsletter@localhost) reaches nobody and one not
+ * verified may be a typo or someone else's address, so both block; a missing postal address only
+ * warns (CAN-SPAM and most providers' terms ask for one in every message).
+ */
+export function senderChecks(
+  pub: Pick<Publication, 'from_email' | 'sender_verified_email' | 'postal_address'> | undefined,
+): CheckEntry[] {
+  const email = pub?.from_email ?? '';
+  const state = senderState(pub);
+  return [
+    state === 'local'
+      ? entry(
+          'sender',
+          'fail',
+          'local',
+          `the sender ${email || '(none)'} is a local address that reaches nobody`,
+          {
+            email,
+          },
+        )
+      : state === 'unverified'
+        ? entry(
+            'sender',
+            'fail',
+            'unverified',
+            `the sender ${email} is not verified: open the link mailed to it (settings)`,
+            { email },
+          )
+        : entry('sender', 'pass', 'verified', `the sender ${email} is verified`, { email }),
+    pub?.postal_address?.trim()
+      ? entry('postal-address', 'pass', 'present', 'the footer carries the postal address')
+      : entry(
+          'postal-address',
+          'warn',
+          'missing',
+          'no postal address: the footer of every message should carry one (settings)',
+        ),
+  ];
 }
 
 /** The pre-send checklist (also run before approval). Failures block approval; warnings do not. */
@@ -238,7 +340,9 @@ export async function checkIssue(
   issueId: number,
 ): Promise<Checklist> {
   const issue = await loadRenderableIssue(deps.db, issueId);
+  const publication = await getPublication(deps.db);
   const checks = [
+    ...senderChecks(publication),
     ...contentChecks(issue),
     ...(await renderChecks(issue, deps.render)),
     await linkChecks(issue, deps.probeLink),

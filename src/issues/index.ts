@@ -11,6 +11,7 @@ export {
   type RenderFn,
   sectionSubsets,
 } from './check.js';
+export { type DuplicateResult, duplicateIssue, latestIssueId } from './duplicate.js';
 export {
   addIssueItem,
   EditConflictError,
@@ -39,7 +40,7 @@ export {
   parseIssueMarkdown,
   parseSources,
 } from './markdown-parse.js';
-export { parsePeriod, periodWindow, previousPeriod } from './period.js';
+export { nextPeriod, parsePeriod, periodWindow, previousPeriod } from './period.js';
 export {
   type DueDecision,
   decideDueIssue,

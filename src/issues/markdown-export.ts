@@ -70,9 +70,10 @@ export function exportIssueMarkdown(doc: IssueDocument): string {
       // The parser skips this line on import: the rules compute it again from the item.
       const legal = item.legal ? legalLine(item.legal, 'zh-CN') : null;
       if (legal) paras.push(`**法律信息：**${plainToInline(legal)}`);
-      const summary = item.summary.split(/\n{2,}/).filter((p) => p.trim());
+      // The summary is Markdown already (rendering/summary.ts): written as it is.
+      const summary = item.summary.split(/\n\s*\n/).filter((p) => p.trim());
       summary.forEach((p, j) => {
-        paras.push(j === 0 ? `**内容摘要：**${plainToInline(p)}` : plainToInline(p));
+        paras.push(j === 0 ? `**内容摘要：**${p.trim()}` : p.trim());
       });
       if (item.sources.length) paras.push(`**来源：**${item.sources.map(sourceMarkdown).join(' // ')}`);
     });

@@ -52,3 +52,11 @@ export function previousPeriod(period: string, kind?: PeriodKind): string {
   const before = DateTime.fromJSDate(w.start, { zone: 'UTC' }).minus({ days: 1 });
   return parsed.kind === 'month' ? before.toFormat('yyyy-MM') : before.toFormat("kkkk-'W'WW");
 }
+
+/** The period after this one, e.g. 2025-08 for 2025-07, 2026-W01 for 2025-W52. */
+export function nextPeriod(period: string, kind?: PeriodKind): string {
+  const parsed = parsePeriod(period, kind);
+  const w = periodWindow(parsed.period, parsed.kind, 'UTC');
+  const after = DateTime.fromJSDate(w.end, { zone: 'UTC' });
+  return parsed.kind === 'month' ? after.toFormat('yyyy-MM') : after.toFormat("kkkk-'W'WW");
+}

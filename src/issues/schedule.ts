@@ -5,10 +5,14 @@ import { getPublication } from '../publication/publication.js';
 import { scheduleJobId, transitionIssue } from './lifecycle.js';
 import { type EditorialDeps, EditorialInputError } from './store.js';
 
-/** A scheduled send's job payload: ids only (DESIGN.md invariant 2). */
+/**
+ * A job on the issues queue, ids only (DESIGN.md invariant 2): `send` when a scheduled issue falls
+ * due, `start` right after "send now" moved the issue to sending (the worker freezes the audience
+ * and enqueues its batches).
+ */
 export interface ScheduledSendJob {
   issueId: number;
-  action: 'send';
+  action: 'send' | 'start';
   /** The revision that was scheduled; a job for an older revision does nothing. */
   revision: number;
 }
@@ -36,11 +40,17 @@ async function resolveZone(deps: EditorialDeps, tz: string | undefined): Promise
   return (await getPublication(deps.db))?.time_zone ?? deps.env.DEFAULT_TIME_ZONE;
 }
 
-async function replaceJob(queue: Queue, issue: Issue, when: Date, now: Date): Promise<void> {
+async function replaceJob(
+  queue: Queue,
+  issue: Issue,
+  when: Date,
+  now: Date,
+  action: ScheduledSendJob['action'] = 'send',
+): Promise<void> {
   const jobId = scheduleJobId(issue.id);
   // BullMQ ignores an add whose jobId exists, so the old delayed job goes first.
   await (await queue.getJob(jobId))?.remove();
-  const data: ScheduledSendJob = { issueId: issue.id, action: 'send', revision: issue.revision };
+  const data: ScheduledSendJob = { issueId: issue.id, action, revision: issue.revision };
   await queue.add('send', data, {
     jobId,
     delay: Math.max(0, when.getTime() - now.getTime()),
@@ -125,6 +135,40 @@ export function rescheduleIssue(
   actor = 'system',
 ): Promise<Issue> {
   return setSchedule(deps, issueId, when, 'reschedule', actor);
+}
+
+/**
+ * "Send now" for an approved or scheduled issue: it is sending from this moment (the editor's
+ * start in the audit log, `now: true`), and a job with no delay asks the issues worker to freeze
+ * the audience and enqueue the batches, so the page shows the send and its counts at once. If
+ * the job cannot be queued the issue stays sending, and the delivery resume scan prepares it.
+ */
+export async function sendIssueNow(
+  deps: EditorialDeps & { queue: Queue },
+  issueId: number,
+  actor = 'system',
+): Promise<Issue> {
+  const now = deps.now();
+  const issue = await transitionIssue(deps, issueId, 'start-sending', actor, {
+    fields: {
+      sending_started_at: now,
+      scheduled_at: null,
+      schedule_time_zone: null,
+      hold_reason: null,
+      pause_reason: null,
+      pause_reply: null,
+    },
+    detail: { now: true },
+  });
+  try {
+    await replaceJob(deps.queue, issue, now, now, 'start');
+  } catch (err) {
+    deps.log.warn(
+      { event: 'issue.send_now.enqueue_failed', issueId, err: (err as Error).message },
+      'send-now job not queued; the resume scan prepares the issue',
+    );
+  }
+  return issue;
 }
 
 /** Takes a scheduled issue off the schedule (back to approved) and removes its job. */

@@ -43,6 +43,8 @@ export type EditorialErrorCode =
   | 'item-title'
   | 'issue-title'
   | 'nothing-to-change'
+  | 'period-invalid'
+  | 'period-has-issue'
   | 'test-no-address'
   | 'test-bad-address'
   | 'test-too-many'
@@ -55,7 +57,9 @@ export type EditorialErrorCode =
   | 'snapshot-missing'
   | 'snapshot-failed'
   | 'snapshot-not-pdf'
-  | 'snapshot-too-large';
+  | 'snapshot-too-large'
+  | 'import-period-taken'
+  | 'import-replace-not-draft';
 
 export class EditorialInputError extends ProblemError<EditorialErrorCode> {
   override name = 'EditorialInputError';

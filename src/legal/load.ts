@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database, IssueItem } from '../db/schema.js';
+import { summaryPlain } from '../rendering/summary.js';
 import { extractLegalMetadata } from './extract.js';
 import { applyLegalEdits } from './format.js';
 import type { ItemLegal } from './types.js';
@@ -33,7 +34,7 @@ export async function loadIssueLegal(
         .join('\n\n');
       const extracted = extractLegalMetadata({
         title: item.title,
-        summary: item.summary,
+        summary: summaryPlain(item.summary),
         urls,
         sectionKey: section.key,
         period: issue.period,

@@ -1,4 +1,4 @@
-export { MODEL_SECTIONS } from './model-sections.js';
+export { MODEL_SECTIONS, seedModelSections } from './model-sections.js';
 export {
   ensurePublication,
   getPublication,
@@ -8,3 +8,11 @@ export {
   updatePublication,
 } from './publication.js';
 export { editSection, getSectionByKey, listSections, type Section, upsertSection } from './sections.js';
+export {
+  isLocalSender,
+  markSenderVerified,
+  type SenderState,
+  senderState,
+  senderVerificationToken,
+  verifySender,
+} from './sender.js';

@@ -9,6 +9,8 @@ import {
   type Masthead,
   type Publication,
 } from '../db/schema.js';
+import { seedModelSections } from './model-sections.js';
+import { isLocalSender } from './sender.js';
 
 export type { Publication };
 
@@ -40,7 +42,12 @@ export async function getPublication(db: Db): Promise<Publication | undefined> {
   return db.selectFrom('publication').selectAll().where('id', '=', 1).executeTakeFirst();
 }
 
-/** The single publication row, created from MAIL_FROM / DEFAULT_TIME_ZONE / DEFAULT_LOCALE if missing. */
+/**
+ * The single publication row, created from MAIL_FROM / DEFAULT_TIME_ZONE / DEFAULT_LOCALE if
+ * missing. A new publication starts with the model newsletter's four sections when it has none
+ * (an admin renames them; a subscriber CSV can name them before any document is imported), and
+ * with the operator's MAIL_FROM as its verified sender unless that is a local address.
+ */
 export async function ensurePublication(
   db: Db,
   env: Pick<Env, 'MAIL_FROM' | 'DEFAULT_TIME_ZONE' | 'DEFAULT_LOCALE'>,
@@ -48,18 +55,25 @@ export async function ensurePublication(
   const existing = await getPublication(db);
   if (existing) return existing;
   const from = parseMailbox(env.MAIL_FROM);
-  await db
-    .insertInto('publication')
-    .values({
-      id: 1,
-      name: from.name || 'Gazette',
-      locale: env.DEFAULT_LOCALE,
-      time_zone: env.DEFAULT_TIME_ZONE,
-      from_name: from.name || 'Gazette',
-      from_email: from.email,
-    })
-    .onConflict((oc) => oc.column('id').doNothing())
-    .execute();
+  await db.transaction().execute(async (tx) => {
+    const created = await tx
+      .insertInto('publication')
+      .values({
+        id: 1,
+        name: from.name || 'Gazette',
+        locale: env.DEFAULT_LOCALE,
+        time_zone: env.DEFAULT_TIME_ZONE,
+        from_name: from.name || 'Gazette',
+        from_email: from.email,
+        ...(isLocalSender(from.email)
+          ? {}
+          : { sender_verified_email: from.email, sender_verified_at: new Date() }),
+      })
+      .onConflict((oc) => oc.column('id').doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (created) await seedModelSections(tx);
+  });
   const row = await getPublication(db);
   if (!row) throw new Error('publication row could not be created');
   return row;

@@ -1,17 +1,65 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { isClusterUrl } from '../config/env.js';
 
 export class RedisUnavailableError extends Error {
   override name = 'RedisUnavailableError';
 }
 
-/** A connection for BullMQ: workers need maxRetriesPerRequest null so blocking commands never give up. */
-export function createRedis(url: string, opts: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, ...opts });
+/** One Redis server, or a Redis Cluster (every command Gazette uses answers the same on both). */
+export type RedisClient = Redis | Cluster;
+
+function clusterOf(url: string, opts: RedisOptions): Cluster {
+  const u = new URL(url);
+  u.searchParams.delete('cluster');
+  const node = { host: u.hostname, port: Number(u.port || 6379) };
+  return new Cluster([node], {
+    redisOptions: {
+      ...opts,
+      username: u.username ? decodeURIComponent(u.username) : undefined,
+      password: u.password ? decodeURIComponent(u.password) : undefined,
+      ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+    },
+    enableReadyCheck: opts.enableReadyCheck ?? true,
+    ...(opts.maxRetriesPerRequest !== undefined ? { maxRetriesPerRequest: opts.maxRetriesPerRequest } : {}),
+    lazyConnect: opts.lazyConnect ?? false,
+  } as ConstructorParameters<typeof Cluster>[1]);
+}
+
+/**
+ * A connection for BullMQ: workers need maxRetriesPerRequest null so blocking commands never give
+ * up. A cluster URL (see isClusterUrl) gives a Cluster client.
+ */
+export function createRedis(url: string, opts: RedisOptions = {}): RedisClient {
+  const all = { maxRetriesPerRequest: null, enableReadyCheck: true, ...opts };
+  return isClusterUrl(url) ? clusterOf(url, all) : new Redis(url, all);
+}
+
+/**
+ * Keys matching `pattern` on every primary (a cluster spreads keys over its nodes; one server
+ * holds them all). For listings, never on a hot path.
+ */
+export async function scanKeys(client: RedisClient, pattern: string): Promise<string[]> {
+  if (client instanceof Cluster && client.status !== 'ready')
+    await new Promise<void>((ok, fail) => {
+      client.once('ready', () => ok());
+      client.once('end', () => fail(new Error('the Redis Cluster connection ended')));
+    });
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  const out: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 200);
+      cursor = next;
+      out.push(...keys);
+    } while (cursor !== '0');
+  }
+  return out;
 }
 
 /** Fails fast, with the way to start one, when no Redis answers at `url`. */
 export async function assertRedisReachable(url: string, timeoutMs = 3000): Promise<void> {
-  const probe = new Redis(url, {
+  const probe = createRedis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     connectTimeout: timeoutMs,

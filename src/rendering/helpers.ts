@@ -1,8 +1,9 @@
 import type Handlebars from 'handlebars';
 import type { HelperOptions } from 'handlebars';
 import type { Locale } from '../db/schema.js';
-import { escapeHtml, urlForText } from './escape.js';
+import { escapeHtml, escapeTextContent, urlForText } from './escape.js';
 import { formatPeriod, itemNumber, sectionNumber } from './locale-format.js';
+import { inlineText, type SummaryBlock, summaryHtml } from './summary.js';
 import type { Strings } from './template-store.js';
 import { TEXT_COLUMNS, wrapText } from './text-wrap.js';
 import { isRecipientTokenKey } from './tokens.js';
@@ -89,18 +90,57 @@ export function registerHelpers(hb: Hb, mode: 'html' | 'text', strings: Record<L
   /** {{refs sources}}: numbers each source URL once per message; the list is printed at the end. */
   hb.registerHelper('refs', (sources: { url: string }[], options: HelperOptions) => {
     const links = root(options)._links;
-    return sources
-      .map(({ url }) => {
-        const line = (n: number) => `[${n}] ${urlForText(url)}`;
-        let n = links.findIndex((l) => l.slice(l.indexOf(' ') + 1) === urlForText(url)) + 1;
-        if (n === 0) {
-          links.push(line(links.length + 1));
-          n = links.length;
-        }
-        return `[${n}]`;
-      })
-      .join(' ');
+    return sources.map(({ url }) => `[${linkNumber(links, url)}]`).join(' ');
+  });
+
+  /**
+   * {{summaryBlock block}}: one block of an item's summary (rendering/summary.ts). html: the block's
+   * markup, every text and URL escaped there; text: wrapped like a paragraph (`indent=`), list
+   * items with their marker, each link as "text [n]" numbered with the sources.
+   */
+  hb.registerHelper('summaryBlock', (block: SummaryBlock, options: HelperOptions) => {
+    if (isHtml) {
+      const color = root(options).theme?.link ?? '#1f4e79';
+      return out(summaryHtml([block], { linkColor: color, email: true }));
+    }
+    const indent = (options.hash as { indent?: number }).indent ?? 0;
+    const links = root(options)._links;
+    const text = (nodes: Parameters<typeof inlineText>[0]) =>
+      escapeTextContent(inlineText(nodes, (href, label) => `${label} [${linkNumber(links, href)}]`));
+    // A hard line break stays one; wrapText joins everything else into one paragraph.
+    const wrap = (s: string, prefix = '', extra = 0) =>
+      s
+        .split('\n')
+        .map((line, i) =>
+          wrapText(line, { prefix: i === 0 ? prefix : ' '.repeat(prefix.length), indent: indent + extra }),
+        )
+        .join('\n');
+    const render = (b: SummaryBlock, extra: number): string => {
+      if (b.t === 'p') return wrap(text(b.c), '', extra);
+      return b.items
+        .map((item, i) => {
+          const marker = b.t === 'ol' ? `${b.start + i}. ` : '- ';
+          return item
+            .map((inner, j) =>
+              inner.t === 'p'
+                ? wrap(text(inner.c), j === 0 ? marker : ' '.repeat(marker.length), extra)
+                : render(inner, extra + marker.length),
+            )
+            .join(b.tight ? '\n' : '\n\n');
+        })
+        .join(b.tight ? '\n' : '\n\n');
+    };
+    return render(block, 0);
   });
 
   hb.registerHelper('rule', (ch: string) => String(ch).repeat(TEXT_COLUMNS));
+}
+
+/** The number of `url` in the text part's link list, adding it at the end the first time. */
+function linkNumber(links: string[], url: string): number {
+  const shown = urlForText(url);
+  const n = links.findIndex((l) => l.slice(l.indexOf(' ') + 1) === shown) + 1;
+  if (n > 0) return n;
+  links.push(`[${links.length + 1}] ${shown}`);
+  return links.length;
 }

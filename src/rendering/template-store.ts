@@ -38,6 +38,7 @@ export const HELPER_NAMES = new Set([
   'wrap',
   'refs',
   'rule',
+  'summaryBlock',
 ]);
 
 /** Before each MJML tag line, a comment naming file and line (MJML drops comments from output). */

@@ -8,7 +8,7 @@ import type { LegalMetadata } from '../legal/types.js';
 export interface RenderableItem {
   id: number;
   title: string;
-  /** Plain text; paragraphs separated by a blank line. */
+  /** Markdown (rendering/summary.ts): paragraphs, links, emphasis, lists. */
   summary: string;
   sources: ItemSourceLink[];
   /** Legal metadata (src/legal), shown as one line under the title. */

@@ -5,6 +5,7 @@ import { logoBox } from '../publication/branding.js';
 import { escapeHtml, escapeTextContent } from './escape.js';
 import { PREHEADER_PADDING_HTML, variantPreheader, variantSubject } from './inbox-line.js';
 import { sourceLinkText } from './source-names.js';
+import { parseSummary, type SummaryBlock } from './summary.js';
 import type { Strings } from './template-store.js';
 import { joinLines } from './text-join.js';
 import type { Theme } from './theme.js';
@@ -19,7 +20,8 @@ export interface ViewItem {
   legalLine: Content | null;
   /** Sources found dead since (web version): a link to each archived copy. */
   deadSources: { href: Content }[];
-  paragraphs: Content[];
+  /** The summary's blocks (Markdown, rendering/summary.ts), escaped by the `summary` helper. */
+  summary: SummaryBlock[];
   sources: { url: string; label: Content | null }[];
 }
 
@@ -143,7 +145,7 @@ export function buildViewModel(input: {
         title: c(item.title),
         legalLine: opt(legalLine(item.legal ?? {}, locale)),
         deadSources: (item.deadSources ?? []).map((d) => ({ href: c(d.snapshotUrl) })),
-        paragraphs: paragraphsOf(item.summary).map(c),
+        summary: parseSummary(item.summary),
         sources: item.sources.map((src) => ({
           url: src.url,
           label: opt(sourceLinkText(src.url, locale, src.label) ?? src.label),

@@ -4,6 +4,7 @@ import { loadIssueSections } from '../issues/load.js';
 import { getIssue } from '../issues/store.js';
 import { bodyName, jurisdictionName, kindName, legalValues } from '../legal/format.js';
 import { loadIssueLegal } from '../legal/load.js';
+import { summaryPlain } from '../rendering/summary.js';
 import { readSnapshot } from '../snapshots/store.js';
 import { ARCHIVED_STATES } from '../snapshots/take.js';
 import { documentTokens, queryText } from './tokens.js';
@@ -35,7 +36,7 @@ export async function indexIssue(db: Db, issueId: number): Promise<number> {
       const values = legalValues(meta);
       const words = [
         item.title,
-        item.summary,
+        summaryPlain(item.summary),
         values.jurisdiction
           ? `${jurisdictionName(values.jurisdiction, 'zh-CN')} ${jurisdictionName(values.jurisdiction, 'en')}`
           : '',
@@ -147,7 +148,8 @@ export async function searchArchive(db: Db, query: ArchiveQuery): Promise<Archiv
     .orderBy('ii.position')
     .limit(query.limit ?? 100)
     .execute();
-  return rows as ArchiveHit[];
+  // Hits show the summary as text (search pages print excerpts, not the Markdown source).
+  return rows.map((r) => ({ ...r, summary: summaryPlain(r.summary) })) as ArchiveHit[];
 }
 
 /** The distinct bodies, kinds and jurisdictions in the archive, for the filter menus. */

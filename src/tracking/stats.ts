@@ -32,7 +32,10 @@ export interface IssueStatistics {
   totals: Counts & {
     rates: { open: number | null; click: number | null; bounce: number | null; complaint: number | null };
   };
-  variants: Array<Counts & { variantKey: string | null; sectionKeys: string[] | null }>;
+  /** One row per variant: a choice of sections in one locale (zh-CN and en of the same choice are two). */
+  variants: Array<
+    Counts & { variantKey: string | null; sectionKeys: string[] | null; locale: string | null }
+  >;
   sections: Array<{
     sectionId: number;
     key: string;
@@ -47,6 +50,8 @@ export interface IssueStatistics {
     linkId: number;
     url: string;
     sectionId: number | null;
+    /** The issue item the link is a source of (its title as sent), if it is one. */
+    itemTitle: string | null;
     clicksTotal: number;
     clickedUnique: number;
   }>;
@@ -123,18 +128,25 @@ export async function issueStatistics(
     ORDER BY d.variant_key NULLS LAST
   `.execute(db);
 
-  const variantSections = await sql<{ variant_key: string; section_keys: string[] }>`
-    SELECT DISTINCT ON (variant_key) variant_key, section_keys
+  const variantSections = await sql<{ variant_key: string; section_keys: string[]; locale: string }>`
+    SELECT DISTINCT ON (variant_key) variant_key, section_keys, locale
     FROM issue_variants WHERE issue_id = ${issueId}
     ORDER BY variant_key, revision DESC
   `.execute(db);
   const sectionsOf = new Map(variantSections.rows.map((r) => [r.variant_key, r.section_keys]));
+  const localeOf = new Map(variantSections.rows.map((r) => [r.variant_key, r.locale]));
 
   const variants = perVariant.rows.map((r) => {
     const variantKey = (r.variant_key as string | null) ?? null;
     return {
       variantKey,
       sectionKeys: variantKey !== null ? (sectionsOf.get(variantKey) ?? null) : null,
+      // The compiled variant says; else the key's own prefix (`zh-CN:cases+industry`).
+      locale:
+        variantKey === null
+          ? null
+          : (localeOf.get(variantKey) ??
+            (variantKey.includes(':') ? variantKey.slice(0, variantKey.indexOf(':')) : null)),
       prepared: n(r.prepared),
       pending: n(r.pending),
       accepted: n(r.accepted),
@@ -188,19 +200,30 @@ export async function issueStatistics(
     };
   });
 
+  // A link that is an item's source is named by that item (the one in the link's own section first).
   const linkRows = await sql<Record<string, unknown>>`
-    SELECT l.id, l.url, l.section_id, l.click_count, count(DISTINCT e.delivery_id) AS clicked_unique
-    FROM issue_links l LEFT JOIN events e ON e.link_id = l.id AND e.type = 'click'
-    WHERE l.issue_id = ${issueId}
-    GROUP BY l.id
-    HAVING l.click_count > 0
-    ORDER BY l.click_count DESC, l.id
-    LIMIT ${opts.topLinks ?? 10}
+    SELECT top.*, item.title AS item_title FROM (
+      SELECT l.id, l.url, l.section_id, l.click_count, count(DISTINCT e.delivery_id) AS clicked_unique
+      FROM issue_links l LEFT JOIN events e ON e.link_id = l.id AND e.type = 'click'
+      WHERE l.issue_id = ${issueId}
+      GROUP BY l.id
+      HAVING l.click_count > 0
+      ORDER BY l.click_count DESC, l.id
+      LIMIT ${opts.topLinks ?? 10}
+    ) top
+    LEFT JOIN LATERAL (
+      SELECT i.title FROM issue_items i, jsonb_array_elements(i.sources) src
+       WHERE i.issue_id = ${issueId} AND src->>'url' = top.url
+       ORDER BY (i.section_id IS NOT DISTINCT FROM top.section_id) DESC, i.position, i.id
+       LIMIT 1
+    ) item ON true
+    ORDER BY top.click_count DESC, top.id
   `.execute(db);
   const topLinks = linkRows.rows.map((r) => ({
     linkId: n(r.id),
     url: r.url as string,
     sectionId: r.section_id === null ? null : n(r.section_id),
+    itemTitle: (r.item_title as string | null) ?? null,
     clicksTotal: n(r.click_count),
     clickedUnique: n(r.clicked_unique),
   }));

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startIssueSend } from '../../src/delivery/control.js';
 import { issueStats } from '../../src/delivery/ledger.js';
 import { openSendQueue } from '../../src/delivery/queue.js';
-import { WIRE_GROUPS } from '../../src/delivery/send-worker.js';
+import { WIRE_ROWS_PER_CONNECTION } from '../../src/delivery/send-worker.js';
 import { type FaultSmtp, startFaultSmtp } from '../support/fault-smtp.js';
 import { testEnv } from '../support/test-env.js';
 import { staysTrue, waitFor } from '../support/wait.js';
@@ -80,8 +80,8 @@ describe('a send worker that stops in mid-send', () => {
       expect(state).toBe('sent');
       expect(stats.byState.accepted + stats.byState.unknown).toBe(n);
       // Unknown is at most what may have reached the relay at the kill: the wire window of
-      // WIRE_GROUPS groups of 5 rows, not the two jobs' chunks of 10 nor a batch of 50.
-      expect(stats.byState.unknown).toBeLessThanOrEqual(5 * WIRE_GROUPS);
+      // two rows per connection of the 5, not the two jobs' chunks of 10 nor a batch of 50.
+      expect(stats.byState.unknown).toBeLessThanOrEqual(5 * WIRE_ROWS_PER_CONNECTION);
       // The killed worker's jobs are only re-run after BullMQ's stall check; the ledger says sent,
       // so what can still arrive is what the relay was reading when the worker died.
       await waitFor('the relay to answer what it read', () => relay.answering === 0);
@@ -105,7 +105,7 @@ describe('a send worker that stops in mid-send', () => {
     const base = { ...h.base, env };
     const w = await h.worker(relay.url, { env, concurrency: 4 });
     try {
-      expect(w.wireWindowRows).toBe(3 * WIRE_GROUPS);
+      expect(w.wireWindowRows(3)).toBe(3 * WIRE_ROWS_PER_CONNECTION);
       await startIssueSend({ ...base, queue: w.queue }, issueId);
       // Sample the ledger while four jobs (ranges of 20, each claimed whole) work the slow relay.
       let most = 0;
@@ -122,7 +122,7 @@ describe('a send worker that stops in mid-send', () => {
       }
       expect(state).toBe('sent');
       expect(most).toBeGreaterThan(0);
-      expect(most).toBeLessThanOrEqual(w.wireWindowRows);
+      expect(most).toBeLessThanOrEqual(w.wireWindowRows(3));
       expect((await issueStats(h.tdb.db, issueId)).byState.accepted).toBe(n);
     } finally {
       await w.close();

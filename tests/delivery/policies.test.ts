@@ -190,7 +190,9 @@ describe('the relay scheduler: which relay sends, and how many rows', () => {
     granted,
     retryInMs: granted ? 0 : 400,
     hourly: false,
-    windows: [],
+    slotAt: () => 0,
+    late: () => false,
+    refundKey: null,
     ...extra,
   });
   type Gate = 'open' | 'probe' | number; // a number: resting that many ms more

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerSendCommands } from '../../src/cli/commands/send.js';
 import { type CliRuntime, processIo } from '../../src/cli/runtime.js';
@@ -7,12 +8,15 @@ import { type IssueStats, statsOf } from '../../src/delivery/ledger.js';
 import {
   formatDuration,
   formatProgress,
+  loadSendProgress,
   type ProgressInput,
   sendProgress,
 } from '../../src/delivery/progress.js';
 import { silentLogger } from '../../src/log.js';
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { waitFor } from '../support/wait.js';
+import { seedSentIssue } from '../tracking/seed.js';
 import { deliveryHarness, emails } from './harness.js';
 
 const stats = statsOf;
@@ -23,7 +27,7 @@ const progress = (input: Partial<ProgressInput> & Pick<ProgressInput, 'stats'>) 
     pauseReason: null,
     holdReason: null,
     recentFinished: 0,
-    elapsedSeconds: 120,
+    windowSeconds: 60,
     ...input,
   });
 
@@ -51,7 +55,7 @@ describe('send progress (pure), one derivation for the send page and the command
 
   it('measures a young send over the seconds it has run, not a whole minute', () => {
     expect(
-      progress({ stats: stats({ queued: 50, accepted: 20 }), recentFinished: 20, elapsedSeconds: 10 }),
+      progress({ stats: stats({ queued: 50, accepted: 20 }), recentFinished: 20, windowSeconds: 10 }),
     ).toMatchObject({
       ratePerSecond: 2,
       etaSeconds: 25,
@@ -59,7 +63,7 @@ describe('send progress (pure), one derivation for the send page and the command
   });
 
   it('says nothing about the ETA before there is a rate or once the send stopped, and shows how it ended', () => {
-    const first = progress({ stats: stats({ queued: 3 }), elapsedSeconds: null });
+    const first = progress({ stats: stats({ queued: 3 }), windowSeconds: null });
     expect(first.etaSeconds).toBeNull();
     expect(formatProgress(first, 4)).toBe(
       'sending |░░░░| 0/3 0% · accepted 0 deferred 0 failed 0 · 0 msg/s · ETA –',
@@ -85,6 +89,62 @@ describe('send progress (pure), one derivation for the send page and the command
       '–',
     ]);
     expect(formatDuration(200, { h: '小时', min: '分', s: '秒' })).toBe('3 分 20 秒');
+  });
+});
+
+describe('the send rate, measured over the relay’s answers (issue 19: 8 msg/s shown for a 190/s send)', () => {
+  let tdb: TestDatabase;
+  beforeAll(async () => {
+    tdb = await createTestDatabase();
+  });
+  afterAll(() => tdb?.drop());
+
+  /** An issue whose `n` rows were answered `spanMs` apart, ending `agoMs` ago, after a slow start. */
+  async function answered(state: 'sending' | 'sent', n: number, spanMs: number, agoMs: number) {
+    const { issueId } = await seedSentIssue(tdb.db, { recipients: n });
+    await sql`
+      UPDATE issues SET state = ${state},
+        sending_started_at = now() - make_interval(secs => ${(agoMs + spanMs) / 1000 + 15}::double precision)
+       WHERE id = ${issueId}`.execute(tdb.db);
+    await sql`
+      UPDATE deliveries d SET state = 'accepted',
+        accepted_at = now() - make_interval(secs => ${agoMs / 1000}::double precision)
+          - make_interval(secs => ${spanMs / 1000}::double precision * (r.k - 1) / greatest(${n} - 1, 1))
+        FROM (SELECT id, row_number() OVER (ORDER BY id) AS k FROM deliveries WHERE issue_id = ${issueId}) r
+       WHERE d.id = r.id`.execute(tdb.db);
+    return issueId;
+  }
+
+  it('gives a finished send the rate it ran at, not its answers over the time since it started', async () => {
+    // 121 answers within 0.64 s, after 15 s of preparing: about 190 a second.
+    const id = await answered('sent', 121, 640, 5 * 60_000);
+    const p = await loadSendProgress(tdb.db, id);
+    expect(p?.ratePerSecond).toBeGreaterThan(170);
+    expect(p?.ratePerSecond).toBeLessThan(200);
+  });
+
+  it('measures a running send over the last minute of answers, up to now', async () => {
+    // 600 answers spread over the last 2 minutes: 300 in the last minute, 5 a second.
+    const id = await answered('sending', 600, 120_000, 0);
+    const p = await loadSendProgress(tdb.db, id);
+    expect(p?.ratePerSecond).toBeGreaterThan(4.5);
+    expect(p?.ratePerSecond).toBeLessThan(5.5);
+    // No answers yet (still preparing): no rate, no ETA.
+    const { issueId } = await seedSentIssue(tdb.db, {
+      recipients: 3,
+      states: ['queued', 'queued', 'queued'],
+    });
+    await tdb.db.updateTable('issues').set({ state: 'sending' }).where('id', '=', issueId).execute();
+    expect(await loadSendProgress(tdb.db, issueId)).toMatchObject({ ratePerSecond: 0, etaSeconds: null });
+  });
+
+  it('calls one answer one a second, not a thousand', () => {
+    expect(
+      progress({ stats: stats({ accepted: 1 }), recentFinished: 1, windowSeconds: 0.001 }).ratePerSecond,
+    ).toBe(1);
+    expect(
+      progress({ stats: stats({ accepted: 50 }), recentFinished: 50, windowSeconds: 0 }).ratePerSecond,
+    ).toBe(500);
   });
 });
 

@@ -15,7 +15,6 @@ import {
 import { ContentError } from '../../src/delivery/deps.js';
 import { issueStats } from '../../src/delivery/ledger.js';
 import { enqueueRanges } from '../../src/delivery/queue.js';
-import { RelayRateLimiter } from '../../src/delivery/rate-limit.js';
 import { IllegalIssueTransitionError } from '../../src/issues/state-machine.js';
 import { createRedis } from '../../src/queue/redis.js';
 import type { SmtpCatcher } from '../../src/smtp/catcher.js';
@@ -560,35 +559,5 @@ describe('delivery engine', () => {
       if (hasDkim)
         expect(checkWithPython(m.raw, publicKey)).toEqual({ verified: true, defects: [], downgraded: false });
     }
-  });
-
-  it('grants a relay no more than its per-second and per-hour budgets, across callers', async () => {
-    const redis = createRedis(h.env.REDIS_URL);
-    let now = 1_700_000_000_000;
-    const prefix = `gtest-${randomBytes(5).toString('hex')}`;
-    const a = new RelayRateLimiter(redis, prefix, () => now);
-    const b = new RelayRateLimiter(redis, prefix, () => now);
-    const limits = { perSecond: 10, perHour: 25 };
-    expect((await a.acquire('relay:25', limits, 8)).granted).toBe(8);
-    expect((await b.acquire('relay:25', limits, 8)).granted).toBe(2);
-    const full = await a.acquire('relay:25', limits, 1);
-    expect(full).toMatchObject({ granted: 0, hourly: false });
-    now += 1000;
-    expect((await b.acquire('relay:25', limits, 10)).granted).toBe(10);
-    now += 1000;
-    expect((await a.acquire('relay:25', limits, 10)).granted).toBe(5);
-    now += 1000;
-    expect(await a.acquire('relay:25', limits, 10)).toMatchObject({ granted: 0, hourly: true });
-    expect((await a.acquire('other:25', limits, 3)).granted).toBe(3);
-    // Unused budget goes back to the window it was granted in, even when the refund comes later.
-    const perSecond = { perSecond: 4, perHour: 0 };
-    const grant = await a.acquire('late:25', perSecond, 4);
-    expect(grant.granted).toBe(4);
-    now += 1000;
-    await a.refund(grant, 4);
-    expect((await b.acquire('late:25', perSecond, 10)).granted).toBe(4);
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length) await redis.del(...keys);
-    redis.disconnect();
   });
 });

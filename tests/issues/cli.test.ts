@@ -47,7 +47,7 @@ describe.skipIf(!model.present)('gazette issue import / export', () => {
     expect(markdown).toContain('## 8. 美国总统特朗普签署系列人工智能领域行政命令');
     const { problems, ...reread } = parseIssueMarkdown(markdown);
     expect(problems).toEqual([]);
-    const { id: _id, problems: _p, ...imported } = out;
+    const { id: _id, problems: _p, replaced: _r, ...imported } = out as typeof out & { replaced: boolean };
     // Legal metadata is exported as one line per item and computed again on import, not read back.
     expect(markdown).toContain('**法律信息：**中国 · 最高人民法院、最高人民检察院、公安部 · 2025-07-28 发布');
     const withoutLegal = {
@@ -55,5 +55,28 @@ describe.skipIf(!model.present)('gazette issue import / export', () => {
       sections: imported.sections.map((s) => ({ ...s, items: s.items.map(({ legal: _l, ...i }) => i) })),
     };
     expect(reread).toEqual(withoutLegal);
+  });
+});
+
+describe.skipIf(!model.present)('gazette issue import of a period that already has an issue', () => {
+  it('refuses without --replace or --new, naming both, then does what it is told', async () => {
+    const first = JSON.parse(
+      (await gazette('issue', 'import', model.path, '--period', '2026-04', '--json')).stdout,
+    );
+    const again = await cli(['issue', 'import', model.path, '--period', '2026-04'], { context });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`2026-04 already has issue ${first.id} (draft)`);
+    expect(again.stderr).toContain('--replace');
+    expect(again.stderr).toContain('--new');
+
+    const replaced = JSON.parse(
+      (await gazette('issue', 'import', model.path, '--period', '2026-04', '--replace', '--json')).stdout,
+    );
+    expect(replaced).toMatchObject({ id: first.id, replaced: true });
+    const added = JSON.parse(
+      (await gazette('issue', 'import', model.path, '--period', '2026-04', '--new', '--json')).stdout,
+    );
+    expect(added.id).not.toBe(first.id);
+    expect(added.replaced).toBe(false);
   });
 });

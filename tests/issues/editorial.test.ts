@@ -103,7 +103,7 @@ describe.skipIf(!model.present)('Markdown import into a draft', () => {
 
   it('import → export → import gives the same issue', async () => {
     const markdown = await exportIssue(deps, issueId);
-    const second = await importIssueMarkdown(deps, markdown);
+    const second = await importIssueMarkdown(deps, markdown, { existing: 'new' });
     expect(second.id).not.toBe(issueId);
     const { id: _a, ...first } = await loadIssueDocument(tdb.db, issueId);
     const { id: _b, ...again } = await loadIssueDocument(tdb.db, second.id);
@@ -140,7 +140,7 @@ describe.skipIf(!model.present)('editing, audit log and states', () => {
   let sectionItems: () => Promise<{ id: number; title: string; section: string }[]>;
 
   beforeAll(async () => {
-    const created = await importIssueMarkdown(deps, modelText);
+    const created = await importIssueMarkdown(deps, modelText, { existing: 'new' });
     issueId = created.id;
     sectionItems = async () =>
       (await loadRenderableIssue(tdb.db, issueId)).sections.flatMap((s) =>

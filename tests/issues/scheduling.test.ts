@@ -9,6 +9,7 @@ import {
   rescheduleIssue,
   resumeScheduledIssues,
   scheduleIssue,
+  sendIssueNow,
   unscheduleIssue,
 } from '../../src/issues/schedule.js';
 import type { EditorialDeps } from '../../src/issues/store.js';
@@ -196,5 +197,58 @@ describe('the issue worker', () => {
     // Rescheduling a held issue clears the hold.
     await rescheduleIssue(deps, late, { at: '2025-08-03 09:00' });
     expect((await getIssue(tdb.db, late)).hold_reason).toBeNull();
+  });
+});
+
+describe('send now', () => {
+  it('moves an approved or a scheduled issue to sending at once, and the worker starts it without delay', async () => {
+    const approved = await approvedIssue('2025-12');
+    const scheduled = await approvedIssue('2026-01');
+    await scheduleIssue(deps, scheduled, { at: '2026-02-01 09:00' });
+
+    for (const id of [approved, scheduled]) {
+      const issue = await sendIssueNow(deps, id, 'user:chief@example.org');
+      expect(issue).toMatchObject({ state: 'sending', scheduled_at: null, sending_started_at: clock });
+      expect((await listAudit(tdb.db, id)).at(-1)).toMatchObject({
+        actor: 'user:chief@example.org',
+        action: 'start-sending',
+        detail: { now: true },
+      });
+      const job = await queue.getJob(scheduleJobId(id));
+      expect(job?.data).toMatchObject({ issueId: id, action: 'start' });
+      expect(job?.opts.delay ?? 0).toBe(0);
+    }
+    // A draft is not sent, and says why.
+    const draft = await tdb.db
+      .insertInto('issues')
+      .values({ period: '2026-02', title: '草稿' })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await expect(sendIssueNow(deps, draft.id)).rejects.toThrow('Cannot start-sending an issue that is draft');
+
+    // The worker prepares each at once (onDue), and only while it is still sending unprepared.
+    await tdb.db.updateTable('issues').set({ state: 'cancelled' }).where('id', '=', scheduled).execute();
+    const started: number[] = [];
+    const finished = new Set<string>();
+    const { worker, close } = createIssueWorker({
+      db: tdb.db,
+      log: silentLogger,
+      env,
+      now: () => clock,
+      connection: { url: env.REDIS_URL, prefix: env.QUEUE_PREFIX },
+      onDue: async (id) => {
+        started.push(id);
+      },
+      resumeOnStart: false,
+    });
+    await new Promise<void>((resolve, reject) => {
+      worker.on('completed', (job) => {
+        finished.add(String(job.id));
+        if (finished.has(scheduleJobId(approved)) && finished.has(scheduleJobId(scheduled))) resolve();
+      });
+      worker.on('failed', (_job, err) => reject(err));
+    });
+    await close();
+    expect(started).toEqual([approved]);
   });
 });

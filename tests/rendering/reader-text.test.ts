@@ -78,7 +78,8 @@ describe.skipIf(!modelDocument.present)('source links in the model issue', () =>
     for (const locale of ['zh-CN', 'en'] as const) {
       const v = await compileVariant(issue, { sectionKeys: ALL, locale, publicUrl: PUBLIC_URL });
       const $ = cheerio.load(v.html);
-      const sources = $('a[href^="http"]').filter(
+      // The source lines' links (a summary's own links, e.g. kimi.com in item 20, are its text's).
+      const sources = $('p.m a[href^="http"]').filter(
         (_, el) => !($(el).attr('href') ?? '').startsWith(PUBLIC_URL),
       );
       const urls = issue.sections.flatMap((s) => s.items.flatMap((i) => i.sources.map((src) => src.url)));

@@ -148,6 +148,15 @@ describe('branding in the settings and on the pages', () => {
     expect(css.body).not.toMatch(/url\(|@import/);
   });
 
+  it('answers /favicon.ico (every page asks for it) with an icon, not a 404', async () => {
+    const icon = await h.web.inject({ method: 'GET', url: '/favicon.ico' });
+    expect(icon.statusCode).toBe(200);
+    expect(icon.headers['content-type']).toBe('image/x-icon');
+    const bytes = icon.rawPayload;
+    expect([...bytes.subarray(0, 4)]).toEqual([0, 0, 1, 0]); // ICO, type icon
+    expect(bytes.subarray(22, 30).toString('latin1')).toBe('\x89PNG\r\n\x1a\n'); // one embedded PNG
+  });
+
   it('the archive index uses them too', async () => {
     const page = await h.web.inject({ method: 'GET', url: '/archive' });
     expect(page.statusCode).toBe(200);

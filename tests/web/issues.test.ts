@@ -416,7 +416,14 @@ describe.skipIf(!modelDocument.present)('the issue editor', () => {
         c,
       ]),
     );
-    expect(enById['empty-issue']).toMatchObject({ label: 'The issue has items', message: '27 items' });
+    expect(enById['empty-issue']).toMatchObject({ label: 'The issue has items', message: '27 items.' });
+    // One checklist, one wording: the send page says exactly what the editor page says.
+    const send = await inLocale(editor, `/admin/issues/${issueId}/send`, 'zh-CN');
+    for (const check of view.checks.filter((c) => c.id !== 'source-links'))
+      expect(send.body).toContain(`<th scope="row">${check.label}</th>`);
+    expect(send.body).toContain('共 27 条。');
+    expect(send.body).toMatch(/最大的一种组合 \d+\.\d KB（上限 102\.0 KB）。/);
+    expect(send.body).not.toMatch(/\d+ items|bytes of|variant\(s\)/);
     expect((await viewer.get(`/admin/issues/${issueId}/checklist`)).statusCode).toBe(200);
     expect((await editor.get('/admin/issues/999999/checklist')).statusCode).toBe(404);
   });
@@ -712,5 +719,87 @@ describe.skipIf(!modelDocument.present)('the issue editor', () => {
   it('answers 404 for an issue that does not exist', async () => {
     expect((await editor.get('/admin/issues/999999')).statusCode).toBe(404);
     expect((await editor.get('/admin/issues/abc')).statusCode).toBe(404);
+  });
+});
+
+// Last, so the issues it creates stay out of the list the tests above read.
+describe.skipIf(!modelDocument.present)('importing a period that already has an issue', () => {
+  it('asks what to do when the period already has an issue: replace the draft, open it, or add another', async () => {
+    const first = await editor.post('/admin/issues/import', { markdown: modelText, period: '2026-03' });
+    const draftId = Number(String(first.headers.location).split('/').pop());
+    const countFor = async () =>
+      (await h.ctx.db.selectFrom('issues').select('id').where('period', '=', '2026-03').execute()).length;
+
+    // The same month again: nothing is created, the page asks (the document kept in the form).
+    const again = await editor.post('/admin/issues/import', { markdown: modelText, period: '2026-03' });
+    expect(again.statusCode).toBe(409);
+    expect(again.body).toContain('<strong>2026-03 已经有一期</strong>');
+    expect(again.body).toContain(`第 ${draftId} 号：数字科技与人工智能（草稿）`);
+    expect(again.body).toContain(`<a href="/admin/issues/${draftId}">打开第 ${draftId} 号</a>`);
+    expect(again.body).toContain(
+      `value="replace" class="primary">用这份文档替换草稿（第 ${draftId} 号）</button>`,
+    );
+    expect(again.body).toContain('value="new">为 2026-03 新建一期</button>');
+    expect(again.body).toContain('新规概览'); // the document rides along in the hidden field
+    expect(await countFor()).toBe(1);
+    // The script is told the same, and falls back to the plain form to ask.
+    const json = await h.web.inject({
+      method: 'POST',
+      url: '/admin/issues/import',
+      headers: { cookie: editor.cookie, 'x-csrf-token': editor.csrf, accept: 'application/json' },
+      payload: { markdown: modelText, period: '2026-03' },
+    });
+    expect(json.statusCode).toBe(409);
+    expect(json.json()).toMatchObject({
+      error: 'period_taken',
+      code: 'import-period-taken',
+      existing: [{ id: draftId, state: 'draft' }],
+    });
+
+    const replaced = await editor.post('/admin/issues/import', {
+      markdown: modelText,
+      period: '2026-03',
+      existing: 'replace',
+    });
+    expect(replaced.headers.location).toBe(`/admin/issues/${draftId}`);
+    expect(flashOf((await follow(editor, replaced)).body)).toBe('已用这份文档替换草稿：4 个栏目，27 条。');
+    const issue = await h.ctx.db
+      .selectFrom('issues')
+      .selectAll()
+      .where('id', '=', draftId)
+      .executeTakeFirstOrThrow();
+    expect(issue.revision).toBe(2);
+    const items = await h.ctx.db
+      .selectFrom('issue_items')
+      .select('id')
+      .where('issue_id', '=', draftId)
+      .execute();
+    expect(items).toHaveLength(27); // replaced, not doubled
+    expect(await countFor()).toBe(1);
+
+    const added = await editor.post('/admin/issues/import', {
+      markdown: modelText,
+      period: '2026-03',
+      existing: 'new',
+    });
+    expect(added.statusCode).toBe(303);
+    expect(added.headers.location).not.toBe(`/admin/issues/${draftId}`);
+    expect(await countFor()).toBe(2);
+
+    // Only a draft is ever replaced: with the drafts approved, the choice is not offered and refused.
+    await h.ctx.db.updateTable('issues').set({ state: 'approved' }).where('period', '=', '2026-03').execute();
+    const approvedOnly = await editor.post('/admin/issues/import', {
+      markdown: modelText,
+      period: '2026-03',
+    });
+    expect(approvedOnly.body).not.toContain('value="replace"');
+    const refused = await editor.post('/admin/issues/import', {
+      markdown: modelText,
+      period: '2026-03',
+      existing: 'replace',
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.body).toContain('2026-03 没有可以替换的草稿');
+    expect(await countFor()).toBe(2);
   });
 });

@@ -70,13 +70,19 @@ describe.skipIf(!modelDocument.present)('sending from the send page to a local S
       percent: 100,
       live: false,
     });
-    expect(seen[0]).toBe('scheduled');
+    // "Send now" is sending from the first poll on: no scheduled minute to wait for.
+    expect(seen[0]).toBe('sending');
     expect(relay.messages.map((m) => m.to.join(',')).sort()).toEqual(readers);
 
     const page = await editor.get(`/admin/issues/${issueId}/send`);
     expect(page.body).toContain('已发送');
     expect(page.body).toMatch(/data-progress="accepted">5</);
     expect(page.body).not.toContain('<noscript><meta http-equiv="refresh"');
+    // When it started and when it finished, on the page and in the history.
+    expect(page.body).toMatch(/开始发送：\d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
+    expect(page.body).toMatch(/发送完成：\d{4}-\d{2}-\d{2} \d{2}:\d{2}（用时 \d+ 秒）/);
+    expect(page.body).toMatch(/<td>系统<\/td><td>发送完成<\/td>/);
+    expect(page.body).toMatch(/<td>立即发送<\/td>/);
     const stats = await editor.get(`/admin/issues/${issueId}/stats`);
     expect(stats.body).toMatch(/data-key="accepted">5</);
     // Two variants: every section (3 readers) and case studies only (2).

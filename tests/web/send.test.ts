@@ -31,7 +31,7 @@ describe('send progress (pure)', () => {
         unknown: 1,
       }),
       recentFinished: 600,
-      elapsedSeconds: 300,
+      windowSeconds: 60,
     });
     expect(p).toMatchObject({
       total: 1006,
@@ -56,7 +56,7 @@ describe('send progress (pure)', () => {
       holdReason: null,
       stats: byState({ queued: 50, accepted: 20 }),
       recentFinished: 20,
-      elapsedSeconds: 10,
+      windowSeconds: 10,
     });
     expect(young.ratePerSecond).toBe(2);
     expect(young.etaSeconds).toBe(25);
@@ -74,7 +74,7 @@ describe('send progress (pure)', () => {
       holdReason: null,
       stats: byState({ accepted: 3 }),
       recentFinished: 0,
-      elapsedSeconds: 5000,
+      windowSeconds: 5000,
     });
     expect(sent).toMatchObject({ live: false, etaSeconds: null, percent: 100 });
   });
@@ -93,10 +93,15 @@ describe('send progress (pure)', () => {
     expect(sendControls('approved')).toMatchObject({ schedule: true, sendNow: true, approve: false });
     expect(sendControls('draft')).toMatchObject({ approve: true, schedule: false, cancel: false });
     expect(sendControls('sent')).toMatchObject({ cancel: false, pause: false });
+    expect(sendControls('scheduled')).toMatchObject({ sendNow: true, reschedule: true, unschedule: true });
+    // 09:00 in the publication's zone: today while it is still ahead, else tomorrow.
     expect(defaultScheduleTime(new Date('2025-07-31T17:00:00Z'), 'Asia/Shanghai')).toEqual({
-      date: '2025-08-02',
+      date: '2025-08-01', // 01:00 there: 09:00 is hours away
       time: '09:00',
     });
+    expect(defaultScheduleTime(new Date('2025-08-01T00:59:00Z'), 'Asia/Shanghai').date).toBe('2025-08-01');
+    expect(defaultScheduleTime(new Date('2025-08-01T01:00:00Z'), 'Asia/Shanghai').date).toBe('2025-08-02');
+    expect(defaultScheduleTime(new Date('2025-08-01T05:00:00Z'), 'Asia/Shanghai').date).toBe('2025-08-02');
   });
 });
 
@@ -259,20 +264,40 @@ describe.skipIf(!modelDocument.present)('the send page', () => {
     expect((await state(modelId)).state).toBe('approved');
   });
 
-  it('schedules "send now" for this minute, and cancels a scheduled issue', async () => {
+  it('sends a scheduled issue now, without unscheduling: sending at once, then cancels it', async () => {
+    await submit(editor, `/admin/issues/${modelId}/send/schedule`, { date: '2099-08-01', time: '09:00' });
+    expect((await state(modelId)).state).toBe('scheduled');
+    const before = await editor.get(`/admin/issues/${modelId}/send`);
+    expect(before.body).toContain(`action="/admin/issues/${modelId}/send/now"`);
+
     const now = await submit(editor, `/admin/issues/${modelId}/send/now`, {});
     expect(now.statusCode).toBe(303);
     const row = await state(modelId);
-    expect(row.state).toBe('scheduled');
-    expect(Math.abs((row.scheduled_at as Date).getTime() - h.clock.now.getTime())).toBeLessThan(1000);
+    // Sending from this request on: no wait for a scheduled job to fire.
+    expect(row.state).toBe('sending');
+    expect(row.sending_started_at?.getTime()).toBe(h.clock.now.getTime());
+    expect(row.scheduled_at).toBeNull();
+    // The worker is asked at once (no delay) to freeze the audience and enqueue the batches.
     const job = await issuesQueue.getJob(scheduleJobId(modelId));
-    expect(job?.data.issueId).toBe(modelId);
+    expect(job?.data).toMatchObject({ issueId: modelId, action: 'start' });
+    expect(job?.opts.delay ?? 0).toBe(0);
+
+    const page = await follow(editor, now);
+    expect(page.body).toContain('已开始发送：先冻结收件人名单，再逐批发出；本页实时显示进度。');
+    expect(page.body).toContain('data-state="sending"');
+    expect(page.body).toContain('data-live="true"');
+    expect(page.body).not.toContain('计划于'); // no longer "to be sent at"
+    expect(page.body).toMatch(
+      /<span data-progress="startedText">开始发送：\d{4}-\d{2}-\d{2} \d{2}:\d{2}<\/span>/,
+    );
+    // The history names the editor's choice: 立即发送, not a schedule for this minute.
+    expect(page.body).toMatch(new RegExp(`<td>${editor.email}</td><td>立即发送</td>`));
 
     const cancel = await submit(editor, `/admin/issues/${modelId}/send/cancel`, {});
     expect(cancel.statusCode).toBe(303);
     expect((await state(modelId)).state).toBe('cancelled');
-    expect(await issuesQueue.getJob(scheduleJobId(modelId))).toBeUndefined();
-    expect((await follow(editor, cancel)).body).toContain('本期已取消。');
+    // A "start" job still waiting finds the issue cancelled and does nothing (workers/issues.ts).
+    expect((await follow(editor, cancel)).body).toContain('本期已取消，0 封尚未发出的邮件不再发送。');
 
     // A control the state no longer allows is refused in the editor's language, naming the state.
     const again = await submit(editor, `/admin/issues/${modelId}/send/schedule`, {
@@ -315,7 +340,7 @@ describe.skipIf(!modelDocument.present)('the send page', () => {
         .execute();
       await h.ctx.db
         .updateTable('deliveries')
-        .set({ accepted_at: sql<Date>`now()` as never })
+        .set({ accepted_at: sql<Date>`now() - interval '20 seconds'` as never })
         .where('issue_id', '=', issueId)
         .where('state', '=', 'accepted')
         .execute();
@@ -359,9 +384,9 @@ describe.skipIf(!modelDocument.present)('the send page', () => {
         done: 7,
         live: true,
       });
-      // Six rows answered within the last minute, over the ~30 s the send has run.
-      expect(p.ratePerSecond).toBeGreaterThan(0.1);
-      expect(p.ratePerSecond).toBeLessThanOrEqual(6);
+      // Six rows answered, the first 20 s ago: 0.3 a second (measured from that answer, not the start).
+      expect(p.ratePerSecond).toBeGreaterThanOrEqual(0.2);
+      expect(p.ratePerSecond).toBeLessThanOrEqual(0.3);
       expect(p.etaSeconds).toBe(Math.ceil(5 / p.ratePerSecond));
       expect(p.rateText).toMatch(/封\/秒$/);
       expect(p.controls).toMatchObject({ pause: true, resume: false, cancel: true });

@@ -199,6 +199,92 @@ describe('the statistics pages', () => {
     expect(links.indexOf(C)).toBeLessThan(links.indexOf(B));
   });
 
+  it('tells a variant’s languages apart, names top links by their item and section, and lists sent issues with their reach', async () => {
+    const db = h.ctx.db;
+    // The same choice of sections in English for two readers: a row of its own, said to be English.
+    await db
+      .insertInto('issue_variants')
+      .values({
+        issue_id: july.issueId,
+        revision: 1,
+        variant_key: 'en-all',
+        locale: 'en',
+        section_keys: ['domestic', 'foreign', 'cases', 'industry'],
+        subject: 'Digest',
+        html: '<p>x</p>',
+        text: 'x',
+        html_bytes: 8,
+        text_bytes: 1,
+      } as never)
+      .execute();
+    const moved = [july.deliveries[4]?.id, july.deliveries[6]?.id] as number[];
+    await db.updateTable('deliveries').set({ variant_key: 'en-all' }).where('id', 'in', moved).execute();
+    // Two of the links are items' sources.
+    await db
+      .insertInto('issue_items')
+      .values([
+        {
+          issue_id: july.issueId,
+          section_id: july.sectionIds.domestic as number,
+          position: 0,
+          title: '网络数据安全新规',
+          sources: JSON.stringify([{ url: A }]),
+        },
+        {
+          issue_id: july.issueId,
+          section_id: july.sectionIds.cases as number,
+          position: 0,
+          title: '首例 AI 生成图片著作权案',
+          sources: JSON.stringify([{ url: C, label: '判决书' }]),
+        },
+      ] as never)
+      .execute();
+    try {
+      const html = (await viewer.get(`/admin/issues/${july.issueId}/stats`)).body;
+      expect(html).toContain('<th scope="col">语言</th>');
+      expect(cell(html, 'variants', 'data-variant="all"', 'language')).toBe('中文');
+      expect(cell(html, 'variants', 'data-variant="en-all"', 'language')).toBe('English');
+      expect(cell(html, 'variants', 'data-variant="en-all"', 'prepared')).toBe('2');
+
+      const links = html.match(/data-stats="links"[\s\S]*?<\/table>/)?.[0] ?? '';
+      expect(links).toContain('<th scope="col">条目</th>');
+      expect(links).toMatch(
+        new RegExp(
+          `<a href="${A}"[^>]*>网络数据安全新规</a><div class="muted url">${A}</div></th><td>domestic</td>`,
+        ),
+      );
+      expect(links).toMatch(new RegExp(`<a href="${C}"[^>]*>首例 AI 生成图片著作权案</a>`));
+      expect(links).toMatch(new RegExp(`<a href="${B}"[^>]*>（不是条目的来源）</a>`));
+
+      // The issue list: when it went out, to how many, and the open rate (3 of 4 accepted opened).
+      await db
+        .updateTable('issues')
+        .set({
+          sending_started_at: new Date('2025-08-01T01:00:00Z'),
+          sent_at: new Date('2025-08-01T01:02:00Z'),
+        })
+        .where('id', '=', july.issueId)
+        .execute();
+      const list = (await viewer.get('/admin/issues')).body;
+      const row =
+        list.match(new RegExp(`<tr>\\s*<td><a href="/admin/issues/${july.issueId}">[\\s\\S]*?</tr>`))?.[0] ??
+        '';
+      expect(row).toContain('<td data-col="when">2025-08-01 09:02 发出</td>');
+      expect(row).toContain('<td class="num" data-col="recipients">8</td>');
+      expect(row).toContain('<td class="num" data-col="openRate">75.0%</td>');
+      const overview = (await viewer.get('/admin/stats')).body;
+      expect(overview).toContain('<td data-col="sentAt">2025-08-01 09:02</td>');
+    } finally {
+      await db.updateTable('deliveries').set({ variant_key: 'all' }).where('id', 'in', moved).execute();
+      await db.deleteFrom('issue_items').where('issue_id', '=', july.issueId).execute();
+      await db
+        .updateTable('issues')
+        .set({ sending_started_at: null, sent_at: null })
+        .where('id', '=', july.issueId)
+        .execute();
+    }
+  });
+
   it('shows rows refused for now and accepted on a retry, by domain and reason', async () => {
     let html = (await viewer.get(`/admin/issues/${july.issueId}/stats`)).body;
     expect(html).not.toContain('data-stats="retried"');
@@ -218,7 +304,9 @@ describe('the statistics pages', () => {
     html = (await viewer.get(`/admin/issues/${july.issueId}/stats`)).body;
     expect(html).toContain('先被拒收、重试后送达');
     expect(cell(html, 'retried', 'data-domain="example.com" data-reason="rate_limited"', 'rows')).toBe('1');
-    expect(cell(html, 'retried', 'data-domain="example.com" data-reason="rate_limited"', 'refusals')).toBe('2');
+    expect(cell(html, 'retried', 'data-domain="example.com" data-reason="rate_limited"', 'refusals')).toBe(
+      '2',
+    );
     await h.ctx.db
       .updateTable('deliveries')
       .set({ refusals: 0, last_refusal_reason: null })

@@ -116,8 +116,9 @@ export async function startWebHarness(env: Record<string, string> = {}): Promise
     serve: () => web.listen({ host: '127.0.0.1', port: 0 }),
     importModel: async () => {
       const deps = { db: base.ctx.db, log: base.ctx.log, env: base.env, now: base.ctx.now };
-      return (await importIssueMarkdown(deps, readFileSync(MODEL_DOCUMENT_PATH, 'utf8'), { actor: 'test' }))
-        .id;
+      // Tests import it once per case: each is its own issue for 2025-07.
+      const text = readFileSync(MODEL_DOCUMENT_PATH, 'utf8');
+      return (await importIssueMarkdown(deps, text, { actor: 'test', existing: 'new' })).id;
     },
     async close() {
       await web.close();

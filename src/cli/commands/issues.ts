@@ -13,7 +13,12 @@ import {
   updateIssueFields,
   updateIssueItem,
 } from '../../issues/edit.js';
-import { exportIssue, importIssueMarkdown, MarkdownImportError } from '../../issues/import.js';
+import {
+  exportIssue,
+  importIssueMarkdown,
+  ImportPeriodTakenError,
+  MarkdownImportError,
+} from '../../issues/import.js';
 import { approveIssue } from '../../issues/lifecycle.js';
 import { createLinkProbe } from '../../issues/link-probe.js';
 import { loadIssueDocument, loadIssueSections } from '../../issues/load.js';
@@ -24,9 +29,11 @@ import { loadIssueLegal } from '../../legal/load.js';
 import { MODEL_SECTIONS } from '../../publication/model-sections.js';
 import {
   ensurePublication,
+  getPublication,
   type PublicationPatch,
   updatePublication,
 } from '../../publication/publication.js';
+import { isLocalSender, markSenderVerified } from '../../publication/sender.js';
 import { editSection, listSections, upsertSection } from '../../publication/sections.js';
 import { QUEUES, type QueueName } from '../../queue/names.js';
 import { assertRedisReachable, createRedis } from '../../queue/redis.js';
@@ -359,13 +366,17 @@ export function registerIssueCommands(
     issue
       .command('import <file>')
       .description("create a draft from the committee's Markdown document")
-      .option('--period <period>', 'override the period found on the cover'),
-  ).action(async (file: string, o: { period?: string; actor: string }) => {
+      .option('--period <period>', 'override the period found on the cover')
+      .option('--replace', 'the period already has a draft: replace its content (same issue, next revision)')
+      .option('--new', 'the period already has an issue: create another one beside it'),
+  ).action(async (file: string, o: { period?: string; actor: string; replace?: boolean; new?: boolean }) => {
     const text = readFileSync(file, 'utf8');
+    if (o.replace && o.new) throw new EditorialInputError('give --replace or --new, not both');
     try {
       const r = await importIssueMarkdown(await deps(), text, {
         actor: o.actor,
         ...(o.period ? { period: o.period } : {}),
+        ...(o.replace ? { existing: 'replace' as const } : o.new ? { existing: 'new' as const } : {}),
       });
       const count = r.sections.reduce((n, s) => n + s.items.length, 0);
       runtime.print(
@@ -376,6 +387,16 @@ export function registerIssueCommands(
         ].join('\n'),
       );
     } catch (err) {
+      if (err instanceof ImportPeriodTakenError) {
+        if (runtime.json) {
+          runtime.print({ error: 'period_taken', period: err.period, existing: err.existing });
+          runtime.exitCode = 1;
+          return;
+        }
+        throw new EditorialInputError(
+          `${err.period} already has ${err.existing.map((e) => `issue ${e.id} (${e.state})`).join(', ')}: run again with --replace to replace the draft's content, or --new to create another issue for the period`,
+        );
+      }
       if (err instanceof MarkdownImportError && runtime.json) {
         runtime.print({ error: 'import_failed', problems: err.problems });
         runtime.exitCode = 1;
@@ -539,7 +560,12 @@ export function registerIssueCommands(
         ...(o.softBounceLimit !== undefined ? { softBounceLimit: Number(o.softBounceLimit) } : {}),
         ...(o.softBounceIssues !== undefined ? { softBounceIssues: Number(o.softBounceIssues) } : {}),
       };
-      const row = await updatePublication(d.db, patch);
+      let row = await updatePublication(d.db, patch);
+      // Whoever runs the CLI runs the server: a public sender set here needs no mailed link.
+      if (patch.fromEmail !== undefined && !isLocalSender(patch.fromEmail)) {
+        await markSenderVerified(d.db, patch.fromEmail, d.now());
+        row = (await getPublication(d.db)) ?? row;
+      }
       runtime.print(row, `Publication updated.`);
     });
 }

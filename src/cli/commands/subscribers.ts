@@ -3,6 +3,7 @@ import { createWriteStream, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { exportSubscribersCsv } from '../../../subscribers/csv-export.js';
 import { importSubscribersCsv } from '../../../subscribers/csv-import.js';
+import { ensurePublication } from '../../publication/publication.js';
 import { eraseSubscriber, exportSubscriberData } from '../../../subscribers/privacy.js';
 import {
   addSubscriber,
@@ -163,6 +164,8 @@ export function registerSubscriberCommands(program: Command, runtime: CliRuntime
       if (o.status !== 'active' && o.status !== 'pending')
         throw new UsageError('--status must be active or pending');
       const ctx = await runtime.context();
+      // A fresh install's sections exist before its first document (ensurePublication seeds them).
+      await ensurePublication(ctx.db, ctx.env);
       const summary = await importSubscribersCsv(ctx.db, file, {
         status: o.status,
         ...(locale(o.locale) ? { defaultLocale: locale(o.locale) } : {}),

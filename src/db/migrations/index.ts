@@ -21,6 +21,9 @@ import * as m0019dr from './0019_delivery_refusals.js';
 import * as m0020si from './0020_subscriber_imports.js';
 import * as m0022dr from './0022_deliveries_relay.js';
 import * as m0024ri from './0024_release_items_of_cancelled.js';
+import * as m0028ba from './0028_subscriber_bulk_actions.js';
+import * as m0029sm from './0029_summary_markdown.js';
+import * as m0026fi from './0026_fresh_install.js';
 
 /**
  * Every migration, in order. Static imports (not a folder scan) so they load the same under tsx,
@@ -49,4 +52,7 @@ export const migrations: Record<string, Migration> = {
   '0020_subscriber_imports': m0020si,
   '0022_deliveries_relay': m0022dr,
   '0024_release_items_of_cancelled': m0024ri,
+  '0028_subscriber_bulk_actions': m0028ba,
+  '0029_summary_markdown': m0029sm,
+  '0026_fresh_install': m0026fi,
 };

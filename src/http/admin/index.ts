@@ -14,6 +14,7 @@ import { sourcesPages } from './pages/sources/index.js';
 import { statsPages } from './pages/stats.js';
 import { subscribersPages } from './pages/subscribers/index.js';
 import { usersPages } from './pages/users.js';
+import { welcomePages } from './pages/welcome.js';
 import { loadAdminRenderer } from './render.js';
 import { sessionRoutes } from './routes/session.js';
 
@@ -66,5 +67,6 @@ export function webApp(options: WebAppOptions): FastifyPluginAsync {
     await app.register(issuesPages(deps));
     await app.register(inboxPages(deps));
     await app.register(sourcesPages(deps));
+    await app.register(welcomePages(deps));
   };
 }

@@ -15,8 +15,11 @@ export interface ViewContext {
   locale: Locale;
   user: { id: number; email: string; name: string | null; role: UserRole } | null;
   csrf: string;
-  publication: string;
+  /** The publication's own name, or null while it is still the product's default ("Gazette"). */
+  publication: string | null;
   timeZone: string;
+  /** For admins while no issue can go out from the sender (none yet, or unverified). */
+  setup?: { state: 'local' | 'unverified'; email: string } | undefined;
   path: string;
   flash?: { kind: 'notice' | 'error'; message: string } | undefined;
 }

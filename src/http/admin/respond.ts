@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Locale } from '../../db/schema.js';
+import type { Locale, Publication } from '../../db/schema.js';
 import { getPublication } from '../../publication/index.js';
+import { senderState } from '../../publication/sender.js';
 import type { WebDeps } from './deps.js';
 import { adminLocale } from './locale.js';
 import type { AdminView, ViewContext } from './render.js';
@@ -48,6 +49,16 @@ export async function requestLocale(deps: WebDeps, req: FastifyRequest): Promise
   return adminLocale(req, own, deps.ctx.env.DEFAULT_LOCALE);
 }
 
+/** What an admin is told on every page while issues cannot go out from the sender (pure). */
+function setupNotice(
+  publication: Publication | undefined,
+  actor: FastifyRequest['actor'],
+): ViewContext['setup'] {
+  if (actor?.kind !== 'user' || actor.user.role !== 'admin') return undefined;
+  const state = senderState(publication);
+  return state === 'verified' ? undefined : { state, email: publication?.from_email ?? '' };
+}
+
 export async function viewContext(
   deps: WebDeps,
   req: FastifyRequest,
@@ -59,10 +70,12 @@ export async function viewContext(
     locale: await requestLocale(deps, req),
     user: actor?.kind === 'user' ? actor.user : null,
     csrf: reply.csrfToken(),
-    publication: publication?.name ?? 'Gazette',
+    // The brand already says Gazette: a fresh install's default name is not said twice.
+    publication: publication?.name && publication.name !== 'Gazette' ? publication.name : null,
     timeZone: publication?.time_zone ?? deps.ctx.env.DEFAULT_TIME_ZONE,
     path: req.url.split('?')[0] ?? req.url,
     flash: takeFlash(req, reply),
+    setup: setupNotice(publication, actor),
   };
 }
 

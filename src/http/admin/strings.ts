@@ -56,6 +56,10 @@ export const COMMON = defineStrings({
     notFoundTitle: '找不到页面',
     forbiddenTitle: '没有权限',
     forbiddenBody: '您的角色不允许执行此操作。',
+    setupLocal: '还没有设置发件地址，期刊发不出去。',
+    setupLocalLink: '完成首次设置',
+    setupUnverified: '发件地址 {email} 尚未验证，期刊发不出去。',
+    setupUnverifiedLink: '查看设置',
   },
   en: {
     appName: 'Gazette editor',
@@ -98,6 +102,10 @@ export const COMMON = defineStrings({
     notFoundTitle: 'Page not found',
     forbiddenTitle: 'Not allowed',
     forbiddenBody: 'Your role does not allow this.',
+    setupLocal: 'No sender address yet: no issue can go out.',
+    setupLocalLink: 'Finish the first-time setup',
+    setupUnverified: 'The sender {email} is not verified yet: no issue can go out.',
+    setupUnverifiedLink: 'See the settings',
   },
 });
 

@@ -13,7 +13,12 @@ import {
   updateIssueFields,
   updateIssueItem,
 } from '../../issues/edit.js';
-import { exportIssue, importIssueMarkdown, MarkdownImportError } from '../../issues/import.js';
+import {
+  exportIssue,
+  ImportPeriodTakenError,
+  importIssueMarkdown,
+  MarkdownImportError,
+} from '../../issues/import.js';
 import { approveIssue, ChecklistFailedError } from '../../issues/lifecycle.js';
 import { loadIssueDocument, loadIssueSections } from '../../issues/load.js';
 import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../issues/schedule.js';
@@ -88,7 +93,14 @@ const moveSchema = z
   .strict();
 const orderSchema = z.object({ sections: z.array(z.string()).min(1) }).strict();
 const scheduleSchema = z.object({ at: z.string(), tz: z.string().optional() }).strict();
-const importSchema = z.object({ markdown: z.string().min(1), period: z.string().optional() }).strict();
+const importSchema = z
+  .object({
+    markdown: z.string().min(1),
+    period: z.string().optional(),
+    /** When the period already has an issue: replace its draft, or create another. */
+    existing: z.enum(['replace', 'new']).optional(),
+  })
+  .strict();
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body ?? {});
@@ -141,6 +153,11 @@ export const issueEditorRoutes: FastifyPluginAsync<IssueEditorRoutesOptions> = a
       return reply
         .code(409)
         .send({ error: 'checklist_failed', message: err.message, checklist: err.checklist });
+    }
+    if (err instanceof ImportPeriodTakenError) {
+      return reply
+        .code(409)
+        .send({ error: 'period_taken', message: err.message, ...err.problem, existing: err.existing });
     }
     if (err instanceof MarkdownImportError) {
       return reply.code(422).send({ error: 'import_failed', message: err.message, problems: err.problems });
@@ -230,8 +247,9 @@ export const issueEditorRoutes: FastifyPluginAsync<IssueEditorRoutesOptions> = a
     const result = await importIssueMarkdown(deps, body.markdown, {
       actor: actorOf(req),
       ...(body.period ? { period: body.period } : {}),
+      ...(body.existing ? { existing: body.existing } : {}),
     });
-    return reply.code(201).send(result);
+    return reply.code(result.replaced ? 200 : 201).send(result);
   });
 
   app.patch<{ Params: { id: string } }>('/api/issues/:id', async (req) => {

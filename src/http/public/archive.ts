@@ -11,6 +11,7 @@ import type { Logger } from '../../log.js';
 import { type PageBrand, pageBrand } from '../../publication/branding.js';
 import { getPublication } from '../../publication/publication.js';
 import { escapeHtml } from '../../rendering/escape.js';
+import { summaryHtml } from '../../rendering/summary.js';
 import type { RenderableIssue } from '../../rendering/types.js';
 import { archiveSearchHtml, type SearchForm } from '../../search/archive-page.js';
 import { snapshotPageHtml } from '../../snapshots/page.js';
@@ -65,7 +66,7 @@ export function archivePageHtml(issue: RenderableIssue, feedUrl: string, brand: 
         parts.push(
           `<p class="dead"><a href="${escapeHtml(dead.snapshotUrl)}">${escapeHtml(archiveText(issue.locale, 'sourceDead'))}</a></p>`,
         );
-      for (const p of item.summary.split(/\n{2,}/).filter(Boolean)) parts.push(`<p>${escapeHtml(p)}</p>`);
+      if (item.summary.trim()) parts.push(summaryHtml(item.summary));
       const links = item.sources
         .map((s) => ({ href: safeHref(s.url), label: s.label ?? s.url }))
         .filter((s): s is { href: string; label: string } => s.href !== null)

@@ -12,6 +12,9 @@ const CSS = readFileSync(
   'utf8',
 );
 
+/** A 32×32 PNG in an ICO container: a white G on the default accent (every page asks for it). */
+const FAVICON = readFileSync(fileURLToPath(new URL('../../../templates/pages/favicon.ico', import.meta.url)));
+
 /** The stylesheet with the publication's accent colour (a checked hex value) in front. */
 export function pageStylesheet(accent: string | null): string {
   return accent ? `${CSS}:root{--accent:${accent}}\n` : CSS;
@@ -19,6 +22,7 @@ export function pageStylesheet(accent: string | null): string {
 
 /**
  * GET /brand/<sha256>.<ext>: the logo uploaded on /admin/settings.
+ * GET /favicon.ico: the icon browsers ask every page's server for.
  * GET /pages.css: the one stylesheet of the subscriber pages and the archive. Served by the app
  * (no external loads) and cached briefly, so a new accent colour shows within minutes.
  */
@@ -38,6 +42,13 @@ export function brandRoutes(deps: HttpDeps): FastifyPluginAsync {
           .type(asset.content_type)
           .send(asset.bytes);
       },
+    );
+
+    app.get(
+      '/favicon.ico',
+      { schema: { hide: true }, config: { access: publicAccess('public icon') } },
+      async (_request, reply) =>
+        reply.header('cache-control', 'public, max-age=86400').type('image/x-icon').send(FAVICON),
     );
 
     app.get(

@@ -67,6 +67,11 @@
           body: new FormData(form),
         });
         const data = await res.json().catch(() => ({}));
+        // The period already has an issue: the plain form's answer is the page that asks what to do.
+        if (res.status === 409 && data.error === 'period_taken') {
+          form.submit();
+          return;
+        }
         if (res.ok && data.location) {
           window.location.assign(data.location);
           return;

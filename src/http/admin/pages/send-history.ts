@@ -41,6 +41,8 @@ export const HISTORY_STRINGS = defineStrings({
     'hist-unschedule': '取消排期',
     'hist-test-send': '发送测试邮件',
     'hist-start-sending': '开始发送',
+    'hist-send-now': '立即发送',
+    'hist-finish': '发送完成',
     'hist-pause': '暂停（{reason}）',
     'hist-resume': '继续发送',
     'hist-cancel': '取消（{n} 封未发送）',
@@ -66,6 +68,8 @@ export const HISTORY_STRINGS = defineStrings({
     'hist-unschedule': 'Unscheduled',
     'hist-test-send': 'Sent a test',
     'hist-start-sending': 'Started sending',
+    'hist-send-now': 'Sent now',
+    'hist-finish': 'Finished sending',
     'hist-pause': 'Paused ({reason})',
     'hist-resume': 'Resumed',
     'hist-cancel': 'Cancelled ({n} not sent)',
@@ -98,14 +102,28 @@ export interface HistoryRow {
   what: string;
 }
 
-/** The history rows for the send page (pure), from entries oldest first: newest first, at most `limit`. */
-export function historyRows(entries: AuditEntry[], locale: Locale, tz: string, limit = 30): HistoryRow[] {
+/**
+ * The history rows for the send page (pure), from entries oldest first: newest first, at most
+ * `limit`. A sent issue's finish (the ledger's last row answered: `sentAt`) ends the history.
+ */
+export function historyRows(
+  entries: AuditEntry[],
+  locale: Locale,
+  tz: string,
+  limit = 30,
+  sentAt: Date | null = null,
+): HistoryRow[] {
   const t = HISTORY_STRINGS[locale];
   const time = (d: Date | string) =>
     DateTime.fromJSDate(new Date(d), { zone: tz }).toFormat('yyyy-MM-dd HH:mm');
-  return entries
-    .filter((e): e is AuditEntry & { action: Shown } =>
-      (HISTORY_ACTIONS as readonly string[]).includes(e.action),
+  const finish: AuditEntry[] =
+    sentAt && !entries.some((e) => e.action === 'finish')
+      ? [{ action: 'finish', actor: 'system', at: sentAt, detail: {} }]
+      : [];
+  return [...entries, ...finish]
+    .filter(
+      (e): e is AuditEntry & { action: Shown | 'finish' } =>
+        e.action === 'finish' || (HISTORY_ACTIONS as readonly string[]).includes(e.action),
     )
     .slice(-limit)
     .reverse()
@@ -119,11 +137,15 @@ export function historyRows(entries: AuditEntry[], locale: Locale, tz: string, l
       return {
         when: time(e.at),
         who: e.actor === 'system' ? t.historySystem : e.actor.replace(/^user:/, ''),
-        what: interpolate(t[`hist-${e.action}`], {
-          at: typeof d.at === 'string' ? time(d.at) : '',
-          reason: key ? t[key] : reason,
-          n: d.skipped ?? d.rows ?? 0,
-        }),
+        // "Send now" is the editor's own start (detail.now), not a schedule for this minute.
+        what: interpolate(
+          t[e.action === 'start-sending' && d.now === true ? 'hist-send-now' : (`hist-${e.action}` as const)],
+          {
+            at: typeof d.at === 'string' ? time(d.at) : '',
+            reason: key ? t[key] : reason,
+            n: d.skipped ?? d.rows ?? 0,
+          },
+        ),
       };
     });
 }

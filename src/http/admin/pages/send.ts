@@ -16,7 +16,7 @@ import { RelayRests } from '../../../delivery/relay-rest.js';
 import { describeReason, describeRest } from '../../../delivery/stop-reasons.js';
 import { type Checklist, checkIssue } from '../../../issues/check.js';
 import { approveIssue, ChecklistFailedError } from '../../../issues/lifecycle.js';
-import { rescheduleIssue, scheduleIssue, unscheduleIssue } from '../../../issues/schedule.js';
+import { rescheduleIssue, scheduleIssue, sendIssueNow, unscheduleIssue } from '../../../issues/schedule.js';
 import { canTransition, IllegalIssueTransitionError } from '../../../issues/state-machine.js';
 import {
   type EditorialDeps,
@@ -27,6 +27,7 @@ import {
 import { getPublication } from '../../../publication/publication.js';
 import { QUEUES } from '../../../queue/names.js';
 import { queueArchiveRequests } from '../../../snapshots/request.js';
+import { checklistView } from '../checklist.js';
 import type { WebDeps } from '../deps.js';
 import { issueStateLabel } from '../issue-states.js';
 import { auditActor, requestLocale, sendAdminPage, setFlash } from '../respond.js';
@@ -50,20 +51,6 @@ export const SEND_STRINGS = defineStrings({
     checkWhat: '检查项',
     checkResult: '结果',
     checkDetail: '说明',
-    checkPass: '通过',
-    checkWarn: '注意',
-    checkFail: '未通过',
-    checkSkipped: '未检查',
-    'check_empty-issue': '本期有条目',
-    'check_empty-sections': '每个栏目都有条目',
-    'check_items-without-summary': '每个条目都有摘要',
-    'check_items-without-source': '每个条目都有来源',
-    'check_duplicate-items': '没有重复条目',
-    'check_subject-length': '主题长度',
-    'check_preheader-length': '预览文字长度',
-    'check_variant-html-size': '邮件大小（Gmail 102 KB 截断）',
-    'check_template-errors': '模板生成',
-    'check_source-links': '来源链接可以打开',
     approve: '审核通过',
     approveHint: '审核的是当前版本；之后再修改内容，本期会回到草稿。',
     approved: '已审核通过。',
@@ -79,7 +66,9 @@ export const SEND_STRINGS = defineStrings({
     rescheduled: '发送时间已改为 {at}（{tz}）。',
     sendNow: '立即发送',
     sendNowConfirm: '确定立即向全部订阅者发送本期吗？',
-    sendNowDone: '已安排立即发送，发送进程会在几秒内开始。',
+    sendNowDone: '已开始发送：先冻结收件人名单，再逐批发出；本页实时显示进度。',
+    sendStarted: '开始发送：{at}',
+    sendFinished: '发送完成：{at}（用时 {duration}）',
     unschedule: '取消排期',
     unscheduled: '已取消排期，本期回到“已审核”。',
     cancelIssue: '取消本期',
@@ -135,20 +124,6 @@ export const SEND_STRINGS = defineStrings({
     checkWhat: 'Check',
     checkResult: 'Result',
     checkDetail: 'Detail',
-    checkPass: 'Pass',
-    checkWarn: 'Warning',
-    checkFail: 'Failed',
-    checkSkipped: 'Not checked',
-    'check_empty-issue': 'The issue has items',
-    'check_empty-sections': 'Every section has items',
-    'check_items-without-summary': 'Every item has a summary',
-    'check_items-without-source': 'Every item has a source',
-    'check_duplicate-items': 'No duplicate items',
-    'check_subject-length': 'Subject length',
-    'check_preheader-length': 'Preheader length',
-    'check_variant-html-size': 'Email size (Gmail clips at 102 KB)',
-    'check_template-errors': 'Templates render',
-    'check_source-links': 'Source links open',
     approve: 'Approve',
     approveHint: 'This revision is approved; a later edit returns the issue to draft.',
     approved: 'Approved.',
@@ -164,7 +139,10 @@ export const SEND_STRINGS = defineStrings({
     rescheduled: 'Send time changed to {at} ({tz}).',
     sendNow: 'Send now',
     sendNowConfirm: 'Send this issue to every subscriber now?',
-    sendNowDone: 'Sending now; the workers start within seconds.',
+    sendNowDone:
+      'Sending has started: the audience is frozen, then the batches go out; this page shows the progress live.',
+    sendStarted: 'Sending started: {at}',
+    sendFinished: 'Sending finished: {at} (took {duration})',
     unschedule: 'Unschedule',
     unscheduled: 'Unscheduled; the issue is approved again.',
     cancelIssue: 'Cancel this issue',
@@ -217,9 +195,6 @@ const PAGE_STRINGS = {
   en: { ...SEND_STRINGS.en, ...HISTORY_STRINGS.en },
 };
 
-/** A string whose key is built at run time (a state or check id), or undefined. */
-const lookup = (t: T, key: string): string | undefined => (t as Record<string, string | undefined>)[key];
-
 const fmt = (text: string, values: Record<string, string | number>) =>
   text.replace(/\{(\w+)\}/g, (whole, k: string) => (k in values ? String(values[k]) : whole));
 
@@ -231,8 +206,8 @@ export function sendControls(state: IssueState, unknown = 0) {
     schedule: canTransition(state, 'schedule'),
     reschedule: canTransition(state, 'reschedule'),
     unschedule: canTransition(state, 'unschedule'),
-    // "Send now" is a schedule for this minute.
-    sendNow: canTransition(state, 'schedule'),
+    // A scheduled issue may go at once too, without being unscheduled first.
+    sendNow: canTransition(state, 'start-sending'),
     pause: canTransition(state, 'pause'),
     resume: canTransition(state, 'resume'),
     // A draft is not offered a cancel here: this page is for issues on their way out.
@@ -241,9 +216,14 @@ export function sendControls(state: IssueState, unknown = 0) {
   };
 }
 
-/** The default time offered for a new schedule: tomorrow 09:00 in the publication's zone. */
+/**
+ * The default time offered for a new schedule: 09:00 in the publication's zone, today while that
+ * is still ahead, else tomorrow (pure).
+ */
 export function defaultScheduleTime(now: Date, tz: string): { date: string; time: string } {
-  const d = DateTime.fromJSDate(now, { zone: tz }).plus({ days: 1 });
+  const local = DateTime.fromJSDate(now, { zone: tz });
+  const nine = local.set({ hour: 9, minute: 0, second: 0, millisecond: 0 });
+  const d = nine > local ? nine : nine.plus({ days: 1 });
   return { date: d.toFormat('yyyy-MM-dd'), time: '09:00' };
 }
 
@@ -382,12 +362,6 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
       if (issue.state === 'draft' || issue.state === 'approved') {
         checklist = await checkIssue({ db: ctx.db, render: deps.render }, issue.id);
       }
-      const statusText: Record<string, string> = {
-        pass: t.checkPass,
-        warn: t.checkWarn,
-        fail: t.checkFail,
-        skipped: t.checkSkipped,
-      };
       const offset = DateTime.fromJSDate(ctx.now(), { zone: tz }).toFormat('ZZ');
       const scheduledIn = issue.scheduled_at ? DateTime.fromJSDate(issue.scheduled_at, { zone: tz }) : null;
       const initial = scheduledIn
@@ -403,7 +377,7 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
         .orderBy('id', 'desc')
         .limit(30)
         .execute();
-      const history = historyRows(entries.reverse(), locale, tz);
+      const history = historyRows(entries.reverse(), locale, tz, 30, issue.sent_at);
       // Refusals for our reputation, content or authentication: the relay rested, nobody was suppressed.
       const blocked = await ctx.db
         .selectFrom('deliveries')
@@ -438,22 +412,32 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
           tabs: issueTabs(issue.id, 'send', t),
           tz,
           offset,
-          scheduledText: scheduledIn
-            ? fmt(t.scheduledFor, { at: scheduledIn.toFormat('yyyy-MM-dd HH:mm'), tz })
+          // Only while it is still to come: once sending, the start and finish times say it.
+          scheduledText:
+            scheduledIn && issue.state === 'scheduled'
+              ? fmt(t.scheduledFor, { at: scheduledIn.toFormat('yyyy-MM-dd HH:mm'), tz })
+              : null,
+          startedText: issue.sending_started_at
+            ? fmt(t.sendStarted, { at: whenText(issue.sending_started_at, tz) })
             : null,
+          finishedText:
+            issue.sent_at && issue.sending_started_at
+              ? fmt(t.sendFinished, {
+                  at: whenText(issue.sent_at, tz),
+                  duration: formatDuration(
+                    Math.max(
+                      0,
+                      Math.round((issue.sent_at.getTime() - issue.sending_started_at.getTime()) / 1000),
+                    ),
+                    { h: t.durationH, min: t.durationMin, s: t.durationS },
+                  ),
+                })
+              : null,
           scheduleIssueZone:
             issue.schedule_time_zone && issue.schedule_time_zone !== tz ? issue.schedule_time_zone : null,
           initial,
           controls,
-          checklist: checklist && {
-            ok: checklist.ok,
-            checks: checklist.checks.map((c) => ({
-              ...c,
-              label: lookup(t, `check_${c.id}`) ?? c.id,
-              statusText: statusText[c.status] ?? c.status,
-              badge: c.status === 'pass' ? 'ok' : c.status === 'fail' ? 'bad' : 'warn',
-            })),
-          },
+          checklist: checklist && checklistView(checklist, locale),
           showProgress: started,
           progress: progressView(progress, t, locale),
           live: progress.live && started,
@@ -515,18 +499,12 @@ export function sendPages(deps: WebDeps): FastifyPluginAsync {
       }),
     );
 
-    // "Send now" is a schedule for this minute: the same job and worker path as any scheduled send.
+    // "Send now" (approved or scheduled): sending from this request on, prepared by the issues
+    // worker at once, so the page that follows already shows the send and its counts.
     app.post(
       '/admin/issues/:id/send/now',
       action('send-now', async (issue, req, t) => {
-        if (!canTransition(issue.state, 'schedule'))
-          throw new IllegalIssueTransitionError(issue.state, 'schedule');
-        await scheduleIssue(
-          { ...editorial, queue: issuesQueue() },
-          issue.id,
-          { at: ctx.now().toISOString() },
-          auditActor(req),
-        );
+        await sendIssueNow({ ...editorial, queue: issuesQueue() }, issue.id, auditActor(req));
         return t.sendNowDone;
       }),
     );

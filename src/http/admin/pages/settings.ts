@@ -16,10 +16,13 @@ import {
   upsertSection,
 } from '../../../publication/index.js';
 import { HeaderFieldError, PublicationInputError } from '../../../publication/publication.js';
+import { isLocalSender, senderState } from '../../../publication/sender.js';
+import { interpolate } from '../strings.js';
 import type { WebDeps } from '../deps.js';
 import { requestLocale, sendAdminPage, setFlash } from '../respond.js';
 import { acceptImportUploads, type ImportForm } from './issues/upload.js';
 import { type KeptForm, settingsRelays } from './settings-relays.js';
+import { mailSenderVerification, registerSenderRoutes, SENDER_STRINGS, senderView } from './sender.js';
 import { SETTINGS_STRINGS } from './settings-strings.js';
 import { field, textsFor } from './subscribers/form.js';
 
@@ -129,7 +132,11 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
     const sections = await listSections(db);
     // A refused publication form comes back as it was typed, with the reason inside it.
     const typed = kept?.formId === 'publication' ? kept.values : null;
-    const publication = typed ? { ...stored, ...typedPublication(typed) } : stored;
+    const sender = senderView(stored, locale);
+    // A local sender (newsletter@localhost) is not offered as a value: the field starts empty.
+    const publication = typed
+      ? { ...stored, ...typedPublication(typed) }
+      : { ...stored, from_email: sender.fromEmail };
     const m = typed ? typedMasthead(typed) : (stored.masthead ?? {});
     const brandTyped = kept?.formId === 'branding' ? kept.values : null;
     const b = stored.branding ?? {};
@@ -137,10 +144,14 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
       page: 'settings-index',
       status,
       title: 'settingsTitle',
-      strings: SETTINGS_STRINGS,
+      strings: {
+        'zh-CN': { ...SETTINGS_STRINGS['zh-CN'], ...SENDER_STRINGS['zh-CN'] },
+        en: { ...SETTINGS_STRINGS.en, ...SENDER_STRINGS.en },
+      },
       scripts: ['settings.js'],
       data: {
         pub: publication,
+        sender,
         masthead: mastheadAsText(m),
         brand: brandTyped ?? {
           logoUrl: b.logoUrl ?? '',
@@ -177,11 +188,13 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
     // The branding form may carry a logo file (multipart), parsed whole so `_csrf` is checked.
     acceptImportUploads(app, { fileField: 'logoFile', maxFormBytes: MAX_LOGO_BYTES + 64 * 1024 });
     relays.register(app);
+    registerSenderRoutes(app, deps);
 
     app.get('/admin/settings', ADMIN, (req, reply) => renderSettings(req, reply));
 
     app.post('/admin/settings/publication', ADMIN, async (req, reply) => {
-      const t = await texts(req);
+      const pageLocale = await requestLocale(deps, req);
+      const t = textsFor(pageLocale, SETTINGS_STRINGS);
       const b = req.body;
       const name = field(b, 'name').trim();
       const fromName = field(b, 'fromName').trim();
@@ -192,14 +205,19 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
       const refuse = (error: string) =>
         renderSettings(req, reply, { formId: 'publication', values: typedValues(b), error }, 400);
       if (!name || !fromName) return refuse(t.pubNameRequired);
-      if (!EMAIL.test(fromEmail)) return refuse(t.pubBadEmail);
+      const stored = await ensurePublication(db, env);
+      // Empty while no sender is set yet: the other fields are saved, the sender stays unset.
+      const keepUnset = !fromEmail && senderState(stored) === 'local';
+      // A local address (news@localhost) is refused as local, which says more than "not valid".
+      if (!keepUnset && fromEmail.includes('@') && isLocalSender(fromEmail))
+        return refuse(interpolate(SENDER_STRINGS[pageLocale].senderLocalRefused, { email: fromEmail }));
+      if (!keepUnset && !EMAIL.test(fromEmail)) return refuse(t.pubBadEmail);
       if (replyTo && !EMAIL.test(replyTo)) return refuse(t.pubBadReplyTo);
       // Mail is signed for DKIM_DOMAIN: a sender outside it would fail DMARC at every receiver.
-      if (env.DKIM_DOMAIN && !domainsAlign(mailboxDomain(fromEmail), env.DKIM_DOMAIN))
+      if (!keepUnset && env.DKIM_DOMAIN && !domainsAlign(mailboxDomain(fromEmail), env.DKIM_DOMAIN))
         return refuse(t.pubDkimMisaligned.replace('{domain}', env.DKIM_DOMAIN));
       if (!IANAZone.isValidZone(timeZone)) return refuse(t.pubBadZone.replace('{zone}', timeZone));
       // The policy N of M; a form without the fields (an older page, a script) keeps the stored ones.
-      const stored = await ensurePublication(db, env);
       const typedLimit = field(b, 'softBounceLimit').trim();
       const typedIssues = field(b, 'softBounceIssues').trim();
       const softBounceLimit = typedLimit ? policyNumber(typedLimit) : stored.soft_bounce_limit;
@@ -222,7 +240,7 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
       const patch: PublicationPatch = {
         name,
         fromName,
-        fromEmail,
+        ...(keepUnset ? {} : { fromEmail }),
         replyTo: replyTo || null,
         timeZone,
         postalAddress: field(b, 'postalAddress').trim() || null,
@@ -239,7 +257,14 @@ export function settingsPages(deps: WebDeps): FastifyPluginAsync {
         return refuse(t.pubHeaderControl);
       }
       ctx.log.info({ event: 'web.settings.publication_saved' }, 'publication saved');
-      return back(reply, 'publication', 'notice', t.pubSaved);
+      // A new sender address gets its verification link now (nothing if it is verified already).
+      const mailed = await mailSenderVerification(deps, pageLocale);
+      return back(
+        reply,
+        'publication',
+        mailed?.kind ?? 'notice',
+        [t.pubSaved, mailed?.message].filter(Boolean).join(' '),
+      );
     });
 
     app.post('/admin/settings/branding', ADMIN, async (req, reply) => {

@@ -24,6 +24,7 @@ export const STATS_STRINGS = defineStrings({
     statsIssue: '期刊',
     statsPeriod: '期号',
     statsState: '状态',
+    statsSentAt: '发出时间',
     statsRecipients: '收件人',
     statsAccepted: '已接收',
     statsDeferred: '延后重试',
@@ -47,6 +48,11 @@ export const STATS_STRINGS = defineStrings({
     statsLinks: '链接数',
     statsVariants: '按版本（栏目组合）',
     statsVariant: '版本',
+    statsLanguage: '语言',
+    'lang-zh-CN': '中文',
+    'lang-en': 'English',
+    statsItem: '条目',
+    statsOtherLink: '（不是条目的来源）',
     statsTopLinks: '点击最多的链接',
     statsLink: '链接',
     statsNoClicks: '暂无点击。',
@@ -97,6 +103,7 @@ export const STATS_STRINGS = defineStrings({
     statsIssue: 'Issue',
     statsPeriod: 'Period',
     statsState: 'State',
+    statsSentAt: 'Sent',
     statsRecipients: 'Recipients',
     statsAccepted: 'Accepted',
     statsDeferred: 'Deferred',
@@ -120,6 +127,11 @@ export const STATS_STRINGS = defineStrings({
     statsLinks: 'Links',
     statsVariants: 'By variant (choice of sections)',
     statsVariant: 'Variant',
+    statsLanguage: 'Language',
+    'lang-zh-CN': 'Chinese',
+    'lang-en': 'English',
+    statsItem: 'Item',
+    statsOtherLink: '(not an item’s source)',
     statsTopLinks: 'Top links',
     statsLink: 'Link',
     statsNoClicks: 'No clicks yet.',
@@ -212,12 +224,13 @@ interface IssueRow {
   period: string;
   title: string;
   state: IssueState;
+  sent_at: Date | null;
 }
 
 async function sentIssues(db: Db, opts: { before?: IssueRow; limit: number }): Promise<IssueRow[]> {
   let q = db
     .selectFrom('issues')
-    .select(['id', 'period', 'title', 'state'])
+    .select(['id', 'period', 'title', 'state', 'sent_at'])
     .where('state', 'in', SENT_STATES)
     .orderBy('period', 'desc')
     .orderBy('id', 'desc')
@@ -240,6 +253,7 @@ function summaryRow(issue: IssueRow, s: IssueStatistics, locale: Locale) {
     period: issue.period,
     title: issue.title,
     state: issueStateLabel(locale, issue.state),
+    sentAt: issue.sent_at,
     prepared: x.prepared,
     accepted: x.accepted,
     failed: x.failed,
@@ -357,7 +371,7 @@ export function statsPages(deps: WebDeps): FastifyPluginAsync {
           ? undefined
           : await ctx.db
               .selectFrom('issues')
-              .select(['id', 'period', 'title', 'state'])
+              .select(['id', 'period', 'title', 'state', 'sent_at'])
               .where('id', '=', id)
               .executeTakeFirst();
       if (!issue) return reply.callNotFound();
@@ -462,6 +476,7 @@ export function statsPages(deps: WebDeps): FastifyPluginAsync {
             : null,
           variants: stats.variants.map((v) => ({
             ...v,
+            language: v.locale ? ((t as Record<string, string>)[`lang-${v.locale}`] ?? v.locale) : '–',
             name:
               v.sectionKeys === null
                 ? t.unknownVariant
@@ -469,7 +484,11 @@ export function statsPages(deps: WebDeps): FastifyPluginAsync {
                   ? t.allSections
                   : v.sectionKeys.map(nameOf).join(' + '),
           })),
-          topLinks: stats.topLinks.map((l) => ({ ...l, section: nameById(l.sectionId) })),
+          topLinks: stats.topLinks.map((l) => ({
+            ...l,
+            section: nameById(l.sectionId),
+            label: l.itemTitle ?? t.statsOtherLink,
+          })),
           timeline,
           timelineChart: timeline.length
             ? lineChart({

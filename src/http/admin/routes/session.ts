@@ -8,6 +8,7 @@ import {
 } from '../../../accounts/sessions.js';
 import { authenticate } from '../../../accounts/users.js';
 import type { WebDeps } from '../deps.js';
+import { needsFirstRun } from '../pages/welcome.js';
 import { LOCALE_COOKIE } from '../locale.js';
 import { requestLocale, sendAdminPage } from '../respond.js';
 import { setSessionCookie } from '../session-cookie.js';
@@ -137,6 +138,10 @@ export function sessionRoutes(deps: WebDeps): FastifyPluginAsync {
         .send({ user: actor.user, csrfToken: reply.csrfToken() });
     });
 
-    app.get('/admin', async (_req, reply) => reply.redirect('/admin/issues', 303));
+    // An admin of a fresh install (no sender yet) lands on the first-run page; everyone else on the issues.
+    app.get('/admin', async (req, reply) => {
+      const admin = req.actor?.kind === 'user' && req.actor.user.role === 'admin';
+      return reply.redirect(admin && (await needsFirstRun(deps)) ? '/admin/welcome' : '/admin/issues', 303);
+    });
   };
 }

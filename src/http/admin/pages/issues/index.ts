@@ -16,9 +16,15 @@ import {
   updateIssueItem,
   updateIssueItemLegal,
 } from '../../../../issues/edit.js';
-import { importIssueMarkdown, MarkdownImportError } from '../../../../issues/import.js';
+import {
+  ImportPeriodTakenError,
+  importIssueMarkdown,
+  MarkdownImportError,
+  type PeriodIssue,
+} from '../../../../issues/import.js';
 import { loadIssueSections } from '../../../../issues/load.js';
-import { parsePeriod } from '../../../../issues/period.js';
+import { duplicateIssue, latestIssueId } from '../../../../issues/duplicate.js';
+import { nextPeriod, parsePeriod } from '../../../../issues/period.js';
 import {
   type EditorialDeps,
   EditorialInputError,
@@ -30,10 +36,12 @@ import { loadIssueLegal } from '../../../../legal/load.js';
 import { LEGAL_FIELDS } from '../../../../legal/types.js';
 import { listSections } from '../../../../publication/sections.js';
 import { escapeHtml } from '../../../../rendering/escape.js';
+import { summaryHtml, summaryPlain } from '../../../../rendering/summary.js';
 import { indexIssue } from '../../../../search/archive-index.js';
 import { snapshotPageHtml } from '../../../../snapshots/page.js';
 import { listSnapshots, readSnapshot } from '../../../../snapshots/store.js';
 import { takeSnapshot, uploadSnapshotPdf } from '../../../../snapshots/take.js';
+import { checklistView } from '../../checklist.js';
 import type { WebDeps } from '../../deps.js';
 import { issueStateLabel } from '../../issue-states.js';
 import { auditActor, currentUser, requestLocale, sendAdminPage, setFlash } from '../../respond.js';
@@ -43,7 +51,6 @@ import { legalForm, snapshotRows } from './legal-view.js';
 import { ISSUE_STRINGS } from './strings.js';
 import { acceptImportUploads, type ImportForm, MAX_IMPORT_BYTES, uploadedText } from './upload.js';
 import {
-  checklistView,
   type FormBody,
   fieldsChange,
   formString,
@@ -111,6 +118,8 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
         'issues.title',
         'issues.state',
         'issues.scheduled_at',
+        'issues.sending_started_at',
+        'issues.sent_at',
         'issues.updated_at',
       ])
       .select((eb) => [
@@ -122,14 +131,53 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
       .orderBy('issues.id', 'desc')
       .limit(500)
       .execute();
-    return rows.map((r) => ({
-      ...r,
-      items: Number(r.items),
-      sections: Number(r.sections),
-      stateLabel: issueStateLabel(locale, r.state),
-      editable: isEditable(r.state),
-      locale,
-    }));
+    const reach = await audienceReach(rows.filter((r) => r.sending_started_at !== null).map((r) => r.id));
+    return rows.map((r) => {
+      const seen = reach.get(r.id);
+      return {
+        ...r,
+        items: Number(r.items),
+        sections: Number(r.sections),
+        stateLabel: issueStateLabel(locale, r.state),
+        editable: isEditable(r.state),
+        locale,
+        // Once it went out: when, to how many, and how many of the accepted opened it.
+        recipients: seen?.recipients ?? null,
+        openRate: seen && seen.accepted > 0 ? `${((seen.opened / seen.accepted) * 100).toFixed(1)}%` : null,
+      };
+    });
+  }
+
+  /** Recipients, accepted and opened (as the statistics count them) of the issues that went out. */
+  async function audienceReach(ids: number[]) {
+    const out = new Map<number, { recipients: number; accepted: number; opened: number }>();
+    if (!ids.length) return out;
+    const sent = await ctx.db
+      .selectFrom('deliveries')
+      .select('issue_id')
+      .select((eb) => [
+        eb.fn.countAll<string>().as('recipients'),
+        eb.fn.count<string>('id').filterWhere('state', '=', 'accepted').as('accepted'),
+      ])
+      .where('issue_id', 'in', ids)
+      .groupBy('issue_id')
+      .execute();
+    const opened = await ctx.db
+      .selectFrom('events')
+      .select('issue_id')
+      .select((eb) => eb.fn.count<string>('delivery_id').distinct().as('opened'))
+      .where('type', '=', 'open')
+      .where('issue_id', 'in', ids)
+      .groupBy('issue_id')
+      .execute();
+    const openedBy = new Map(opened.map((o) => [Number(o.issue_id), Number(o.opened)]));
+    for (const r of sent)
+      out.set(Number(r.issue_id), {
+        recipients: Number(r.recipients),
+        accepted: Number(r.accepted),
+        opened: openedBy.get(Number(r.issue_id)) ?? 0,
+      });
+    return out;
   }
 
   async function showList(
@@ -143,10 +191,21 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
       importPeriod?: string;
       draftError?: string;
       draftPeriod?: string;
+      /** The document's period already has issues: what to do is asked, the text kept. */
+      importTaken?: { period: string; existing: PeriodIssue[]; text: string; typedPeriod: string };
     } = {},
   ) {
     const { locale, t } = await strings(req);
     const issues = await listRows(locale);
+    const latestId = await latestIssueId(editorial);
+    const latest = latestId ? issues.find((i) => i.id === latestId) : undefined;
+    const duplicate = latest
+      ? {
+          id: latest.id,
+          help: interpolate(t.duplicateHelp ?? '', { period: latest.period, title: latest.title }),
+          nextPeriod: nextPeriod(latest.period),
+        }
+      : null;
     return sendAdminPage(deps, req, reply, {
       page: 'issues-list',
       title: 'issuesTitle',
@@ -155,6 +214,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
       scripts: ['issues.js'],
       data: {
         issues,
+        duplicate,
         maxImportBytes: MAX_IMPORT_BYTES,
         importProblems: extra.importProblems?.map((p) => ({
           line: p.line,
@@ -166,6 +226,25 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
         importPeriod: extra.importPeriod ?? '',
         draftError: extra.draftError,
         draftPeriod: extra.draftPeriod ?? '',
+        importTaken: extra.importTaken && {
+          title: interpolate(t.importTakenTitle ?? '', { period: extra.importTaken.period }),
+          issues: extra.importTaken.existing.map((e) => ({
+            id: e.id,
+            text: interpolate(t.importTakenIssue ?? '', {
+              id: e.id,
+              title: e.title,
+              state: issueStateLabel(locale, e.state),
+            }),
+            openText: interpolate(t.importTakenOpen ?? '', { id: e.id }),
+          })),
+          replaceText: (() => {
+            const draft = extra.importTaken.existing.find((e) => e.state === 'draft');
+            return draft ? interpolate(t.importTakenReplace ?? '', { id: draft.id }) : null;
+          })(),
+          newText: interpolate(t.importTakenNew ?? '', { period: extra.importTaken.period }),
+          text: extra.importTaken.text,
+          typedPeriod: extra.importTaken.typedPeriod,
+        },
         jsStrings: scriptStrings(locale),
       },
     });
@@ -258,6 +337,44 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
       return reply.redirect(`/admin/issues/${result.issueId}`, 303);
     });
 
+    // listmonk's and Ghost's "duplicate": the next draft shaped like this issue (src/issues/duplicate.ts).
+    app.post<IdParams>('/admin/issues/:id/duplicate', async (req, reply) => {
+      const id = positiveId(req.params.id);
+      if (!id) return reply.callNotFound();
+      const { locale, t } = await strings(req);
+      const period = formString(req.body as FormBody, 'period').trim();
+      try {
+        const source = await getIssue(ctx.db, id);
+        const result = await duplicateIssue(editorial, id, {
+          actor: auditActor(req),
+          ...(period ? { period } : {}),
+        });
+        setFlash(
+          reply,
+          'notice',
+          interpolate(t.duplicateDone ?? '', { period: result.period, from: source.period }),
+        );
+        return reply.redirect(`/admin/issues/${result.issueId}`, 303);
+      } catch (err) {
+        if (err instanceof IssueNotFoundError) return reply.callNotFound();
+        if (!(err instanceof EditorialInputError)) throw err;
+        setFlash(reply, 'error', stageErrorText(locale, err));
+        // A period that has its issue already: open that one, as the message says.
+        const open = err.code === 'period-has-issue' ? Number(err.params.id) : null;
+        return reply.redirect(open ? `/admin/issues/${open}` : '/admin/issues', 303);
+      }
+    });
+
+    // The editor's live preview of a summary: the same HTML the archive and the email get, as a
+    // fragment (the page's script swaps it in; CSP allows no inline script, none is needed).
+    app.post('/admin/issues/summary-preview', async (req, reply) => {
+      const summary = formString(req.body as FormBody, 'summary').slice(0, 20_000);
+      return reply
+        .header('cache-control', 'no-store')
+        .type('text/html; charset=utf-8')
+        .send(summaryHtml(summary));
+    });
+
     app.post('/admin/issues/import', async (req, reply) => {
       const { locale, t } = await strings(req);
       const json = wantsJson(req);
@@ -294,22 +411,48 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
           return refuse(400, interpolate(t.periodInvalid ?? '', { period: input.period }));
         }
       }
+      const choice = formString(req.body as FormBody, 'existing');
       try {
         const result = await importIssueMarkdown(editorial, input.text, {
           actor: auditActor(req),
           ...(input.period ? { period: input.period } : {}),
+          ...(choice === 'replace' || choice === 'new' ? { existing: choice } : {}),
         });
         const items = result.sections.reduce((n, s) => n + s.items.length, 0);
         setFlash(
           reply,
           'notice',
-          interpolate(t.importDone ?? '', { sections: result.sections.length, items }),
+          interpolate((result.replaced ? t.importReplaced : t.importDone) ?? '', {
+            sections: result.sections.length,
+            items,
+          }),
         );
         const location = `/admin/issues/${result.id}`;
         return json
-          ? reply.code(201).send({ id: result.id, location, sections: result.sections.length, items })
+          ? reply
+              .code(result.replaced ? 200 : 201)
+              .send({ id: result.id, location, sections: result.sections.length, items })
           : reply.redirect(location, 303);
       } catch (err) {
+        if (err instanceof ImportPeriodTakenError) {
+          // The script hands this one to the plain form, whose answer is the page that asks.
+          if (json)
+            return reply.code(409).send({
+              error: 'period_taken',
+              message: stageErrorText(locale, err),
+              ...err.problem,
+              existing: err.existing,
+            });
+          return showList(req, reply, {
+            status: 409,
+            importTaken: {
+              period: err.period,
+              existing: err.existing,
+              text: input.text,
+              typedPeriod: input.period,
+            },
+          });
+        }
         if (err instanceof MarkdownImportError) return refuse(422, t.importFailed ?? '', err.problems);
         if (err instanceof EditorialInputError) return refuse(400, stageErrorText(locale, err));
         throw err;
@@ -354,6 +497,9 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
           last: i === items.length - 1,
           title: item.title,
           summary: item.summary,
+          // Rendered by the one summary renderer (its output is escaped there), for the read view and the preview.
+          summaryHtml: summaryHtml(item.summary),
+          excerpt: summaryPlain(item.summary),
           sources: item.sources.map((s, n) => ({ url: s.url, label: s.label ?? '', n: n + 1 })),
           nextSource: item.sources.length + 1,
           sectionKey: section.key,
@@ -385,7 +531,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
         page: 'issues-editor',
         title: `${issue.title} · ${issue.period}`,
         strings: ISSUE_STRINGS,
-        scripts: editing ? ['vendor/sortable.min.js', 'issues.js'] : ['issues.js'],
+        scripts: editing ? ['vendor/sortable.min.js', 'issues.js', 'summary-preview.js'] : ['issues.js'],
         data: {
           issue: { ...issue, stateLabel },
           editable,
@@ -398,7 +544,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
           sections: shown,
           sectionOptions,
           masthead: mastheadForForm(issue.masthead),
-          checklist: checklistView(checklist, t, locale),
+          checklist: checklistView(checklist, locale),
           importNotes,
           snapshots: snapshotRows(snapshots, t, id),
           mayArchive: roleAllows(currentUser(req).role, 'editor'),
@@ -421,7 +567,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
       async (req, reply) => {
         const id = positiveId(req.params.id);
         if (!id) return reply.code(404).send({ error: 'not_found' });
-        const { locale, t } = await strings(req);
+        const { locale } = await strings(req);
         try {
           const list = await checkIssue(
             {
@@ -431,7 +577,7 @@ export function issuesPages(deps: WebDeps): FastifyPluginAsync {
             },
             id,
           );
-          return reply.header('cache-control', 'no-store').send(checklistView(list, t, locale));
+          return reply.header('cache-control', 'no-store').send(checklistView(list, locale));
         } catch (err) {
           if (err instanceof IssueNotFoundError) return reply.code(404).send({ error: 'not_found' });
           throw err;

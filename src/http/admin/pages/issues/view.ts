@@ -1,10 +1,9 @@
 import type { IssueState, ItemSourceLink, Locale, LocalizedText, Masthead } from '../../../../db/schema.js';
-import type { Checklist } from '../../../../issues/check.js';
 import { type IssueFieldsPatch, stableJson } from '../../../../issues/edit.js';
 import { mastheadAsText, mastheadFromText } from '../../../../issues/masthead.js';
 
 /**
- * Pure decisions for the issue pages: what a form means, what the checklist says in the
+ * Pure decisions for the issue pages: what a form means, what the import's notes say in the
  * editor's language. No I/O here, so each rule is tested without a server.
  */
 
@@ -99,115 +98,6 @@ export function fieldsChange(
 export function stepPosition(index: number, count: number, direction: 'up' | 'down'): number {
   const to = direction === 'up' ? index - 1 : index + 1;
   return Math.max(0, Math.min(count - 1, to));
-}
-
-export interface ChecklistView {
-  ok: boolean;
-  revision: number;
-  checks: {
-    id: string;
-    label: string;
-    status: string;
-    statusLabel: string;
-    /** The stylesheet's badge class for the status. */
-    badge: string;
-    message: string;
-    items: { id: number; title: string }[];
-  }[];
-}
-
-const STATUS_KEY: Record<string, string> = {
-  pass: 'checkPass',
-  warn: 'checkWarn',
-  fail: 'checkFail',
-  skipped: 'checkSkipped',
-};
-
-const BADGE: Record<string, string> = { pass: 'ok', warn: 'warn', fail: 'bad', skipped: '' };
-
-/** The stage's checklist with labels in the editor's language; the stage's own message stays as the detail. */
-/**
- * The stage's check messages (English, for the CLI) in Chinese, by check and by the figures in
- * the message; a message not matched here is shown as the stage wrote it.
- */
-const CHECKS_ZH: [string, RegExp, (m: RegExpMatchArray) => string][] = [
-  ['empty-issue', /^the issue has no items$/, () => '本期没有任何条目。'],
-  ['empty-issue', /^(\d+) items$/, (m) => `共 ${m[1]} 条。`],
-  ['empty-sections', /^(\d+) empty section\(s\)$/, (m) => `${m[1]} 个栏目没有条目。`],
-  ['empty-sections', /^every section has items$/, () => '每个栏目都有条目。'],
-  ['items-without-summary', /^(\d+) item\(s\) without summary$/, (m) => `${m[1]} 条没有内容摘要。`],
-  ['items-without-summary', /^every item has a summary$/, () => '每条都有内容摘要。'],
-  ['items-without-source', /^(\d+) item\(s\) without source$/, (m) => `${m[1]} 条没有来源。`],
-  ['items-without-source', /^every item has a source$/, () => '每条都有来源。'],
-  ['duplicate-items', /^(\d+) duplicate title\(s\) or source\(s\)$/, (m) => `${m[1]} 处标题或来源重复。`],
-  ['duplicate-items', /^no duplicates$/, () => '没有重复。'],
-  [
-    'subject-length',
-    /^subject display width (\d+) \(limit (\d+);/,
-    (m) => `显示宽度 ${m[1]}（上限 ${m[2]}，一个汉字按两个计）。`,
-  ],
-  ['preheader-length', /^no preheader/, () => '未填写预览摘要：收件箱会显示邮件正文开头的文字。'],
-  [
-    'preheader-length',
-    /^preheader display width (\d+) \(limit (\d+)\)$/,
-    (m) => `显示宽度 ${m[1]}（上限 ${m[2]}）。`,
-  ],
-  [
-    'variant-html-size',
-    /^largest variant (\d+) bytes of (\d+)$/,
-    (m) => `最大的一种组合 ${kb(m[1])} KB（上限 ${kb(m[2])} KB）。`,
-  ],
-  [
-    'variant-html-size',
-    /^(\d+) of (\d+) variant\(s\) exceed/,
-    (m) => `${m[2]} 种栏目组合中有 ${m[1]} 种超过 Gmail 的截断上限。`,
-  ],
-  ['template-errors', /^(\d+) variant\(s\) rendered$/, (m) => `${m[1]} 种栏目组合都能生成。`],
-  ['template-errors', /^(\d+) variant\(s\) failed to render$/, (m) => `${m[1]} 种栏目组合生成失败。`],
-  [
-    'source-links',
-    /^skipped: link checking not requested$/,
-    () => '本次未检查（可点“重新检查（含来源链接）”）。',
-  ],
-  [
-    'source-links',
-    /^(\d+) of (\d+) link\(s\) failed to load/,
-    (m) => `${m[2]} 个链接中有 ${m[1]} 个打不开。`,
-  ],
-  ['*', /^skipped: no renderer given$/, () => '未检查（没有可用的渲染器）。'],
-];
-
-function kb(bytes: string | undefined): string {
-  return (Number(bytes) / 1024).toFixed(1);
-}
-
-export function checkMessage(id: string, message: string, locale: Locale): string {
-  if (locale !== 'zh-CN') return message;
-  for (const [check, pattern, say] of CHECKS_ZH) {
-    if (check !== id && check !== '*') continue;
-    const m = message.match(pattern);
-    if (m) return say(m);
-  }
-  return message;
-}
-
-export function checklistView(list: Checklist, t: Record<string, string>, locale: Locale): ChecklistView {
-  return {
-    ok: list.ok,
-    revision: list.revision,
-    checks: list.checks.map((c) => ({
-      id: c.id,
-      label: t[`check.${c.id}`] ?? c.id,
-      status: c.status,
-      statusLabel: t[STATUS_KEY[c.status] ?? ''] ?? c.status,
-      badge: BADGE[c.status] ?? '',
-      message: checkMessage(c.id, c.message, locale),
-      items: (c.details ?? []).filter(
-        (d): d is { id: number; title: string } =>
-          !!d && typeof d === 'object' && typeof (d as { id?: unknown }).id === 'number' && 'title' in d,
-      ),
-    })),
-  };
 }
 
 /**

@@ -3,6 +3,9 @@ import { stringify } from 'csv-stringify';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
   addSubscriber,
+  applyBulkAction,
+  BulkActionError,
+  type BulkSelection,
   countSubscribers,
   eraseSubscriber,
   exportSubscriberData,
@@ -13,12 +16,18 @@ import {
   importRefusals,
   listImports,
   listSubscribers,
+  MAX_TICKED,
   neutraliseCell,
   queueImportRequests,
+  recordBulkExport,
   REFUSALS_KEPT,
-  SubscriberError,
-  type SubscriberRecord,
   storeImport,
+  SUBSCRIBER_SORTS,
+  subscriberCursor,
+  SubscriberError,
+  type SubscriberFilter as StageSubscriberFilter,
+  type SubscriberRecord,
+  type SubscriberSort,
   subscriberHistory,
   suppress,
   suppressionAudit,
@@ -34,11 +43,13 @@ import {
   type SubscriberStatus,
 } from '../../../../db/schema.js';
 import { reasonLabel } from '../../../../delivery/reasons.js';
-import { listSections } from '../../../../publication/index.js';
+import { ensurePublication, listSections } from '../../../../publication/index.js';
 import { QUEUES } from '../../../../queue/names.js';
+import { signupSnippet } from '../../../public/signup-snippet.js';
 import type { WebDeps } from '../../deps.js';
 import { auditActor, requestLocale, sendAdminPage, setFlash } from '../../respond.js';
 import { explainProblem, stageErrorText } from '../../stage-errors.js';
+import { interpolate as interpolateText } from '../../strings.js';
 import { field, fields, isLocale, localName, parseId, textsFor } from './form.js';
 import { SUBSCRIBER_STRINGS } from './strings.js';
 import { acceptUploads, FORM_OVERHEAD_BYTES, type UploadBody } from './upload.js';
@@ -49,25 +60,59 @@ const ADMIN = { access: { kind: 'session', role: 'admin' } } as const;
 
 const cap = (s: string) => `${s[0]?.toUpperCase() ?? ''}${s.slice(1)}`;
 
-export interface SubscriberFilter {
+export interface ListQuery {
   q: string;
   status: SubscriberStatus | '';
   section: string;
-  after: number | undefined;
+  /** '' any, 'yes' only suppressed addresses, 'no' only the others. */
+  suppressed: '' | 'yes' | 'no';
+  sort: SubscriberSort;
+  dir: 'asc' | 'desc';
+  /** The page position (subscriberCursor of the previous page's last row). */
+  after: string;
 }
 
-/** The list's filter from the query string (pure); unknown values are dropped, not errors. */
-export function subscriberFilter(query: Record<string, unknown>, sectionKeys: string[]): SubscriberFilter {
+/** The list's filter, order and page from the query string (pure); unknown values are dropped, not errors. */
+export function subscriberFilter(query: Record<string, unknown>, sectionKeys: string[]): ListQuery {
   const str = (v: unknown) => (typeof v === 'string' ? v.trim() : '');
   const status = str(query.status);
   const section = str(query.section);
-  const after = parseId(str(query.after));
+  const suppressed = str(query.suppressed);
+  const sort = str(query.sort);
   return {
     q: str(query.q).slice(0, 200),
     status: (SUBSCRIBER_STATUSES as readonly string[]).includes(status) ? (status as SubscriberStatus) : '',
     section: sectionKeys.includes(section) ? section : '',
-    after: after ?? undefined,
+    suppressed: suppressed === 'yes' || suppressed === 'no' ? suppressed : '',
+    sort: (SUBSCRIBER_SORTS as readonly string[]).includes(sort) ? (sort as SubscriberSort) : 'created',
+    dir: str(query.dir) === 'desc' ? 'desc' : 'asc',
+    after: /^[A-Za-z0-9_-]{1,400}$/.test(str(query.after)) ? str(query.after) : '',
   };
+}
+
+/** The stage's filter for a list query (what the page shows, counts, acts on and exports). */
+export function stageFilter(q: ListQuery): StageSubscriberFilter {
+  return {
+    ...(q.q ? { search: q.q } : {}),
+    ...(q.status ? { status: q.status } : {}),
+    ...(q.section ? { section: q.section } : {}),
+    ...(q.suppressed ? { suppressed: q.suppressed === 'yes' } : {}),
+  };
+}
+
+/** The list's URL for a query, with some values replaced (pure). */
+export function listUrl(q: ListQuery, changes: Partial<ListQuery> = {}): string {
+  const next = { ...q, ...changes };
+  const params = new URLSearchParams();
+  if (next.q) params.set('q', next.q);
+  if (next.status) params.set('status', next.status);
+  if (next.section) params.set('section', next.section);
+  if (next.suppressed) params.set('suppressed', next.suppressed);
+  if (next.sort !== 'created') params.set('sort', next.sort);
+  if (next.dir !== 'asc') params.set('dir', next.dir);
+  if (next.after) params.set('after', next.after);
+  const text = params.toString();
+  return `/admin/subscribers${text ? `?${text}` : ''}`;
 }
 
 /** A user-facing message for the subscriber stage's errors, in the page's language. */
@@ -127,43 +172,57 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
     const locale = await requestLocale(deps, req);
     const t = textsFor(locale, SUBSCRIBER_STRINGS);
     const sections = await listSections(db);
-    const filter = subscriberFilter(
+    const query = subscriberFilter(
       req.query as Record<string, unknown>,
       sections.map((s) => s.key),
     );
-    const where = {
-      ...(filter.q ? { search: filter.q } : {}),
-      ...(filter.status ? { status: filter.status } : {}),
-      ...(filter.section ? { section: filter.section } : {}),
-    };
-    const [rows, total, imports] = await Promise.all([
-      listSubscribers(db, {
+    const where = stageFilter(query);
+    const importsP = listImports(db, { limit: 5 });
+    let rows: SubscriberRecord[];
+    try {
+      rows = await listSubscribers(db, {
         ...where,
+        sort: query.sort,
+        direction: query.dir,
         limit: PAGE_SIZE + 1,
-        ...(filter.after ? { afterId: filter.after } : {}),
-      }),
-      countSubscribers(db, where),
-      listImports(db, { limit: 5 }),
-    ]);
+        ...(query.after ? { cursor: query.after } : {}),
+      });
+    } catch (err) {
+      // A position from another order (or an edited link) starts the list again.
+      if (!(err instanceof SubscriberError)) throw err;
+      rows = await listSubscribers(db, {
+        ...where,
+        sort: query.sort,
+        direction: query.dir,
+        limit: PAGE_SIZE + 1,
+      });
+      query.after = '';
+    }
+    const [total, imports] = await Promise.all([countSubscribers(db, where), importsP]);
     const page = rows.slice(0, PAGE_SIZE);
     const nameOf = new Map(sections.map((s) => [s.key, localName(s.names, locale, s.key)]));
-    const query = (extra: Record<string, string>) => {
-      const q = new URLSearchParams();
-      if (filter.q) q.set('q', filter.q);
-      if (filter.status) q.set('status', filter.status);
-      if (filter.section) q.set('section', filter.section);
-      for (const [k, v] of Object.entries(extra)) q.set(k, v);
-      const s = q.toString();
-      return s ? `?${s}` : '';
-    };
+    const last = page.at(-1);
+    const columns = (['email', 'name', 'status', 'created'] as const).map((key) => {
+      const current = query.sort === key;
+      const dir = current && query.dir === 'asc' ? 'desc' : 'asc';
+      return {
+        key,
+        current,
+        ariaSort: current ? (query.dir === 'asc' ? 'ascending' : 'descending') : 'none',
+        href: listUrl(query, { sort: key, dir, after: '' }),
+        label: t[`sortBy${cap(key)}`],
+      };
+    });
     return sendAdminPage(deps, req, reply, {
       page: 'subscribers-list',
       title: 'subscribersTitle',
       strings: SUBSCRIBER_STRINGS,
       scripts: ['subscribers.js'],
       data: {
-        filter,
+        filter: query,
         total,
+        columns,
+        column: Object.fromEntries(columns.map((c) => [c.key, c])),
         statuses: SUBSCRIBER_STATUSES.map((s) => ({ value: s, label: t[`status${cap(s)}`] })),
         sectionOptions: sections.map((s) => ({ key: s.key, name: nameOf.get(s.key) })),
         sectionChoices: sectionChoices(sections, locale),
@@ -178,10 +237,13 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
           createdAt: s.created_at,
         })),
         nextUrl:
-          rows.length > PAGE_SIZE ? `/admin/subscribers${query({ after: String(page.at(-1)?.id) })}` : null,
-        firstUrl: filter.after ? `/admin/subscribers${query({})}` : null,
+          rows.length > PAGE_SIZE && last
+            ? listUrl(query, { after: subscriberCursor(last, query.sort) })
+            : null,
+        firstUrl: query.after ? listUrl(query, { after: '' }) : null,
         exportUrl: '/admin/subscribers/export.csv',
-        exportFilteredUrl: filter.status ? `/admin/subscribers/export.csv?status=${filter.status}` : null,
+        exportFilteredUrl: query.status ? `/admin/subscribers/export.csv?status=${query.status}` : null,
+        bulkMax: MAX_TICKED,
         maxUploadMb: Math.round(ctx.env.IMPORT_MAX_BYTES / 1024 / 1024),
         recentImports: imports.map((i) => ({
           url: `/admin/subscribers/imports/${i.id}`,
@@ -309,6 +371,34 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
     app.get('/admin/subscribers', listPage);
     app.get('/admin/subscribers/:id', detailPage);
 
+    // The HTML an association pastes on its site (src/http/public/signup-snippet.ts).
+    app.get('/admin/subscribers/signup-form', async (req, reply) => {
+      const query = req.query as Record<string, unknown>;
+      const locale = await requestLocale(deps, req);
+      const formLocale: Locale = isLocale(String(query.locale ?? '')) ? (query.locale as Locale) : locale;
+      // A ticked box sends sections=1; the first visit (no form sent yet) offers them.
+      const offerSections = query.shown === undefined || query.sections === '1';
+      const snippet = signupSnippet({
+        publicUrl: ctx.env.PUBLIC_URL,
+        locale: formLocale,
+        sections: await listSections(db),
+        offerSections,
+      });
+      return sendAdminPage(deps, req, reply, {
+        page: 'subscribers-signup',
+        title: 'signupTitle',
+        strings: SUBSCRIBER_STRINGS,
+        data: {
+          snippet,
+          rows: snippet.split('\n').length + 1,
+          formLocale,
+          offerSections,
+          action: `${ctx.env.PUBLIC_URL.replace(/\/+$/, '')}/subscribe`,
+          rate: ctx.env.SUBSCRIBE_RATE_PER_MINUTE,
+        },
+      });
+    });
+
     app.post('/admin/subscribers', { config: EDITOR }, async (req, reply) => {
       const { locale, t } = await strings(req);
       const body = req.body;
@@ -433,6 +523,136 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
         .send(out);
     });
 
+    // Bulk actions on the list: the ticked rows, or every subscriber the shown filter matches.
+    // One route per action; each is one transaction with its audit row (subscribers/bulk.ts).
+    const bulkInput = async (req: FastifyRequest) => {
+      const body = req.body as Record<string, unknown>;
+      const sections = await listSections(db);
+      const query = subscriberFilter(
+        body,
+        sections.map((s) => s.key),
+      );
+      const expected = Number(field(body, 'expected'));
+      const selection: BulkSelection =
+        field(body, 'scope') === 'all'
+          ? { filter: stageFilter(query), ...(Number.isSafeInteger(expected) ? { expected } : {}) }
+          : {
+              ids: fields(body, 'ids')
+                .map(Number)
+                .filter((n) => Number.isSafeInteger(n) && n > 0),
+            };
+      return { body, query, selection };
+    };
+    const bulkRefusal = (err: unknown, t: Record<string, string | undefined>, locale: Locale) => {
+      if (err instanceof BulkActionError) {
+        const text =
+          t[`bulkErr${cap(err.code.replace(/-(\w)/g, (_m, c: string) => c.toUpperCase()))}`] ?? err.message;
+        return interpolateText(text, err.params);
+      }
+      return subscriberErrorMessage(err, t, locale);
+    };
+
+    app.post('/admin/subscribers/bulk/sections', { config: EDITOR }, async (req, reply) => {
+      const { locale, t } = await strings(req);
+      const { body, query, selection } = await bulkInput(req);
+      const mode = field(body, 'mode');
+      const chosen = chosenSections(body);
+      try {
+        const change =
+          mode === 'set'
+            ? ({ action: 'sections-set', sectionKeys: chosen } as const)
+            : ({
+                action: mode === 'remove' ? 'sections-remove' : 'sections-add',
+                sectionKeys: chosen === 'all' ? (await listSections(db)).map((s) => s.key) : chosen,
+              } as const);
+        const result = await applyBulkAction(db, selection, change, {
+          actor: auditActor(req),
+          now: ctx.now(),
+        });
+        ctx.log.info(
+          {
+            event: 'web.subscribers.bulk',
+            action: change.action,
+            affected: result.affected,
+            auditId: result.auditId,
+          },
+          'bulk action applied',
+        );
+        return back(
+          reply,
+          listUrl(query),
+          'notice',
+          interpolateText(t.bulkSectionsDone ?? '', { n: result.affected }),
+        );
+      } catch (err) {
+        const message = bulkRefusal(err, t, locale);
+        if (!message) throw err;
+        return back(reply, listUrl(query), 'error', message);
+      }
+    });
+
+    app.post('/admin/subscribers/bulk/suppress', { config: EDITOR }, async (req, reply) => {
+      const { locale, t } = await strings(req);
+      const { body, query, selection } = await bulkInput(req);
+      try {
+        const result = await applyBulkAction(
+          db,
+          selection,
+          { action: 'suppress', note: field(body, 'note') },
+          { actor: auditActor(req), now: ctx.now() },
+        );
+        ctx.log.info(
+          {
+            event: 'web.subscribers.bulk',
+            action: 'suppress',
+            affected: result.affected,
+            auditId: result.auditId,
+          },
+          'bulk action applied',
+        );
+        return back(
+          reply,
+          listUrl(query),
+          'notice',
+          interpolateText(t.bulkSuppressDone ?? '', { n: result.affected, added: result.added ?? 0 }),
+        );
+      } catch (err) {
+        const message = bulkRefusal(err, t, locale);
+        if (!message) throw err;
+        return back(reply, listUrl(query), 'error', message);
+      }
+    });
+
+    // The same CSV as the full export (neutralised cells, BOM), for the selection only; recorded first.
+    app.post('/admin/subscribers/bulk/export', { config: EDITOR }, async (req, reply) => {
+      const { locale, t } = await strings(req);
+      const { query, selection } = await bulkInput(req);
+      let ids: number[];
+      try {
+        ({ ids } = await recordBulkExport(db, selection, { actor: auditActor(req), now: ctx.now() }));
+      } catch (err) {
+        const message = bulkRefusal(err, t, locale);
+        if (!message) throw err;
+        return back(reply, listUrl(query), 'error', message);
+      }
+      const out = new PassThrough();
+      out.write('\ufeff');
+      exportSubscribersCsv(db, out, { ids }).then(
+        (count) =>
+          ctx.log.info({ event: 'web.subscribers.exported', count, selection: true }, 'subscribers exported'),
+        (err: unknown) => {
+          ctx.log.error({ event: 'web.subscribers.export_failed', err }, 'subscriber export failed');
+          out.destroy(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
+      const day = ctx.now().toISOString().slice(0, 10);
+      return reply
+        .header('cache-control', 'no-store')
+        .header('content-disposition', `attachment; filename="subscribers-selection-${day}.csv"`)
+        .type('text/csv; charset=utf-8')
+        .send(out);
+    });
+
     app.get('/admin/subscribers/import', { config: EDITOR }, async (_req, reply) =>
       reply.redirect('/admin/subscribers#import', 303),
     );
@@ -463,6 +683,8 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
               413,
               t.subImportTooLarge.replace('{mb}', String(Math.round(maxBytes / 1024 / 1024))),
             );
+          // A fresh install's sections exist before its first document (ensurePublication seeds them).
+          await ensurePublication(db, ctx.env);
           const importId = await storeImport(
             db,
             {
