@@ -50,26 +50,13 @@ export function createImportWorker(deps: {
         await queue.add('import', { importId }, { ...IMPORT_JOB_OPTIONS, jobId: importJobId(importId) });
     }
   };
-  const ready = (async () => {
-    await queue.setGlobalConcurrency(1);
-    await scan();
-  })();
-  ready.catch((err: Error) =>
-    log.error({ event: 'subscribers.import.scan_failed', err: err.message }, 'import scan failed'),
-  );
-  const timer = setInterval(() => {
-    scan().catch((err: Error) =>
-      log.warn({ event: 'subscribers.import.scan_failed', err: err.message }, 'import scan failed'),
-    );
-  }, deps.scanIntervalMs ?? 60_000);
-  timer.unref();
-
   const worker = new Worker<{ importId: number }>(
     QUEUES.imports,
     async (job) => runImport(deps, job.data.importId, deps.batchSize ? { batchSize: deps.batchSize } : {}),
     {
       connection,
       prefix,
+      autorun: false,
       concurrency: 1,
       // A crash costs a run; MAX_RUNS runs and the import fails with its reason (runImport counts them).
       maxStalledCount: MAX_RUNS,
@@ -91,6 +78,26 @@ export function createImportWorker(deps: {
       })
       .catch(() => {});
   });
+  const ready = (async () => {
+    // Set before this worker takes a job (it stays in Redis for every worker after).
+    await queue.setGlobalConcurrency(1);
+    void worker
+      .run()
+      .catch((err: Error) =>
+        log.error({ event: 'subscribers.import.worker_failed', err: err.message }, 'import worker stopped'),
+      );
+    await scan();
+  })();
+  ready.catch((err: Error) =>
+    log.error({ event: 'subscribers.import.scan_failed', err: err.message }, 'import scan failed'),
+  );
+  const timer = setInterval(() => {
+    scan().catch((err: Error) =>
+      log.warn({ event: 'subscribers.import.scan_failed', err: err.message }, 'import scan failed'),
+    );
+  }, deps.scanIntervalMs ?? 60_000);
+  timer.unref();
+
   return {
     worker,
     queue,

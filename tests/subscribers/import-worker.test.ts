@@ -195,3 +195,53 @@ describe('an import whose worker stops', () => {
     }
   });
 });
+
+describe('imports on several workers', () => {
+  it('run one at a time across workers, in upload order, each page saying how many are ahead', {
+    timeout: 120_000,
+  }, async () => {
+    const ids: number[] = [];
+    for (const tag of ['first', 'second', 'third']) {
+      const file = generated(20_000, tag);
+      ids.push(
+        await storeImport(
+          tdb.db,
+          { fileName: `${tag}.csv`, chunks: file.chunks, actor: null, maxRows: 1_000_000 },
+          new Date(),
+        ),
+      );
+    }
+    expect(await Promise.all(ids.map(async (id) => (await getImport(tdb.db, id))?.ahead))).toEqual([0, 1, 2]);
+    const requests = queueImportRequests(queue);
+    for (const id of ids) await requests.request(id);
+    // Two workers, as on two hosts: still only one import runs at any moment.
+    const workers = [1, 2].map(() =>
+      createImportWorker({
+        db: tdb.db,
+        log: silentLogger,
+        now: () => new Date(),
+        connection,
+        batchSize: 500,
+      }),
+    );
+    try {
+      let most = 0;
+      await waitFor(
+        'every import to finish',
+        async () => {
+          const states = await Promise.all(ids.map(async (id) => (await getImport(tdb.db, id))?.state));
+          most = Math.max(most, states.filter((s) => s === 'running').length);
+          return states.every((s) => s === 'done');
+        },
+        { timeoutMs: 90_000, intervalMs: 10 },
+      );
+      expect(most).toBe(1);
+      const [a, b, c] = await Promise.all(ids.map((id) => getImport(tdb.db, id)));
+      // Each started only after the one uploaded before it had finished.
+      expect((b?.startedAt as Date) >= (a?.finishedAt as Date)).toBe(true);
+      expect((c?.startedAt as Date) >= (b?.finishedAt as Date)).toBe(true);
+    } finally {
+      await Promise.all(workers.map((w) => w.close()));
+    }
+  });
+});
