@@ -22,27 +22,33 @@ type AnyDb = Kysely<any>;
  */
 export async function migrateToLatest(
   db: AnyDb,
-  opts: { schema?: string; exclusive?: boolean } = {},
+  /** `before`: stop short of the migration of that name (tests of what a migration does to an older install). */
+  opts: { schema?: string; exclusive?: boolean; before?: string } = {},
 ): Promise<string[]> {
-  if (!opts.exclusive) return migrate(db, opts.schema);
+  if (!opts.exclusive) return migrate(db, opts.schema, opts.before);
   return db.connection().execute(async (lock) => {
     await sql`SELECT pg_advisory_lock(${sql.lit(SCHEMA_CHANGE_LOCK)})`.execute(lock);
     try {
-      return await migrate(db, opts.schema);
+      return await migrate(db, opts.schema, opts.before);
     } finally {
       await sql`SELECT pg_advisory_unlock(${sql.lit(SCHEMA_CHANGE_LOCK)})`.execute(lock);
     }
   });
 }
 
-async function migrate(db: AnyDb, named: string | undefined): Promise<string[]> {
+async function migrate(db: AnyDb, named: string | undefined, before?: string): Promise<string[]> {
   // Name the schema, or the migrator may find another schema's bookkeeping tables and skip its own.
   const schema =
     named ?? (await sql<{ s: string }>`SELECT current_schema() AS s`.execute(db)).rows[0]?.s ?? 'public';
   const migrator = new Migrator({
     db,
     migrationTableSchema: schema,
-    provider: { getMigrations: async () => migrations },
+    provider: {
+      getMigrations: async () =>
+        before
+          ? Object.fromEntries(Object.entries(migrations).filter(([name]) => name < before))
+          : migrations,
+    },
     // Helpers land migrations in parallel branches; order by name but accept late arrivals.
     allowUnorderedMigrations: true,
   });

@@ -1,11 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { Migrator, sql } from 'kysely';
-import pg from 'pg';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveSecretKeys } from '../../src/config/secret.js';
-import { openDatabase } from '../../src/db/connect.js';
-import { migrateToLatest, SCHEMA_CHANGE_LOCK } from '../../src/db/migrate.js';
-import { migrations } from '../../src/db/migrations/index.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
 import type { Db } from '../../src/db/schema.js';
 import { checkIssue, senderChecks } from '../../src/issues/check.js';
 import { addIssueItem } from '../../src/issues/edit.js';
@@ -22,7 +18,7 @@ import {
   verifySender,
 } from '../../src/publication/sender.js';
 import { TokenError } from '../../src/security/tokens.js';
-import { createTestDatabase, TEST_DATABASE_URL, type TestDatabase } from '../support/test-db.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-db.js';
 import { testEnv } from '../support/test-env.js';
 
 /**
@@ -124,51 +120,6 @@ describe('ensurePublication with sections of its own', () => {
   });
 });
 
-/** A schema migrated up to (not including) 0026, to see what the migration does to an older install. */
-async function schemaBefore0026(): Promise<{ db: Db; schema: string; drop(): Promise<void> }> {
-  const schema = `t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
-  await admin.end();
-  const handle = await openDatabase({
-    databaseUrl: TEST_DATABASE_URL,
-    dataDir: '/nonexistent',
-    schema,
-    poolSize: 2,
-  });
-  const older = Object.fromEntries(Object.entries(migrations).filter(([name]) => name < '0026'));
-  const migrator = new Migrator({
-    db: handle.db,
-    migrationTableSchema: schema,
-    provider: { getMigrations: async () => older },
-    allowUnorderedMigrations: true,
-  });
-  // Under the lock every migration run and schema drop takes (see SCHEMA_CHANGE_LOCK).
-  await handle.db.connection().execute(async (lock) => {
-    await sql`SELECT pg_advisory_lock(${sql.lit(SCHEMA_CHANGE_LOCK)})`.execute(lock);
-    try {
-      const { error } = await migrator.migrateToLatest();
-      if (error) throw error;
-    } finally {
-      await sql`SELECT pg_advisory_unlock(${sql.lit(SCHEMA_CHANGE_LOCK)})`.execute(lock);
-    }
-  });
-  return {
-    db: handle.db,
-    schema,
-    async drop() {
-      await handle.close();
-      const c = new pg.Client({ connectionString: TEST_DATABASE_URL });
-      await c.connect();
-      await c.query(`SELECT pg_advisory_lock(${SCHEMA_CHANGE_LOCK})`);
-      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await c.query(`SELECT pg_advisory_unlock(${SCHEMA_CHANGE_LOCK})`);
-      await c.end();
-    },
-  };
-}
-
 describe('migration 0026 on an older install', () => {
   const dbs: { drop(): Promise<void> }[] = [];
   afterAll(async () => {
@@ -179,7 +130,7 @@ describe('migration 0026 on an older install', () => {
     sql`INSERT INTO publication (id, name, from_name, from_email) VALUES (1, 'P', 'P', ${email})`.execute(db);
 
   it('gives a publication without sections the model’s four, and takes a sender that sent as verified', async () => {
-    const old = await schemaBefore0026();
+    const old = await createTestDatabase({ before: '0026' });
     dbs.push(old);
     await publication(old.db, 'news@example.org');
     await sql`INSERT INTO issues (period, title, state) VALUES ('2025-06', 'June', 'sent')`.execute(old.db);
@@ -190,7 +141,7 @@ describe('migration 0026 on an older install', () => {
   });
 
   it('leaves a publication’s own sections alone and never verifies a local sender', async () => {
-    const old = await schemaBefore0026();
+    const old = await createTestDatabase({ before: '0026' });
     dbs.push(old);
     await publication(old.db, 'newsletter@localhost');
     await sql`INSERT INTO sections (key, position, names) VALUES ('privacy', 1, '{"en":"Privacy"}')`.execute(
@@ -204,7 +155,7 @@ describe('migration 0026 on an older install', () => {
   });
 
   it('seeds nothing where there is no publication yet (ensurePublication does that)', async () => {
-    const old = await schemaBefore0026();
+    const old = await createTestDatabase({ before: '0026' });
     dbs.push(old);
     await migrateToLatest(old.db, { schema: old.schema, exclusive: true });
     expect(await listSections(old.db)).toEqual([]);

@@ -14,8 +14,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-/** A fresh, migrated PostgreSQL schema for one test file; drop() removes it. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/** A fresh, migrated PostgreSQL schema for one test file (up to `before` when given); drop() removes it. */
+export async function createTestDatabase(opts: { before?: string } = {}): Promise<TestDatabase> {
   const schema = `t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: TEST_DATABASE_URL });
   await admin.connect();
@@ -27,7 +27,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     schema,
     poolSize: 5,
   });
-  await migrateToLatest(handle.db, { schema, exclusive: true });
+  await migrateToLatest(handle.db, { schema, exclusive: true, ...opts });
   return {
     db: handle.db,
     schema,

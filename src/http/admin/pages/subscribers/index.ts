@@ -502,25 +502,20 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
     // Excel opens the Chinese names as UTF-8; the importer skips it.
     app.get('/admin/subscribers/export.csv', { config: EDITOR }, async (req, reply) => {
       const status = (req.query as Record<string, unknown>).status;
-      const out = new PassThrough();
-      out.write('\ufeff');
       const opts =
         typeof status === 'string' && (SUBSCRIBER_STATUSES as readonly string[]).includes(status)
           ? { status: status as SubscriberStatus }
           : {};
-      exportSubscribersCsv(db, out, opts).then(
-        (count) => ctx.log.info({ event: 'web.subscribers.exported', count }, 'subscribers exported'),
-        (err: unknown) => {
-          ctx.log.error({ event: 'web.subscribers.export_failed', err }, 'subscriber export failed');
-          out.destroy(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
       const day = ctx.now().toISOString().slice(0, 10);
-      return reply
-        .header('cache-control', 'no-store')
-        .header('content-disposition', `attachment; filename="subscribers-${day}.csv"`)
-        .type('text/csv; charset=utf-8')
-        .send(out);
+      return sendCsvDownload(reply, `subscribers-${day}.csv`, (out) =>
+        exportSubscribersCsv(db, out, opts).then(
+          (count) => ctx.log.info({ event: 'web.subscribers.exported', count }, 'subscribers exported'),
+          (err: unknown) => {
+            ctx.log.error({ event: 'web.subscribers.export_failed', err }, 'subscriber export failed');
+            throw err;
+          },
+        ),
+      );
     });
 
     // Bulk actions on the list: the ticked rows, or every subscriber the shown filter matches.
@@ -635,22 +630,20 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
         if (!message) throw err;
         return back(reply, listUrl(query), 'error', message);
       }
-      const out = new PassThrough();
-      out.write('\ufeff');
-      exportSubscribersCsv(db, out, { ids }).then(
-        (count) =>
-          ctx.log.info({ event: 'web.subscribers.exported', count, selection: true }, 'subscribers exported'),
-        (err: unknown) => {
-          ctx.log.error({ event: 'web.subscribers.export_failed', err }, 'subscriber export failed');
-          out.destroy(err instanceof Error ? err : new Error(String(err)));
-        },
-      );
       const day = ctx.now().toISOString().slice(0, 10);
-      return reply
-        .header('cache-control', 'no-store')
-        .header('content-disposition', `attachment; filename="subscribers-selection-${day}.csv"`)
-        .type('text/csv; charset=utf-8')
-        .send(out);
+      return sendCsvDownload(reply, `subscribers-selection-${day}.csv`, (out) =>
+        exportSubscribersCsv(db, out, { ids }).then(
+          (count) =>
+            ctx.log.info(
+              { event: 'web.subscribers.exported', count, selection: true },
+              'subscribers exported',
+            ),
+          (err: unknown) => {
+            ctx.log.error({ event: 'web.subscribers.export_failed', err }, 'subscriber export failed');
+            throw err;
+          },
+        ),
+      );
     });
 
     app.get('/admin/subscribers/import', { config: EDITOR }, async (_req, reply) =>
@@ -756,10 +749,8 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
         ],
         cast: { string: neutraliseCell },
       });
-      const out = new PassThrough();
-      out.write('\ufeff');
-      csv.pipe(out);
-      (async () => {
+      return sendCsvDownload(reply, `import-${id}-refused.csv`, async (out) => {
+        csv.pipe(out);
         let after = 0;
         for (;;) {
           const page = await importRefusals(db, id, { afterN: after, limit: 2000 });
@@ -775,14 +766,28 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
           after = page.at(-1)?.n ?? after;
         }
         csv.end();
-      })().catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));
-      return reply
-        .header('cache-control', 'no-store')
-        .header('content-disposition', `attachment; filename="import-${id}-refused.csv"`)
-        .type('text/csv; charset=utf-8')
-        .send(out);
+      });
     });
   };
+}
+
+/**
+ * A CSV download streamed as it is written: a BOM first (so spreadsheet programs read UTF-8), then
+ * whatever `write` puts on the stream; a failure part-way ends the download with an error.
+ */
+function sendCsvDownload(
+  reply: FastifyReply,
+  fileName: string,
+  write: (out: PassThrough) => Promise<unknown>,
+) {
+  const out = new PassThrough();
+  out.write('\ufeff');
+  write(out).catch((err: unknown) => out.destroy(err instanceof Error ? err : new Error(String(err))));
+  return reply
+    .header('cache-control', 'no-store')
+    .header('content-disposition', `attachment; filename="${fileName}"`)
+    .type('text/csv; charset=utf-8')
+    .send(out);
 }
 
 /** Rows of refusals the page lists; the download has every kept one. */
