@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { DateTime } from 'luxon';
 import type { Browser, Page } from 'playwright-core';
@@ -11,7 +9,7 @@ import { ensurePublication, getPublication } from '../../src/publication/publica
 import { type SmtpCatcher, startSmtpCatcher } from '../../src/smtp/catcher.js';
 import { addSubscriber } from '../../subscribers/store.js';
 import { startWorkers, type WorkerSet } from '../../workers/index.js';
-import { artifactsDir, launchChromium } from '../support/chromium.js';
+import { artifactsDir, launchChromium, seriousAxeViolations } from '../support/chromium.js';
 import { MODEL_DOCUMENT, sharedFixture } from '../support/shared.js';
 import { PASSWORD, startWebHarness, type WebHarness } from './support.js';
 
@@ -25,7 +23,6 @@ const ARTIFACTS = artifactsDir('web');
 const modelDocument = sharedFixture(MODEL_DOCUMENT);
 const EDITOR = 'editor-in-chief@committee.example';
 // Evaluated through the DevTools protocol: the pages' CSP refuses an injected <script> element.
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const MAIN_PAGES = [
   ['inbox', '/admin/inbox'],
   ['subscribers', '/admin/subscribers'],
@@ -269,23 +266,7 @@ describe.skipIf(!modelDocument.present)("an editor's month in the browser", () =
       ['send', `/admin/issues/${issueId}/send`],
     ]) {
       await page.goto(`${base}${url}`);
-      await page.evaluate(AXE);
-      const violations = await page.evaluate(async () => {
-        const axe = (
-          window as unknown as {
-            axe: {
-              run(
-                ctx: Document,
-                opts: object,
-              ): Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }>;
-            };
-          }
-        ).axe;
-        const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
-        return result.violations.map((v) => ({ id: v.id, impact: v.impact, count: v.nodes.length }));
-      });
-      for (const v of violations)
-        if (v.impact === 'serious' || v.impact === 'critical') problems.push(`${url}: ${v.id} (${v.count})`);
+      problems.push(...(await seriousAxeViolations(page, url)));
     }
     expect(problems).toEqual([]);
   });

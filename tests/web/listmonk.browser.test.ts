@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUser } from '../../src/accounts/users.js';
@@ -7,11 +5,10 @@ import { addIssueItem } from '../../src/issues/edit.js';
 import { getIssue } from '../../src/issues/store.js';
 import { ensurePublication } from '../../src/publication/publication.js';
 import { addSubscriber, getSubscriberByEmail, isSuppressed } from '../../subscribers/api.js';
-import { launchChromium } from '../support/chromium.js';
+import { launchChromium, seriousAxeViolations } from '../support/chromium.js';
 import { PASSWORD, startWebHarness, type WebHarness } from './support.js';
 
 // Evaluated through the DevTools protocol: the pages' CSP refuses an injected <script> element.
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let h: WebHarness;
 let browser: Browser;
@@ -192,23 +189,7 @@ describe('the new page parts for assistive technology', () => {
       `/admin/issues/${issueId}`,
     ]) {
       await page.goto(`${base}${url}`);
-      await page.evaluate(AXE);
-      const violations = await page.evaluate(async () => {
-        const axe = (
-          window as unknown as {
-            axe: {
-              run(
-                ctx: Document,
-                opts: object,
-              ): Promise<{ violations: { id: string; impact: string; nodes: unknown[] }[] }>;
-            };
-          }
-        ).axe;
-        const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
-        return result.violations.map((v) => ({ id: v.id, impact: v.impact, count: v.nodes.length }));
-      });
-      for (const v of violations)
-        if (v.impact === 'serious' || v.impact === 'critical') problems.push(`${url}: ${v.id} (${v.count})`);
+      problems.push(...(await seriousAxeViolations(page, url)));
     }
     expect(problems).toEqual([]);
   });
