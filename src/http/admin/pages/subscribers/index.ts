@@ -5,6 +5,8 @@ import {
   addSubscriber,
   applyBulkAction,
   BulkActionError,
+  type BulkChange,
+  type BulkResult,
   type BulkSelection,
   countSubscribers,
   eraseSubscriber,
@@ -19,15 +21,15 @@ import {
   MAX_TICKED,
   neutraliseCell,
   queueImportRequests,
-  recordBulkExport,
   REFUSALS_KEPT,
-  storeImport,
-  SUBSCRIBER_SORTS,
-  subscriberCursor,
-  SubscriberError,
+  recordBulkExport,
   type SubscriberFilter as StageSubscriberFilter,
+  SUBSCRIBER_SORTS,
+  SubscriberError,
   type SubscriberRecord,
   type SubscriberSort,
+  storeImport,
+  subscriberCursor,
   subscriberHistory,
   suppress,
   suppressionAudit,
@@ -547,76 +549,66 @@ export function subscribersPages(deps: WebDeps): FastifyPluginAsync {
       return subscriberErrorMessage(err, t, locale);
     };
 
-    app.post('/admin/subscribers/bulk/sections', { config: EDITOR }, async (req, reply) => {
+    // Applies one bulk change (one transaction with its audit row), logs it and goes back to the list
+    // with the notice `done` makes from the result, or with the refusal in the editor's language.
+    const runBulk = async (
+      req: FastifyRequest,
+      reply: FastifyReply,
+      change: (body: Record<string, unknown>) => Promise<BulkChange>,
+      done: (t: Record<string, string | undefined>, result: BulkResult) => string,
+    ) => {
       const { locale, t } = await strings(req);
       const { body, query, selection } = await bulkInput(req);
-      const mode = field(body, 'mode');
-      const chosen = chosenSections(body);
       try {
-        const change =
-          mode === 'set'
-            ? ({ action: 'sections-set', sectionKeys: chosen } as const)
-            : ({
-                action: mode === 'remove' ? 'sections-remove' : 'sections-add',
-                sectionKeys: chosen === 'all' ? (await listSections(db)).map((s) => s.key) : chosen,
-              } as const);
-        const result = await applyBulkAction(db, selection, change, {
+        const applied = await change(body);
+        const result = await applyBulkAction(db, selection, applied, {
           actor: auditActor(req),
           now: ctx.now(),
         });
         ctx.log.info(
           {
             event: 'web.subscribers.bulk',
-            action: change.action,
+            action: applied.action,
             affected: result.affected,
             auditId: result.auditId,
           },
           'bulk action applied',
         );
-        return back(
-          reply,
-          listUrl(query),
-          'notice',
-          interpolateText(t.bulkSectionsDone ?? '', { n: result.affected }),
-        );
+        return back(reply, listUrl(query), 'notice', done(t, result));
       } catch (err) {
         const message = bulkRefusal(err, t, locale);
         if (!message) throw err;
         return back(reply, listUrl(query), 'error', message);
       }
-    });
+    };
 
-    app.post('/admin/subscribers/bulk/suppress', { config: EDITOR }, async (req, reply) => {
-      const { locale, t } = await strings(req);
-      const { body, query, selection } = await bulkInput(req);
-      try {
-        const result = await applyBulkAction(
-          db,
-          selection,
-          { action: 'suppress', note: field(body, 'note') },
-          { actor: auditActor(req), now: ctx.now() },
-        );
-        ctx.log.info(
-          {
-            event: 'web.subscribers.bulk',
-            action: 'suppress',
-            affected: result.affected,
-            auditId: result.auditId,
-          },
-          'bulk action applied',
-        );
-        return back(
-          reply,
-          listUrl(query),
-          'notice',
+    app.post('/admin/subscribers/bulk/sections', { config: EDITOR }, async (req, reply) =>
+      runBulk(
+        req,
+        reply,
+        async (body) => {
+          const mode = field(body, 'mode');
+          const chosen = chosenSections(body);
+          return mode === 'set'
+            ? { action: 'sections-set', sectionKeys: chosen }
+            : {
+                action: mode === 'remove' ? 'sections-remove' : 'sections-add',
+                sectionKeys: chosen === 'all' ? (await listSections(db)).map((s) => s.key) : chosen,
+              };
+        },
+        (t, result) => interpolateText(t.bulkSectionsDone ?? '', { n: result.affected }),
+      ),
+    );
+
+    app.post('/admin/subscribers/bulk/suppress', { config: EDITOR }, async (req, reply) =>
+      runBulk(
+        req,
+        reply,
+        async (body) => ({ action: 'suppress', note: field(body, 'note') }),
+        (t, result) =>
           interpolateText(t.bulkSuppressDone ?? '', { n: result.affected, added: result.added ?? 0 }),
-        );
-      } catch (err) {
-        const message = bulkRefusal(err, t, locale);
-        if (!message) throw err;
-        return back(reply, listUrl(query), 'error', message);
-      }
-    });
+      ),
+    );
 
     // The same CSV as the full export (neutralised cells, BOM), for the selection only; recorded first.
     app.post('/admin/subscribers/bulk/export', { config: EDITOR }, async (req, reply) => {
