@@ -11,7 +11,13 @@ import { issueStats, startIssueSend } from '../delivery/api.js';
 import { addSource, pollDueSources } from '../feeds/sources-api.js';
 import { approveIssue, assembleDraft } from '../issues/index.js';
 import type { Logger } from '../log.js';
-import { ensurePublication, MODEL_SECTIONS, upsertSection } from '../publication/index.js';
+import {
+  ensurePublication,
+  isLocalSender,
+  MODEL_SECTIONS,
+  markSenderVerified,
+  upsertSection,
+} from '../publication/index.js';
 import { assertRedisReachable } from '../queue/redis.js';
 import { startSmtpCatcher } from '../smtp/catcher.js';
 import { startDemoFeedServer } from './feed-server.js';
@@ -38,6 +44,9 @@ export interface DemoSummary {
  * prepared (audience frozen, variants compiled once) and sent by the BullMQ send worker through
  * pooled SMTP to the in-process catcher, which writes each message to DATA_DIR/outbox.
  */
+/** The demo's sender when none is configured: a reserved domain, caught by the demo's own outbox. */
+const DEMO_SENDER = 'newsletter@gazette-demo.example';
+
 export async function runDemo(env: Env, log: Logger, opts: { schema?: string } = {}): Promise<DemoSummary> {
   await assertRedisReachable(env.REDIS_URL);
   const feedServer = await startDemoFeedServer();
@@ -60,8 +69,16 @@ export async function runDemo(env: Env, log: Logger, opts: { schema?: string } =
       `demo: ${start === 'clean' ? 'empty database, starting clean' : 'previous demo data found, starting clean'}`,
     );
 
-    await ensurePublication(ctx.db, demoEnv);
+    const publication = await ensurePublication(ctx.db, demoEnv);
     await ctx.db.updateTable('publication').set({ name: DEMO_PUBLICATION_NAME }).execute();
+    if (catcher) {
+      // The checklist refuses a local sender (it reaches nobody). The demo's mail never leaves its
+      // own catcher, so it sends as a reserved example domain (RFC 2606) and, holding the outbox
+      // the verification link would go to, counts that sender as verified.
+      const sender = isLocalSender(publication.from_email) ? DEMO_SENDER : publication.from_email;
+      await ctx.db.updateTable('publication').set({ from_email: sender }).execute();
+      await markSenderVerified(ctx.db, sender, ctx.now());
+    }
     for (const section of MODEL_SECTIONS) await upsertSection(ctx.db, section);
 
     for (const feed of DEMO_FEEDS) {

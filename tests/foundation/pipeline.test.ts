@@ -22,7 +22,8 @@ import { testEnv } from '../support/test-env.js';
  */
 describe('the whole pipeline', () => {
   let tdb: TestDatabase;
-  const env = testEnv();
+  // The embedded default sender (newsletter@localhost), as `npm run demo` on a fresh machine has it.
+  const env = testEnv({ MAIL_FROM: 'Gazette <newsletter@localhost>' });
   let summary: DemoSummary;
 
   beforeAll(async () => {
